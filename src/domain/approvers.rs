@@ -1,0 +1,114 @@
+//! Who may decide from Slack: `SLACK_APPROVERS`.
+
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApproverPolicy {
+    /// Unset or empty: a safe state in which nobody may decide.
+    Nobody,
+    /// `*`: anyone who can see the prompt.
+    Anyone,
+    /// User IDs (`U…`, `W…`) and user-group IDs (`S…`).
+    Listed { users: BTreeSet<String>, groups: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApproversError {
+    #[error("SLACK_APPROVERS: {0:?} is not a Slack user ID (U…, W…) or user-group ID (S…)")]
+    NotAnId(String),
+    #[error("SLACK_APPROVERS: `*` (anyone) cannot be combined with IDs")]
+    StarWithIds,
+}
+
+/// The first, cheap part of an authorization decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    Allowed,
+    NoApproversConfigured,
+    /// Not listed directly: allowed only if a member of one of these groups.
+    CheckGroups(&'a [String]),
+}
+
+impl ApproverPolicy {
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApproversError> {
+        let items: Vec<&str> = raw
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if items.is_empty() {
+            return Ok(Self::Nobody);
+        }
+        if items.contains(&"*") {
+            return if items.iter().all(|i| *i == "*") {
+                Ok(Self::Anyone)
+            } else {
+                Err(ApproversError::StarWithIds)
+            };
+        }
+        let mut users = BTreeSet::new();
+        let mut groups = Vec::new();
+        for item in items {
+            let id_like = item.len() >= 3 && item[1..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            match item.as_bytes()[0] {
+                b'U' | b'W' if id_like => {
+                    users.insert(item.to_owned());
+                }
+                b'S' if id_like => {
+                    if !groups.iter().any(|g| g == item) {
+                        groups.push(item.to_owned());
+                    }
+                }
+                _ => return Err(ApproversError::NotAnId(item.chars().take(40).collect())),
+            }
+        }
+        Ok(Self::Listed { users, groups })
+    }
+
+    pub fn verdict(&self, user_id: &str) -> Verdict<'_> {
+        match self {
+            Self::Nobody => Verdict::NoApproversConfigured,
+            Self::Anyone => Verdict::Allowed,
+            Self::Listed { users, .. } if users.contains(user_id) => Verdict::Allowed,
+            Self::Listed { groups, .. } => Verdict::CheckGroups(groups),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_or_empty_allows_nobody() {
+        for raw in [None, Some(""), Some(" , ,")] {
+            let policy = ApproverPolicy::parse(raw).unwrap();
+            assert_eq!(policy, ApproverPolicy::Nobody);
+            assert_eq!(policy.verdict("U0ALICE"), Verdict::NoApproversConfigured);
+        }
+    }
+
+    #[test]
+    fn star_allows_anyone_but_not_mixed_with_ids() {
+        assert_eq!(ApproverPolicy::parse(Some(" * ")).unwrap().verdict("U0ANY"), Verdict::Allowed);
+        assert_eq!(ApproverPolicy::parse(Some("*,U0ALICE")), Err(ApproversError::StarWithIds));
+    }
+
+    #[test]
+    fn users_directly_groups_by_lookup() {
+        let policy = ApproverPolicy::parse(Some("U0ALICE, W0BOB,S0OPS,S0OPS")).unwrap();
+        assert_eq!(policy.verdict("U0ALICE"), Verdict::Allowed);
+        assert_eq!(policy.verdict("W0BOB"), Verdict::Allowed);
+        assert_eq!(policy.verdict("U0MALLORY"), Verdict::CheckGroups(&["S0OPS".to_string()]));
+        let only_users = ApproverPolicy::parse(Some("U0ALICE")).unwrap();
+        assert_eq!(only_users.verdict("U0MALLORY"), Verdict::CheckGroups(&[]));
+    }
+
+    #[test]
+    fn refuses_things_that_are_not_ids() {
+        for bad in ["alice", "@alice", "#approvals", "C0CHANNEL", "u0alice", "U", "U0-ALICE"] {
+            assert!(matches!(ApproverPolicy::parse(Some(bad)), Err(ApproversError::NotAnId(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The approval domain: pure logic with no I/O (verify, parse, decide, render).
+
+pub mod approvers;
+pub mod event;
+pub mod execution;
+pub mod interaction;
+pub mod render;
+pub mod signature;
+pub mod tags;

@@ -1,0 +1,406 @@
+//! Block Kit messages: the prompt, and what replaces it once the step moves on.
+//!
+//! Every message has the same shape, so one can replace another in place:
+//! a header, a status block (`block_id` [`STATUS_BLOCK`]), the details a person
+//! needs to decide, and, only while the step waits, the Approve / Reject buttons.
+
+use serde_json::{Value, json};
+
+use super::execution::{Execution, Status, Step};
+use super::interaction::{APPROVE_ACTION_ID, Decision, REJECT_ACTION_ID};
+use super::tags::DecisionRecord;
+
+pub const STATUS_BLOCK: &str = "ssm_status";
+pub const ACTIONS_BLOCK: &str = "ssm_decision";
+
+// Block Kit limits (characters).
+const HEADER_MAX: usize = 150;
+const SECTION_MAX: usize = 3000;
+const FIELD_MAX: usize = 2000;
+const NOTIFICATION_MAX: usize = 300;
+const PARAMETERS_SHOWN: usize = 10;
+const PARAMETER_VALUE_MAX: usize = 120;
+
+/// A message as `chat.postMessage`, `chat.update` and `response_url` take it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackMessage {
+    /// Notification and accessibility text.
+    pub text: String,
+    pub blocks: Vec<Value>,
+}
+
+/// Where the execution can be opened in the AWS console.
+pub fn console_url(region: &str, execution_id: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/systems-manager/automation/execution/{execution_id}?region={region}"
+    )
+}
+
+/// The prompt for an `aws:approve` step that is waiting.
+pub fn render_prompt(execution: &Execution, step: &Step, region: &str) -> SlackMessage {
+    let approval = step.approval();
+    let mut status = String::from(":hourglass_flowing_sand: *Waiting for approval*");
+    if let Some(at) = approval.times_out_at_unix {
+        status.push_str(&format!(" until {}", slack_date(at)));
+    }
+    let mut blocks = details(execution, step, region, status);
+    blocks.push(json!({
+        "type": "actions",
+        "block_id": ACTIONS_BLOCK,
+        "elements": [
+            {"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
+             "text": {"type": "plain_text", "text": "Approve"}, "value": execution.id.as_str()},
+            {"type": "button", "action_id": REJECT_ACTION_ID, "style": "danger",
+             "text": {"type": "plain_text", "text": "Reject"}, "value": execution.id.as_str(),
+             "confirm": {
+                "title": {"type": "plain_text", "text": "Reject this runbook?"},
+                "text": {"type": "mrkdwn", "text": truncate(&format!(
+                    "The approval step `{}` of `{}` fails and the runbook stops.",
+                    escape(&step.name), escape(&execution.document_name)), SECTION_MAX)},
+                "confirm": {"type": "plain_text", "text": "Reject"},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+                "style": "danger"}}
+        ]
+    }));
+    let summary = approval.message.as_deref().unwrap_or("an aws:approve step is waiting");
+    SlackMessage {
+        text: truncate(&format!("Approval needed: {} — {}", execution.document_name, summary), NOTIFICATION_MAX),
+        blocks,
+    }
+}
+
+/// The message once the approval step is no longer waiting (or the execution ended):
+/// the outcome in words, no buttons. `decision` names who decided in Slack, if anyone.
+pub fn render_outcome(
+    execution: &Execution,
+    step: &Step,
+    decision: Option<&DecisionRecord>,
+    region: &str,
+) -> SlackMessage {
+    let decision = decision.filter(|d| d.step_key == step.key() && agrees(d.decision, &step.status));
+    let mut status = match (&step.status, decision) {
+        (_, Some(d)) => decided_line(d),
+        (Status::Success, None) => ":white_check_mark: *Approved*".to_owned(),
+        (Status::Failed, None) => ":x: *Rejected or failed*".to_owned(),
+        (Status::TimedOut, None) => ":alarm_clock: *Timed out*: nobody decided in time".to_owned(),
+        (Status::Cancelled | Status::Cancelling, None) => ":no_entry_sign: *Cancelled* before a decision".to_owned(),
+        (Status::Waiting, None) => ":hourglass_flowing_sand: *Still waiting for approval*".to_owned(),
+        (other, None) => format!(":grey_question: Approval step is *{}*", escape(other.as_str())),
+    };
+    if decision.is_none()
+        && let Some(failure) = step.failure_message.as_deref().filter(|f| !f.is_empty())
+    {
+        status.push_str(&format!("\n>{}", escape(&truncate(failure, 500))));
+    }
+    status.push_str(&format!("\n{}", execution_line(&execution.status)));
+    let headline = plain_headline(&step.status, decision);
+    SlackMessage {
+        text: truncate(&format!("{headline}: {}", execution.document_name), NOTIFICATION_MAX),
+        blocks: details(execution, step, region, status),
+    }
+}
+
+/// The clicked prompt after SSM accepted a decision: the same blocks with the status
+/// replaced and the buttons gone. Works from the message Slack sent with the click,
+/// so no extra call to SSM is needed; falls back to a minimal message without it.
+pub fn render_decided(clicked_blocks: &[Value], record: &DecisionRecord, execution_id: &str) -> SlackMessage {
+    let status = status_block(decided_line(record));
+    let mut blocks: Vec<Value> = clicked_blocks
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) != Some("actions"))
+        .map(|b| if block_id(b) == Some(STATUS_BLOCK) { status.clone() } else { b.clone() })
+        .collect();
+    if !blocks.iter().any(|b| block_id(b) == Some(STATUS_BLOCK)) {
+        blocks = vec![status, context(&format!("Execution `{}`", escape(execution_id)))];
+    }
+    SlackMessage {
+        text: format!("{} in Slack by {}", record.decision.past_tense(), record.handle),
+        blocks,
+    }
+}
+
+fn details(execution: &Execution, step: &Step, region: &str, status: String) -> Vec<Value> {
+    let approval = step.approval();
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "emoji": true,
+            "text": truncate(&format!("Runbook approval: {}", execution.document_name), HEADER_MAX)}}),
+        status_block(status),
+    ];
+    if let Some(message) = &approval.message {
+        blocks.push(section(&quote(message)));
+    }
+    let version = execution.document_version.as_deref().map(|v| format!(" (v{})", escape(v))).unwrap_or_default();
+    let mut fields = vec![
+        format!("*Runbook*\n`{}`{version}", escape(&execution.document_name)),
+        format!("*Started by*\n{}", execution.executed_by.as_deref().map(principal).unwrap_or("unknown".into())),
+        format!("*Approvals needed*\n{}", approvals_needed(approval.min_required_approvals)),
+    ];
+    if let Some(at) = approval.times_out_at_unix {
+        fields.push(format!("*Times out*\n{}", slack_date(at)));
+    }
+    blocks.push(json!({"type": "section", "fields": fields.iter()
+        .map(|f| json!({"type": "mrkdwn", "text": truncate(f, FIELD_MAX)})).collect::<Vec<_>>()}));
+    if !execution.parameters.is_empty() {
+        blocks.push(section(&parameters(execution)));
+    }
+    blocks.push(context(&format!(
+        "Step `{}` · Execution <{}|{}>",
+        escape(&step.name),
+        console_url(region, execution.id.as_str()),
+        execution.id
+    )));
+    blocks
+}
+
+fn approvals_needed(n: u32) -> String {
+    if n > 1 {
+        // Honest about today's limit: every Slack decision is signalled by one AWS role.
+        format!("{n} (decisions from Slack count as one AWS approver)")
+    } else {
+        n.to_string()
+    }
+}
+
+fn parameters(execution: &Execution) -> String {
+    let mut lines = vec!["*Parameters*".to_owned()];
+    for (name, values) in execution.parameters.iter().take(PARAMETERS_SHOWN) {
+        let value = truncate(&values.join(", "), PARAMETER_VALUE_MAX);
+        lines.push(format!("• `{}`: {}", escape(name), if value.is_empty() { "_(empty)_".into() } else { format!("`{}`", escape(&value)) }));
+    }
+    if execution.parameters.len() > PARAMETERS_SHOWN {
+        lines.push(format!("_…and {} more in the console_", execution.parameters.len() - PARAMETERS_SHOWN));
+    }
+    lines.join("\n")
+}
+
+fn decided_line(record: &DecisionRecord) -> String {
+    let icon = match record.decision {
+        Decision::Approve => ":white_check_mark:",
+        Decision::Reject => ":x:",
+    };
+    format!("{icon} *{}* by <@{}> {}", record.decision.past_tense(), escape(&record.user_id), slack_date(record.at_unix))
+}
+
+fn plain_headline(step_status: &Status, decision: Option<&DecisionRecord>) -> String {
+    match (step_status, decision) {
+        (_, Some(d)) => format!("{} by {}", d.decision.past_tense(), d.handle),
+        (Status::Success, None) => "Approved".into(),
+        (Status::Failed, None) => "Rejected or failed".into(),
+        (Status::TimedOut, None) => "Approval timed out".into(),
+        (Status::Cancelled | Status::Cancelling, None) => "Cancelled".into(),
+        (other, None) => format!("Approval step {other}"),
+    }
+}
+
+fn execution_line(status: &Status) -> String {
+    match status {
+        Status::Success => "The runbook finished: *Success*.".into(),
+        s if s.is_final() => format!("The runbook ended: *{}*.", escape(s.as_str())),
+        s => format!("The runbook is now *{}*.", escape(s.as_str())),
+    }
+}
+
+fn agrees(decision: Decision, step_status: &Status) -> bool {
+    matches!((decision, step_status), (Decision::Approve, Status::Success) | (Decision::Reject, Status::Failed))
+}
+
+fn status_block(text: String) -> Value {
+    json!({"type": "section", "block_id": STATUS_BLOCK, "text": {"type": "mrkdwn", "text": truncate(&text, SECTION_MAX)}})
+}
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}})
+}
+
+fn context(text: &str) -> Value {
+    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}]})
+}
+
+fn block_id(block: &Value) -> Option<&str> {
+    block.get("block_id").and_then(Value::as_str)
+}
+
+fn quote(message: &str) -> String {
+    escape(message).lines().map(|l| format!(">{l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// `arn:aws:sts::123456789012:assumed-role/Ops/alice` → `assumed-role/Ops/alice` (account shown after).
+fn principal(arn: &str) -> String {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, _, _, account, resource] if !resource.is_empty() => {
+            format!("`{}` ({})", escape(resource), escape(account))
+        }
+        _ => format!("`{}`", escape(arn)),
+    }
+}
+
+/// Slack mrkdwn control characters (`&`, `<`, `>`) must be escaped in text we did not write.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Cuts to at most `max` characters, marking the cut with an ellipsis.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    // never leave half an escape sequence (`&am…`) behind
+    if let Some(amp) = cut.rfind('&')
+        && !cut[amp..].contains(';')
+    {
+        cut.truncate(amp);
+    }
+    cut.push('…');
+    cut
+}
+
+/// A date Slack shows in each reader's own time zone, with a UTC fallback.
+pub fn slack_date(unix: i64) -> String {
+    format!("<!date^{unix}^{{date_short_pretty}} at {{time}}|{}>", utc_text(unix))
+}
+
+/// `2026-11-21 13:05 UTC`
+pub fn utc_text(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // civil-from-days (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::execution::{APPROVE_ACTION, ExecutionId};
+    use std::collections::BTreeMap;
+
+    const ID: &str = "333ba70b-2333-48db-b17e-a5e69c6f4d1c";
+
+    fn execution(status: Status, step_status: Status) -> (Execution, Step) {
+        let step = Step {
+            name: "approveProd".into(),
+            action: APPROVE_ACTION.into(),
+            status: step_status,
+            step_execution_id: Some("0b2c8a5e-1111-4222-8333-444455556666".into()),
+            inputs: BTreeMap::from([
+                ("Message".into(), "\"Roll <prod> out & restart\"".into()),
+                ("MinRequiredApprovals".into(), "1".into()),
+            ]),
+            started_at_unix: Some(1_763_730_000),
+            timeout_seconds: Some(3600),
+            failure_message: None,
+        };
+        let execution = Execution {
+            id: ExecutionId::parse(ID).unwrap(),
+            document_name: "Deploy-Prod".into(),
+            document_version: Some("3".into()),
+            status,
+            executed_by: Some("arn:aws:sts::123456789012:assumed-role/Ops/alice".into()),
+            parameters: BTreeMap::from([("Version".into(), vec!["1.2.3".into()]), ("Huge".into(), vec!["x".repeat(500)])]),
+            steps: vec![step.clone()],
+        };
+        (execution, step)
+    }
+
+    fn all_text(blocks: &[Value]) -> String {
+        serde_json::to_string(blocks).unwrap()
+    }
+
+    #[test]
+    fn prompt_shows_what_a_person_needs_and_two_buttons() {
+        let (e, s) = execution(Status::Waiting, Status::Waiting);
+        let m = render_prompt(&e, &s, "eu-west-1");
+        let text = all_text(&m.blocks);
+        for expected in ["Deploy-Prod", "(v3)", "Roll &lt;prod&gt; out &amp; restart", "assumed-role/Ops/alice",
+            "*Approvals needed*\\n1", "Times out", "<!date^1763733600^", "`Version`: `1.2.3`",
+            "https://eu-west-1.console.aws.amazon.com/systems-manager/automation/execution/333ba70b-2333-48db-b17e-a5e69c6f4d1c?region=eu-west-1"]
+        {
+            assert!(text.contains(expected), "missing {expected} in {text}");
+        }
+        assert!(!text.contains(&"x".repeat(PARAMETER_VALUE_MAX)), "a parameter was not shortened");
+        let actions = m.blocks.last().unwrap();
+        assert_eq!(actions["type"], "actions");
+        let buttons = actions["elements"].as_array().unwrap();
+        assert_eq!((buttons[0]["action_id"].as_str(), buttons[0]["style"].as_str()), (Some(APPROVE_ACTION_ID), Some("primary")));
+        assert_eq!((buttons[1]["action_id"].as_str(), buttons[1]["style"].as_str()), (Some(REJECT_ACTION_ID), Some("danger")));
+        assert!(buttons[1]["confirm"].is_object());
+        assert!(buttons.iter().all(|b| b["value"] == ID));
+        assert!(m.text.starts_with("Approval needed: Deploy-Prod"));
+    }
+
+    #[test]
+    fn outcome_has_no_buttons_and_says_what_happened() {
+        for (step_status, words) in [(Status::TimedOut, "Timed out"), (Status::Cancelled, "Cancelled"),
+            (Status::Success, "Approved"), (Status::Failed, "Rejected or failed")]
+        {
+            let (e, s) = execution(Status::Failed, step_status);
+            let m = render_outcome(&e, &s, None, "us-east-1");
+            let text = all_text(&m.blocks);
+            assert!(!text.contains("\"actions\""), "buttons left in {text}");
+            assert!(text.contains(words), "{words} missing in {text}");
+            assert!(text.contains("The runbook ended: *Failed*"));
+        }
+    }
+
+    #[test]
+    fn outcome_names_the_slack_decider_only_when_it_matches_the_step() {
+        let (e, s) = execution(Status::Success, Status::Success);
+        let record = DecisionRecord { step_key: s.key().into(), decision: Decision::Approve, user_id: "U0ALICE".into(), handle: "alice".into(), at_unix: 1_763_730_100 };
+        let m = render_outcome(&e, &s, Some(&record), "us-east-1");
+        assert!(all_text(&m.blocks).contains("*Approved* by <@U0ALICE>"));
+        assert_eq!(m.text, "Approved by alice: Deploy-Prod");
+        let stale = DecisionRecord { step_key: "another-step".into(), ..record.clone() };
+        assert!(!all_text(&render_outcome(&e, &s, Some(&stale), "us-east-1").blocks).contains("U0ALICE"));
+        let (e, s) = execution(Status::TimedOut, Status::TimedOut);
+        assert!(!all_text(&render_outcome(&e, &s, Some(&record), "us-east-1").blocks).contains("U0ALICE"));
+    }
+
+    #[test]
+    fn decided_replaces_the_status_and_drops_the_buttons() {
+        let (e, s) = execution(Status::Waiting, Status::Waiting);
+        let prompt = render_prompt(&e, &s, "us-east-1");
+        let record = DecisionRecord { step_key: s.key().into(), decision: Decision::Reject, user_id: "U0BOB".into(), handle: "bob".into(), at_unix: 1_763_730_100 };
+        let decided = render_decided(&prompt.blocks, &record, ID);
+        assert_eq!(decided.blocks.len(), prompt.blocks.len() - 1);
+        let text = all_text(&decided.blocks);
+        assert!(text.contains(":x: *Rejected* by <@U0BOB>") && !text.contains("Waiting for approval"));
+        assert!(!text.contains("\"actions\""));
+        let minimal = render_decided(&[], &record, ID);
+        assert!(all_text(&minimal.blocks).contains(ID));
+    }
+
+    #[test]
+    fn limits_hold_for_huge_inputs() {
+        let (mut e, mut s) = execution(Status::Waiting, Status::Waiting);
+        e.document_name = "D".repeat(400);
+        s.inputs.insert("Message".into(), serde_json::to_string(&"&".repeat(4096)).unwrap());
+        e.parameters = (0..40).map(|i| (format!("P{i}"), vec!["v".repeat(300)])).collect();
+        let m = render_prompt(&e, &s, "us-east-1");
+        assert!(m.blocks.len() <= 50);
+        assert!(m.blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= HEADER_MAX);
+        for b in &m.blocks {
+            if let Some(t) = b["text"]["text"].as_str() {
+                assert!(t.chars().count() <= SECTION_MAX);
+                assert!(!t.ends_with("&am…"), "half an escape left");
+            }
+        }
+        assert!(m.text.chars().count() <= NOTIFICATION_MAX);
+    }
+
+    #[test]
+    fn utc_text_is_a_calendar_date() {
+        assert_eq!(utc_text(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_text(1_763_733_600), "2025-11-21 14:00 UTC");
+        assert_eq!(utc_text(951_782_400), "2000-02-29 00:00 UTC");
+    }
+}

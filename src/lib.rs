@@ -1,0 +1,8 @@
+//! Approve AWS Systems Manager Automation runbooks from Slack.
+//!
+//! - [`domain`]: pure logic (signature verification, parsing, authorization, rendering).
+//! - [`ssm`] and [`slack`]: the outbound adapters (AWS SDK, Slack Web API).
+//! - [`handlers`]: the two Lambda functions' handlers; the binaries only wire them up.
+//! - `stand_ins` (feature `stand-ins`): local SSM and Slack servers for tests and the demo.
+
+pub mod domain;
