@@ -6,3 +6,7 @@
 //! - `stand_ins` (feature `stand-ins`): local SSM and Slack servers for tests and the demo.
 
 pub mod domain;
+pub mod config;
+pub mod slack;
+pub mod ssm;
+pub mod handlers;

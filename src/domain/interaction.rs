@@ -10,6 +10,8 @@ use super::execution::{ExecutionId, InvalidExecutionId};
 
 pub const APPROVE_ACTION_ID: &str = "ssm_approve";
 pub const REJECT_ACTION_ID: &str = "ssm_reject";
+/// The actions block's `block_id` is this prefix followed by the approval step's key.
+pub const ACTIONS_BLOCK_PREFIX: &str = "ssm_decision/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -72,6 +74,9 @@ pub struct DecisionClick {
     pub execution_id: ExecutionId,
     pub user: SlackUser,
     pub response_url: String,
+    /// The approval step the prompt was posted for (from the actions block's
+    /// `block_id`), when the click says so.
+    pub step_key: Option<String>,
     /// The blocks of the message that was clicked, when Slack sent them.
     pub message_blocks: Vec<Value>,
 }
@@ -121,6 +126,8 @@ struct Action {
     #[serde(default)]
     action_id: Option<String>,
     #[serde(default)]
+    block_id: Option<String>,
+    #[serde(default)]
     value: Option<String>,
 }
 
@@ -147,13 +154,19 @@ pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
         None => return Ok(Interaction::Ignored("the payload has no type".into())),
     }
     let payload = BlockActions::deserialize(value).map_err(PayloadError::Malformed)?;
-    let Some((decision, raw_value)) = payload.actions.iter().find_map(|a| {
+    let Some((decision, raw_value, step_key)) = payload.actions.iter().find_map(|a| {
         let decision = match a.action_id.as_deref()? {
             APPROVE_ACTION_ID => Decision::Approve,
             REJECT_ACTION_ID => Decision::Reject,
             _ => return None,
         };
-        Some((decision, a.value.clone().unwrap_or_default()))
+        let step_key = a
+            .block_id
+            .as_deref()
+            .and_then(|b| b.strip_prefix(ACTIONS_BLOCK_PREFIX))
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned);
+        Some((decision, a.value.clone().unwrap_or_default(), step_key))
     }) else {
         return Ok(Interaction::Ignored("no Approve or Reject action in the payload".into()));
     };
@@ -166,6 +179,7 @@ pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
             execution_id,
             user: payload.user,
             response_url,
+            step_key,
             message_blocks: payload.message.map(|m| m.blocks).unwrap_or_default(),
         })),
         Err(error) => Ok(Interaction::BadButton { response_url, error }),
@@ -191,7 +205,7 @@ mod tests {
                 {"type": "rich_text", "elements": [{"type": "future_thing", "x": 1}]},
                 {"type": "actions", "elements": []}]},
             "response_url": "https://hooks.slack.com/actions/T0TEAM/1/abc",
-            "actions": [{"type": "button", "action_id": action_id, "block_id": "decision", "value": value,
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "ssm_decision/step-1", "value": value,
                 "action_ts": "1700000001.000200", "text": {"type": "plain_text", "text": "Approve"}}],
             "state": {"values": {}}, "is_enterprise_install": false, "enterprise": null
         })
@@ -205,6 +219,7 @@ mod tests {
         assert_eq!(d.decision, Decision::Approve);
         assert_eq!(d.execution_id.as_str(), ID);
         assert_eq!(d.user.handle(), "alice");
+        assert_eq!(d.step_key.as_deref(), Some("step-1"));
         assert_eq!(d.message_blocks.len(), 3);
         let reject = parse_interaction(&click(REJECT_ACTION_ID, ID).to_string()).unwrap();
         assert!(matches!(reject, Interaction::Decision(DecisionClick { decision: Decision::Reject, .. })));

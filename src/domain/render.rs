@@ -7,11 +7,10 @@
 use serde_json::{Value, json};
 
 use super::execution::{Execution, Status, Step};
-use super::interaction::{APPROVE_ACTION_ID, Decision, REJECT_ACTION_ID};
-use super::tags::DecisionRecord;
+use super::interaction::{ACTIONS_BLOCK_PREFIX, APPROVE_ACTION_ID, Decision, REJECT_ACTION_ID};
+use super::tags::{ANY_STEP, DecisionRecord};
 
 pub const STATUS_BLOCK: &str = "ssm_status";
-pub const ACTIONS_BLOCK: &str = "ssm_decision";
 
 // Block Kit limits (characters).
 const HEADER_MAX: usize = 150;
@@ -46,7 +45,7 @@ pub fn render_prompt(execution: &Execution, step: &Step, region: &str) -> SlackM
     let mut blocks = details(execution, step, region, status);
     blocks.push(json!({
         "type": "actions",
-        "block_id": ACTIONS_BLOCK,
+        "block_id": truncate(&format!("{ACTIONS_BLOCK_PREFIX}{}", step.key()), 255),
         "elements": [
             {"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
              "text": {"type": "plain_text", "text": "Approve"}, "value": execution.id.as_str()},
@@ -77,7 +76,8 @@ pub fn render_outcome(
     decision: Option<&DecisionRecord>,
     region: &str,
 ) -> SlackMessage {
-    let decision = decision.filter(|d| d.step_key == step.key() && agrees(d.decision, &step.status));
+    let decision = decision
+        .filter(|d| (d.step_key == step.key() || d.step_key == ANY_STEP) && agrees(d.decision, &step.status));
     let mut status = match (&step.status, decision) {
         (_, Some(d)) => decided_line(d),
         (Status::Success, None) => ":white_check_mark: *Approved*".to_owned(),
@@ -104,7 +104,26 @@ pub fn render_outcome(
 /// replaced and the buttons gone. Works from the message Slack sent with the click,
 /// so no extra call to SSM is needed; falls back to a minimal message without it.
 pub fn render_decided(clicked_blocks: &[Value], record: &DecisionRecord, execution_id: &str) -> SlackMessage {
-    let status = status_block(decided_line(record));
+    SlackMessage {
+        text: format!("{} in Slack by {}", record.decision.past_tense(), record.handle),
+        blocks: replace_status(clicked_blocks, decided_line(record), execution_id),
+    }
+}
+
+/// The clicked prompt for an execution SSM no longer knows: no buttons left.
+pub fn render_gone(clicked_blocks: &[Value], execution_id: &str) -> SlackMessage {
+    SlackMessage {
+        text: format!("Automation execution {execution_id} no longer exists"),
+        blocks: replace_status(
+            clicked_blocks,
+            ":grey_question: *This automation execution no longer exists*; nothing can be decided.".into(),
+            execution_id,
+        ),
+    }
+}
+
+fn replace_status(clicked_blocks: &[Value], status_text: String, execution_id: &str) -> Vec<Value> {
+    let status = status_block(status_text);
     let mut blocks: Vec<Value> = clicked_blocks
         .iter()
         .filter(|b| b.get("type").and_then(Value::as_str) != Some("actions"))
@@ -113,10 +132,7 @@ pub fn render_decided(clicked_blocks: &[Value], record: &DecisionRecord, executi
     if !blocks.iter().any(|b| block_id(b) == Some(STATUS_BLOCK)) {
         blocks = vec![status, context(&format!("Execution `{}`", escape(execution_id)))];
     }
-    SlackMessage {
-        text: format!("{} in Slack by {}", record.decision.past_tense(), record.handle),
-        blocks,
-    }
+    blocks
 }
 
 fn details(execution: &Execution, step: &Step, region: &str, status: String) -> Vec<Value> {
@@ -377,6 +393,8 @@ mod tests {
         assert!(!text.contains("\"actions\""));
         let minimal = render_decided(&[], &record, ID);
         assert!(all_text(&minimal.blocks).contains(ID));
+        let gone = render_gone(&prompt.blocks, ID);
+        assert!(all_text(&gone.blocks).contains("no longer exists") && !all_text(&gone.blocks).contains("\"actions\""));
     }
 
     #[test]
