@@ -10,3 +10,5 @@ pub mod config;
 pub mod slack;
 pub mod ssm;
 pub mod handlers;
+#[cfg(feature = "stand-ins")]
+pub mod stand_ins;

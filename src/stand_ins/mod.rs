@@ -1,0 +1,119 @@
+//! Local stand-ins for SSM and Slack that speak the real wire protocols, for the
+//! tests, the demo and local runs (feature `stand-ins`; never in a Lambda build).
+//!
+//! They are small but real implementations of the behaviour this project relies
+//! on: state that changes, errors the way the services send them, limits that the
+//! services enforce. Nothing in them is a one-shot canned reply.
+
+pub mod block_kit_text;
+pub mod slack;
+pub mod ssm;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A request as a stand-in sees it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Incoming {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A response from a stand-in.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Outgoing {
+    pub fn json(status: u16, body: &serde_json::Value, content_type: &str) -> Self {
+        Self { status, headers: vec![("content-type".into(), content_type.into())], body: body.to_string().into_bytes() }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// An HTTP/1.1 server on loopback that hands every request to `handler`.
+pub struct HttpServer {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Binds `addr` (port 0 picks a free port) and serves until dropped.
+    pub async fn start<H>(addr: SocketAddr, handler: H) -> std::io::Result<Self>
+    where
+        H: Fn(Incoming) -> Outgoing + Send + Sync + 'static,
+    {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let handler = Arc::new(handler);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let handler = handler.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                            let incoming = Incoming {
+                                method: parts.method.to_string(),
+                                path: parts.uri.path().to_owned(),
+                                query: parts.uri.query().unwrap_or("").to_owned(),
+                                headers: parts.headers,
+                                body,
+                            };
+                            let out = handler(incoming);
+                            let mut response = hyper::Response::builder().status(out.status);
+                            for (name, value) in &out.headers {
+                                response = response.header(name, value);
+                            }
+                            Ok::<_, Infallible>(response.body(Full::new(Bytes::from(out.body))).expect("valid response"))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { addr, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn now_unix_f64() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}

@@ -1,0 +1,449 @@
+//! An SSM stand-in: the awsJson1.1 protocol (`POST /`, `X-Amz-Target: AmazonSSM.<Operation>`)
+//! for the operations this project uses, over a small automation engine.
+//!
+//! Executions run a linear list of steps: ordinary steps succeed at once, an
+//! `aws:approve` step waits for `MinRequiredApprovals` approvals from distinct AWS
+//! principals (told apart by the SigV4 access key) or one rejection, and can time
+//! out or be cancelled. Every status change is also emitted as the EventBridge
+//! event SSM would send, so a test or the demo can deliver it to the events function.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+
+use super::{HttpServer, Incoming, Outgoing, now_unix_f64};
+use crate::domain::event::{EXECUTION_DETAIL_TYPE, STEP_DETAIL_TYPE};
+
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+pub const ACCOUNT: &str = "123456789012";
+const MAX_TAGS: usize = 5;
+
+/// A step of a runbook started on the stand-in.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    pub name: String,
+    pub action: String,
+    pub inputs: BTreeMap<String, String>,
+    pub timeout_seconds: Option<i64>,
+}
+
+impl StepSpec {
+    /// Any step that is not an approval: it succeeds when reached.
+    pub fn run(name: &str, action: &str) -> Self {
+        Self { name: name.into(), action: action.into(), inputs: BTreeMap::new(), timeout_seconds: None }
+    }
+
+    /// An `aws:approve` step; inputs are JSON-encoded as SSM reports them.
+    pub fn approve(name: &str, message: &str, min_required_approvals: u32, approvers: &[&str]) -> Self {
+        let inputs = BTreeMap::from([
+            ("Message".to_owned(), serde_json::to_string(message).expect("string")),
+            ("MinRequiredApprovals".to_owned(), min_required_approvals.to_string()),
+            ("Approvers".to_owned(), serde_json::to_string(approvers).expect("list")),
+        ]);
+        Self { name: name.into(), action: "aws:approve".into(), inputs, timeout_seconds: Some(3600) }
+    }
+}
+
+/// A runbook execution to start.
+#[derive(Debug, Clone)]
+pub struct RunbookSpec {
+    pub document_name: String,
+    pub document_version: String,
+    pub executed_by: String,
+    pub parameters: BTreeMap<String, Vec<String>>,
+    pub steps: Vec<StepSpec>,
+}
+
+/// A signal SSM accepted or refused, as recorded by the stand-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalRecord {
+    pub execution_id: String,
+    pub signal_type: String,
+    pub payload: Value,
+    pub access_key: String,
+    pub accepted: bool,
+}
+
+#[derive(Debug, Clone)]
+struct StepState {
+    spec: StepSpec,
+    status: String,
+    step_execution_id: String,
+    started: Option<f64>,
+    ended: Option<f64>,
+    failure_message: Option<String>,
+    approvals: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+struct ExecutionState {
+    spec: RunbookSpec,
+    status: String,
+    started: f64,
+    steps: Vec<StepState>,
+    tags: BTreeMap<String, String>,
+}
+
+#[derive(Default)]
+struct State {
+    executions: BTreeMap<String, ExecutionState>,
+    parameters: HashMap<String, String>,
+    signals: Vec<SignalRecord>,
+    events: VecDeque<Value>,
+    calls: Vec<String>,
+    faults: HashMap<String, VecDeque<(u16, String)>>,
+}
+
+/// The SSM stand-in: an HTTP server plus in-process control of its state.
+#[derive(Clone)]
+pub struct SsmStandIn {
+    state: Arc<Mutex<State>>,
+    region: String,
+    server: Arc<HttpServer>,
+}
+
+impl SsmStandIn {
+    pub async fn start(addr: SocketAddr, region: &str) -> std::io::Result<Self> {
+        let state: Arc<Mutex<State>> = Arc::default();
+        let (handler_state, handler_region) = (state.clone(), region.to_owned());
+        let server = HttpServer::start(addr, move |req| handle(&handler_state, &handler_region, req)).await?;
+        Ok(Self { state, region: region.into(), server: Arc::new(server) })
+    }
+
+    /// The endpoint to give the SDK (`AWS_ENDPOINT_URL_SSM`).
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores a SecureString parameter.
+    pub fn put_parameter(&self, name: &str, value: &str) {
+        self.lock().parameters.insert(name.into(), value.into());
+    }
+
+    /// Starts an execution and runs it to its first approval (or its end).
+    pub fn start_automation(&self, spec: RunbookSpec) -> String {
+        self.start_automation_with_id(&uuid::Uuid::new_v4().to_string(), spec)
+    }
+
+    pub fn start_automation_with_id(&self, id: &str, spec: RunbookSpec) -> String {
+        let mut state = self.lock();
+        let steps = spec
+            .steps
+            .iter()
+            .map(|s| StepState {
+                spec: s.clone(),
+                status: "Pending".into(),
+                step_execution_id: uuid::Uuid::new_v4().to_string(),
+                started: None,
+                ended: None,
+                failure_message: None,
+                approvals: vec![],
+            })
+            .collect();
+        let execution = ExecutionState { spec, status: "InProgress".into(), started: now_unix_f64(), steps, tags: BTreeMap::new() };
+        state.executions.insert(id.to_owned(), execution);
+        advance(&mut state, &self.region, id);
+        id.to_owned()
+    }
+
+    /// The waiting approval step runs out of time (as after its `timeoutSeconds`).
+    pub fn time_out(&self, id: &str) -> bool {
+        self.end_waiting(id, "TimedOut", "TimedOut", Some("Step timed out while waiting for approval"))
+    }
+
+    /// Someone cancels the execution (`StopAutomationExecution`).
+    pub fn cancel(&self, id: &str) -> bool {
+        self.end_waiting(id, "Cancelled", "Cancelled", None)
+    }
+
+    fn end_waiting(&self, id: &str, step_status: &str, execution_status: &str, failure: Option<&str>) -> bool {
+        let mut state = self.lock();
+        let region = self.region.clone();
+        let Some(index) = waiting_step(&state, id) else { return false };
+        set_step(&mut state, &region, id, index, step_status, failure.map(str::to_owned));
+        set_execution(&mut state, &region, id, execution_status);
+        true
+    }
+
+    pub fn execution_status(&self, id: &str) -> Option<String> {
+        self.lock().executions.get(id).map(|e| e.status.clone())
+    }
+
+    pub fn step_status(&self, id: &str, step_name: &str) -> Option<String> {
+        let state = self.lock();
+        state.executions.get(id)?.steps.iter().find(|s| s.spec.name == step_name).map(|s| s.status.clone())
+    }
+
+    pub fn tags(&self, id: &str) -> BTreeMap<String, String> {
+        self.lock().executions.get(id).map(|e| e.tags.clone()).unwrap_or_default()
+    }
+
+    pub fn signals(&self) -> Vec<SignalRecord> {
+        self.lock().signals.clone()
+    }
+
+    /// Operation names called so far, in order (`SendAutomationSignal`, …).
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    pub fn count_calls(&self, operation: &str) -> usize {
+        self.lock().calls.iter().filter(|c| *c == operation).count()
+    }
+
+    /// EventBridge events emitted since the last call, oldest first.
+    pub fn take_events(&self) -> Vec<Value> {
+        self.lock().events.drain(..).collect()
+    }
+
+    /// The next call to `operation` fails with this AWS error (e.g. 400
+    /// `ThrottlingException`, 500 `InternalServerError`); queue several for retries.
+    pub fn fail_next(&self, operation: &str, status: u16, error_type: &str) {
+        self.lock().faults.entry(operation.into()).or_default().push_back((status, error_type.into()));
+    }
+}
+
+fn waiting_step(state: &State, id: &str) -> Option<usize> {
+    state.executions.get(id)?.steps.iter().position(|s| s.status == "Waiting")
+}
+
+/// Runs steps until one waits or the runbook ends.
+fn advance(state: &mut State, region: &str, id: &str) {
+    loop {
+        let Some(execution) = state.executions.get(id) else { return };
+        let Some(index) = execution.steps.iter().position(|s| s.status == "Pending") else {
+            set_execution(state, region, id, "Success");
+            return;
+        };
+        if execution.steps[index].spec.action == "aws:approve" {
+            let step = &mut state.executions.get_mut(id).expect("exists").steps[index];
+            step.started = Some(now_unix_f64());
+            set_step(state, region, id, index, "Waiting", None);
+            set_execution(state, region, id, "Waiting");
+            return;
+        }
+        state.executions.get_mut(id).expect("exists").steps[index].started = Some(now_unix_f64());
+        set_step(state, region, id, index, "Success", None);
+        if state.executions[id].status != "InProgress" {
+            set_execution(state, region, id, "InProgress");
+        }
+    }
+}
+
+fn set_step(state: &mut State, region: &str, id: &str, index: usize, status: &str, failure: Option<String>) {
+    let execution = state.executions.get_mut(id).expect("exists");
+    let definition = execution.spec.document_name.clone();
+    let step = &mut execution.steps[index];
+    step.status = status.into();
+    step.failure_message = failure;
+    if status != "Waiting" && status != "InProgress" {
+        step.ended = Some(now_unix_f64());
+    }
+    let detail = json!({"ExecutionId": id, "Definition": definition, "DefinitionVersion": 1.0,
+        "Status": status, "StepName": step.spec.name, "Action": step.spec.action,
+        "StartTime": "No date available", "EndTime": "No date available", "Time": 0.0});
+    let event = eventbridge(region, STEP_DETAIL_TYPE, id, &definition, detail);
+    state.events.push_back(event);
+}
+
+fn set_execution(state: &mut State, region: &str, id: &str, status: &str) {
+    let execution = state.executions.get_mut(id).expect("exists");
+    execution.status = status.into();
+    let definition = execution.spec.document_name.clone();
+    let detail = json!({"ExecutionId": id, "Definition": definition, "DefinitionVersion": 1.0,
+        "Status": status, "ExecutedBy": execution.spec.executed_by,
+        "StartTime": "No date available", "EndTime": "No date available", "Time": 0.0});
+    let event = eventbridge(region, EXECUTION_DETAIL_TYPE, id, &definition, detail);
+    state.events.push_back(event);
+}
+
+fn eventbridge(region: &str, detail_type: &str, id: &str, definition: &str, detail: Value) -> Value {
+    json!({"version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": detail_type,
+        "source": "aws.ssm", "account": ACCOUNT, "time": "2026-11-21T12:00:00Z", "region": region,
+        "resources": [format!("arn:aws:ssm:{region}:{ACCOUNT}:automation-execution/{id}"),
+                      format!("arn:aws:ssm:{region}:{ACCOUNT}:automation-definition/{definition}:1")],
+        "detail": detail})
+}
+
+fn error(status: u16, error_type: &str, message: &str) -> Outgoing {
+    Outgoing::json(status, &json!({"__type": error_type, "Message": message}), CONTENT_TYPE)
+        .with_header("x-amzn-RequestId", &uuid::Uuid::new_v4().to_string())
+}
+
+fn ok(body: Value) -> Outgoing {
+    Outgoing::json(200, &body, CONTENT_TYPE).with_header("x-amzn-RequestId", &uuid::Uuid::new_v4().to_string())
+}
+
+/// The access key of a SigV4 `Authorization` header for service `ssm`, if well formed.
+fn signing_access_key(req: &Incoming) -> Option<String> {
+    let auth = req.header("authorization")?;
+    let credential = auth.strip_prefix("AWS4-HMAC-SHA256 ")?.split(',').find_map(|p| p.trim().strip_prefix("Credential="))?;
+    let parts: Vec<&str> = credential.split('/').collect();
+    (parts.len() == 5 && parts[3] == "ssm" && parts[4] == "aws4_request" && req.header("x-amz-date").is_some())
+        .then(|| parts[0].to_owned())
+}
+
+fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
+    if req.method != "POST" || req.path != "/" {
+        return error(404, "UnknownOperationException", "not found");
+    }
+    let Some(operation) = req.header("x-amz-target").and_then(|t| t.strip_prefix("AmazonSSM.")).map(str::to_owned) else {
+        return error(400, "UnknownOperationException", "missing X-Amz-Target");
+    };
+    if !req.header("content-type").is_some_and(|c| c.starts_with(CONTENT_TYPE)) {
+        return error(400, "SerializationException", "expected application/x-amz-json-1.1");
+    }
+    let Some(access_key) = signing_access_key(&req) else {
+        return error(400, "IncompleteSignatureException", "the request is not SigV4-signed for ssm");
+    };
+    let input: Value = match serde_json::from_slice(&req.body) {
+        Ok(v) => v,
+        Err(e) => return error(400, "SerializationException", &e.to_string()),
+    };
+    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+    state.calls.push(operation.clone());
+    if let Some((status, error_type)) = state.faults.get_mut(&operation).and_then(VecDeque::pop_front) {
+        return error(status, &error_type, "injected by the stand-in");
+    }
+    let text = |key: &str| input.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    match operation.as_str() {
+        "GetAutomationExecution" => {
+            let id = text("AutomationExecutionId");
+            match state.executions.get(&id) {
+                Some(e) => ok(json!({"AutomationExecution": describe(&id, e)})),
+                None => not_found(&id),
+            }
+        }
+        "SendAutomationSignal" => signal(&mut state, region, &input, access_key),
+        "ListTagsForResource" => {
+            let id = text("ResourceId");
+            if text("ResourceType") != "Automation" {
+                return error(400, "InvalidResourceType", "only Automation is supported here");
+            }
+            match state.executions.get(&id) {
+                Some(e) => ok(json!({"TagList": e.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()})),
+                None => error(400, "InvalidResourceId", "The resource ID is not valid"),
+            }
+        }
+        "AddTagsToResource" => {
+            let id = text("ResourceId");
+            if text("ResourceType") != "Automation" {
+                return error(400, "InvalidResourceType", "only Automation is supported here");
+            }
+            let Some(execution) = state.executions.get_mut(&id) else {
+                return error(400, "InvalidResourceId", "The resource ID is not valid");
+            };
+            let mut tags = execution.tags.clone();
+            for tag in input.get("Tags").and_then(Value::as_array).into_iter().flatten() {
+                let (key, value) = (tag["Key"].as_str().unwrap_or(""), tag["Value"].as_str().unwrap_or(""));
+                let allowed = |s: &str| s.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c));
+                if key.is_empty() || key.len() > 128 || value.len() > 256 || !allowed(key) || !allowed(value) {
+                    return error(400, "InvalidParameters", "a tag key or value is not valid");
+                }
+                tags.insert(key.into(), value.into());
+            }
+            if tags.len() > MAX_TAGS {
+                return error(400, "TooManyTagsError", "The Targets parameter includes too many tags");
+            }
+            execution.tags = tags;
+            ok(json!({}))
+        }
+        "GetParameter" => {
+            let name = text("Name");
+            match state.parameters.get(&name) {
+                Some(value) => {
+                    let decrypted = input.get("WithDecryption").and_then(Value::as_bool).unwrap_or(false);
+                    let shown = if decrypted { value.clone() } else { "AQICAHh…(encrypted)".into() };
+                    ok(json!({"Parameter": {"Name": name, "Type": "SecureString", "Value": shown, "Version": 1,
+                        "ARN": format!("arn:aws:ssm:{region}:{ACCOUNT}:parameter/{}", name.trim_start_matches('/'))}}))
+                }
+                None => error(400, "ParameterNotFound", ""),
+            }
+        }
+        other => error(400, "UnknownOperationException", &format!("{other} is not implemented by the stand-in")),
+    }
+}
+
+fn not_found(id: &str) -> Outgoing {
+    error(400, "AutomationExecutionNotFoundException", &format!("Automation Execution {id} could not be found"))
+}
+
+fn signal(state: &mut State, region: &str, input: &Value, access_key: String) -> Outgoing {
+    let id = input["AutomationExecutionId"].as_str().unwrap_or_default().to_owned();
+    let signal_type = input["SignalType"].as_str().unwrap_or_default().to_owned();
+    let mut record = SignalRecord {
+        execution_id: id.clone(),
+        signal_type: signal_type.clone(),
+        payload: input.get("Payload").cloned().unwrap_or(Value::Null),
+        access_key: access_key.clone(),
+        accepted: false,
+    };
+    if id.len() != 36 {
+        state.signals.push(record);
+        return error(400, "ValidationException", "AutomationExecutionId must be 36 characters");
+    }
+    if !state.executions.contains_key(&id) {
+        state.signals.push(record);
+        return not_found(&id);
+    }
+    let waiting = waiting_step(state, &id).filter(|i| state.executions[&id].steps[*i].spec.action == "aws:approve");
+    let Some(index) = waiting.filter(|_| matches!(signal_type.as_str(), "Approve" | "Reject")) else {
+        state.signals.push(record);
+        let status = state.executions[&id].status.clone();
+        return error(400, "InvalidAutomationSignalException",
+            &format!("Automation execution {id} is {status} and is not waiting for signal {signal_type}"));
+    };
+    record.accepted = true;
+    state.signals.push(record);
+    let comment = input["Payload"]["Comment"][0].as_str().unwrap_or_default().to_owned();
+    let step = &mut state.executions.get_mut(&id).expect("exists").steps[index];
+    if signal_type == "Reject" {
+        let message = format!("Step was rejected by {access_key}: {comment}");
+        set_step(state, region, &id, index, "Failed", Some(message));
+        set_execution(state, region, &id, "Failed");
+        return ok(json!({}));
+    }
+    // Approvals count once per AWS principal.
+    if !step.approvals.iter().any(|(key, _)| *key == access_key) {
+        step.approvals.push((access_key, comment));
+    }
+    let needed = step.spec.inputs.get("MinRequiredApprovals").and_then(|n| n.trim_matches('"').parse().ok()).unwrap_or(1usize);
+    if step.approvals.len() >= needed {
+        set_step(state, region, &id, index, "Success", None);
+        set_execution(state, region, &id, "InProgress");
+        advance(state, region, &id);
+    }
+    ok(json!({}))
+}
+
+fn describe(id: &str, e: &ExecutionState) -> Value {
+    let steps: Vec<Value> = e
+        .steps
+        .iter()
+        .filter(|s| s.status != "Pending")
+        .map(|s| {
+            let mut step = json!({"StepName": s.spec.name, "Action": s.spec.action, "StepStatus": s.status,
+                "StepExecutionId": s.step_execution_id, "Inputs": s.spec.inputs, "OnFailure": "Abort",
+                "MaxAttempts": 1});
+            if let Some(t) = s.spec.timeout_seconds { step["TimeoutSeconds"] = json!(t); }
+            if let Some(t) = s.started { step["ExecutionStartTime"] = json!(t); }
+            if let Some(t) = s.ended { step["ExecutionEndTime"] = json!(t); }
+            if let Some(f) = &s.failure_message { step["FailureMessage"] = json!(f); }
+            if s.spec.action == "aws:approve" && s.status != "Waiting" {
+                let status = if s.status == "Success" { "Approved" } else { &s.status };
+                step["Outputs"] = json!({"ApprovalStatus": [status]});
+            }
+            step
+        })
+        .collect();
+    json!({"AutomationExecutionId": id, "DocumentName": e.spec.document_name,
+        "DocumentVersion": e.spec.document_version, "AutomationExecutionStatus": e.status,
+        "ExecutionStartTime": e.started, "ExecutedBy": e.spec.executed_by, "Parameters": e.spec.parameters,
+        "Mode": "Auto", "StepExecutions": steps, "StepExecutionsTruncated": false})
+}

@@ -1,0 +1,192 @@
+//! Shared set-up for the end-to-end tests: the SSM and Slack stand-ins on loopback,
+//! and both functions' handlers built exactly as the binaries build them (same
+//! `from_env`, same SDK configuration), but pointed at the stand-ins.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_event};
+use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
+use approvals::ssm::{CallBudget, config_loader};
+use approvals::stand_ins::slack::{Person, SignedClick, SlackStandIn};
+use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn, StepSpec};
+use aws_sdk_ssm::config::{Credentials, Region};
+use lambda_http::Body;
+use serde_json::Value;
+
+pub const SIGNING_SECRET: &str = "local-signing-secret-0123456789abcdef";
+pub const BOT_TOKEN: &str = "xoxb-local-bot-token";
+pub const CHANNEL: &str = "C0APPROVALS";
+pub const REGION: &str = "us-east-1";
+/// The execution ID the files in `events/` refer to.
+pub const SAMPLE_EXECUTION_ID: &str = "5c3e9b1a-7d2f-4e8a-9b6c-1f0a2d3e4b5c";
+
+pub fn alice() -> Person {
+    Person::new("U0ALICE", "alice")
+}
+pub fn bob() -> Person {
+    Person::new("U0BOB", "bob")
+}
+pub fn mallory() -> Person {
+    Person::new("U0MALLORY", "mallory")
+}
+
+pub struct Harness {
+    pub ssm: SsmStandIn,
+    pub slack: SlackStandIn,
+    pub events: EventsApp,
+    pub interactions: InteractionsApp,
+    env: HashMap<String, String>,
+}
+
+pub struct Options {
+    pub approvers: Option<&'static str>,
+    /// Secrets through Parameter Store (`*_PARAMETER`) instead of the variables.
+    pub secrets_in_parameters: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { approvers: Some("U0ALICE,S0OPS"), secrets_in_parameters: false }
+    }
+}
+
+pub fn env_from(map: HashMap<String, String>) -> impl Fn(&str) -> Option<String> {
+    move |name: &str| map.get(name).cloned()
+}
+
+pub fn loader(ssm_url: &str, budget: CallBudget) -> aws_config::ConfigLoader {
+    config_loader(budget)
+        .endpoint_url(ssm_url)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("AKIDLAMBDAROLE", "local-secret-key", None, None, "stand-in"))
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> Self {
+        let any = "127.0.0.1:0".parse().unwrap();
+        let ssm = SsmStandIn::start(any, REGION).await.unwrap();
+        let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET).await.unwrap();
+        for p in [alice(), bob(), mallory()] {
+            slack.add_person(p);
+        }
+        slack.add_usergroup("S0OPS", &["U0BOB", "U0CAROL"]);
+        let mut env = HashMap::from([
+            ("SLACK_CHANNEL".to_string(), CHANNEL.to_string()),
+            ("SLACK_API_URL".to_string(), slack.api_url()),
+        ]);
+        if let Some(approvers) = options.approvers {
+            env.insert("SLACK_APPROVERS".into(), approvers.into());
+        }
+        if options.secrets_in_parameters {
+            ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
+            ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
+            env.insert("SLACK_BOT_TOKEN_PARAMETER".into(), "/approvals/slack-bot-token".into());
+            env.insert("SLACK_SIGNING_SECRET_PARAMETER".into(), "/approvals/slack-signing-secret".into());
+        } else {
+            env.insert("SLACK_BOT_TOKEN".into(), BOT_TOKEN.into());
+            env.insert("SLACK_SIGNING_SECRET".into(), SIGNING_SECRET.into());
+        }
+        let events = EventsApp::from_env(&env_from(env.clone()), loader(&ssm.url(), CallBudget::BACKGROUND)).await.unwrap();
+        let interactions =
+            InteractionsApp::from_env(&env_from(env.clone()), loader(&ssm.url(), CallBudget::INTERACTIVE)).await.unwrap();
+        Self { ssm, slack, events, interactions, env }
+    }
+
+    /// A second execution environment of the events function (as after a cold start).
+    pub async fn another_events_environment(&self) -> EventsApp {
+        EventsApp::from_env(&env_from(self.env.clone()), loader(&self.ssm.url(), CallBudget::BACKGROUND)).await.unwrap()
+    }
+
+    /// A runbook with a preparation step, then an approval, then the change.
+    pub fn start_runbook(&self, min_approvals: u32) -> String {
+        self.ssm.start_automation(runbook(min_approvals))
+    }
+
+    pub fn start_sample_runbook(&self) -> String {
+        self.ssm.start_automation_with_id(SAMPLE_EXECUTION_ID, runbook(1))
+    }
+
+    /// Delivers every event SSM emitted so far to the events function, as EventBridge would.
+    pub async fn deliver_events(&self) -> Vec<EventOutcome> {
+        let mut outcomes = vec![];
+        for event in self.ssm.take_events() {
+            outcomes.push(handle_automation_event(&self.events, &event).await.expect("event handled"));
+        }
+        outcomes
+    }
+
+    pub async fn deliver(&self, event: &Value) -> Result<EventOutcome, approvals::handlers::events::EventError> {
+        handle_automation_event(&self.events, event).await
+    }
+
+    /// Sends an API Gateway event (JSON) to the interactions function, as the runtime would.
+    pub async fn invoke_interactions(&self, event: &Value) -> (u16, String) {
+        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
+        let response = handle_slack_request(&self.interactions, request).await;
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            Body::Empty => String::new(),
+            Body::Text(t) => t.clone(),
+            Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        };
+        (status, body)
+    }
+
+    pub async fn click(&self, channel: &str, ts: &str, person: &Person, action_id: &str) -> (u16, String) {
+        let click: SignedClick = self.slack.click(channel, ts, person, action_id).expect("button present");
+        self.invoke_interactions(&click.to_apigw_v2_event(false)).await
+    }
+
+    /// The single prompt in the channel.
+    pub fn only_prompt(&self) -> approvals::stand_ins::slack::StoredMessage {
+        let messages = self.slack.messages();
+        assert_eq!(messages.len(), 1, "expected exactly one message, got {messages:#?}");
+        messages.into_iter().next().unwrap()
+    }
+
+    pub fn signals_sent(&self) -> usize {
+        self.ssm.count_calls("SendAutomationSignal")
+    }
+}
+
+pub fn runbook(min_approvals: u32) -> RunbookSpec {
+    RunbookSpec {
+        document_name: "Deploy-Payments".into(),
+        document_version: "4".into(),
+        executed_by: "arn:aws:sts::123456789012:assumed-role/Deployer/carol".into(),
+        parameters: BTreeMap::from([
+            ("Environment".into(), vec!["production".into()]),
+            ("ImageTag".into(), vec!["payments:2026.11.21-1".into()]),
+        ]),
+        steps: vec![
+            StepSpec::run("checkHealth", "aws:executeAwsApi"),
+            StepSpec::approve(
+                "approveRollout",
+                "Roll payments 2026.11.21-1 out to production?",
+                min_approvals,
+                &["arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole"],
+            ),
+            StepSpec::run("rollOut", "aws:executeScript"),
+        ],
+    }
+}
+
+pub fn has_buttons(blocks: &[Value]) -> bool {
+    blocks.iter().any(|b| b["type"] == "actions")
+}
+
+pub fn text_of(blocks: &[Value]) -> String {
+    serde_json::to_string(blocks).unwrap()
+}
+
+/// An event file from `events/`.
+pub fn event_file(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+}
