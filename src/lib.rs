@@ -5,10 +5,10 @@
 //! - [`handlers`]: the two Lambda functions' handlers; the binaries only wire them up.
 //! - `stand_ins` (feature `stand-ins`): local SSM and Slack servers for tests and the demo.
 
-pub mod domain;
 pub mod config;
+pub mod domain;
+pub mod handlers;
 pub mod slack;
 pub mod ssm;
-pub mod handlers;
 #[cfg(feature = "stand-ins")]
 pub mod stand_ins;

@@ -30,11 +30,20 @@ pub enum SlackError {
         source: reqwest::Error,
     },
     #[error("Slack {method} answered HTTP {status}: {detail}")]
-    Status { method: &'static str, status: u16, detail: String },
+    Status {
+        method: &'static str,
+        status: u16,
+        detail: String,
+    },
     #[error("Slack {method} refused the call: {error}")]
     Api { method: &'static str, error: String },
-    #[error("Slack {method} is rate limited (Retry-After {retry_after:?}) and there is no time left to wait")]
-    RateLimited { method: &'static str, retry_after: Duration },
+    #[error(
+        "Slack {method} is rate limited (Retry-After {retry_after:?}) and there is no time left to wait"
+    )]
+    RateLimited {
+        method: &'static str,
+        retry_after: Duration,
+    },
     #[error("no time left to call Slack {method}")]
     OutOfTime { method: &'static str },
 }
@@ -70,10 +79,19 @@ impl SlackClient {
             .connect_timeout(Duration::from_millis(800))
             .pool_idle_timeout(Duration::from_secs(50))
             .build()?;
-        Ok(Self { http, api_url: api_url.trim_end_matches('/').to_owned(), token })
+        Ok(Self {
+            http,
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            token,
+        })
     }
 
-    pub async fn post_message(&self, channel: &str, message: &SlackMessage, deadline: Instant) -> Result<Posted, SlackError> {
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        message: &SlackMessage,
+        deadline: Instant,
+    ) -> Result<Posted, SlackError> {
         #[derive(Deserialize)]
         struct Out {
             channel: String,
@@ -81,54 +99,96 @@ impl SlackClient {
         }
         let body = json!({"channel": channel, "text": message.text, "blocks": message.blocks, "unfurl_links": false});
         let out: Out = self.web_api("chat.postMessage", &body, deadline).await?;
-        Ok(Posted { channel: out.channel, ts: out.ts })
+        Ok(Posted {
+            channel: out.channel,
+            ts: out.ts,
+        })
     }
 
-    pub async fn update_message(&self, channel: &str, ts: &str, message: &SlackMessage, deadline: Instant) -> Result<(), SlackError> {
-        let body = json!({"channel": channel, "ts": ts, "text": message.text, "blocks": message.blocks});
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        message: &SlackMessage,
+        deadline: Instant,
+    ) -> Result<(), SlackError> {
+        let body =
+            json!({"channel": channel, "ts": ts, "text": message.text, "blocks": message.blocks});
         let _: Value = self.web_api("chat.update", &body, deadline).await?;
         Ok(())
     }
 
-    pub async fn usergroup_members(&self, usergroup: &str, deadline: Instant) -> Result<Vec<String>, SlackError> {
+    pub async fn usergroup_members(
+        &self,
+        usergroup: &str,
+        deadline: Instant,
+    ) -> Result<Vec<String>, SlackError> {
         #[derive(Deserialize)]
         struct Out {
             #[serde(default)]
             users: Vec<String>,
         }
         const METHOD: &str = "usergroups.users.list";
-        let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("usergroup", usergroup).finish();
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("usergroup", usergroup)
+            .finish();
         let url = format!("{}/{METHOD}?{query}", self.api_url);
         let response = self
-            .send(METHOD, deadline, || self.http.get(&url).bearer_auth(self.token.expose()))
+            .send(METHOD, deadline, || {
+                self.http.get(&url).bearer_auth(self.token.expose())
+            })
             .await?;
         let out: Out = read_web_api(METHOD, response).await?;
         Ok(out.users)
     }
 
     /// Posts to an interaction's `response_url` (`replace_original` or ephemeral).
-    pub async fn respond(&self, response_url: &str, body: &Value, deadline: Instant) -> Result<(), SlackError> {
+    pub async fn respond(
+        &self,
+        response_url: &str,
+        body: &Value,
+        deadline: Instant,
+    ) -> Result<(), SlackError> {
         const METHOD: &str = "response_url";
         let body = body.to_string();
-        let response = self.send(METHOD, deadline, || json_post(self.http.post(response_url), &body)).await?;
+        let response = self
+            .send(METHOD, deadline, || {
+                json_post(self.http.post(response_url), &body)
+            })
+            .await?;
         let status = response.status();
         let text = response.text().await.map_err(|e| transport(METHOD, e))?;
         // Slack answers `ok` or {"ok":true}; failures are 4xx with {"ok":false,"error":…}.
         let refused = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
-            (v.get("ok") == Some(&Value::Bool(false))).then(|| v["error"].as_str().unwrap_or("unknown").to_owned())
+            (v.get("ok") == Some(&Value::Bool(false)))
+                .then(|| v["error"].as_str().unwrap_or("unknown").to_owned())
         });
         match (status.is_success(), refused) {
             (true, None) => Ok(()),
-            (_, Some(error)) => Err(SlackError::Api { method: METHOD, error }),
-            (false, None) => Err(SlackError::Status { method: METHOD, status: status.as_u16(), detail: short(&text) }),
+            (_, Some(error)) => Err(SlackError::Api {
+                method: METHOD,
+                error,
+            }),
+            (false, None) => Err(SlackError::Status {
+                method: METHOD,
+                status: status.as_u16(),
+                detail: short(&text),
+            }),
         }
     }
 
-    async fn web_api<T: for<'de> Deserialize<'de>>(&self, method: &'static str, body: &Value, deadline: Instant) -> Result<T, SlackError> {
+    async fn web_api<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: &'static str,
+        body: &Value,
+        deadline: Instant,
+    ) -> Result<T, SlackError> {
         let url = format!("{}/{method}", self.api_url);
         let body = body.to_string();
         let response = self
-            .send(method, deadline, || json_post(self.http.post(&url).bearer_auth(self.token.expose()), &body))
+            .send(method, deadline, || {
+                json_post(self.http.post(&url).bearer_auth(self.token.expose()), &body)
+            })
             .await?;
         read_web_api(method, response).await
     }
@@ -157,13 +217,24 @@ impl SlackClient {
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map_or(Duration::from_secs(1), Duration::from_secs);
                     if last || Instant::now() + retry_after + MIN_CALL_TIME > deadline {
-                        return Err(SlackError::RateLimited { method, retry_after });
+                        return Err(SlackError::RateLimited {
+                            method,
+                            retry_after,
+                        });
                     }
-                    tracing::warn!(method, retry_after_s = retry_after.as_secs(), "Slack rate limit; waiting as asked");
+                    tracing::warn!(
+                        method,
+                        retry_after_s = retry_after.as_secs(),
+                        "Slack rate limit; waiting as asked"
+                    );
                     retry_after
                 }
                 Ok(r) if r.status().is_server_error() && !last => {
-                    tracing::warn!(method, status = r.status().as_u16(), "Slack server error; retrying");
+                    tracing::warn!(
+                        method,
+                        status = r.status().as_u16(),
+                        "Slack server error; retrying"
+                    );
                     backoff
                 }
                 Ok(r) => return Ok(r),
@@ -183,28 +254,51 @@ impl SlackClient {
     }
 }
 
-async fn read_web_api<T: for<'de> Deserialize<'de>>(method: &'static str, response: reqwest::Response) -> Result<T, SlackError> {
+async fn read_web_api<T: for<'de> Deserialize<'de>>(
+    method: &'static str,
+    response: reqwest::Response,
+) -> Result<T, SlackError> {
     let status = response.status();
     let text = response.text().await.map_err(|e| transport(method, e))?;
     let value: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
-        Err(_) => return Err(SlackError::Status { method, status: status.as_u16(), detail: short(&text) }),
+        Err(_) => {
+            return Err(SlackError::Status {
+                method,
+                status: status.as_u16(),
+                detail: short(&text),
+            });
+        }
     };
     if value.get("ok") != Some(&Value::Bool(true)) {
-        let error = value.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_owned();
+        let error = value
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown_error")
+            .to_owned();
         return Err(SlackError::Api { method, error });
     }
-    serde_json::from_value(value).map_err(|e| SlackError::Status { method, status: status.as_u16(), detail: e.to_string() })
+    serde_json::from_value(value).map_err(|e| SlackError::Status {
+        method,
+        status: status.as_u16(),
+        detail: e.to_string(),
+    })
 }
 
 fn json_post(request: reqwest::RequestBuilder, body: &str) -> reqwest::RequestBuilder {
     request
-        .header(reqwest::header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        )
         .body(body.to_owned())
 }
 
 fn transport(method: &'static str, e: reqwest::Error) -> SlackError {
-    SlackError::Transport { method, source: e.without_url() }
+    SlackError::Transport {
+        method,
+        source: e.without_url(),
+    }
 }
 
 fn short(text: &str) -> String {
@@ -213,6 +307,8 @@ fn short(text: &str) -> String {
 
 impl std::fmt::Debug for SlackClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SlackClient").field("api_url", &self.api_url).finish_non_exhaustive()
+        f.debug_struct("SlackClient")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
     }
 }

@@ -59,21 +59,32 @@ pub fn config_loader(budget: CallBudget) -> ConfigLoader {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("SSM {operation} failed: {}", DisplayErrorContext(.source))]
+#[error("SSM {operation} failed: {}", DisplayErrorContext(.source.as_ref()))]
 pub struct SsmError {
     pub operation: &'static str,
     #[source]
-    pub source: aws_sdk_ssm::Error,
+    pub source: Box<aws_sdk_ssm::Error>,
 }
 
 impl SsmError {
     fn new(operation: &'static str, source: impl Into<aws_sdk_ssm::Error>) -> Self {
-        Self { operation, source: source.into() }
+        Self {
+            operation,
+            source: Box::new(source.into()),
+        }
     }
 
     /// The AWS error code (`ThrottlingException`, `AccessDeniedException`, …), if any.
     pub fn code(&self) -> Option<&str> {
         self.source.code()
+    }
+
+    /// The execution does not exist (never did, or was deleted).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code(),
+            Some("AutomationExecutionNotFoundException" | "InvalidResourceId")
+        )
     }
 }
 
@@ -121,7 +132,11 @@ impl Ssm {
             id: id.clone(),
             document_name: ae.document_name().unwrap_or("(unknown runbook)").to_owned(),
             document_version: ae.document_version().map(str::to_owned),
-            status: Status::parse(ae.automation_execution_status().map(|s| s.as_str()).unwrap_or("Unknown")),
+            status: Status::parse(
+                ae.automation_execution_status()
+                    .map(|s| s.as_str())
+                    .unwrap_or("Unknown"),
+            ),
             executed_by: ae.executed_by().map(str::to_owned),
             parameters: ae
                 .parameters()
@@ -149,9 +164,15 @@ impl Ssm {
             Ok(_) => Ok(SignalOutcome::Accepted),
             Err(err) => match err.as_service_error() {
                 Some(e) if e.is_invalid_automation_signal_exception() => {
-                    Ok(SignalOutcome::NotWaiting(e.message().unwrap_or("not waiting for this signal").to_owned()))
+                    Ok(SignalOutcome::NotWaiting(
+                        e.message()
+                            .unwrap_or("not waiting for this signal")
+                            .to_owned(),
+                    ))
                 }
-                Some(e) if e.is_automation_execution_not_found_exception() => Ok(SignalOutcome::NotFound),
+                Some(e) if e.is_automation_execution_not_found_exception() => {
+                    Ok(SignalOutcome::NotFound)
+                }
                 _ => Err(SsmError::new("SendAutomationSignal", err)),
             },
         }
@@ -166,7 +187,12 @@ impl Ssm {
             .send()
             .await
             .map_err(|e| SsmError::new("ListTagsForResource", e))?;
-        let value = |key: &str| out.tag_list().iter().find(|t| t.key() == key).map(|t| t.value());
+        let value = |key: &str| {
+            out.tag_list()
+                .iter()
+                .find(|t| t.key() == key)
+                .map(|t| t.value())
+        };
         Ok(ExecutionTags {
             prompt: value(PROMPT_TAG).and_then(PromptRef::from_tag_value),
             decision: value(DECISION_TAG).and_then(DecisionRecord::from_tag_value),
@@ -177,12 +203,20 @@ impl Ssm {
         self.add_tag(id, PROMPT_TAG, prompt.to_tag_value()).await
     }
 
-    pub async fn tag_decision(&self, id: &ExecutionId, record: &DecisionRecord) -> Result<(), SsmError> {
+    pub async fn tag_decision(
+        &self,
+        id: &ExecutionId,
+        record: &DecisionRecord,
+    ) -> Result<(), SsmError> {
         self.add_tag(id, DECISION_TAG, record.to_tag_value()).await
     }
 
     async fn add_tag(&self, id: &ExecutionId, key: &str, value: String) -> Result<(), SsmError> {
-        let tag = Tag::builder().key(key).value(value).build().expect("key and value are set");
+        let tag = Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .expect("key and value are set");
         self.client
             .add_tags_to_resource()
             .resource_type(ResourceTypeForTagging::Automation)
@@ -200,7 +234,11 @@ impl Ssm {
             SecretSource::Value(secret) => return Ok(secret.clone()),
             SecretSource::Parameter { variable, name } => (*variable, name),
         };
-        let failed = |reason: String| ConfigError::Parameter { variable, name: name.clone(), reason };
+        let failed = |reason: String| ConfigError::Parameter {
+            variable,
+            name: name.clone(),
+            reason,
+        };
         let out = self
             .client
             .get_parameter()
@@ -225,7 +263,11 @@ fn step_from_sdk(s: &aws_sdk_ssm::types::StepExecution) -> Step {
         step_execution_id: s.step_execution_id().map(str::to_owned),
         inputs: s
             .inputs()
-            .map(|i| i.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>())
+            .map(|i| {
+                i.iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<BTreeMap<_, _>>()
+            })
             .unwrap_or_default(),
         started_at_unix: s.execution_start_time().map(|t| t.secs()),
         timeout_seconds: s.timeout_seconds(),

@@ -14,54 +14,104 @@ async fn full_loop_approve_in_slack() {
 
     // The runbook reaches its approval step: SSM emits the step and execution events.
     let outcomes = h.deliver_events().await;
-    assert!(outcomes.iter().any(|o| matches!(o, EventOutcome::Posted { .. })), "{outcomes:?}");
-    assert_eq!(h.slack.count_calls("chat.postMessage"), 1, "step + execution event must give one prompt");
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, EventOutcome::Posted { .. })),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        h.slack.count_calls("chat.postMessage"),
+        1,
+        "step + execution event must give one prompt"
+    );
     let prompt = h.only_prompt();
     assert_eq!(prompt.channel, CHANNEL);
     assert!(has_buttons(&prompt.blocks));
     let shown = text_of(&prompt.blocks);
-    for expected in ["Deploy-Payments", "(v4)", "Roll payments 2026.11.21-1 out to production?", "assumed-role/Deployer/carol",
-        "`Environment`: `production`", "Approvals needed", "Times out", &id]
-    {
+    for expected in [
+        "Deploy-Payments",
+        "(v4)",
+        "Roll payments 2026.11.21-1 out to production?",
+        "assumed-role/Deployer/carol",
+        "`Environment`: `production`",
+        "Approvals needed",
+        "Times out",
+        &id,
+    ] {
         assert!(shown.contains(expected), "prompt lacks {expected}: {shown}");
     }
     // Where the prompt is, is recorded on the execution itself.
-    let tag = h.ssm.tags(&id).get("slack-prompt").cloned().expect("prompt tag");
+    let tag = h
+        .ssm
+        .tags(&id)
+        .get("slack-prompt")
+        .cloned()
+        .expect("prompt tag");
     assert!(tag.ends_with(&format!("/{CHANNEL}/{}", prompt.ts)), "{tag}");
 
     // Alice clicks Approve.
     let (ssm_before, slack_before) = (h.ssm.calls().len(), h.slack.calls().len());
-    let (status, _) = h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID).await;
+    let (status, _) = h
+        .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
     assert_eq!(status, 200);
     // Outbound calls of the click: the signal, then the prompt replaced and the decision
     // tagged (concurrently). Alice is listed by ID, so no user-group lookup.
-    assert_eq!(h.ssm.calls()[ssm_before..], ["SendAutomationSignal", "AddTagsToResource"]);
-    let slack_calls: Vec<String> = h.slack.calls()[slack_before..].iter().map(|(m, _)| m.clone()).collect();
+    assert_eq!(
+        h.ssm.calls()[ssm_before..],
+        ["SendAutomationSignal", "AddTagsToResource"]
+    );
+    let slack_calls: Vec<String> = h.slack.calls()[slack_before..]
+        .iter()
+        .map(|(m, _)| m.clone())
+        .collect();
     assert_eq!(slack_calls, ["response_url"]);
     let signals = h.ssm.signals();
     assert_eq!(signals.len(), 1);
     assert!(signals[0].accepted);
     assert_eq!(signals[0].signal_type, "Approve");
-    assert_eq!(signals[0].payload["Comment"][0], "Approved in Slack by alice (U0ALICE)");
+    assert_eq!(
+        signals[0].payload["Comment"][0],
+        "Approved in Slack by alice (U0ALICE)"
+    );
 
     // The prompt now says who decided, and has no buttons.
     let decided = h.slack.message(CHANNEL, &prompt.ts).unwrap();
     assert!(!has_buttons(&decided.blocks));
-    assert!(text_of(&decided.blocks).contains("*Approved* by <@U0ALICE>"), "{}", text_of(&decided.blocks));
-    assert!(text_of(&decided.blocks).contains("Roll payments"), "details kept");
+    assert!(
+        text_of(&decided.blocks).contains("*Approved* by <@U0ALICE>"),
+        "{}",
+        text_of(&decided.blocks)
+    );
+    assert!(
+        text_of(&decided.blocks).contains("Roll payments"),
+        "details kept"
+    );
     assert!(h.ssm.tags(&id).contains_key("slack-decision"));
 
     // The execution moved on; its events refresh the prompt with the final state.
     assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"));
     let outcomes = h.deliver_events().await;
-    assert!(outcomes.iter().any(|o| matches!(o, EventOutcome::Updated { .. })), "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, EventOutcome::Updated { .. })),
+        "{outcomes:?}"
+    );
     let last = h.slack.message(CHANNEL, &prompt.ts).unwrap();
     assert!(!has_buttons(&last.blocks), "stale buttons left");
     let shown = text_of(&last.blocks);
-    assert!(shown.contains("*Approved* by <@U0ALICE>") && shown.contains("The runbook finished: *Success*"), "{shown}");
-    assert!(h.slack.ephemeral().is_empty(), "no error shown to the approver");
+    assert!(
+        shown.contains("*Approved* by <@U0ALICE>")
+            && shown.contains("The runbook finished: *Success*"),
+        "{shown}"
+    );
+    assert!(
+        h.slack.ephemeral().is_empty(),
+        "no error shown to the approver"
+    );
     assert_eq!(h.slack.messages().len(), 1);
-
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -74,13 +124,20 @@ async fn reject_stops_the_runbook_and_says_who() {
     let (status, _) = h.click(CHANNEL, &prompt.ts, &bob(), REJECT_ACTION_ID).await;
     assert_eq!(status, 200);
     assert_eq!(h.ssm.signals()[0].signal_type, "Reject");
-    assert_eq!(h.ssm.signals()[0].payload["Comment"][0], "Rejected in Slack by bob (U0BOB)");
+    assert_eq!(
+        h.ssm.signals()[0].payload["Comment"][0],
+        "Rejected in Slack by bob (U0BOB)"
+    );
     assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Failed"));
     h.deliver_events().await;
     let last = h.slack.message(CHANNEL, &prompt.ts).unwrap();
     let shown = text_of(&last.blocks);
     assert!(!has_buttons(&last.blocks));
-    assert!(shown.contains(":x: *Rejected* by <@U0BOB>") && shown.contains("The runbook ended: *Failed*"), "{shown}");
+    assert!(
+        shown.contains(":x: *Rejected* by <@U0BOB>")
+            && shown.contains("The runbook ended: *Failed*"),
+        "{shown}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -88,7 +145,11 @@ async fn the_same_waiting_step_delivered_again_posts_one_prompt() {
     let h = Harness::start().await;
     let id = h.start_runbook(1);
     let events = h.ssm.take_events();
-    let waiting: Vec<_> = events.iter().filter(|e| e["detail"]["Status"] == "Waiting").cloned().collect();
+    let waiting: Vec<_> = events
+        .iter()
+        .filter(|e| e["detail"]["Status"] == "Waiting")
+        .cloned()
+        .collect();
     assert_eq!(waiting.len(), 2, "a step event and an execution event");
     for event in waiting.iter().chain(waiting.iter()) {
         h.deliver(event).await.unwrap();
@@ -97,8 +158,13 @@ async fn the_same_waiting_step_delivered_again_posts_one_prompt() {
     // Another execution environment (a cold start, nothing in memory) reads the tag
     // on the execution and does not post again.
     let cold = h.another_events_environment().await;
-    let outcome = approvals::handlers::events::handle_automation_event(&cold, &waiting[0]).await.unwrap();
-    assert!(matches!(outcome, EventOutcome::AlreadyPosted { .. }), "{outcome:?}");
+    let outcome = approvals::handlers::events::handle_automation_event(&cold, &waiting[0])
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, EventOutcome::AlreadyPosted { .. }),
+        "{outcome:?}"
+    );
     assert_eq!(h.slack.count_calls("chat.postMessage"), 1);
     assert!(h.ssm.tags(&id).contains_key("slack-prompt"));
 }
@@ -107,17 +173,29 @@ async fn the_same_waiting_step_delivered_again_posts_one_prompt() {
 async fn a_runbook_with_two_approval_steps_gets_two_prompts() {
     let h = Harness::start().await;
     let mut spec = runbook(1);
-    spec.steps.push(approvals::stand_ins::ssm::StepSpec::approve("approveCleanup", "Clean up the old fleet?", 1, &[]));
+    spec.steps
+        .push(approvals::stand_ins::ssm::StepSpec::approve(
+            "approveCleanup",
+            "Clean up the old fleet?",
+            1,
+            &[],
+        ));
     let id = h.ssm.start_automation(spec);
     h.deliver_events().await;
     let first = h.only_prompt();
-    h.click(CHANNEL, &first.ts, &alice(), APPROVE_ACTION_ID).await;
+    h.click(CHANNEL, &first.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
     h.deliver_events().await;
-    assert_eq!(h.ssm.step_status(&id, "approveCleanup").as_deref(), Some("Waiting"));
+    assert_eq!(
+        h.ssm.step_status(&id, "approveCleanup").as_deref(),
+        Some("Waiting")
+    );
     let messages = h.slack.messages();
     assert_eq!(messages.len(), 2, "{messages:#?}");
     let second = messages.iter().find(|m| m.ts != first.ts).unwrap();
-    assert!(has_buttons(&second.blocks) && text_of(&second.blocks).contains("Clean up the old fleet?"));
+    assert!(
+        has_buttons(&second.blocks) && text_of(&second.blocks).contains("Clean up the old fleet?")
+    );
     let first_now = h.slack.message(CHANNEL, &first.ts).unwrap();
     assert!(!has_buttons(&first_now.blocks));
 }
@@ -129,12 +207,25 @@ async fn timed_out_and_cancelled_prompts_lose_their_buttons() {
         let id = h.start_runbook(1);
         h.deliver_events().await;
         let prompt = h.only_prompt();
-        assert!(if end == "timeout" { h.ssm.time_out(&id) } else { h.ssm.cancel(&id) });
+        assert!(if end == "timeout" {
+            h.ssm.time_out(&id)
+        } else {
+            h.ssm.cancel(&id)
+        });
         let outcomes = h.deliver_events().await;
-        assert!(outcomes.iter().any(|o| matches!(o, EventOutcome::Updated { .. })), "{outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .any(|o| matches!(o, EventOutcome::Updated { .. })),
+            "{outcomes:?}"
+        );
         let last = h.slack.message(CHANNEL, &prompt.ts).unwrap();
         assert!(!has_buttons(&last.blocks), "{end}: buttons left");
-        assert!(text_of(&last.blocks).contains(words), "{end}: {}", text_of(&last.blocks));
+        assert!(
+            text_of(&last.blocks).contains(words),
+            "{end}: {}",
+            text_of(&last.blocks)
+        );
         // A click on a copy of the old prompt (another client, not yet refreshed) is refused by SSM
         // and answered plainly; no decision is reported.
         assert_eq!(h.signals_sent(), 0);
@@ -149,21 +240,41 @@ async fn a_second_click_after_the_decision_is_told_and_changes_nothing() {
     let prompt = h.only_prompt();
     // Both see the prompt with buttons; Alice clicks first, Bob (by group) a moment later
     // on the copy he still has.
-    let bobs_click = h.slack.click(CHANNEL, &prompt.ts, &bob(), REJECT_ACTION_ID).unwrap();
-    h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID).await;
-    let (status, _) = h.invoke_interactions(&bobs_click.to_apigw_v2_event(false)).await;
+    let bobs_click = h
+        .slack
+        .click(CHANNEL, &prompt.ts, &bob(), REJECT_ACTION_ID)
+        .unwrap();
+    h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
+    let (status, _) = h
+        .invoke_interactions(&bobs_click.to_apigw_v2_event(false))
+        .await;
     assert_eq!(status, 200);
     let signals = h.ssm.signals();
     assert_eq!(signals.len(), 2);
-    assert!(signals[0].accepted && !signals[1].accepted, "the second signal is refused by SSM");
-    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"), "the rejection had no effect");
+    assert!(
+        signals[0].accepted && !signals[1].accepted,
+        "the second signal is refused by SSM"
+    );
+    assert_eq!(
+        h.ssm.execution_status(&id).as_deref(),
+        Some("Success"),
+        "the rejection had no effect"
+    );
     let told = h.slack.ephemeral();
     assert_eq!(told.len(), 1);
     assert_eq!(told[0].user_id, "U0BOB");
-    assert!(told[0].text.contains("no longer waiting") && told[0].text.contains("Success"), "{}", told[0].text);
+    assert!(
+        told[0].text.contains("no longer waiting") && told[0].text.contains("Success"),
+        "{}",
+        told[0].text
+    );
     // The prompt shows the real state, never a rejection.
     let shown = text_of(&h.slack.message(CHANNEL, &prompt.ts).unwrap().blocks);
-    assert!(!shown.contains("Rejected") && shown.contains("Approved"), "{shown}");
+    assert!(
+        !shown.contains("Rejected") && shown.contains("Approved"),
+        "{shown}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -172,14 +283,23 @@ async fn someone_not_allowed_is_told_why_and_the_prompt_stays() {
     let id = h.start_runbook(1);
     h.deliver_events().await;
     let prompt = h.only_prompt();
-    let (status, _) = h.click(CHANNEL, &prompt.ts, &mallory(), APPROVE_ACTION_ID).await;
+    let (status, _) = h
+        .click(CHANNEL, &prompt.ts, &mallory(), APPROVE_ACTION_ID)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(h.signals_sent(), 0);
     assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Waiting"));
     let told = h.slack.ephemeral();
     assert_eq!(told.len(), 1);
-    assert!(told[0].text.contains("not one of the approvers"), "{}", told[0].text);
-    assert!(has_buttons(&h.slack.message(CHANNEL, &prompt.ts).unwrap().blocks), "the prompt stays");
+    assert!(
+        told[0].text.contains("not one of the approvers"),
+        "{}",
+        told[0].text
+    );
+    assert!(
+        has_buttons(&h.slack.message(CHANNEL, &prompt.ts).unwrap().blocks),
+        "the prompt stays"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -200,32 +320,59 @@ async fn user_groups_are_looked_up_once_per_environment() {
     let calls_before = h.slack.count_calls("usergroups.users.list");
     let id = h.start_runbook(1);
     h.deliver_events().await;
-    let ts = h.ssm.tags(&id)["slack-prompt"].rsplit('/').next().unwrap().to_owned();
+    let ts = h.ssm.tags(&id)["slack-prompt"]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     h.click(CHANNEL, &ts, &alice(), APPROVE_ACTION_ID).await;
     assert_eq!(h.slack.count_calls("usergroups.users.list"), calls_before);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_approvers_configured_means_nobody_decides() {
-    let h = Harness::with(Options { approvers: None, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        approvers: None,
+        ..Options::default()
+    })
+    .await;
     h.start_runbook(1);
     h.deliver_events().await;
     let prompt = h.only_prompt();
-    let (status, _) = h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID).await;
+    let (status, _) = h
+        .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(h.signals_sent(), 0);
-    assert!(h.slack.ephemeral()[0].text.contains("no approvers are configured"));
+    assert!(
+        h.slack.ephemeral()[0]
+            .text
+            .contains("no approvers are configured")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_can_come_from_parameter_store() {
-    let h = Harness::with(Options { secrets_in_parameters: true, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        secrets_in_parameters: true,
+        ..Options::default()
+    })
+    .await;
     // events: the bot token; interactions: the bot token and the signing secret.
-    assert_eq!(h.ssm.count_calls("GetParameter"), 3, "each function reads its secrets once, at start-up");
+    assert_eq!(
+        h.ssm.count_calls("GetParameter"),
+        3,
+        "each function reads its secrets once, at start-up"
+    );
     h.start_runbook(1);
     h.deliver_events().await;
     let prompt = h.only_prompt();
-    h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID).await;
+    h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
     assert_eq!(h.ssm.signals().iter().filter(|s| s.accepted).count(), 1);
-    assert_eq!(h.ssm.count_calls("GetParameter"), 3, "not read again per request");
+    assert_eq!(
+        h.ssm.count_calls("GetParameter"),
+        3,
+        "not read again per request"
+    );
 }

@@ -9,7 +9,10 @@ pub enum ApproverPolicy {
     /// `*`: anyone who can see the prompt.
     Anyone,
     /// User IDs (`U…`, `W…`) and user-group IDs (`S…`).
-    Listed { users: BTreeSet<String>, groups: Vec<String> },
+    Listed {
+        users: BTreeSet<String>,
+        groups: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +53,10 @@ impl ApproverPolicy {
         let mut users = BTreeSet::new();
         let mut groups = Vec::new();
         for item in items {
-            let id_like = item.len() >= 3 && item[1..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            let id_like = item.len() >= 3
+                && item[1..]
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
             match item.as_bytes()[0] {
                 b'U' | b'W' if id_like => {
                     users.insert(item.to_owned());
@@ -91,8 +97,14 @@ mod tests {
 
     #[test]
     fn star_allows_anyone_but_not_mixed_with_ids() {
-        assert_eq!(ApproverPolicy::parse(Some(" * ")).unwrap().verdict("U0ANY"), Verdict::Allowed);
-        assert_eq!(ApproverPolicy::parse(Some("*,U0ALICE")), Err(ApproversError::StarWithIds));
+        assert_eq!(
+            ApproverPolicy::parse(Some(" * ")).unwrap().verdict("U0ANY"),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            ApproverPolicy::parse(Some("*,U0ALICE")),
+            Err(ApproversError::StarWithIds)
+        );
     }
 
     #[test]
@@ -100,15 +112,32 @@ mod tests {
         let policy = ApproverPolicy::parse(Some("U0ALICE, W0BOB,S0OPS,S0OPS")).unwrap();
         assert_eq!(policy.verdict("U0ALICE"), Verdict::Allowed);
         assert_eq!(policy.verdict("W0BOB"), Verdict::Allowed);
-        assert_eq!(policy.verdict("U0MALLORY"), Verdict::CheckGroups(&["S0OPS".to_string()]));
+        assert_eq!(
+            policy.verdict("U0MALLORY"),
+            Verdict::CheckGroups(&["S0OPS".to_string()])
+        );
         let only_users = ApproverPolicy::parse(Some("U0ALICE")).unwrap();
         assert_eq!(only_users.verdict("U0MALLORY"), Verdict::CheckGroups(&[]));
     }
 
     #[test]
     fn refuses_things_that_are_not_ids() {
-        for bad in ["alice", "@alice", "#approvals", "C0CHANNEL", "u0alice", "U", "U0-ALICE"] {
-            assert!(matches!(ApproverPolicy::parse(Some(bad)), Err(ApproversError::NotAnId(_))), "{bad}");
+        for bad in [
+            "alice",
+            "@alice",
+            "#approvals",
+            "C0CHANNEL",
+            "u0alice",
+            "U",
+            "U0-ALICE",
+        ] {
+            assert!(
+                matches!(
+                    ApproverPolicy::parse(Some(bad)),
+                    Err(ApproversError::NotAnId(_))
+                ),
+                "{bad}"
+            );
         }
     }
 }

@@ -24,7 +24,10 @@ pub struct AutomationEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Subject {
     /// A step changed status. `action` is `None` when the event did not say.
-    Step { name: Option<String>, action: Option<String> },
+    Step {
+        name: Option<String>,
+        action: Option<String>,
+    },
     Execution,
 }
 
@@ -87,7 +90,10 @@ pub fn parse_automation_event(event: &Value) -> Result<AutomationEvent, EventRej
 
 impl AutomationEvent {
     pub fn plan(&self) -> EventPlan {
-        if let Subject::Step { action: Some(action), .. } = &self.subject
+        if let Subject::Step {
+            action: Some(action),
+            ..
+        } = &self.subject
             && action != APPROVE_ACTION
         {
             return EventPlan::Ignore("the step is not an aws:approve step");
@@ -122,13 +128,23 @@ mod tests {
 
     #[test]
     fn plans_from_step_events() {
-        let plan = |status, action| parse_automation_event(&step_event(status, action)).unwrap().plan();
+        let plan = |status, action| {
+            parse_automation_event(&step_event(status, action))
+                .unwrap()
+                .plan()
+        };
         assert_eq!(plan("Waiting", Some("aws:approve")), EventPlan::Prompt);
         assert_eq!(plan("Waiting", None), EventPlan::Prompt);
         assert_eq!(plan("TimedOut", Some("aws:approve")), EventPlan::Refresh);
         assert_eq!(plan("Success", Some("aws:approve")), EventPlan::Refresh);
-        assert!(matches!(plan("Success", Some("aws:runCommand")), EventPlan::Ignore(_)));
-        assert!(matches!(plan("InProgress", Some("aws:approve")), EventPlan::Ignore(_)));
+        assert!(matches!(
+            plan("Success", Some("aws:runCommand")),
+            EventPlan::Ignore(_)
+        ));
+        assert!(matches!(
+            plan("InProgress", Some("aws:approve")),
+            EventPlan::Ignore(_)
+        ));
     }
 
     #[test]
@@ -141,29 +157,53 @@ mod tests {
         assert_eq!(parsed.plan(), EventPlan::Prompt);
         let cancelled = json!({"source": "aws.ssm", "detail-type": EXECUTION_DETAIL_TYPE,
             "detail": {"ExecutionId": ID, "Status": "Cancelled"}});
-        assert_eq!(parse_automation_event(&cancelled).unwrap().plan(), EventPlan::Refresh);
+        assert_eq!(
+            parse_automation_event(&cancelled).unwrap().plan(),
+            EventPlan::Refresh
+        );
     }
 
     #[test]
     fn rejects_events_it_cannot_use() {
         let mut wrong_source = step_event("Waiting", Some("aws:approve"));
         wrong_source["source"] = json!("aws.ec2");
-        assert!(matches!(parse_automation_event(&wrong_source), Err(EventRejection::WrongSource(_))));
+        assert!(matches!(
+            parse_automation_event(&wrong_source),
+            Err(EventRejection::WrongSource(_))
+        ));
         let mut unknown = step_event("Waiting", None);
         unknown["detail-type"] = json!("Parameter Store Change");
-        assert!(matches!(parse_automation_event(&unknown), Err(EventRejection::UnknownDetailType(_))));
+        assert!(matches!(
+            parse_automation_event(&unknown),
+            Err(EventRejection::UnknownDetailType(_))
+        ));
         let mut no_id = step_event("Waiting", None);
-        no_id["detail"].as_object_mut().unwrap().remove("ExecutionId");
-        assert_eq!(parse_automation_event(&no_id), Err(EventRejection::NoExecutionId));
+        no_id["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ExecutionId");
+        assert_eq!(
+            parse_automation_event(&no_id),
+            Err(EventRejection::NoExecutionId)
+        );
         let mut bad_id = step_event("Waiting", None);
         bad_id["detail"]["ExecutionId"] = json!("not-an-id");
-        assert!(matches!(parse_automation_event(&bad_id), Err(EventRejection::BadExecutionId(_))));
+        assert!(matches!(
+            parse_automation_event(&bad_id),
+            Err(EventRejection::BadExecutionId(_))
+        ));
         let mut numeric_status = step_event("Waiting", None);
         numeric_status["detail"]["Status"] = json!(3);
-        assert_eq!(parse_automation_event(&numeric_status), Err(EventRejection::NoStatus));
+        assert_eq!(
+            parse_automation_event(&numeric_status),
+            Err(EventRejection::NoStatus)
+        );
         let mut no_detail = step_event("Waiting", None);
         no_detail["detail"] = json!("Waiting");
-        assert_eq!(parse_automation_event(&no_detail), Err(EventRejection::NoDetail));
+        assert_eq!(
+            parse_automation_event(&no_detail),
+            Err(EventRejection::NoDetail)
+        );
         assert!(parse_automation_event(&json!([])).is_err());
         assert!(parse_automation_event(&json!(null)).is_err());
     }

@@ -168,7 +168,9 @@ impl Step {
             .get("Approvers")
             .map(|raw| decode_list(raw))
             .unwrap_or_default();
-        let timeout = self.timeout_seconds.unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECS);
+        let timeout = self
+            .timeout_seconds
+            .unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECS);
         Approval {
             message,
             min_required_approvals,
@@ -223,7 +225,10 @@ mod tests {
             action: APPROVE_ACTION.into(),
             status: Status::Waiting,
             step_execution_id: Some("0b2c8a5e-1111-4222-8333-444455556666".into()),
-            inputs: inputs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            inputs: inputs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             started_at_unix: Some(1_000),
             timeout_seconds: None,
             failure_message: None,
@@ -234,12 +239,20 @@ mod tests {
     fn execution_ids_must_be_uuid_shaped() {
         assert!(ExecutionId::parse("333ba70b-2333-48db-b17e-a5e69c6f4d1c").is_ok());
         assert_eq!(
-            ExecutionId::parse("333BA70B-2333-48DB-B17E-A5E69C6F4D1C").unwrap().as_str(),
+            ExecutionId::parse("333BA70B-2333-48DB-B17E-A5E69C6F4D1C")
+                .unwrap()
+                .as_str(),
             "333ba70b-2333-48db-b17e-a5e69c6f4d1c"
         );
-        for bad in ["", "333ba70b", "333ba70b-2333-48db-b17e-a5e69c6f4d1", "333ba70b-2333-48db-b17e-a5e69c6f4d1cc",
-            "333ba70b_2333_48db_b17e_a5e69c6f4d1c", "333ba70b-2333-48db-b17e-a5e69c6f4d1g", "../../../etc/passwd-xxxxxxxxxxxxxxxxx"]
-        {
+        for bad in [
+            "",
+            "333ba70b",
+            "333ba70b-2333-48db-b17e-a5e69c6f4d1",
+            "333ba70b-2333-48db-b17e-a5e69c6f4d1cc",
+            "333ba70b_2333_48db_b17e_a5e69c6f4d1c",
+            "333ba70b-2333-48db-b17e-a5e69c6f4d1g",
+            "../../../etc/passwd-xxxxxxxxxxxxxxxxx",
+        ] {
             assert!(ExecutionId::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -249,15 +262,28 @@ mod tests {
         let s = step(&[
             ("Message", "\"Please approve the \\\"prod\\\" rollout\""),
             ("MinRequiredApprovals", "2"),
-            ("Approvers", "[\"arn:aws:iam::123456789012:role/A\",\"arn:aws:iam::123456789012:role/B\"]"),
+            (
+                "Approvers",
+                "[\"arn:aws:iam::123456789012:role/A\",\"arn:aws:iam::123456789012:role/B\"]",
+            ),
         ]);
         let a = s.approval();
-        assert_eq!(a.message.as_deref(), Some("Please approve the \"prod\" rollout"));
+        assert_eq!(
+            a.message.as_deref(),
+            Some("Please approve the \"prod\" rollout")
+        );
         assert_eq!(a.min_required_approvals, 2);
         assert_eq!(a.approvers.len(), 2);
-        assert_eq!(a.times_out_at_unix, Some(1_000 + DEFAULT_APPROVAL_TIMEOUT_SECS));
+        assert_eq!(
+            a.times_out_at_unix,
+            Some(1_000 + DEFAULT_APPROVAL_TIMEOUT_SECS)
+        );
 
-        let raw = step(&[("Message", "not json at all"), ("MinRequiredApprovals", "\"3\""), ("Approvers", "arn:x")]);
+        let raw = step(&[
+            ("Message", "not json at all"),
+            ("MinRequiredApprovals", "\"3\""),
+            ("Approvers", "arn:x"),
+        ]);
         let a = raw.approval();
         assert_eq!(a.message.as_deref(), Some("not json at all"));
         assert_eq!(a.min_required_approvals, 3);
@@ -270,7 +296,17 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_and_know_when_they_are_final() {
-        for s in ["Pending", "InProgress", "Waiting", "Success", "TimedOut", "Cancelling", "Cancelled", "Failed", "Exited"] {
+        for s in [
+            "Pending",
+            "InProgress",
+            "Waiting",
+            "Success",
+            "TimedOut",
+            "Cancelling",
+            "Cancelled",
+            "Failed",
+            "Exited",
+        ] {
             assert_eq!(Status::parse(s).as_str(), s);
         }
         assert!(Status::parse("TimedOut").is_final());

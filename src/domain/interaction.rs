@@ -150,7 +150,11 @@ pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
     let envelope = Envelope::deserialize(&value).map_err(PayloadError::Malformed)?;
     match envelope.kind.as_deref() {
         Some("block_actions") => {}
-        Some(other) => return Ok(Interaction::Ignored(format!("interaction type {other:?} is not handled"))),
+        Some(other) => {
+            return Ok(Interaction::Ignored(format!(
+                "interaction type {other:?} is not handled"
+            )));
+        }
         None => return Ok(Interaction::Ignored("the payload has no type".into())),
     }
     let payload = BlockActions::deserialize(value).map_err(PayloadError::Malformed)?;
@@ -168,10 +172,14 @@ pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
             .map(str::to_owned);
         Some((decision, a.value.clone().unwrap_or_default(), step_key))
     }) else {
-        return Ok(Interaction::Ignored("no Approve or Reject action in the payload".into()));
+        return Ok(Interaction::Ignored(
+            "no Approve or Reject action in the payload".into(),
+        ));
     };
     let Some(response_url) = payload.response_url.filter(|u| !u.is_empty()) else {
-        return Ok(Interaction::Ignored("the payload has no response_url to answer on".into()));
+        return Ok(Interaction::Ignored(
+            "the payload has no response_url to answer on".into(),
+        ));
     };
     match ExecutionId::parse(raw_value.trim()) {
         Ok(execution_id) => Ok(Interaction::Decision(DecisionClick {
@@ -182,7 +190,10 @@ pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
             step_key,
             message_blocks: payload.message.map(|m| m.blocks).unwrap_or_default(),
         })),
-        Err(error) => Ok(Interaction::BadButton { response_url, error }),
+        Err(error) => Ok(Interaction::BadButton {
+            response_url,
+            error,
+        }),
     }
 }
 
@@ -213,7 +224,9 @@ mod tests {
 
     #[test]
     fn reads_a_decision_and_tolerates_unknown_blocks() {
-        let Interaction::Decision(d) = parse_interaction(&click(APPROVE_ACTION_ID, ID).to_string()).unwrap() else {
+        let Interaction::Decision(d) =
+            parse_interaction(&click(APPROVE_ACTION_ID, ID).to_string()).unwrap()
+        else {
             panic!("not a decision");
         };
         assert_eq!(d.decision, Decision::Approve);
@@ -222,23 +235,47 @@ mod tests {
         assert_eq!(d.step_key.as_deref(), Some("step-1"));
         assert_eq!(d.message_blocks.len(), 3);
         let reject = parse_interaction(&click(REJECT_ACTION_ID, ID).to_string()).unwrap();
-        assert!(matches!(reject, Interaction::Decision(DecisionClick { decision: Decision::Reject, .. })));
+        assert!(matches!(
+            reject,
+            Interaction::Decision(DecisionClick {
+                decision: Decision::Reject,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn classifies_what_it_will_not_act_on() {
-        assert!(matches!(parse_interaction(&click("something_else", ID).to_string()).unwrap(), Interaction::Ignored(_)));
+        assert!(matches!(
+            parse_interaction(&click("something_else", ID).to_string()).unwrap(),
+            Interaction::Ignored(_)
+        ));
         assert!(matches!(
             parse_interaction(&click(APPROVE_ACTION_ID, "333ba70b").to_string()).unwrap(),
             Interaction::BadButton { .. }
         ));
         let mut modal = click(APPROVE_ACTION_ID, ID);
         modal["type"] = json!("view_submission");
-        assert!(matches!(parse_interaction(&modal.to_string()).unwrap(), Interaction::Ignored(_)));
-        assert!(matches!(parse_interaction("{}").unwrap(), Interaction::Ignored(_)));
-        assert!(matches!(parse_interaction("{not json"), Err(PayloadError::InvalidJson(_))));
-        assert!(matches!(parse_interaction(r#"{"type":"block_actions"}"#), Err(PayloadError::Malformed(_))));
-        assert!(matches!(parse_interaction(r#"{"type":7}"#), Err(PayloadError::Malformed(_))));
+        assert!(matches!(
+            parse_interaction(&modal.to_string()).unwrap(),
+            Interaction::Ignored(_)
+        ));
+        assert!(matches!(
+            parse_interaction("{}").unwrap(),
+            Interaction::Ignored(_)
+        ));
+        assert!(matches!(
+            parse_interaction("{not json"),
+            Err(PayloadError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            parse_interaction(r#"{"type":"block_actions"}"#),
+            Err(PayloadError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_interaction(r#"{"type":7}"#),
+            Err(PayloadError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -249,9 +286,21 @@ mod tests {
 
     #[test]
     fn payload_is_read_from_the_form() {
-        let body = format!("payload={}", form_urlencoded::byte_serialize(br#"{"type":"block_actions"}"#).collect::<String>());
-        assert_eq!(payload_from_form(body.as_bytes()).unwrap(), r#"{"type":"block_actions"}"#);
-        assert!(matches!(payload_from_form(b"command=%2Fapprovals"), Err(PayloadError::NoPayload)));
-        assert!(matches!(payload_from_form(b""), Err(PayloadError::NoPayload)));
+        let body = format!(
+            "payload={}",
+            form_urlencoded::byte_serialize(br#"{"type":"block_actions"}"#).collect::<String>()
+        );
+        assert_eq!(
+            payload_from_form(body.as_bytes()).unwrap(),
+            r#"{"type":"block_actions"}"#
+        );
+        assert!(matches!(
+            payload_from_form(b"command=%2Fapprovals"),
+            Err(PayloadError::NoPayload)
+        ));
+        assert!(matches!(
+            payload_from_form(b""),
+            Err(PayloadError::NoPayload)
+        ));
     }
 }

@@ -61,9 +61,15 @@ pub fn render_prompt(execution: &Execution, step: &Step, region: &str) -> SlackM
                 "style": "danger"}}
         ]
     }));
-    let summary = approval.message.as_deref().unwrap_or("an aws:approve step is waiting");
+    let summary = approval
+        .message
+        .as_deref()
+        .unwrap_or("an aws:approve step is waiting");
     SlackMessage {
-        text: truncate(&format!("Approval needed: {} — {}", execution.document_name, summary), NOTIFICATION_MAX),
+        text: truncate(
+            &format!("Approval needed: {} — {}", execution.document_name, summary),
+            NOTIFICATION_MAX,
+        ),
         blocks,
     }
 }
@@ -76,16 +82,24 @@ pub fn render_outcome(
     decision: Option<&DecisionRecord>,
     region: &str,
 ) -> SlackMessage {
-    let decision = decision
-        .filter(|d| (d.step_key == step.key() || d.step_key == ANY_STEP) && agrees(d.decision, &step.status));
+    let decision = decision.filter(|d| {
+        (d.step_key == step.key() || d.step_key == ANY_STEP) && agrees(d.decision, &step.status)
+    });
     let mut status = match (&step.status, decision) {
         (_, Some(d)) => decided_line(d),
         (Status::Success, None) => ":white_check_mark: *Approved*".to_owned(),
         (Status::Failed, None) => ":x: *Rejected or failed*".to_owned(),
         (Status::TimedOut, None) => ":alarm_clock: *Timed out*: nobody decided in time".to_owned(),
-        (Status::Cancelled | Status::Cancelling, None) => ":no_entry_sign: *Cancelled* before a decision".to_owned(),
-        (Status::Waiting, None) => ":hourglass_flowing_sand: *Still waiting for approval*".to_owned(),
-        (other, None) => format!(":grey_question: Approval step is *{}*", escape(other.as_str())),
+        (Status::Cancelled | Status::Cancelling, None) => {
+            ":no_entry_sign: *Cancelled* before a decision".to_owned()
+        }
+        (Status::Waiting, None) => {
+            ":hourglass_flowing_sand: *Still waiting for approval*".to_owned()
+        }
+        (other, None) => format!(
+            ":grey_question: Approval step is *{}*",
+            escape(other.as_str())
+        ),
     };
     if decision.is_none()
         && let Some(failure) = step.failure_message.as_deref().filter(|f| !f.is_empty())
@@ -95,7 +109,10 @@ pub fn render_outcome(
     status.push_str(&format!("\n{}", execution_line(&execution.status)));
     let headline = plain_headline(&step.status, decision);
     SlackMessage {
-        text: truncate(&format!("{headline}: {}", execution.document_name), NOTIFICATION_MAX),
+        text: truncate(
+            &format!("{headline}: {}", execution.document_name),
+            NOTIFICATION_MAX,
+        ),
         blocks: details(execution, step, region, status),
     }
 }
@@ -103,9 +120,17 @@ pub fn render_outcome(
 /// The clicked prompt after SSM accepted a decision: the same blocks with the status
 /// replaced and the buttons gone. Works from the message Slack sent with the click,
 /// so no extra call to SSM is needed; falls back to a minimal message without it.
-pub fn render_decided(clicked_blocks: &[Value], record: &DecisionRecord, execution_id: &str) -> SlackMessage {
+pub fn render_decided(
+    clicked_blocks: &[Value],
+    record: &DecisionRecord,
+    execution_id: &str,
+) -> SlackMessage {
     SlackMessage {
-        text: format!("{} in Slack by {}", record.decision.past_tense(), record.handle),
+        text: format!(
+            "{} in Slack by {}",
+            record.decision.past_tense(),
+            record.handle
+        ),
         blocks: replace_status(clicked_blocks, decided_line(record), execution_id),
     }
 }
@@ -116,7 +141,8 @@ pub fn render_gone(clicked_blocks: &[Value], execution_id: &str) -> SlackMessage
         text: format!("Automation execution {execution_id} no longer exists"),
         blocks: replace_status(
             clicked_blocks,
-            ":grey_question: *This automation execution no longer exists*; nothing can be decided.".into(),
+            ":grey_question: *This automation execution no longer exists*; nothing can be decided."
+                .into(),
             execution_id,
         ),
     }
@@ -127,10 +153,19 @@ fn replace_status(clicked_blocks: &[Value], status_text: String, execution_id: &
     let mut blocks: Vec<Value> = clicked_blocks
         .iter()
         .filter(|b| b.get("type").and_then(Value::as_str) != Some("actions"))
-        .map(|b| if block_id(b) == Some(STATUS_BLOCK) { status.clone() } else { b.clone() })
+        .map(|b| {
+            if block_id(b) == Some(STATUS_BLOCK) {
+                status.clone()
+            } else {
+                b.clone()
+            }
+        })
         .collect();
     if !blocks.iter().any(|b| block_id(b) == Some(STATUS_BLOCK)) {
-        blocks = vec![status, context(&format!("Execution `{}`", escape(execution_id)))];
+        blocks = vec![
+            status,
+            context(&format!("Execution `{}`", escape(execution_id))),
+        ];
     }
     blocks
 }
@@ -145,11 +180,25 @@ fn details(execution: &Execution, step: &Step, region: &str, status: String) -> 
     if let Some(message) = &approval.message {
         blocks.push(section(&quote(message)));
     }
-    let version = execution.document_version.as_deref().map(|v| format!(" (v{})", escape(v))).unwrap_or_default();
+    let version = execution
+        .document_version
+        .as_deref()
+        .map(|v| format!(" (v{})", escape(v)))
+        .unwrap_or_default();
     let mut fields = vec![
         format!("*Runbook*\n`{}`{version}", escape(&execution.document_name)),
-        format!("*Started by*\n{}", execution.executed_by.as_deref().map(principal).unwrap_or("unknown".into())),
-        format!("*Approvals needed*\n{}", approvals_needed(approval.min_required_approvals)),
+        format!(
+            "*Started by*\n{}",
+            execution
+                .executed_by
+                .as_deref()
+                .map(principal)
+                .unwrap_or("unknown".into())
+        ),
+        format!(
+            "*Approvals needed*\n{}",
+            approvals_needed(approval.min_required_approvals)
+        ),
     ];
     if let Some(at) = approval.times_out_at_unix {
         fields.push(format!("*Times out*\n{}", slack_date(at)));
@@ -181,10 +230,21 @@ fn parameters(execution: &Execution) -> String {
     let mut lines = vec!["*Parameters*".to_owned()];
     for (name, values) in execution.parameters.iter().take(PARAMETERS_SHOWN) {
         let value = truncate(&values.join(", "), PARAMETER_VALUE_MAX);
-        lines.push(format!("• `{}`: {}", escape(name), if value.is_empty() { "_(empty)_".into() } else { format!("`{}`", escape(&value)) }));
+        lines.push(format!(
+            "• `{}`: {}",
+            escape(name),
+            if value.is_empty() {
+                "_(empty)_".into()
+            } else {
+                format!("`{}`", escape(&value))
+            }
+        ));
     }
     if execution.parameters.len() > PARAMETERS_SHOWN {
-        lines.push(format!("_…and {} more in the console_", execution.parameters.len() - PARAMETERS_SHOWN));
+        lines.push(format!(
+            "_…and {} more in the console_",
+            execution.parameters.len() - PARAMETERS_SHOWN
+        ));
     }
     lines.join("\n")
 }
@@ -194,7 +254,12 @@ fn decided_line(record: &DecisionRecord) -> String {
         Decision::Approve => ":white_check_mark:",
         Decision::Reject => ":x:",
     };
-    format!("{icon} *{}* by <@{}> {}", record.decision.past_tense(), escape(&record.user_id), slack_date(record.at_unix))
+    format!(
+        "{icon} *{}* by <@{}> {}",
+        record.decision.past_tense(),
+        escape(&record.user_id),
+        slack_date(record.at_unix)
+    )
 }
 
 fn plain_headline(step_status: &Status, decision: Option<&DecisionRecord>) -> String {
@@ -217,7 +282,10 @@ fn execution_line(status: &Status) -> String {
 }
 
 fn agrees(decision: Decision, step_status: &Status) -> bool {
-    matches!((decision, step_status), (Decision::Approve, Status::Success) | (Decision::Reject, Status::Failed))
+    matches!(
+        (decision, step_status),
+        (Decision::Approve, Status::Success) | (Decision::Reject, Status::Failed)
+    )
 }
 
 fn status_block(text: String) -> Value {
@@ -237,7 +305,11 @@ fn block_id(block: &Value) -> Option<&str> {
 }
 
 fn quote(message: &str) -> String {
-    escape(message).lines().map(|l| format!(">{l}")).collect::<Vec<_>>().join("\n")
+    escape(message)
+        .lines()
+        .map(|l| format!(">{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `arn:aws:sts::123456789012:assumed-role/Ops/alice` → `assumed-role/Ops/alice` (account shown after).
@@ -253,7 +325,9 @@ fn principal(arn: &str) -> String {
 
 /// Slack mrkdwn control characters (`&`, `<`, `>`) must be escaped in text we did not write.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Cuts to at most `max` characters, marking the cut with an ellipsis.
@@ -274,7 +348,10 @@ pub fn truncate(text: &str, max: usize) -> String {
 
 /// A date Slack shows in each reader's own time zone, with a UTC fallback.
 pub fn slack_date(unix: i64) -> String {
-    format!("<!date^{unix}^{{date_short_pretty}} at {{time}}|{}>", utc_text(unix))
+    format!(
+        "<!date^{unix}^{{date_short_pretty}} at {{time}}|{}>",
+        utc_text(unix)
+    )
 }
 
 /// `2026-11-21 13:05 UTC`
@@ -291,7 +368,11 @@ pub fn utc_text(unix: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
 }
 
 #[cfg(test)]
@@ -322,7 +403,10 @@ mod tests {
             document_version: Some("3".into()),
             status,
             executed_by: Some("arn:aws:sts::123456789012:assumed-role/Ops/alice".into()),
-            parameters: BTreeMap::from([("Version".into(), vec!["1.2.3".into()]), ("Huge".into(), vec!["x".repeat(500)])]),
+            parameters: BTreeMap::from([
+                ("Version".into(), vec!["1.2.3".into()]),
+                ("Huge".into(), vec!["x".repeat(500)]),
+            ]),
             steps: vec![step.clone()],
         };
         (execution, step)
@@ -337,18 +421,40 @@ mod tests {
         let (e, s) = execution(Status::Waiting, Status::Waiting);
         let m = render_prompt(&e, &s, "eu-west-1");
         let text = all_text(&m.blocks);
-        for expected in ["Deploy-Prod", "(v3)", "Roll &lt;prod&gt; out &amp; restart", "assumed-role/Ops/alice",
-            "*Approvals needed*\\n1", "Times out", "<!date^1763733600^", "`Version`: `1.2.3`",
-            "https://eu-west-1.console.aws.amazon.com/systems-manager/automation/execution/333ba70b-2333-48db-b17e-a5e69c6f4d1c?region=eu-west-1"]
-        {
+        for expected in [
+            "Deploy-Prod",
+            "(v3)",
+            "Roll &lt;prod&gt; out &amp; restart",
+            "assumed-role/Ops/alice",
+            "*Approvals needed*\\n1",
+            "Times out",
+            "<!date^1763733600^",
+            "`Version`: `1.2.3`",
+            "https://eu-west-1.console.aws.amazon.com/systems-manager/automation/execution/333ba70b-2333-48db-b17e-a5e69c6f4d1c?region=eu-west-1",
+        ] {
             assert!(text.contains(expected), "missing {expected} in {text}");
         }
-        assert!(!text.contains(&"x".repeat(PARAMETER_VALUE_MAX)), "a parameter was not shortened");
+        assert!(
+            !text.contains(&"x".repeat(PARAMETER_VALUE_MAX)),
+            "a parameter was not shortened"
+        );
         let actions = m.blocks.last().unwrap();
         assert_eq!(actions["type"], "actions");
         let buttons = actions["elements"].as_array().unwrap();
-        assert_eq!((buttons[0]["action_id"].as_str(), buttons[0]["style"].as_str()), (Some(APPROVE_ACTION_ID), Some("primary")));
-        assert_eq!((buttons[1]["action_id"].as_str(), buttons[1]["style"].as_str()), (Some(REJECT_ACTION_ID), Some("danger")));
+        assert_eq!(
+            (
+                buttons[0]["action_id"].as_str(),
+                buttons[0]["style"].as_str()
+            ),
+            (Some(APPROVE_ACTION_ID), Some("primary"))
+        );
+        assert_eq!(
+            (
+                buttons[1]["action_id"].as_str(),
+                buttons[1]["style"].as_str()
+            ),
+            (Some(REJECT_ACTION_ID), Some("danger"))
+        );
         assert!(buttons[1]["confirm"].is_object());
         assert!(buttons.iter().all(|b| b["value"] == ID));
         assert!(m.text.starts_with("Approval needed: Deploy-Prod"));
@@ -356,9 +462,12 @@ mod tests {
 
     #[test]
     fn outcome_has_no_buttons_and_says_what_happened() {
-        for (step_status, words) in [(Status::TimedOut, "Timed out"), (Status::Cancelled, "Cancelled"),
-            (Status::Success, "Approved"), (Status::Failed, "Rejected or failed")]
-        {
+        for (step_status, words) in [
+            (Status::TimedOut, "Timed out"),
+            (Status::Cancelled, "Cancelled"),
+            (Status::Success, "Approved"),
+            (Status::Failed, "Rejected or failed"),
+        ] {
             let (e, s) = execution(Status::Failed, step_status);
             let m = render_outcome(&e, &s, None, "us-east-1");
             let text = all_text(&m.blocks);
@@ -371,41 +480,79 @@ mod tests {
     #[test]
     fn outcome_names_the_slack_decider_only_when_it_matches_the_step() {
         let (e, s) = execution(Status::Success, Status::Success);
-        let record = DecisionRecord { step_key: s.key().into(), decision: Decision::Approve, user_id: "U0ALICE".into(), handle: "alice".into(), at_unix: 1_763_730_100 };
+        let record = DecisionRecord {
+            step_key: s.key().into(),
+            decision: Decision::Approve,
+            user_id: "U0ALICE".into(),
+            handle: "alice".into(),
+            at_unix: 1_763_730_100,
+        };
         let m = render_outcome(&e, &s, Some(&record), "us-east-1");
         assert!(all_text(&m.blocks).contains("*Approved* by <@U0ALICE>"));
         assert_eq!(m.text, "Approved by alice: Deploy-Prod");
-        let stale = DecisionRecord { step_key: "another-step".into(), ..record.clone() };
-        assert!(!all_text(&render_outcome(&e, &s, Some(&stale), "us-east-1").blocks).contains("U0ALICE"));
+        let stale = DecisionRecord {
+            step_key: "another-step".into(),
+            ..record.clone()
+        };
+        assert!(
+            !all_text(&render_outcome(&e, &s, Some(&stale), "us-east-1").blocks)
+                .contains("U0ALICE")
+        );
         let (e, s) = execution(Status::TimedOut, Status::TimedOut);
-        assert!(!all_text(&render_outcome(&e, &s, Some(&record), "us-east-1").blocks).contains("U0ALICE"));
+        assert!(
+            !all_text(&render_outcome(&e, &s, Some(&record), "us-east-1").blocks)
+                .contains("U0ALICE")
+        );
     }
 
     #[test]
     fn decided_replaces_the_status_and_drops_the_buttons() {
         let (e, s) = execution(Status::Waiting, Status::Waiting);
         let prompt = render_prompt(&e, &s, "us-east-1");
-        let record = DecisionRecord { step_key: s.key().into(), decision: Decision::Reject, user_id: "U0BOB".into(), handle: "bob".into(), at_unix: 1_763_730_100 };
+        let record = DecisionRecord {
+            step_key: s.key().into(),
+            decision: Decision::Reject,
+            user_id: "U0BOB".into(),
+            handle: "bob".into(),
+            at_unix: 1_763_730_100,
+        };
         let decided = render_decided(&prompt.blocks, &record, ID);
         assert_eq!(decided.blocks.len(), prompt.blocks.len() - 1);
         let text = all_text(&decided.blocks);
-        assert!(text.contains(":x: *Rejected* by <@U0BOB>") && !text.contains("Waiting for approval"));
+        assert!(
+            text.contains(":x: *Rejected* by <@U0BOB>") && !text.contains("Waiting for approval")
+        );
         assert!(!text.contains("\"actions\""));
         let minimal = render_decided(&[], &record, ID);
         assert!(all_text(&minimal.blocks).contains(ID));
         let gone = render_gone(&prompt.blocks, ID);
-        assert!(all_text(&gone.blocks).contains("no longer exists") && !all_text(&gone.blocks).contains("\"actions\""));
+        assert!(
+            all_text(&gone.blocks).contains("no longer exists")
+                && !all_text(&gone.blocks).contains("\"actions\"")
+        );
     }
 
     #[test]
     fn limits_hold_for_huge_inputs() {
         let (mut e, mut s) = execution(Status::Waiting, Status::Waiting);
         e.document_name = "D".repeat(400);
-        s.inputs.insert("Message".into(), serde_json::to_string(&"&".repeat(4096)).unwrap());
-        e.parameters = (0..40).map(|i| (format!("P{i}"), vec!["v".repeat(300)])).collect();
+        s.inputs.insert(
+            "Message".into(),
+            serde_json::to_string(&"&".repeat(4096)).unwrap(),
+        );
+        e.parameters = (0..40)
+            .map(|i| (format!("P{i}"), vec!["v".repeat(300)]))
+            .collect();
         let m = render_prompt(&e, &s, "us-east-1");
         assert!(m.blocks.len() <= 50);
-        assert!(m.blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= HEADER_MAX);
+        assert!(
+            m.blocks[0]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count()
+                <= HEADER_MAX
+        );
         for b in &m.blocks {
             if let Some(t) = b["text"]["text"].as_str() {
                 assert!(t.chars().count() <= SECTION_MAX);

@@ -77,8 +77,7 @@ mod tests {
     const SECRET: &[u8] = b"8f742231b10e8888abcd99yyyzzz85a5";
     const TIMESTAMP: &str = "1531420618";
     const BODY: &[u8] = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
-    const SIGNATURE: &str =
-        "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+    const SIGNATURE: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
     const SENT: i64 = 1_531_420_618;
 
     #[test]
@@ -92,7 +91,8 @@ mod tests {
 
     #[test]
     fn window_edges_are_inclusive_at_five_minutes() {
-        let verify = |now| verify_slack_signature(SECRET, Some(TIMESTAMP), Some(SIGNATURE), BODY, now);
+        let verify =
+            |now| verify_slack_signature(SECRET, Some(TIMESTAMP), Some(SIGNATURE), BODY, now);
         assert_eq!(verify(SENT + 300), Ok(()));
         assert_eq!(verify(SENT - 300), Ok(()));
         assert_eq!(verify(SENT + 301), Err(SignatureError::OutsideWindow(301)));
@@ -106,17 +106,42 @@ mod tests {
         };
         let mut tampered = BODY.to_vec();
         tampered[6] ^= 1;
-        assert_eq!(verify(Some(TIMESTAMP), Some(SIGNATURE), &tampered), Err(SignatureError::Mismatch));
-        assert_eq!(verify(None, Some(SIGNATURE), BODY), Err(SignatureError::MissingTimestamp));
-        assert_eq!(verify(Some(TIMESTAMP), None, BODY), Err(SignatureError::MissingSignature));
-        assert_eq!(verify(Some("soon"), Some(SIGNATURE), BODY), Err(SignatureError::MalformedTimestamp));
-        assert_eq!(verify(Some(TIMESTAMP), Some(&SIGNATURE[3..]), BODY), Err(SignatureError::MalformedSignature));
-        assert_eq!(verify(Some(TIMESTAMP), Some("v0=zz"), BODY), Err(SignatureError::MalformedSignature));
+        assert_eq!(
+            verify(Some(TIMESTAMP), Some(SIGNATURE), &tampered),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(None, Some(SIGNATURE), BODY),
+            Err(SignatureError::MissingTimestamp)
+        );
+        assert_eq!(
+            verify(Some(TIMESTAMP), None, BODY),
+            Err(SignatureError::MissingSignature)
+        );
+        assert_eq!(
+            verify(Some("soon"), Some(SIGNATURE), BODY),
+            Err(SignatureError::MalformedTimestamp)
+        );
+        assert_eq!(
+            verify(Some(TIMESTAMP), Some(&SIGNATURE[3..]), BODY),
+            Err(SignatureError::MalformedSignature)
+        );
+        assert_eq!(
+            verify(Some(TIMESTAMP), Some("v0=zz"), BODY),
+            Err(SignatureError::MalformedSignature)
+        );
         let wrong_hex = format!("v0={}", "g".repeat(64));
-        assert_eq!(verify(Some(TIMESTAMP), Some(&wrong_hex), BODY), Err(SignatureError::MalformedSignature));
-        let other_secret = verify_slack_signature(b"another", Some(TIMESTAMP), Some(SIGNATURE), BODY, SENT);
+        assert_eq!(
+            verify(Some(TIMESTAMP), Some(&wrong_hex), BODY),
+            Err(SignatureError::MalformedSignature)
+        );
+        let other_secret =
+            verify_slack_signature(b"another", Some(TIMESTAMP), Some(SIGNATURE), BODY, SENT);
         assert_eq!(other_secret, Err(SignatureError::Mismatch));
         // a timestamp that differs from the signed one (replay with a fresh header)
-        assert_eq!(verify(Some("1531420619"), Some(SIGNATURE), BODY), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(Some("1531420619"), Some(SIGNATURE), BODY),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

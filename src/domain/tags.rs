@@ -31,17 +31,25 @@ pub struct DecisionRecord {
 
 impl PromptRef {
     pub fn to_tag_value(&self) -> String {
-        format!("{}/{}/{}", tag_safe(&self.step_key), tag_safe(&self.channel), tag_safe(&self.ts))
+        format!(
+            "{}/{}/{}",
+            tag_safe(&self.step_key),
+            tag_safe(&self.channel),
+            tag_safe(&self.ts)
+        )
     }
 
     pub fn from_tag_value(value: &str) -> Option<Self> {
         let mut parts = value.rsplitn(3, '/');
         let (ts, channel, step_key) = (parts.next()?, parts.next()?, parts.next()?);
-        [step_key, channel, ts].iter().all(|p| !p.is_empty()).then(|| Self {
-            step_key: step_key.to_owned(),
-            channel: channel.to_owned(),
-            ts: ts.to_owned(),
-        })
+        [step_key, channel, ts]
+            .iter()
+            .all(|p| !p.is_empty())
+            .then(|| Self {
+                step_key: step_key.to_owned(),
+                channel: channel.to_owned(),
+                ts: ts.to_owned(),
+            })
     }
 }
 
@@ -65,14 +73,26 @@ impl DecisionRecord {
         let user_id = parts.next().filter(|s| !s.is_empty())?.to_owned();
         let handle = parts.next()?.to_owned();
         let at_unix = parts.next()?.parse().ok()?;
-        Some(Self { step_key, decision, user_id, handle, at_unix })
+        Some(Self {
+            step_key,
+            decision,
+            user_id,
+            handle,
+            at_unix,
+        })
     }
 }
 
 /// Replaces characters a tag value may not hold (and our `/` separator) with `_`.
 fn tag_safe(raw: &str) -> String {
     raw.chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '_' | '.' | ':' | '=' | '+' | '-' | '@') { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '_' | '.' | ':' | '=' | '+' | '-' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -105,7 +125,11 @@ mod tests {
         };
         let value = d.to_tag_value();
         assert!(value.len() <= 256, "{}", value.len());
-        assert!(value.chars().all(|c| c.is_alphanumeric() || "_.:/=+-@".contains(c)));
+        assert!(
+            value
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_.:/=+-@".contains(c))
+        );
         let back = DecisionRecord::from_tag_value(&value).unwrap();
         assert_eq!(back.decision, Decision::Reject);
         assert_eq!(back.user_id, "U0ALICE");

@@ -18,9 +18,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{StartupError, clients};
-use crate::config::{EventsSettings, Env};
+use crate::config::{Env, EventsSettings};
 use crate::domain::event::{EventPlan, parse_automation_event};
-use crate::domain::execution::ExecutionId;
+use crate::domain::execution::{Execution, ExecutionId};
 use crate::domain::render::{render_outcome, render_prompt};
 use crate::domain::tags::PromptRef;
 use crate::slack::{SlackClient, SlackError};
@@ -44,10 +44,25 @@ pub struct EventsApp {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum EventOutcome {
-    Posted { execution_id: String, channel: String, ts: String },
-    AlreadyPosted { execution_id: String, channel: String, ts: String },
-    Updated { execution_id: String, channel: String, ts: String, step_status: String },
-    Ignored { reason: String },
+    Posted {
+        execution_id: String,
+        channel: String,
+        ts: String,
+    },
+    AlreadyPosted {
+        execution_id: String,
+        channel: String,
+        ts: String,
+    },
+    Updated {
+        execution_id: String,
+        channel: String,
+        ts: String,
+        step_status: String,
+    },
+    Ignored {
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,14 +79,18 @@ impl From<EventError> for lambda_runtime::Diagnostic {
             EventError::Ssm(_) => "Retryable.Ssm",
             EventError::Slack(_) => "Retryable.Slack",
         };
-        Self { error_type: error_type.into(), error_message: e.to_string() }
+        Self {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
     }
 }
 
 impl EventsApp {
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = EventsSettings::from_env(env)?;
-        let (ssm, slack, region) = clients(loader, &settings.slack_api_url, &settings.bot_token).await?;
+        let (ssm, slack, region) =
+            clients(loader, &settings.slack_api_url, &settings.bot_token).await?;
         Ok(Self {
             ssm,
             slack,
@@ -82,15 +101,25 @@ impl EventsApp {
     }
 
     fn remembered(&self, id: &ExecutionId) -> Option<PromptRef> {
-        self.posted.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+        self.posted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
 
     fn remember(&self, id: &ExecutionId, prompt: PromptRef) {
-        self.posted.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), prompt);
+        self.posted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), prompt);
     }
 }
 
-pub async fn handle_automation_event(app: &EventsApp, event: &Value) -> Result<EventOutcome, EventError> {
+pub async fn handle_automation_event(
+    app: &EventsApp,
+    event: &Value,
+) -> Result<EventOutcome, EventError> {
     let event = match parse_automation_event(event) {
         Ok(e) => e,
         Err(rejection) => {
@@ -105,15 +134,26 @@ pub async fn handle_automation_event(app: &EventsApp, event: &Value) -> Result<E
         EventPlan::Ignore(reason) => Ok(ignored(reason)),
     };
     match &outcome {
-        Ok(o) => tracing::info!(execution_id = %event.execution_id, status = %event.status, outcome = ?o, "event handled"),
-        Err(e) => tracing::error!(execution_id = %event.execution_id, status = %event.status, error = %e, "event failed; Lambda will retry it"),
+        Ok(o) => {
+            tracing::info!(execution_id = %event.execution_id, status = %event.status, outcome = ?o, "event handled")
+        }
+        Err(e) => {
+            tracing::error!(execution_id = %event.execution_id, status = %event.status, error = %e, "event failed; Lambda will retry it")
+        }
     }
     outcome
 }
 
-async fn prompt(app: &EventsApp, id: &ExecutionId, region: &str) -> Result<EventOutcome, EventError> {
+async fn prompt(
+    app: &EventsApp,
+    id: &ExecutionId,
+    region: &str,
+) -> Result<EventOutcome, EventError> {
     let (tags, execution) = tokio::join!(app.ssm.execution_tags(id), app.ssm.get_execution(id));
-    let (tags, execution) = (tags?, execution?);
+    let Some(execution) = existing(execution)? else {
+        return Ok(ignored("the execution does not exist"));
+    };
+    let tags = tags?;
     let Some(step) = execution.waiting_approval() else {
         return Ok(ignored("no aws:approve step of the execution is waiting"));
     };
@@ -127,36 +167,75 @@ async fn prompt(app: &EventsApp, id: &ExecutionId, region: &str) -> Result<Event
         return Ok(already_posted(id, p));
     }
     let deadline = Instant::now() + SLACK_BUDGET;
-    let posted = app.slack.post_message(&app.channel, &render_prompt(&execution, step, region), deadline).await?;
-    let prompt = PromptRef { step_key: step.key().to_owned(), channel: posted.channel, ts: posted.ts };
+    let posted = app
+        .slack
+        .post_message(
+            &app.channel,
+            &render_prompt(&execution, step, region),
+            deadline,
+        )
+        .await?;
+    let prompt = PromptRef {
+        step_key: step.key().to_owned(),
+        channel: posted.channel,
+        ts: posted.ts,
+    };
     app.remember(id, prompt.clone());
     app.ssm.tag_prompt(id, &prompt).await?;
-    Ok(EventOutcome::Posted { execution_id: id.to_string(), channel: prompt.channel, ts: prompt.ts })
+    Ok(EventOutcome::Posted {
+        execution_id: id.to_string(),
+        channel: prompt.channel,
+        ts: prompt.ts,
+    })
 }
 
-async fn refresh(app: &EventsApp, id: &ExecutionId, region: &str) -> Result<EventOutcome, EventError> {
+async fn refresh(
+    app: &EventsApp,
+    id: &ExecutionId,
+    region: &str,
+) -> Result<EventOutcome, EventError> {
     let (tags, execution) = tokio::join!(app.ssm.execution_tags(id), app.ssm.get_execution(id));
+    let Some(execution) = existing(execution)? else {
+        return Ok(ignored("the execution does not exist"));
+    };
     let tags = tags?;
     let Some(prompt) = tags.prompt.clone().or_else(|| app.remembered(id)) else {
         return Ok(ignored("no prompt was posted for this execution"));
     };
-    let execution = execution?;
     let Some(step) = execution.step_by_key(&prompt.step_key) else {
         return Ok(ignored("the prompted step is not part of the execution"));
     };
-    if !step.status.is_final() && execution.waiting_approval().is_some_and(|w| w.key() == step.key()) {
+    if !step.status.is_final()
+        && execution
+            .waiting_approval()
+            .is_some_and(|w| w.key() == step.key())
+    {
         return Ok(ignored("the approval step is still waiting"));
     }
     let message = render_outcome(&execution, step, tags.decision.as_ref(), region);
     let deadline = Instant::now() + SLACK_BUDGET;
-    match app.slack.update_message(&prompt.channel, &prompt.ts, &message, deadline).await {
+    match app
+        .slack
+        .update_message(&prompt.channel, &prompt.ts, &message, deadline)
+        .await
+    {
         Ok(()) => {}
         // The prompt is gone or no longer ours to edit: retrying cannot help.
         Err(e @ SlackError::Api { .. })
-            if matches!(e.api_error(), Some("message_not_found" | "channel_not_found" | "cant_update_message" | "is_archived")) =>
+            if matches!(
+                e.api_error(),
+                Some(
+                    "message_not_found"
+                        | "channel_not_found"
+                        | "cant_update_message"
+                        | "is_archived"
+                )
+            ) =>
         {
             tracing::warn!(error = %e, "prompt can no longer be updated");
-            return Ok(ignored(format!("the prompt can no longer be updated ({e})")));
+            return Ok(ignored(format!(
+                "the prompt can no longer be updated ({e})"
+            )));
         }
         Err(e) => return Err(e.into()),
     }
@@ -168,10 +247,25 @@ async fn refresh(app: &EventsApp, id: &ExecutionId, region: &str) -> Result<Even
     })
 }
 
+/// `None` for an execution SSM does not know: retrying such an event cannot help.
+fn existing(result: Result<Execution, SsmError>) -> Result<Option<Execution>, SsmError> {
+    match result {
+        Ok(execution) => Ok(Some(execution)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn already_posted(id: &ExecutionId, p: PromptRef) -> EventOutcome {
-    EventOutcome::AlreadyPosted { execution_id: id.to_string(), channel: p.channel, ts: p.ts }
+    EventOutcome::AlreadyPosted {
+        execution_id: id.to_string(),
+        channel: p.channel,
+        ts: p.ts,
+    }
 }
 
 fn ignored(reason: impl Into<String>) -> EventOutcome {
-    EventOutcome::Ignored { reason: reason.into() }
+    EventOutcome::Ignored {
+        reason: reason.into(),
+    }
 }

@@ -21,7 +21,9 @@ use tokio::time::Instant;
 use super::{StartupError, clients};
 use crate::config::{Env, InteractionsSettings, Secret};
 use crate::domain::approvers::{ApproverPolicy, Verdict};
-use crate::domain::interaction::{DecisionClick, Interaction, parse_interaction, payload_from_form};
+use crate::domain::interaction::{
+    DecisionClick, Interaction, parse_interaction, payload_from_form,
+};
 use crate::domain::render::{SlackMessage, render_decided, render_gone, render_outcome};
 use crate::domain::signature::verify_slack_signature;
 use crate::domain::tags::{ANY_STEP, DecisionRecord};
@@ -47,7 +49,8 @@ pub struct InteractionsApp {
 impl InteractionsApp {
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = InteractionsSettings::from_env(env)?;
-        let (ssm, slack, region) = clients(loader, &settings.slack_api_url, &settings.bot_token).await?;
+        let (ssm, slack, region) =
+            clients(loader, &settings.slack_api_url, &settings.bot_token).await?;
         let signing_secret = ssm.resolve_secret(&settings.signing_secret).await?;
         if settings.approvers == ApproverPolicy::Nobody {
             tracing::warn!("SLACK_APPROVERS is empty: every click will be refused");
@@ -83,10 +86,19 @@ pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Re
     }
     let form = header(CONTENT_TYPE.as_str())
         .and_then(|ct| ct.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !form {
-        tracing::warn!(content_type = header(CONTENT_TYPE.as_str()), "request refused: not a form");
-        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/x-www-form-urlencoded");
+        tracing::warn!(
+            content_type = header(CONTENT_TYPE.as_str()),
+            "request refused: not a form"
+        );
+        return plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected application/x-www-form-urlencoded",
+        );
     }
     let interaction = match payload_from_form(body).and_then(|p| parse_interaction(&p)) {
         Ok(i) => i,
@@ -97,18 +109,32 @@ pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Re
     };
     match interaction {
         Interaction::Decision(click) => decide(app, click, deadline).await,
-        Interaction::BadButton { response_url, error } => {
+        Interaction::BadButton {
+            response_url,
+            error,
+        } => {
             tracing::warn!(%error, "click refused: the button carries no execution ID");
-            let text = "This button does not name a valid automation execution, so nothing was done.";
+            let text =
+                "This button does not name a valid automation execution, so nothing was done.";
             tell(app, &response_url, text, deadline).await;
         }
         Interaction::Ignored(reason) => tracing::info!(%reason, "interaction ignored"),
     }
-    Response::builder().status(StatusCode::OK).body(Body::Empty).expect("static response")
+    Response::builder()
+        .status(StatusCode::OK)
+        .body(Body::Empty)
+        .expect("static response")
 }
 
 async fn decide(app: &InteractionsApp, click: DecisionClick, deadline: Instant) {
-    let DecisionClick { decision, execution_id: id, user, response_url, step_key, message_blocks } = &click;
+    let DecisionClick {
+        decision,
+        execution_id: id,
+        user,
+        response_url,
+        step_key,
+        message_blocks,
+    } = &click;
     let span = tracing::info_span!("click", execution_id = %id, user_id = %user.id, decision = decision.signal_type());
     let _guard = span.enter();
 
@@ -117,7 +143,12 @@ async fn decide(app: &InteractionsApp, click: DecisionClick, deadline: Instant) 
         tell(app, response_url, &refusal, deadline).await;
         return;
     }
-    let comment = format!("{} in Slack by {} ({})", decision.past_tense(), user.handle(), user.id);
+    let comment = format!(
+        "{} in Slack by {} ({})",
+        decision.past_tense(),
+        user.handle(),
+        user.id
+    );
     match app.ssm.send_decision(id, *decision, &comment).await {
         Ok(SignalOutcome::Accepted) => {
             let record = DecisionRecord {
@@ -142,9 +173,13 @@ async fn decide(app: &InteractionsApp, click: DecisionClick, deadline: Instant) 
         }
         Ok(SignalOutcome::NotFound) => {
             tracing::info!("execution not found");
-            let text = format!("Automation execution `{id}` no longer exists, so nothing was done.");
+            let text =
+                format!("Automation execution `{id}` no longer exists, so nothing was done.");
             let gone = render_gone(message_blocks, id.as_str());
-            tokio::join!(tell(app, response_url, &text, deadline), replace_prompt(app, response_url, &gone, deadline));
+            tokio::join!(
+                tell(app, response_url, &text, deadline),
+                replace_prompt(app, response_url, &gone, deadline)
+            );
         }
         Ok(SignalOutcome::NotWaiting(reason)) => {
             tracing::info!(%reason, "SSM refused the signal");
@@ -164,7 +199,12 @@ async fn decide(app: &InteractionsApp, click: DecisionClick, deadline: Instant) 
 }
 
 /// SSM said the execution is not waiting for this signal: say why and show the real state.
-async fn refused_by_ssm(app: &InteractionsApp, click: &DecisionClick, reason: &str, deadline: Instant) {
+async fn refused_by_ssm(
+    app: &InteractionsApp,
+    click: &DecisionClick,
+    reason: &str,
+    deadline: Instant,
+) {
     let id = &click.execution_id;
     let execution = match app.ssm.get_execution(id).await {
         Ok(e) => e,
@@ -178,12 +218,24 @@ async fn refused_by_ssm(app: &InteractionsApp, click: &DecisionClick, reason: &s
         .step_key
         .as_deref()
         .and_then(|k| execution.step_by_key(k))
-        .or_else(|| execution.steps.iter().rev().find(|s| s.is_approval() && s.status.as_str() != "Pending"));
+        .or_else(|| {
+            execution
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.is_approval() && s.status.as_str() != "Pending")
+        });
     match step {
-        Some(step) if execution.waiting_approval().is_some_and(|w| w.key() == step.key()) => {
+        Some(step)
+            if execution
+                .waiting_approval()
+                .is_some_and(|w| w.key() == step.key()) =>
+        {
             // Still waiting: SSM refused this signal for another reason (e.g. the
             // function's role is not among the step's Approvers). The prompt stays.
-            let text = format!("SSM did not accept the decision: {reason}. Nothing was done; the request still waits.");
+            let text = format!(
+                "SSM did not accept the decision: {reason}. Nothing was done; the request still waits."
+            );
             tell(app, &click.response_url, &text, deadline).await;
         }
         Some(step) => {
@@ -198,7 +250,10 @@ async fn refused_by_ssm(app: &InteractionsApp, click: &DecisionClick, reason: &s
             );
         }
         None => {
-            let text = format!("This execution is *{}* and has no approval step waiting. Nothing was done.", execution.status);
+            let text = format!(
+                "This execution is *{}* and has no approval step waiting. Nothing was done.",
+                execution.status
+            );
             tell(app, &click.response_url, &text, deadline).await;
         }
     }
@@ -209,29 +264,41 @@ async fn authorize(app: &InteractionsApp, user_id: &str, deadline: Instant) -> R
     let groups = match app.approvers.verdict(user_id) {
         Verdict::Allowed => return Ok(()),
         Verdict::NoApproversConfigured => {
-            return Err("Nobody can approve or reject from Slack yet: no approvers are configured \
+            return Err(
+                "Nobody can approve or reject from Slack yet: no approvers are configured \
                         (SLACK_APPROVERS is empty). Nothing was done."
-                .into());
+                    .into(),
+            );
         }
         Verdict::CheckGroups(groups) => groups,
     };
     for group in groups {
-        let cached = app.groups.lock().unwrap_or_else(|p| p.into_inner()).get(group).cloned();
+        let cached = app
+            .groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(group)
+            .cloned();
         let members = match cached {
             Some(m) => m,
-            None => match app.slack.usergroup_members(group, deadline).await {
-                Ok(users) => {
-                    let members: Arc<HashSet<String>> = Arc::new(users.into_iter().collect());
-                    app.groups.lock().unwrap_or_else(|p| p.into_inner()).insert(group.clone(), members.clone());
-                    members
-                }
-                Err(e) => {
-                    tracing::warn!(group = %group, error = %e, "could not read user-group members");
-                    return Err("Your membership in the approver groups could not be checked right now \
+            None => {
+                match app.slack.usergroup_members(group, deadline).await {
+                    Ok(users) => {
+                        let members: Arc<HashSet<String>> = Arc::new(users.into_iter().collect());
+                        app.groups
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(group.clone(), members.clone());
+                        members
+                    }
+                    Err(e) => {
+                        tracing::warn!(group = %group, error = %e, "could not read user-group members");
+                        return Err("Your membership in the approver groups could not be checked right now \
                                 (Slack did not answer). Nothing was done; please try again."
                         .into());
+                    }
                 }
-            },
+            }
         };
         if members.contains(user_id) {
             return Ok(());
@@ -250,8 +317,17 @@ async fn tell(app: &InteractionsApp, response_url: &str, text: &str, deadline: I
     }
 }
 
-async fn replace_prompt(app: &InteractionsApp, response_url: &str, message: &SlackMessage, deadline: Instant) {
-    if let Err(e) = app.slack.respond(response_url, &replace(message), deadline).await {
+async fn replace_prompt(
+    app: &InteractionsApp,
+    response_url: &str,
+    message: &SlackMessage,
+    deadline: Instant,
+) {
+    if let Err(e) = app
+        .slack
+        .respond(response_url, &replace(message), deadline)
+        .await
+    {
         tracing::warn!(error = %e, "could not bring the prompt up to date");
     }
 }
@@ -271,12 +347,18 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 /// Slack's budget from now, or the Lambda deadline if that comes first.
 fn deadline_for(request: &Request) -> Instant {
     let budget = Instant::now() + RESPONSE_BUDGET;
-    let Some(context) = request.lambda_context_ref() else { return budget };
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let Some(context) = request.lambda_context_ref() else {
+        return budget;
+    };
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let left = Duration::from_millis(context.deadline.saturating_sub(now_ms).saturating_sub(100));
     budget.min(Instant::now() + left)
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

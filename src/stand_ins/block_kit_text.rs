@@ -18,10 +18,14 @@ pub fn render(blocks: &[Value], names: &dyn Fn(&str) -> Option<String>) -> Strin
                     lines.extend(mrkdwn(text, names).lines().map(str::to_owned));
                 }
                 if let Some(fields) = block["fields"].as_array() {
-                    let cells: Vec<String> = fields.iter().map(|f| mrkdwn(f["text"].as_str().unwrap_or(""), names)).collect();
+                    let cells: Vec<String> = fields
+                        .iter()
+                        .map(|f| mrkdwn(f["text"].as_str().unwrap_or(""), names))
+                        .collect();
                     for pair in cells.chunks(2) {
                         let left: Vec<&str> = pair[0].lines().collect();
-                        let right: Vec<&str> = pair.get(1).map(|r| r.lines().collect()).unwrap_or_default();
+                        let right: Vec<&str> =
+                            pair.get(1).map(|r| r.lines().collect()).unwrap_or_default();
                         for i in 0..left.len().max(right.len()) {
                             let l = left.get(i).copied().unwrap_or("");
                             let r = right.get(i).copied().unwrap_or("");
@@ -74,7 +78,9 @@ pub fn mrkdwn(text: &str, names: &dyn Fn(&str) -> Option<String>) -> String {
             break;
         };
         let inner = &rest[start + 1..start + end];
-        let (target, label) = inner.split_once('|').map_or((inner, None), |(t, l)| (t, Some(l)));
+        let (target, label) = inner
+            .split_once('|')
+            .map_or((inner, None), |(t, l)| (t, Some(l)));
         let shown = if let Some(user) = target.strip_prefix('@') {
             format!("@{}", names(user).unwrap_or_else(|| user.to_owned()))
         } else if target.starts_with("!date") {
@@ -89,7 +95,9 @@ pub fn mrkdwn(text: &str, names: &dyn Fn(&str) -> Option<String>) -> String {
         rest = &rest[start + end + 1..];
     }
     out.push_str(rest);
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -100,6 +108,9 @@ mod tests {
     fn resolves_links_mentions_and_dates() {
         let names = |id: &str| (id == "U1").then(|| "alice".to_owned());
         let text = "*Approved* by <@U1> <!date^1^{date}|1970-01-01 00:00 UTC> · <https://x.test|open> &lt;b&gt;";
-        assert_eq!(mrkdwn(text, &names), "*Approved* by @alice 1970-01-01 00:00 UTC · open (https://x.test) <b>");
+        assert_eq!(
+            mrkdwn(text, &names),
+            "*Approved* by @alice 1970-01-01 00:00 UTC · open (https://x.test) <b>"
+        );
     }
 }

@@ -45,7 +45,11 @@ pub struct Outgoing {
 
 impl Outgoing {
     pub fn json(status: u16, body: &serde_json::Value, content_type: &str) -> Self {
-        Self { status, headers: vec![("content-type".into(), content_type.into())], body: body.to_string().into_bytes() }
+        Self {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.to_string().into_bytes(),
+        }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
@@ -71,29 +75,41 @@ impl HttpServer {
         let handler = Arc::new(handler);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let handler = handler.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let handler = handler.clone();
-                        async move {
-                            let (parts, body) = req.into_parts();
-                            let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-                            let incoming = Incoming {
-                                method: parts.method.to_string(),
-                                path: parts.uri.path().to_owned(),
-                                query: parts.uri.query().unwrap_or("").to_owned(),
-                                headers: parts.headers,
-                                body,
-                            };
-                            let out = handler(incoming);
-                            let mut response = hyper::Response::builder().status(out.status);
-                            for (name, value) in &out.headers {
-                                response = response.header(name, value);
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let handler = handler.clone();
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let body = body
+                                    .collect()
+                                    .await
+                                    .map(|c| c.to_bytes())
+                                    .unwrap_or_default();
+                                let incoming = Incoming {
+                                    method: parts.method.to_string(),
+                                    path: parts.uri.path().to_owned(),
+                                    query: parts.uri.query().unwrap_or("").to_owned(),
+                                    headers: parts.headers,
+                                    body,
+                                };
+                                let out = handler(incoming);
+                                let mut response = hyper::Response::builder().status(out.status);
+                                for (name, value) in &out.headers {
+                                    response = response.header(name, value);
+                                }
+                                Ok::<_, Infallible>(
+                                    response
+                                        .body(Full::new(Bytes::from(out.body)))
+                                        .expect("valid response"),
+                                )
                             }
-                            Ok::<_, Infallible>(response.body(Full::new(Bytes::from(out.body))).expect("valid response"))
-                        }
-                    });
+                        },
+                    );
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -115,5 +131,7 @@ impl Drop for HttpServer {
 }
 
 fn now_unix_f64() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }

@@ -50,7 +50,10 @@ pub struct Person {
 
 impl Person {
     pub fn new(id: &str, username: &str) -> Self {
-        Self { id: id.into(), username: username.into() }
+        Self {
+            id: id.into(),
+            username: username.into(),
+        }
     }
 }
 
@@ -67,7 +70,11 @@ impl SignedClick {
     /// function; Function URLs send the same shape. `base64` mimics a gateway that
     /// base64-encodes form bodies.
     pub fn to_apigw_v2_event(&self, base64: bool) -> Value {
-        let body = if base64 { base64_encode(self.body.as_bytes()) } else { self.body.clone() };
+        let body = if base64 {
+            base64_encode(self.body.as_bytes())
+        } else {
+            self.body.clone()
+        };
         json!({
             "version": "2.0", "routeKey": "POST /slack/interactions", "rawPath": "/slack/interactions",
             "rawQueryString": "",
@@ -123,7 +130,11 @@ pub struct SlackStandIn {
 }
 
 impl SlackStandIn {
-    pub async fn start(addr: SocketAddr, bot_token: &str, signing_secret: &str) -> std::io::Result<Self> {
+    pub async fn start(
+        addr: SocketAddr,
+        bot_token: &str,
+        signing_secret: &str,
+    ) -> std::io::Result<Self> {
         let state = Arc::new(Mutex::new(State {
             bot_token: bot_token.into(),
             signing_secret: signing_secret.into(),
@@ -132,7 +143,10 @@ impl SlackStandIn {
         }));
         let handler_state = state.clone();
         let server = HttpServer::start(addr, move |req| handle(&handler_state, req)).await?;
-        Ok(Self { state, server: Arc::new(server) })
+        Ok(Self {
+            state,
+            server: Arc::new(server),
+        })
     }
 
     /// The Web API base (`SLACK_API_URL`).
@@ -149,11 +163,24 @@ impl SlackStandIn {
     }
 
     pub fn add_usergroup(&self, id: &str, members: &[&str]) {
-        self.lock().usergroups.insert(id.into(), members.iter().map(|m| m.to_string()).collect());
+        self.lock()
+            .usergroups
+            .insert(id.into(), members.iter().map(|m| m.to_string()).collect());
     }
 
     pub fn message(&self, channel: &str, ts: &str) -> Option<StoredMessage> {
-        self.lock().messages.get(&(channel.to_owned(), ts.to_owned())).cloned()
+        self.lock()
+            .messages
+            .get(&(channel.to_owned(), ts.to_owned()))
+            .cloned()
+    }
+
+    /// Someone deletes a message in Slack.
+    pub fn delete_message(&self, channel: &str, ts: &str) -> bool {
+        self.lock()
+            .messages
+            .remove(&(channel.to_owned(), ts.to_owned()))
+            .is_some()
     }
 
     pub fn messages(&self) -> Vec<StoredMessage> {
@@ -170,25 +197,47 @@ impl SlackStandIn {
     }
 
     pub fn count_calls(&self, method: &str) -> usize {
-        self.lock().calls.iter().filter(|(m, _)| m == method).count()
+        self.lock()
+            .calls
+            .iter()
+            .filter(|(m, _)| m == method)
+            .count()
     }
 
     /// The next call to `method` is rate limited with this `Retry-After` (seconds).
     pub fn rate_limit_next(&self, method: &str, retry_after_secs: u64) {
         let out = Outgoing::json(429, &json!({"ok": false, "error": "ratelimited"}), JSON)
             .with_header("retry-after", &retry_after_secs.to_string());
-        self.lock().faults.entry(method.into()).or_default().push_back(out);
+        self.lock()
+            .faults
+            .entry(method.into())
+            .or_default()
+            .push_back(out);
     }
 
     /// The next call to `method` fails with this HTTP status (an outage).
     pub fn fail_next(&self, method: &str, status: u16) {
-        let out = Outgoing { status, headers: vec![("content-type".into(), "text/html".into())], body: b"<html>upstream error</html>".to_vec() };
-        self.lock().faults.entry(method.into()).or_default().push_back(out);
+        let out = Outgoing {
+            status,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: b"<html>upstream error</html>".to_vec(),
+        };
+        self.lock()
+            .faults
+            .entry(method.into())
+            .or_default()
+            .push_back(out);
     }
 
     /// `person` clicks the button `action_id` of the message at (`channel`, `ts`):
     /// returns the request Slack would send to the app's interactivity URL.
-    pub fn click(&self, channel: &str, ts: &str, person: &Person, action_id: &str) -> Result<SignedClick, String> {
+    pub fn click(
+        &self,
+        channel: &str,
+        ts: &str,
+        person: &Person,
+        action_id: &str,
+    ) -> Result<SignedClick, String> {
         let mut state = self.lock();
         let message = state
             .messages
@@ -199,14 +248,33 @@ impl SlackStandIn {
             .blocks
             .iter()
             .filter(|b| b["type"] == "actions")
-            .flat_map(|b| b["elements"].as_array().into_iter().flatten().map(move |e| (b["block_id"].clone(), e.clone())))
+            .flat_map(|b| {
+                b["elements"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(move |e| (b["block_id"].clone(), e.clone()))
+            })
             .find(|(_, e)| e["action_id"] == action_id)
-            .ok_or_else(|| format!("the message has no button {action_id:?} (buttons are gone once decided)"))?;
+            .ok_or_else(|| {
+                format!("the message has no button {action_id:?} (buttons are gone once decided)")
+            })?;
         let token = uuid::Uuid::new_v4().simple().to_string();
-        let response_url = format!("{}/actions/{TEAM_ID}/{}/{token}", self.server.url(), state.next_ts);
-        state.response_urls.insert(token, ResponseUrl {
-            channel: channel.into(), ts: ts.into(), user_id: person.id.clone(), uses: 0, issued: Instant::now(),
-        });
+        let response_url = format!(
+            "{}/actions/{TEAM_ID}/{}/{token}",
+            self.server.url(),
+            state.next_ts
+        );
+        state.response_urls.insert(
+            token,
+            ResponseUrl {
+                channel: channel.into(),
+                ts: ts.into(),
+                user_id: person.id.clone(),
+                uses: 0,
+                issued: Instant::now(),
+            },
+        );
         let now = now_unix_f64();
         let payload = json!({
             "type": "block_actions",
@@ -224,10 +292,36 @@ impl SlackStandIn {
                          "value": button["value"], "style": button["style"], "type": "button",
                          "action_ts": format!("{now:.6}")}]
         });
-        let body = format!("payload={}", form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>());
+        let body = format!(
+            "payload={}",
+            form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>()
+        );
         let timestamp = now as i64;
-        let signature = sign_slack_request(state.signing_secret.as_bytes(), timestamp, body.as_bytes());
-        Ok(SignedClick { body, timestamp, signature })
+        let signature =
+            sign_slack_request(state.signing_secret.as_bytes(), timestamp, body.as_bytes());
+        Ok(SignedClick {
+            body,
+            timestamp,
+            signature,
+        })
+    }
+
+    /// A `response_url` for `user_id`'s interaction with the message at (`channel`, `ts`),
+    /// as Slack issues one with every click.
+    pub fn issue_response_url(&self, channel: &str, ts: &str, user_id: &str) -> String {
+        let mut state = self.lock();
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        state.response_urls.insert(
+            token.clone(),
+            ResponseUrl {
+                channel: channel.into(),
+                ts: ts.into(),
+                user_id: user_id.into(),
+                uses: 0,
+                issued: Instant::now(),
+            },
+        );
+        format!("{}/actions/{TEAM_ID}/0/{token}", self.server.url())
     }
 
     /// The display name Slack shows for a user ID (for terminal rendering).
@@ -249,12 +343,24 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
     if let Some(fault) = state.faults.get_mut(&method).and_then(VecDeque::pop_front) {
         return fault;
     }
-    let bearer = req.header("authorization").and_then(|a| a.strip_prefix("Bearer ")).map(str::to_owned);
+    let bearer = req
+        .header("authorization")
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .map(str::to_owned);
     if bearer.as_deref() != Some(state.bot_token.as_str()) {
-        let error = if bearer.is_none() { "not_authed" } else { "invalid_auth" };
+        let error = if bearer.is_none() {
+            "not_authed"
+        } else {
+            "invalid_auth"
+        };
         return fail(error);
     }
-    let text = |key: &str| args.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |key: &str| {
+        args.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     match method.as_str() {
         "chat.postMessage" => {
             let channel = text("channel");
@@ -267,9 +373,19 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
             };
             let ts = format!("{}.{:06}", now_unix_f64() as u64, state.next_ts);
             state.next_ts += 1;
-            let stored = StoredMessage { channel: channel.clone(), ts: ts.clone(), text: message_text, blocks, updates: 0 };
-            state.messages.insert((channel.clone(), ts.clone()), stored.clone());
-            ok(json!({"channel": channel, "ts": ts, "message": {"type": "message", "text": stored.text, "blocks": stored.blocks, "ts": ts}}))
+            let stored = StoredMessage {
+                channel: channel.clone(),
+                ts: ts.clone(),
+                text: message_text,
+                blocks,
+                updates: 0,
+            };
+            state
+                .messages
+                .insert((channel.clone(), ts.clone()), stored.clone());
+            ok(
+                json!({"channel": channel, "ts": ts, "message": {"type": "message", "text": stored.text, "blocks": stored.blocks, "ts": ts}}),
+            )
         }
         "chat.update" => {
             let (channel, ts) = (text("channel"), text("ts"));
@@ -278,7 +394,11 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
                 Err(e) => return fail(e),
             };
             let Some(stored) = state.messages.get_mut(&(channel.clone(), ts.clone())) else {
-                return fail(if valid_channel(&channel) { "message_not_found" } else { "channel_not_found" });
+                return fail(if valid_channel(&channel) {
+                    "message_not_found"
+                } else {
+                    "channel_not_found"
+                });
             };
             stored.text = message_text;
             stored.blocks = blocks;
@@ -298,7 +418,9 @@ fn response_url(state: &mut State, rest: &str, req: &Incoming) -> Outgoing {
     state.calls.push(("response_url".into(), body.clone()));
     let token = rest.rsplit('/').next().unwrap_or_default().to_owned();
     let expired = Outgoing::json(404, &json!({"ok": false, "error": "expired_url"}), JSON);
-    let Some(url) = state.response_urls.get_mut(&token) else { return expired };
+    let Some(url) = state.response_urls.get_mut(&token) else {
+        return expired;
+    };
     if url.uses >= RESPONSE_URL_USES || url.issued.elapsed() > RESPONSE_URL_LIFETIME {
         return expired;
     }
@@ -321,7 +443,9 @@ fn response_url(state: &mut State, rest: &str, req: &Incoming) -> Outgoing {
             Ok(c) => c,
             Err(e) => return Outgoing::json(400, &json!({"ok": false, "error": e}), JSON),
         };
-        let Some(stored) = state.messages.get_mut(&(channel, ts)) else { return expired };
+        let Some(stored) = state.messages.get_mut(&(channel, ts)) else {
+            return expired;
+        };
         stored.text = text;
         stored.blocks = blocks;
         stored.updates += 1;
@@ -331,20 +455,29 @@ fn response_url(state: &mut State, rest: &str, req: &Incoming) -> Outgoing {
 
 /// Web API arguments: a JSON body, or form fields and query parameters.
 fn arguments(req: &Incoming) -> Value {
-    let is_json = req.header("content-type").is_some_and(|c| c.starts_with("application/json"));
+    let is_json = req
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/json"));
     if is_json {
         return serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     }
     let mut map = serde_json::Map::new();
-    for (k, v) in form_urlencoded::parse(req.query.as_bytes()).chain(form_urlencoded::parse(&req.body)) {
-        let value = serde_json::from_str::<Value>(&v).ok().filter(|v| v.is_array()).unwrap_or(Value::String(v.into_owned()));
+    for (k, v) in
+        form_urlencoded::parse(req.query.as_bytes()).chain(form_urlencoded::parse(&req.body))
+    {
+        let value = serde_json::from_str::<Value>(&v)
+            .ok()
+            .filter(|v| v.is_array())
+            .unwrap_or(Value::String(v.into_owned()));
         map.insert(k.into_owned(), value);
     }
     Value::Object(map)
 }
 
 fn valid_channel(channel: &str) -> bool {
-    channel.len() >= 3 && matches!(channel.as_bytes()[0], b'C' | b'G' | b'D') && channel.bytes().all(|b| b.is_ascii_alphanumeric())
+    channel.len() >= 3
+        && matches!(channel.as_bytes()[0], b'C' | b'G' | b'D')
+        && channel.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// Text and blocks of a message, checked against Block Kit's limits.
@@ -373,7 +506,10 @@ fn check_blocks(blocks: &[Value]) -> Result<(), ()> {
     for block in blocks {
         within(chars(&block["block_id"]) <= 255)?;
         match block["type"].as_str() {
-            Some("header") => within(block["text"]["type"] == "plain_text" && (1..=150).contains(&chars(&block["text"]["text"])))?,
+            Some("header") => within(
+                block["text"]["type"] == "plain_text"
+                    && (1..=150).contains(&chars(&block["text"]["text"])),
+            )?,
             Some("section") => {
                 within(chars(&block["text"]["text"]) <= 3000)?;
                 let fields = block["fields"].as_array().map_or(&[][..], |f| f.as_slice());
@@ -384,11 +520,22 @@ fn check_blocks(blocks: &[Value]) -> Result<(), ()> {
                 let elements = block["elements"].as_array().ok_or(())?;
                 within(!elements.is_empty() && elements.len() <= 25)?;
                 for e in elements {
-                    within(chars(&e["action_id"]) <= 255 && chars(&e["value"]) <= 2000 && chars(&e["text"]["text"]) <= 75)?;
-                    within(e.get("style").is_none_or(|s| s == "primary" || s == "danger"))?;
+                    within(
+                        chars(&e["action_id"]) <= 255
+                            && chars(&e["value"]) <= 2000
+                            && chars(&e["text"]["text"]) <= 75,
+                    )?;
+                    within(
+                        e.get("style")
+                            .is_none_or(|s| s == "primary" || s == "danger"),
+                    )?;
                 }
             }
-            Some("context") => within(block["elements"].as_array().is_some_and(|e| !e.is_empty() && e.len() <= 10))?,
+            Some("context") => within(
+                block["elements"]
+                    .as_array()
+                    .is_some_and(|e| !e.is_empty() && e.len() <= 10),
+            )?,
             Some("divider" | "image" | "rich_text" | "input" | "file" | "video" | "markdown") => {}
             _ => return Err(()),
         }
@@ -406,29 +553,73 @@ fn fail(error: &str) -> Outgoing {
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_matches_the_standard_alphabet_with_padding() {
-        assert_eq!(super::base64_encode(b""), "");
-        assert_eq!(super::base64_encode(b"f"), "Zg==");
-        assert_eq!(super::base64_encode(b"fo"), "Zm8=");
-        assert_eq!(super::base64_encode(b"foo"), "Zm9v");
-        assert_eq!(super::base64_encode(b"payload=%7B%7D"), "cGF5bG9hZD0lN0IlN0Q=");
+/// Signs an API Gateway / Function URL event's body again, as Slack would at
+/// `timestamp`: sets `x-slack-request-timestamp` and `x-slack-signature` (in
+/// `headers`, and in `multiValueHeaders` for REST API events). Base64 bodies are
+/// signed over their decoded bytes, as Slack signed the bytes it sent.
+pub fn resign_event(event: &mut Value, signing_secret: &str, timestamp: i64) -> Result<(), String> {
+    let body = event_body(event)?;
+    let signature = sign_slack_request(signing_secret.as_bytes(), timestamp, &body);
+    for (name, value) in [
+        ("x-slack-request-timestamp", timestamp.to_string()),
+        ("x-slack-signature", signature),
+    ] {
+        for (map_key, wrap) in [("headers", false), ("multiValueHeaders", true)] {
+            let Some(map) = event.get_mut(map_key).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            map.retain(|k, _| !k.eq_ignore_ascii_case(name));
+            map.insert(
+                name.into(),
+                if wrap { json!([value]) } else { json!(value) },
+            );
+        }
     }
+    Ok(())
+}
+
+/// The raw body bytes of an API Gateway event (base64-decoded when flagged).
+pub fn event_body(event: &Value) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let body = event
+        .get("body")
+        .and_then(Value::as_str)
+        .ok_or("the event has no string body")?;
+    if event
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|e| format!("body is not base64: {e}"))
+    } else {
+        Ok(body.as_bytes().to_vec())
+    }
+}
+
+/// Edits the `payload` JSON inside an event's form body (keeping its encoding).
+pub fn edit_payload(event: &mut Value, edit: impl FnOnce(&mut Value)) -> Result<(), String> {
+    let body = event_body(event)?;
+    let raw = crate::domain::interaction::payload_from_form(&body).map_err(|e| e.to_string())?;
+    let mut payload: Value = serde_json::from_str(&raw).map_err(|e| e.to_string())?;
+    edit(&mut payload);
+    let form = format!(
+        "payload={}",
+        form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>()
+    );
+    let base64 = event
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    event["body"] = json!(if base64 {
+        base64_encode(form.as_bytes())
+    } else {
+        form
+    });
+    Ok(())
 }

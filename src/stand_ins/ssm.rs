@@ -32,17 +32,41 @@ pub struct StepSpec {
 impl StepSpec {
     /// Any step that is not an approval: it succeeds when reached.
     pub fn run(name: &str, action: &str) -> Self {
-        Self { name: name.into(), action: action.into(), inputs: BTreeMap::new(), timeout_seconds: None }
+        Self {
+            name: name.into(),
+            action: action.into(),
+            inputs: BTreeMap::new(),
+            timeout_seconds: None,
+        }
     }
 
     /// An `aws:approve` step; inputs are JSON-encoded as SSM reports them.
-    pub fn approve(name: &str, message: &str, min_required_approvals: u32, approvers: &[&str]) -> Self {
+    pub fn approve(
+        name: &str,
+        message: &str,
+        min_required_approvals: u32,
+        approvers: &[&str],
+    ) -> Self {
         let inputs = BTreeMap::from([
-            ("Message".to_owned(), serde_json::to_string(message).expect("string")),
-            ("MinRequiredApprovals".to_owned(), min_required_approvals.to_string()),
-            ("Approvers".to_owned(), serde_json::to_string(approvers).expect("list")),
+            (
+                "Message".to_owned(),
+                serde_json::to_string(message).expect("string"),
+            ),
+            (
+                "MinRequiredApprovals".to_owned(),
+                min_required_approvals.to_string(),
+            ),
+            (
+                "Approvers".to_owned(),
+                serde_json::to_string(approvers).expect("list"),
+            ),
         ]);
-        Self { name: name.into(), action: "aws:approve".into(), inputs, timeout_seconds: Some(3600) }
+        Self {
+            name: name.into(),
+            action: "aws:approve".into(),
+            inputs,
+            timeout_seconds: Some(3600),
+        }
     }
 }
 
@@ -108,8 +132,15 @@ impl SsmStandIn {
     pub async fn start(addr: SocketAddr, region: &str) -> std::io::Result<Self> {
         let state: Arc<Mutex<State>> = Arc::default();
         let (handler_state, handler_region) = (state.clone(), region.to_owned());
-        let server = HttpServer::start(addr, move |req| handle(&handler_state, &handler_region, req)).await?;
-        Ok(Self { state, region: region.into(), server: Arc::new(server) })
+        let server = HttpServer::start(addr, move |req| {
+            handle(&handler_state, &handler_region, req)
+        })
+        .await?;
+        Ok(Self {
+            state,
+            region: region.into(),
+            server: Arc::new(server),
+        })
     }
 
     /// The endpoint to give the SDK (`AWS_ENDPOINT_URL_SSM`).
@@ -146,7 +177,13 @@ impl SsmStandIn {
                 approvals: vec![],
             })
             .collect();
-        let execution = ExecutionState { spec, status: "InProgress".into(), started: now_unix_f64(), steps, tags: BTreeMap::new() };
+        let execution = ExecutionState {
+            spec,
+            status: "InProgress".into(),
+            started: now_unix_f64(),
+            steps,
+            tags: BTreeMap::new(),
+        };
         state.executions.insert(id.to_owned(), execution);
         advance(&mut state, &self.region, id);
         id.to_owned()
@@ -154,7 +191,12 @@ impl SsmStandIn {
 
     /// The waiting approval step runs out of time (as after its `timeoutSeconds`).
     pub fn time_out(&self, id: &str) -> bool {
-        self.end_waiting(id, "TimedOut", "TimedOut", Some("Step timed out while waiting for approval"))
+        self.end_waiting(
+            id,
+            "TimedOut",
+            "TimedOut",
+            Some("Step timed out while waiting for approval"),
+        )
     }
 
     /// Someone cancels the execution (`StopAutomationExecution`).
@@ -162,11 +204,26 @@ impl SsmStandIn {
         self.end_waiting(id, "Cancelled", "Cancelled", None)
     }
 
-    fn end_waiting(&self, id: &str, step_status: &str, execution_status: &str, failure: Option<&str>) -> bool {
+    fn end_waiting(
+        &self,
+        id: &str,
+        step_status: &str,
+        execution_status: &str,
+        failure: Option<&str>,
+    ) -> bool {
         let mut state = self.lock();
         let region = self.region.clone();
-        let Some(index) = waiting_step(&state, id) else { return false };
-        set_step(&mut state, &region, id, index, step_status, failure.map(str::to_owned));
+        let Some(index) = waiting_step(&state, id) else {
+            return false;
+        };
+        set_step(
+            &mut state,
+            &region,
+            id,
+            index,
+            step_status,
+            failure.map(str::to_owned),
+        );
         set_execution(&mut state, &region, id, execution_status);
         true
     }
@@ -177,11 +234,21 @@ impl SsmStandIn {
 
     pub fn step_status(&self, id: &str, step_name: &str) -> Option<String> {
         let state = self.lock();
-        state.executions.get(id)?.steps.iter().find(|s| s.spec.name == step_name).map(|s| s.status.clone())
+        state
+            .executions
+            .get(id)?
+            .steps
+            .iter()
+            .find(|s| s.spec.name == step_name)
+            .map(|s| s.status.clone())
     }
 
     pub fn tags(&self, id: &str) -> BTreeMap<String, String> {
-        self.lock().executions.get(id).map(|e| e.tags.clone()).unwrap_or_default()
+        self.lock()
+            .executions
+            .get(id)
+            .map(|e| e.tags.clone())
+            .unwrap_or_default()
     }
 
     pub fn signals(&self) -> Vec<SignalRecord> {
@@ -205,18 +272,29 @@ impl SsmStandIn {
     /// The next call to `operation` fails with this AWS error (e.g. 400
     /// `ThrottlingException`, 500 `InternalServerError`); queue several for retries.
     pub fn fail_next(&self, operation: &str, status: u16, error_type: &str) {
-        self.lock().faults.entry(operation.into()).or_default().push_back((status, error_type.into()));
+        self.lock()
+            .faults
+            .entry(operation.into())
+            .or_default()
+            .push_back((status, error_type.into()));
     }
 }
 
 fn waiting_step(state: &State, id: &str) -> Option<usize> {
-    state.executions.get(id)?.steps.iter().position(|s| s.status == "Waiting")
+    state
+        .executions
+        .get(id)?
+        .steps
+        .iter()
+        .position(|s| s.status == "Waiting")
 }
 
 /// Runs steps until one waits or the runbook ends.
 fn advance(state: &mut State, region: &str, id: &str) {
     loop {
-        let Some(execution) = state.executions.get(id) else { return };
+        let Some(execution) = state.executions.get(id) else {
+            return;
+        };
         let Some(index) = execution.steps.iter().position(|s| s.status == "Pending") else {
             set_execution(state, region, id, "Success");
             return;
@@ -236,7 +314,14 @@ fn advance(state: &mut State, region: &str, id: &str) {
     }
 }
 
-fn set_step(state: &mut State, region: &str, id: &str, index: usize, status: &str, failure: Option<String>) {
+fn set_step(
+    state: &mut State,
+    region: &str,
+    id: &str,
+    index: usize,
+    status: &str,
+    failure: Option<String>,
+) {
     let execution = state.executions.get_mut(id).expect("exists");
     let definition = execution.spec.document_name.clone();
     let step = &mut execution.steps[index];
@@ -263,7 +348,13 @@ fn set_execution(state: &mut State, region: &str, id: &str, status: &str) {
     state.events.push_back(event);
 }
 
-fn eventbridge(region: &str, detail_type: &str, id: &str, definition: &str, detail: Value) -> Value {
+fn eventbridge(
+    region: &str,
+    detail_type: &str,
+    id: &str,
+    definition: &str,
+    detail: Value,
+) -> Value {
     json!({"version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": detail_type,
         "source": "aws.ssm", "account": ACCOUNT, "time": "2026-11-21T12:00:00Z", "region": region,
         "resources": [format!("arn:aws:ssm:{region}:{ACCOUNT}:automation-execution/{id}"),
@@ -272,35 +363,61 @@ fn eventbridge(region: &str, detail_type: &str, id: &str, definition: &str, deta
 }
 
 fn error(status: u16, error_type: &str, message: &str) -> Outgoing {
-    Outgoing::json(status, &json!({"__type": error_type, "Message": message}), CONTENT_TYPE)
-        .with_header("x-amzn-RequestId", &uuid::Uuid::new_v4().to_string())
+    Outgoing::json(
+        status,
+        &json!({"__type": error_type, "Message": message}),
+        CONTENT_TYPE,
+    )
+    .with_header("x-amzn-RequestId", &uuid::Uuid::new_v4().to_string())
 }
 
 fn ok(body: Value) -> Outgoing {
-    Outgoing::json(200, &body, CONTENT_TYPE).with_header("x-amzn-RequestId", &uuid::Uuid::new_v4().to_string())
+    Outgoing::json(200, &body, CONTENT_TYPE)
+        .with_header("x-amzn-RequestId", &uuid::Uuid::new_v4().to_string())
 }
 
 /// The access key of a SigV4 `Authorization` header for service `ssm`, if well formed.
 fn signing_access_key(req: &Incoming) -> Option<String> {
     let auth = req.header("authorization")?;
-    let credential = auth.strip_prefix("AWS4-HMAC-SHA256 ")?.split(',').find_map(|p| p.trim().strip_prefix("Credential="))?;
+    let credential = auth
+        .strip_prefix("AWS4-HMAC-SHA256 ")?
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("Credential="))?;
     let parts: Vec<&str> = credential.split('/').collect();
-    (parts.len() == 5 && parts[3] == "ssm" && parts[4] == "aws4_request" && req.header("x-amz-date").is_some())
-        .then(|| parts[0].to_owned())
+    (parts.len() == 5
+        && parts[3] == "ssm"
+        && parts[4] == "aws4_request"
+        && req.header("x-amz-date").is_some())
+    .then(|| parts[0].to_owned())
 }
 
 fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
     if req.method != "POST" || req.path != "/" {
         return error(404, "UnknownOperationException", "not found");
     }
-    let Some(operation) = req.header("x-amz-target").and_then(|t| t.strip_prefix("AmazonSSM.")).map(str::to_owned) else {
+    let Some(operation) = req
+        .header("x-amz-target")
+        .and_then(|t| t.strip_prefix("AmazonSSM."))
+        .map(str::to_owned)
+    else {
         return error(400, "UnknownOperationException", "missing X-Amz-Target");
     };
-    if !req.header("content-type").is_some_and(|c| c.starts_with(CONTENT_TYPE)) {
-        return error(400, "SerializationException", "expected application/x-amz-json-1.1");
+    if !req
+        .header("content-type")
+        .is_some_and(|c| c.starts_with(CONTENT_TYPE))
+    {
+        return error(
+            400,
+            "SerializationException",
+            "expected application/x-amz-json-1.1",
+        );
     }
     let Some(access_key) = signing_access_key(&req) else {
-        return error(400, "IncompleteSignatureException", "the request is not SigV4-signed for ssm");
+        return error(
+            400,
+            "IncompleteSignatureException",
+            "the request is not SigV4-signed for ssm",
+        );
     };
     let input: Value = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
@@ -308,10 +425,20 @@ fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
     };
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     state.calls.push(operation.clone());
-    if let Some((status, error_type)) = state.faults.get_mut(&operation).and_then(VecDeque::pop_front) {
+    if let Some((status, error_type)) = state
+        .faults
+        .get_mut(&operation)
+        .and_then(VecDeque::pop_front)
+    {
         return error(status, &error_type, "injected by the stand-in");
     }
-    let text = |key: &str| input.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |key: &str| {
+        input
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     match operation.as_str() {
         "GetAutomationExecution" => {
             let id = text("AutomationExecutionId");
@@ -324,32 +451,62 @@ fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
         "ListTagsForResource" => {
             let id = text("ResourceId");
             if text("ResourceType") != "Automation" {
-                return error(400, "InvalidResourceType", "only Automation is supported here");
+                return error(
+                    400,
+                    "InvalidResourceType",
+                    "only Automation is supported here",
+                );
             }
             match state.executions.get(&id) {
-                Some(e) => ok(json!({"TagList": e.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()})),
+                Some(e) => ok(
+                    json!({"TagList": e.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()}),
+                ),
                 None => error(400, "InvalidResourceId", "The resource ID is not valid"),
             }
         }
         "AddTagsToResource" => {
             let id = text("ResourceId");
             if text("ResourceType") != "Automation" {
-                return error(400, "InvalidResourceType", "only Automation is supported here");
+                return error(
+                    400,
+                    "InvalidResourceType",
+                    "only Automation is supported here",
+                );
             }
             let Some(execution) = state.executions.get_mut(&id) else {
                 return error(400, "InvalidResourceId", "The resource ID is not valid");
             };
             let mut tags = execution.tags.clone();
-            for tag in input.get("Tags").and_then(Value::as_array).into_iter().flatten() {
-                let (key, value) = (tag["Key"].as_str().unwrap_or(""), tag["Value"].as_str().unwrap_or(""));
-                let allowed = |s: &str| s.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c));
-                if key.is_empty() || key.len() > 128 || value.len() > 256 || !allowed(key) || !allowed(value) {
+            for tag in input
+                .get("Tags")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let (key, value) = (
+                    tag["Key"].as_str().unwrap_or(""),
+                    tag["Value"].as_str().unwrap_or(""),
+                );
+                let allowed = |s: &str| {
+                    s.chars()
+                        .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+                };
+                if key.is_empty()
+                    || key.len() > 128
+                    || value.len() > 256
+                    || !allowed(key)
+                    || !allowed(value)
+                {
                     return error(400, "InvalidParameters", "a tag key or value is not valid");
                 }
                 tags.insert(key.into(), value.into());
             }
             if tags.len() > MAX_TAGS {
-                return error(400, "TooManyTagsError", "The Targets parameter includes too many tags");
+                return error(
+                    400,
+                    "TooManyTagsError",
+                    "The Targets parameter includes too many tags",
+                );
             }
             execution.tags = tags;
             ok(json!({}))
@@ -358,24 +515,44 @@ fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
             let name = text("Name");
             match state.parameters.get(&name) {
                 Some(value) => {
-                    let decrypted = input.get("WithDecryption").and_then(Value::as_bool).unwrap_or(false);
-                    let shown = if decrypted { value.clone() } else { "AQICAHh…(encrypted)".into() };
-                    ok(json!({"Parameter": {"Name": name, "Type": "SecureString", "Value": shown, "Version": 1,
-                        "ARN": format!("arn:aws:ssm:{region}:{ACCOUNT}:parameter/{}", name.trim_start_matches('/'))}}))
+                    let decrypted = input
+                        .get("WithDecryption")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    let shown = if decrypted {
+                        value.clone()
+                    } else {
+                        "AQICAHh…(encrypted)".into()
+                    };
+                    ok(
+                        json!({"Parameter": {"Name": name, "Type": "SecureString", "Value": shown, "Version": 1,
+                        "ARN": format!("arn:aws:ssm:{region}:{ACCOUNT}:parameter/{}", name.trim_start_matches('/'))}}),
+                    )
                 }
                 None => error(400, "ParameterNotFound", ""),
             }
         }
-        other => error(400, "UnknownOperationException", &format!("{other} is not implemented by the stand-in")),
+        other => error(
+            400,
+            "UnknownOperationException",
+            &format!("{other} is not implemented by the stand-in"),
+        ),
     }
 }
 
 fn not_found(id: &str) -> Outgoing {
-    error(400, "AutomationExecutionNotFoundException", &format!("Automation Execution {id} could not be found"))
+    error(
+        400,
+        "AutomationExecutionNotFoundException",
+        &format!("Automation Execution {id} could not be found"),
+    )
 }
 
 fn signal(state: &mut State, region: &str, input: &Value, access_key: String) -> Outgoing {
-    let id = input["AutomationExecutionId"].as_str().unwrap_or_default().to_owned();
+    let id = input["AutomationExecutionId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let signal_type = input["SignalType"].as_str().unwrap_or_default().to_owned();
     let mut record = SignalRecord {
         execution_id: id.clone(),
@@ -386,22 +563,36 @@ fn signal(state: &mut State, region: &str, input: &Value, access_key: String) ->
     };
     if id.len() != 36 {
         state.signals.push(record);
-        return error(400, "ValidationException", "AutomationExecutionId must be 36 characters");
+        return error(
+            400,
+            "ValidationException",
+            "AutomationExecutionId must be 36 characters",
+        );
     }
     if !state.executions.contains_key(&id) {
         state.signals.push(record);
         return not_found(&id);
     }
-    let waiting = waiting_step(state, &id).filter(|i| state.executions[&id].steps[*i].spec.action == "aws:approve");
-    let Some(index) = waiting.filter(|_| matches!(signal_type.as_str(), "Approve" | "Reject")) else {
+    let waiting = waiting_step(state, &id)
+        .filter(|i| state.executions[&id].steps[*i].spec.action == "aws:approve");
+    let Some(index) = waiting.filter(|_| matches!(signal_type.as_str(), "Approve" | "Reject"))
+    else {
         state.signals.push(record);
         let status = state.executions[&id].status.clone();
-        return error(400, "InvalidAutomationSignalException",
-            &format!("Automation execution {id} is {status} and is not waiting for signal {signal_type}"));
+        return error(
+            400,
+            "InvalidAutomationSignalException",
+            &format!(
+                "Automation execution {id} is {status} and is not waiting for signal {signal_type}"
+            ),
+        );
     };
     record.accepted = true;
     state.signals.push(record);
-    let comment = input["Payload"]["Comment"][0].as_str().unwrap_or_default().to_owned();
+    let comment = input["Payload"]["Comment"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let step = &mut state.executions.get_mut(&id).expect("exists").steps[index];
     if signal_type == "Reject" {
         let message = format!("Step was rejected by {access_key}: {comment}");
@@ -413,7 +604,12 @@ fn signal(state: &mut State, region: &str, input: &Value, access_key: String) ->
     if !step.approvals.iter().any(|(key, _)| *key == access_key) {
         step.approvals.push((access_key, comment));
     }
-    let needed = step.spec.inputs.get("MinRequiredApprovals").and_then(|n| n.trim_matches('"').parse().ok()).unwrap_or(1usize);
+    let needed = step
+        .spec
+        .inputs
+        .get("MinRequiredApprovals")
+        .and_then(|n| n.trim_matches('"').parse().ok())
+        .unwrap_or(1usize);
     if step.approvals.len() >= needed {
         set_step(state, region, &id, index, "Success", None);
         set_execution(state, region, &id, "InProgress");

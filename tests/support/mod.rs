@@ -47,7 +47,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { approvers: Some("U0ALICE,S0OPS"), secrets_in_parameters: false }
+        Self {
+            approvers: Some("U0ALICE,S0OPS"),
+            secrets_in_parameters: false,
+        }
     }
 }
 
@@ -59,7 +62,13 @@ pub fn loader(ssm_url: &str, budget: CallBudget) -> aws_config::ConfigLoader {
     config_loader(budget)
         .endpoint_url(ssm_url)
         .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("AKIDLAMBDAROLE", "local-secret-key", None, None, "stand-in"))
+        .credentials_provider(Credentials::new(
+            "AKIDLAMBDAROLE",
+            "local-secret-key",
+            None,
+            None,
+            "stand-in",
+        ))
 }
 
 impl Harness {
@@ -70,7 +79,9 @@ impl Harness {
     pub async fn with(options: Options) -> Self {
         let any = "127.0.0.1:0".parse().unwrap();
         let ssm = SsmStandIn::start(any, REGION).await.unwrap();
-        let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET).await.unwrap();
+        let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
+            .await
+            .unwrap();
         for p in [alice(), bob(), mallory()] {
             slack.add_person(p);
         }
@@ -85,21 +96,47 @@ impl Harness {
         if options.secrets_in_parameters {
             ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
             ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
-            env.insert("SLACK_BOT_TOKEN_PARAMETER".into(), "/approvals/slack-bot-token".into());
-            env.insert("SLACK_SIGNING_SECRET_PARAMETER".into(), "/approvals/slack-signing-secret".into());
+            env.insert(
+                "SLACK_BOT_TOKEN_PARAMETER".into(),
+                "/approvals/slack-bot-token".into(),
+            );
+            env.insert(
+                "SLACK_SIGNING_SECRET_PARAMETER".into(),
+                "/approvals/slack-signing-secret".into(),
+            );
         } else {
             env.insert("SLACK_BOT_TOKEN".into(), BOT_TOKEN.into());
             env.insert("SLACK_SIGNING_SECRET".into(), SIGNING_SECRET.into());
         }
-        let events = EventsApp::from_env(&env_from(env.clone()), loader(&ssm.url(), CallBudget::BACKGROUND)).await.unwrap();
-        let interactions =
-            InteractionsApp::from_env(&env_from(env.clone()), loader(&ssm.url(), CallBudget::INTERACTIVE)).await.unwrap();
-        Self { ssm, slack, events, interactions, env }
+        let events = EventsApp::from_env(
+            &env_from(env.clone()),
+            loader(&ssm.url(), CallBudget::BACKGROUND),
+        )
+        .await
+        .unwrap();
+        let interactions = InteractionsApp::from_env(
+            &env_from(env.clone()),
+            loader(&ssm.url(), CallBudget::INTERACTIVE),
+        )
+        .await
+        .unwrap();
+        Self {
+            ssm,
+            slack,
+            events,
+            interactions,
+            env,
+        }
     }
 
     /// A second execution environment of the events function (as after a cold start).
     pub async fn another_events_environment(&self) -> EventsApp {
-        EventsApp::from_env(&env_from(self.env.clone()), loader(&self.ssm.url(), CallBudget::BACKGROUND)).await.unwrap()
+        EventsApp::from_env(
+            &env_from(self.env.clone()),
+            loader(&self.ssm.url(), CallBudget::BACKGROUND),
+        )
+        .await
+        .unwrap()
     }
 
     /// A runbook with a preparation step, then an approval, then the change.
@@ -108,25 +145,34 @@ impl Harness {
     }
 
     pub fn start_sample_runbook(&self) -> String {
-        self.ssm.start_automation_with_id(SAMPLE_EXECUTION_ID, runbook(1))
+        self.ssm
+            .start_automation_with_id(SAMPLE_EXECUTION_ID, runbook(1))
     }
 
     /// Delivers every event SSM emitted so far to the events function, as EventBridge would.
     pub async fn deliver_events(&self) -> Vec<EventOutcome> {
         let mut outcomes = vec![];
         for event in self.ssm.take_events() {
-            outcomes.push(handle_automation_event(&self.events, &event).await.expect("event handled"));
+            outcomes.push(
+                handle_automation_event(&self.events, &event)
+                    .await
+                    .expect("event handled"),
+            );
         }
         outcomes
     }
 
-    pub async fn deliver(&self, event: &Value) -> Result<EventOutcome, approvals::handlers::events::EventError> {
+    pub async fn deliver(
+        &self,
+        event: &Value,
+    ) -> Result<EventOutcome, approvals::handlers::events::EventError> {
         handle_automation_event(&self.events, event).await
     }
 
     /// Sends an API Gateway event (JSON) to the interactions function, as the runtime would.
     pub async fn invoke_interactions(&self, event: &Value) -> (u16, String) {
-        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
+        let request =
+            lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
         let response = handle_slack_request(&self.interactions, request).await;
         let status = response.status().as_u16();
         let body = match response.body() {
@@ -138,15 +184,29 @@ impl Harness {
         (status, body)
     }
 
-    pub async fn click(&self, channel: &str, ts: &str, person: &Person, action_id: &str) -> (u16, String) {
-        let click: SignedClick = self.slack.click(channel, ts, person, action_id).expect("button present");
-        self.invoke_interactions(&click.to_apigw_v2_event(false)).await
+    pub async fn click(
+        &self,
+        channel: &str,
+        ts: &str,
+        person: &Person,
+        action_id: &str,
+    ) -> (u16, String) {
+        let click: SignedClick = self
+            .slack
+            .click(channel, ts, person, action_id)
+            .expect("button present");
+        self.invoke_interactions(&click.to_apigw_v2_event(false))
+            .await
     }
 
     /// The single prompt in the channel.
     pub fn only_prompt(&self) -> approvals::stand_ins::slack::StoredMessage {
         let messages = self.slack.messages();
-        assert_eq!(messages.len(), 1, "expected exactly one message, got {messages:#?}");
+        assert_eq!(
+            messages.len(),
+            1,
+            "expected exactly one message, got {messages:#?}"
+        );
         messages.into_iter().next().unwrap()
     }
 
@@ -188,5 +248,6 @@ pub fn text_of(blocks: &[Value]) -> String {
 /// An event file from `events/`.
 pub fn event_file(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
 }
