@@ -6,11 +6,14 @@
 //! services enforce. Nothing in them is a one-shot canned reply.
 
 pub mod block_kit_text;
+pub mod runtime_api;
 pub mod slack;
 pub mod ssm;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
@@ -64,15 +67,30 @@ pub struct HttpServer {
     task: JoinHandle<()>,
 }
 
+type AsyncHandler =
+    Arc<dyn Fn(Incoming) -> Pin<Box<dyn Future<Output = Outgoing> + Send>> + Send + Sync>;
+
 impl HttpServer {
     /// Binds `addr` (port 0 picks a free port) and serves until dropped.
     pub async fn start<H>(addr: SocketAddr, handler: H) -> std::io::Result<Self>
     where
         H: Fn(Incoming) -> Outgoing + Send + Sync + 'static,
     {
+        let handler = Arc::new(handler);
+        Self::start_async(
+            addr,
+            Arc::new(move |req| {
+                let out = handler(req);
+                Box::pin(async move { out }) as Pin<Box<dyn Future<Output = Outgoing> + Send>>
+            }),
+        )
+        .await
+    }
+
+    /// Like [`HttpServer::start`], for handlers that wait (long polls).
+    pub async fn start_async(addr: SocketAddr, handler: AsyncHandler) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let handler = Arc::new(handler);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -97,7 +115,7 @@ impl HttpServer {
                                     headers: parts.headers,
                                     body,
                                 };
-                                let out = handler(incoming);
+                                let out = handler(incoming).await;
                                 let mut response = hyper::Response::builder().status(out.status);
                                 for (name, value) in &out.headers {
                                     response = response.header(name, value);

@@ -1,0 +1,227 @@
+//! The built binaries, run as Lambda runs them (Runtime API emulator), configured
+//! only through their environment: `AWS_ENDPOINT_URL_SSM`, `SLACK_API_URL`, secrets
+//! from Parameter Store. Covers what in-process tests cannot: start-up and its errors.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use approvals::domain::interaction::APPROVE_ACTION_ID;
+use approvals::stand_ins::runtime_api::{Invocation, RuntimeApi};
+use approvals::stand_ins::slack::SlackStandIn;
+use approvals::stand_ins::ssm::SsmStandIn;
+use serde_json::Value;
+use support::*;
+
+struct Function {
+    api: RuntimeApi,
+    child: Child,
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn base_env(ssm: &SsmStandIn, slack: &SlackStandIn) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_REGION", REGION.into()),
+        ("AWS_ACCESS_KEY_ID", "AKIDLAMBDAROLE".into()),
+        ("AWS_SECRET_ACCESS_KEY", "local-secret-key".into()),
+        ("AWS_SESSION_TOKEN", "local-session".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_ENDPOINT_URL_SSM", ssm.url()),
+        ("SLACK_API_URL", slack.api_url()),
+        (
+            "SLACK_BOT_TOKEN_PARAMETER",
+            "/approvals/slack-bot-token".into(),
+        ),
+        (
+            "SLACK_SIGNING_SECRET_PARAMETER",
+            "/approvals/slack-signing-secret".into(),
+        ),
+        ("SLACK_CHANNEL", CHANNEL.into()),
+        ("SLACK_APPROVERS", "U0ALICE".into()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+    ]
+}
+
+async fn spawn(binary: &str, env: &[(&'static str, String)]) -> Function {
+    let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let child = Command::new(binary)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_LAMBDA_RUNTIME_API", api.address())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "local")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Function { api, child }
+}
+
+async fn invoke(f: &Function, event: Value) -> Invocation {
+    f.api
+        .invoke(event, Duration::from_secs(20))
+        .await
+        .expect("the function answered")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binaries_run_the_loop_against_the_stand_ins() {
+    let any = "127.0.0.1:0".parse().unwrap();
+    let ssm = SsmStandIn::start(any, REGION).await.unwrap();
+    let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
+        .await
+        .unwrap();
+    ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
+    ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
+    let env = base_env(&ssm, &slack);
+    let events = spawn(env!("CARGO_BIN_EXE_automation-events"), &env).await;
+    let interactions = spawn(env!("CARGO_BIN_EXE_slack-interactions"), &env).await;
+
+    let id = ssm.start_automation(runbook(1));
+    for event in ssm.take_events() {
+        let Invocation::Response(_) = invoke(&events, event).await else {
+            panic!("events function failed")
+        };
+    }
+    let prompts = slack.messages();
+    assert_eq!(prompts.len(), 1);
+    let prompt = &prompts[0];
+
+    let click = slack
+        .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .unwrap();
+    let Invocation::Response(response) = invoke(&interactions, click.to_apigw_v2_event(true)).await
+    else {
+        panic!("interactions function failed")
+    };
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(ssm.execution_status(&id).as_deref(), Some("Success"));
+    assert!(!has_buttons(
+        &slack.message(CHANNEL, &prompt.ts).unwrap().blocks
+    ));
+
+    // An unsigned request gets a bare 401 from the real binary too.
+    let mut forged = click.to_apigw_v2_event(false);
+    forged["headers"]["x-slack-signature"] = Value::from(format!("v0={}", "0".repeat(64)));
+    let Invocation::Response(response) = invoke(&interactions, forged).await else {
+        panic!()
+    };
+    assert_eq!(response["statusCode"], 401);
+    assert_eq!(ssm.count_calls("GetParameter"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_configuration_stops_the_function_at_start_up_naming_the_variable() {
+    let any = "127.0.0.1:0".parse().unwrap();
+    let ssm = SsmStandIn::start(any, REGION).await.unwrap();
+    let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
+        .await
+        .unwrap();
+    ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
+    ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
+    let with = |changes: &[(&'static str, Option<&str>)]| {
+        let mut env = base_env(&ssm, &slack);
+        for (name, value) in changes {
+            env.retain(|(k, _)| k != name);
+            if let Some(v) = value {
+                env.push((name, v.to_string()));
+            }
+        }
+        env
+    };
+    let cases: Vec<(&str, Vec<(&'static str, String)>, &str)> = vec![
+        (
+            env!("CARGO_BIN_EXE_automation-events"),
+            with(&[("SLACK_CHANNEL", None)]),
+            "SLACK_CHANNEL is not set",
+        ),
+        (
+            env!("CARGO_BIN_EXE_automation-events"),
+            with(&[("SLACK_BOT_TOKEN", Some("xoxb-1"))]),
+            "both SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_PARAMETER",
+        ),
+        (
+            env!("CARGO_BIN_EXE_slack-interactions"),
+            with(&[("SLACK_APPROVERS", Some("alice"))]),
+            "SLACK_APPROVERS",
+        ),
+        (
+            env!("CARGO_BIN_EXE_slack-interactions"),
+            with(&[("SLACK_SIGNING_SECRET_PARAMETER", Some("/missing"))]),
+            "SLACK_SIGNING_SECRET_PARAMETER: could not read SSM parameter \\\"/missing\\\"",
+        ),
+        (
+            env!("CARGO_BIN_EXE_slack-interactions"),
+            with(&[("SLACK_API_URL", Some("slack.com"))]),
+            "SLACK_API_URL",
+        ),
+    ];
+    for (binary, env, expected) in cases {
+        let mut f = spawn(binary, &env).await;
+        let output = f.child.wait_with_output_timeout();
+        assert!(!output.0.success(), "{expected}: the function started");
+        assert!(
+            output.1.contains(expected),
+            "{expected} not in: {}",
+            output.1
+        );
+        assert!(
+            !output.1.contains(BOT_TOKEN) && !output.1.contains(SIGNING_SECRET),
+            "a secret was printed"
+        );
+    }
+    // Unset approvers is a valid, safe state: the function starts.
+    let f = spawn(
+        env!("CARGO_BIN_EXE_slack-interactions"),
+        &with(&[("SLACK_APPROVERS", None)]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut f = f;
+    assert!(
+        f.child.try_wait().unwrap().is_none(),
+        "exited although SLACK_APPROVERS may be unset"
+    );
+}
+
+trait WaitOutput {
+    fn wait_with_output_timeout(&mut self) -> (std::process::ExitStatus, String);
+}
+
+impl WaitOutput for Child {
+    /// Waits up to 5 s for the process to exit (killing it after), then reads its output.
+    fn wait_with_output_timeout(&mut self) -> (std::process::ExitStatus, String) {
+        use std::io::Read;
+        for _ in 0..100 {
+            if self.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.kill();
+        let status = self.wait().unwrap();
+        let mut text = String::new();
+        self.stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        self.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        (status, text)
+    }
+}
