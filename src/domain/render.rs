@@ -200,7 +200,10 @@ fn details(execution: &Execution, step: &Step, region: &str, status: String) -> 
             approvals_needed(approval.min_required_approvals)
         ),
     ];
-    if let Some(at) = approval.times_out_at_unix {
+    if let Some(at) = approval
+        .times_out_at_unix
+        .filter(|_| step.status == Status::Waiting)
+    {
         fields.push(format!("*Times out*\n{}", slack_date(at)));
     }
     blocks.push(json!({"type": "section", "fields": fields.iter()

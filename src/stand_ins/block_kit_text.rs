@@ -95,10 +95,25 @@ pub fn mrkdwn(text: &str, names: &dyn Fn(&str) -> Option<String>) -> String {
         rest = &rest[start + end + 1..];
     }
     out.push_str(rest);
-    out.replace("&lt;", "<")
+    let mut out = out
+        .replace("&lt;", "<")
         .replace("&gt;", ">")
-        .replace("&amp;", "&")
+        .replace("&amp;", "&");
+    for (code, emoji) in EMOJI {
+        out = out.replace(code, emoji);
+    }
+    out
 }
+
+/// The emoji shortcodes this project's messages use, as Slack shows them.
+const EMOJI: [(&str, &str); 6] = [
+    (":hourglass_flowing_sand:", "⏳"),
+    (":white_check_mark:", "✅"),
+    (":x:", "❌"),
+    (":alarm_clock:", "⏰"),
+    (":no_entry_sign:", "🚫"),
+    (":grey_question:", "❔"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -107,10 +122,10 @@ mod tests {
     #[test]
     fn resolves_links_mentions_and_dates() {
         let names = |id: &str| (id == "U1").then(|| "alice".to_owned());
-        let text = "*Approved* by <@U1> <!date^1^{date}|1970-01-01 00:00 UTC> · <https://x.test|open> &lt;b&gt;";
+        let text = ":x: *Rejected* by <@U1> <!date^1^{date}|1970-01-01 00:00 UTC> · <https://x.test|open> &lt;b&gt;";
         assert_eq!(
             mrkdwn(text, &names),
-            "*Approved* by @alice 1970-01-01 00:00 UTC · open (https://x.test) <b>"
+            "❌ *Rejected* by @alice 1970-01-01 00:00 UTC · open (https://x.test) <b>"
         );
     }
 }

@@ -1,0 +1,219 @@
+//! The product in a few seconds, with no AWS account and no Slack workspace:
+//! the real handlers of both functions against the local SSM and Slack stand-ins.
+//!
+//!     cargo run --example demo               # alice approves
+//!     cargo run --example demo -- --reject   # bob (approver through a user group) rejects
+//!     cargo run --example demo -- --stranger # someone who may not decide clicks
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use approvals::domain::interaction::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
+use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_event};
+use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
+use approvals::ssm::{CallBudget, config_loader};
+use approvals::stand_ins::block_kit_text;
+use approvals::stand_ins::slack::{Person, SlackStandIn};
+use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn, StepSpec};
+use aws_sdk_ssm::config::{Credentials, Region};
+
+const SIGNING_SECRET: &str = "demo-signing-secret";
+const BOT_TOKEN: &str = "xoxb-demo";
+const CHANNEL: &str = "C0APPROVALS";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (person, action, verb) = match args.first().map(String::as_str) {
+        None => (
+            Person::new("U0ALICE", "alice"),
+            APPROVE_ACTION_ID,
+            "Approve",
+        ),
+        Some("--reject") => (Person::new("U0BOB", "bob"), REJECT_ACTION_ID, "Reject"),
+        Some("--stranger") => (
+            Person::new("U0MALLORY", "mallory"),
+            APPROVE_ACTION_ID,
+            "Approve",
+        ),
+        Some(other) => {
+            return Err(format!("unknown option {other}; try --reject or --stranger").into());
+        }
+    };
+
+    let any = "127.0.0.1:0".parse()?;
+    let ssm = SsmStandIn::start(any, "us-east-1").await?;
+    let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET).await?;
+    for p in [
+        Person::new("U0ALICE", "alice"),
+        Person::new("U0BOB", "bob"),
+        Person::new("U0MALLORY", "mallory"),
+    ] {
+        slack.add_person(p);
+    }
+    slack.add_usergroup("S0OPS", &["U0BOB"]);
+    let env: HashMap<&str, String> = HashMap::from([
+        ("SLACK_CHANNEL", CHANNEL.to_string()),
+        ("SLACK_API_URL", slack.api_url()),
+        ("SLACK_BOT_TOKEN", BOT_TOKEN.into()),
+        ("SLACK_SIGNING_SECRET", SIGNING_SECRET.into()),
+        ("SLACK_APPROVERS", "U0ALICE,S0OPS".into()),
+    ]);
+    let lookup = |name: &str| env.get(name).cloned();
+    let loader = |budget| {
+        config_loader(budget)
+            .endpoint_url(ssm.url())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDDEMO", "demo", None, None, "demo"))
+    };
+    let events = EventsApp::from_env(&lookup, loader(CallBudget::BACKGROUND)).await?;
+    let interactions = InteractionsApp::from_env(&lookup, loader(CallBudget::INTERACTIVE)).await?;
+    let names = |id: &str| slack.username(id);
+
+    println!(
+        "Local demo: SSM stand-in at {}, Slack stand-in at {}",
+        ssm.url(),
+        slack.api_url()
+    );
+    println!("SLACK_APPROVERS=U0ALICE,S0OPS (alice directly, bob through the user group S0OPS)\n");
+
+    let id = ssm.start_automation(RunbookSpec {
+        document_name: "Deploy-Payments".into(),
+        document_version: "4".into(),
+        executed_by: "arn:aws:sts::123456789012:assumed-role/Deployer/carol".into(),
+        parameters: BTreeMap::from([
+            ("Environment".into(), vec!["production".into()]),
+            ("ImageTag".into(), vec!["payments:2026.11.21-1".into()]),
+        ]),
+        steps: vec![
+            StepSpec::run("checkHealth", "aws:executeAwsApi"),
+            StepSpec::approve(
+                "approveRollout",
+                "Roll payments 2026.11.21-1 out to production?\nCanary error rate is 0.02% over the last hour.",
+                1,
+                &["arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole"],
+            ),
+            StepSpec::run("rollOut", "aws:executeScript"),
+        ],
+    });
+    let emitted = ssm.take_events();
+    println!("1. carol starts runbook Deploy-Payments (execution {id}).");
+    println!(
+        "   It reaches its aws:approve step and waits. SSM emits {} EventBridge events;",
+        emitted.len()
+    );
+    println!("   automation-events handles each of them:");
+    for event in &emitted {
+        let outcome = handle_automation_event(&events, event).await?;
+        println!(
+            "   - {} {:<10} → {}",
+            kind(event),
+            event["detail"]["Status"].as_str().unwrap_or("?"),
+            describe(&outcome)
+        );
+    }
+    let prompt = slack
+        .messages()
+        .into_iter()
+        .next()
+        .ok_or("no prompt was posted")?;
+    println!("\n2. The prompt in #approvals (posted once, with chat.postMessage):\n");
+    print_message(&block_kit_text::render(&prompt.blocks, &names));
+
+    let click = slack.click(CHANNEL, &prompt.ts, &person, action)?;
+    println!(
+        "\n3. @{} clicks {verb}. Slack sends the click to slack-interactions, signed:",
+        person.username
+    );
+    println!("   X-Slack-Request-Timestamp: {}", click.timestamp);
+    println!("   X-Slack-Signature: {}…", &click.signature[..19]);
+    let request = lambda_http::request::from_str(&click.to_apigw_v2_event(false).to_string())?;
+    let started = Instant::now();
+    let response = handle_slack_request(&interactions, request).await;
+    println!(
+        "   slack-interactions verified it and answered HTTP {} in {} ms.",
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    match ssm.signals().last() {
+        Some(signal) if signal.accepted => println!(
+            "   SSM accepted SendAutomationSignal {} with Comment {:?}.",
+            signal.signal_type,
+            signal.payload["Comment"][0].as_str().unwrap_or("")
+        ),
+        _ => println!("   No signal was sent to SSM."),
+    }
+    for told in slack.ephemeral() {
+        println!(
+            "   Only @{} sees: {}",
+            names(&told.user_id).unwrap_or(told.user_id),
+            block_kit_text::mrkdwn(&told.text, &names)
+        );
+    }
+    println!(
+        "   The execution is now {}.",
+        ssm.execution_status(&id).unwrap_or_default()
+    );
+
+    let emitted = ssm.take_events();
+    if !emitted.is_empty() {
+        println!(
+            "\n4. SSM emits {} more events; automation-events brings the message up to date:",
+            emitted.len()
+        );
+        for event in &emitted {
+            let outcome = handle_automation_event(&events, event).await?;
+            println!(
+                "   - {} {:<10} → {}",
+                kind(event),
+                event["detail"]["Status"].as_str().unwrap_or("?"),
+                describe(&outcome)
+            );
+        }
+    }
+    let last = slack
+        .message(CHANNEL, &prompt.ts)
+        .ok_or("the prompt is gone")?;
+    println!(
+        "\n{} The message in #approvals now reads:\n",
+        if emitted.is_empty() { "4." } else { "5." }
+    );
+    print_message(&block_kit_text::render(&last.blocks, &names));
+    println!(
+        "\nOutbound calls: SSM {:?}; Slack {:?}",
+        ssm.calls(),
+        slack
+            .calls()
+            .iter()
+            .map(|(m, _)| m.as_str())
+            .collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+fn kind(event: &serde_json::Value) -> &'static str {
+    if event["detail"]["StepName"].is_string() {
+        "step event     "
+    } else {
+        "execution event"
+    }
+}
+
+fn describe(outcome: &EventOutcome) -> String {
+    match outcome {
+        EventOutcome::Posted { ts, .. } => format!("posted the prompt (ts {ts})"),
+        EventOutcome::AlreadyPosted { .. } => "prompt already posted: nothing to do".into(),
+        EventOutcome::Updated { step_status, .. } => {
+            format!("updated the prompt (approval step {step_status})")
+        }
+        EventOutcome::Ignored { reason } => format!("ignored: {reason}"),
+    }
+}
+
+fn print_message(text: &str) {
+    println!("   ┌────────────────────────────────────────────────────────────────────");
+    for line in text.lines() {
+        println!("   │ {line}");
+    }
+    println!("   └────────────────────────────────────────────────────────────────────");
+}
