@@ -14,6 +14,9 @@ use approvals::stand_ins::ssm::SsmStandIn;
 use serde_json::Value;
 use support::*;
 
+/// Environment variables for a function process.
+type FunctionEnv = Vec<(&'static str, String)>;
+
 struct Function {
     api: RuntimeApi,
     child: Child,
@@ -26,7 +29,7 @@ impl Drop for Function {
     }
 }
 
-fn base_env(ssm: &SsmStandIn, slack: &SlackStandIn) -> Vec<(&'static str, String)> {
+fn base_env(ssm: &SsmStandIn, slack: &SlackStandIn) -> FunctionEnv {
     vec![
         ("AWS_REGION", REGION.into()),
         ("AWS_ACCESS_KEY_ID", "AKIDLAMBDAROLE".into()),
@@ -140,7 +143,7 @@ async fn bad_configuration_stops_the_function_at_start_up_naming_the_variable() 
         }
         env
     };
-    let cases: Vec<(&str, Vec<(&'static str, String)>, &str)> = vec![
+    let cases: Vec<(&str, FunctionEnv, &str)> = vec![
         (
             env!("CARGO_BIN_EXE_automation-events"),
             with(&[("SLACK_CHANNEL", None)]),

@@ -17,6 +17,7 @@ use lambda_http::http::{StatusCode, header::CONTENT_TYPE};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::{StartupError, clients};
 use crate::config::{Env, InteractionsSettings, Secret};
@@ -127,6 +128,16 @@ pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Re
 }
 
 async fn decide(app: &InteractionsApp, click: DecisionClick, deadline: Instant) {
+    let span = tracing::info_span!(
+        "click",
+        execution_id = %click.execution_id,
+        user_id = %click.user.id,
+        decision = click.decision.signal_type()
+    );
+    decide_in_span(app, &click, deadline).instrument(span).await
+}
+
+async fn decide_in_span(app: &InteractionsApp, click: &DecisionClick, deadline: Instant) {
     let DecisionClick {
         decision,
         execution_id: id,
@@ -134,10 +145,7 @@ async fn decide(app: &InteractionsApp, click: DecisionClick, deadline: Instant) 
         response_url,
         step_key,
         message_blocks,
-    } = &click;
-    let span = tracing::info_span!("click", execution_id = %id, user_id = %user.id, decision = decision.signal_type());
-    let _guard = span.enter();
-
+    } = click;
     if let Err(refusal) = authorize(app, &user.id, deadline).await {
         tracing::info!(%refusal, "click refused");
         tell(app, response_url, &refusal, deadline).await;
@@ -183,7 +191,7 @@ async fn decide(app: &InteractionsApp, click: DecisionClick, deadline: Instant) 
         }
         Ok(SignalOutcome::NotWaiting(reason)) => {
             tracing::info!(%reason, "SSM refused the signal");
-            refused_by_ssm(app, &click, &reason, deadline).await;
+            refused_by_ssm(app, click, &reason, deadline).await;
         }
         Err(e) => {
             // Timed out, throttled, denied: SSM may or may not have applied it.
