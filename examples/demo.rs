@@ -5,7 +5,7 @@
 //!     cargo run --example demo -- --reject   # bob (approver through a user group) rejects
 //!     cargo run --example demo -- --stranger # someone who may not decide clicks
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use approvals::domain::interaction::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
@@ -14,7 +14,7 @@ use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
 use approvals::ssm::{CallBudget, config_loader};
 use approvals::stand_ins::block_kit_text;
 use approvals::stand_ins::slack::{Person, SlackStandIn};
-use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn, StepSpec};
+use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn};
 use aws_sdk_ssm::config::{Credentials, Region};
 
 const SIGNING_SECRET: &str = "demo-signing-secret";
@@ -77,25 +77,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("SLACK_APPROVERS=U0ALICE,S0OPS (alice directly, bob through the user group S0OPS)\n");
 
-    let id = ssm.start_automation(RunbookSpec {
-        document_name: "Deploy-Payments".into(),
-        document_version: "4".into(),
-        executed_by: "arn:aws:sts::123456789012:assumed-role/Deployer/carol".into(),
-        parameters: BTreeMap::from([
-            ("Environment".into(), vec!["production".into()]),
-            ("ImageTag".into(), vec!["payments:2026.11.21-1".into()]),
-        ]),
-        steps: vec![
-            StepSpec::run("checkHealth", "aws:executeAwsApi"),
-            StepSpec::approve(
-                "approveRollout",
-                "Roll payments 2026.11.21-1 out to production?\nCanary error rate is 0.02% over the last hour.",
-                1,
-                &["arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole"],
-            ),
-            StepSpec::run("rollOut", "aws:executeScript"),
-        ],
-    });
+    let id = ssm.start_automation(RunbookSpec::sample(
+        "Roll payments 2026.11.21-1 out to production?\nCanary error rate is 0.02% over the last hour.",
+        1,
+    ));
     let emitted = ssm.take_events();
     println!("1. carol starts runbook Deploy-Payments (execution {id}).");
     println!(
@@ -103,15 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         emitted.len()
     );
     println!("   automation-events handles each of them:");
-    for event in &emitted {
-        let outcome = handle_automation_event(&events, event).await?;
-        println!(
-            "   - {} {:<10} → {}",
-            kind(event),
-            event["detail"]["Status"].as_str().unwrap_or("?"),
-            describe(&outcome)
-        );
-    }
+    deliver(&events, &emitted).await?;
     let prompt = slack
         .messages()
         .into_iter()
@@ -161,15 +138,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "\n4. SSM emits {} more events; automation-events brings the message up to date:",
             emitted.len()
         );
-        for event in &emitted {
-            let outcome = handle_automation_event(&events, event).await?;
-            println!(
-                "   - {} {:<10} → {}",
-                kind(event),
-                event["detail"]["Status"].as_str().unwrap_or("?"),
-                describe(&outcome)
-            );
-        }
+        deliver(&events, &emitted).await?;
     }
     let last = slack
         .message(CHANNEL, &prompt.ts)
@@ -188,6 +157,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(m, _)| m.as_str())
             .collect::<Vec<_>>()
     );
+    Ok(())
+}
+
+/// Hands events to the events function as EventBridge would, saying what each did.
+async fn deliver(
+    events: &EventsApp,
+    emitted: &[serde_json::Value],
+) -> Result<(), Box<dyn std::error::Error>> {
+    for event in emitted {
+        let outcome = handle_automation_event(events, event).await?;
+        let status = event["detail"]["Status"].as_str().unwrap_or("?");
+        println!("   - {} {status:<10} → {}", kind(event), describe(&outcome));
+    }
     Ok(())
 }
 

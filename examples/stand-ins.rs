@@ -9,14 +9,12 @@
 //! EventBridge event the SSM stand-in emits is written to `target/local-events/`, and
 //! every change to a Slack message is printed as a person would read it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use approvals::stand_ins::block_kit_text;
 use approvals::stand_ins::slack::{Person, SlackStandIn};
-use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn, StepSpec};
-
-const SAMPLE_EXECUTION_ID: &str = "5c3e9b1a-7d2f-4e8a-9b6c-1f0a2d3e4b5c";
+use approvals::stand_ins::ssm::{RunbookSpec, SAMPLE_EXECUTION_ID, SsmStandIn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,21 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     slack.add_usergroup("S0OPS", &["U0BOB"]);
     ssm.start_automation_with_id(
         SAMPLE_EXECUTION_ID,
-        RunbookSpec {
-            document_name: "Deploy-Payments".into(),
-            document_version: "4".into(),
-            executed_by: "arn:aws:sts::123456789012:assumed-role/Deployer/carol".into(),
-            parameters: BTreeMap::from([("Environment".into(), vec!["production".into()])]),
-            steps: vec![
-                StepSpec::approve(
-                    "approveRollout",
-                    "Roll payments 2026.11.21-1 out to production?",
-                    1,
-                    &[],
-                ),
-                StepSpec::run("rollOut", "aws:executeScript"),
-            ],
-        },
+        RunbookSpec::sample("Roll payments 2026.11.21-1 out to production?", 1),
     );
     let out_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/local-events");
     std::fs::create_dir_all(out_dir)?;

@@ -29,11 +29,7 @@ async fn post_message_rate_limit_is_waited_out_as_slack_asks() {
 async fn slack_down_fails_the_delivery_and_a_retry_posts_once() {
     let h = Harness::start().await;
     let id = h.start_runbook(1);
-    let events = h.ssm.take_events();
-    let waiting = events
-        .iter()
-        .find(|e| e["detail"]["Status"] == "Waiting")
-        .unwrap();
+    let waiting = &h.take_waiting_step_event();
     for _ in 0..4 {
         h.slack.fail_next("chat.postMessage", 503);
     }
@@ -57,11 +53,7 @@ async fn slack_down_fails_the_delivery_and_a_retry_posts_once() {
 async fn a_failed_tag_write_is_retried_without_a_second_prompt() {
     let h = Harness::start().await;
     let id = h.start_runbook(1);
-    let events = h.ssm.take_events();
-    let waiting = events
-        .iter()
-        .find(|e| e["detail"]["Status"] == "Waiting")
-        .unwrap();
+    let waiting = &h.take_waiting_step_event();
     for _ in 0..4 {
         h.ssm
             .fail_next("AddTagsToResource", 500, "InternalServerError");
@@ -180,11 +172,7 @@ async fn group_lookup_failure_refuses_safely_and_is_not_cached() {
 async fn ssm_unavailable_for_events_fails_the_delivery() {
     let h = Harness::start().await;
     h.start_runbook(1);
-    let events = h.ssm.take_events();
-    let waiting = events
-        .iter()
-        .find(|e| e["detail"]["Status"] == "Waiting")
-        .unwrap();
+    let waiting = &h.take_waiting_step_event();
     for _ in 0..8 {
         h.ssm
             .fail_next("GetAutomationExecution", 500, "InternalServerError");

@@ -24,7 +24,7 @@ use crate::domain::execution::{Execution, ExecutionId};
 use crate::domain::render::{render_outcome, render_prompt};
 use crate::domain::tags::PromptRef;
 use crate::slack::{SlackClient, SlackError};
-use crate::ssm::{Ssm, SsmError};
+use crate::ssm::{ExecutionTags, Ssm, SsmError};
 
 /// Time for the Slack calls of one event (the function's timeout is longer).
 const SLACK_BUDGET: Duration = Duration::from_secs(20);
@@ -149,11 +149,9 @@ async fn prompt(
     id: &ExecutionId,
     region: &str,
 ) -> Result<EventOutcome, EventError> {
-    let (tags, execution) = tokio::join!(app.ssm.execution_tags(id), app.ssm.get_execution(id));
-    let Some(execution) = existing(execution)? else {
+    let Some((execution, tags)) = load(app, id).await? else {
         return Ok(ignored("the execution does not exist"));
     };
-    let tags = tags?;
     let Some(step) = execution.waiting_approval() else {
         return Ok(ignored("no aws:approve step of the execution is waiting"));
     };
@@ -194,11 +192,9 @@ async fn refresh(
     id: &ExecutionId,
     region: &str,
 ) -> Result<EventOutcome, EventError> {
-    let (tags, execution) = tokio::join!(app.ssm.execution_tags(id), app.ssm.get_execution(id));
-    let Some(execution) = existing(execution)? else {
+    let Some((execution, tags)) = load(app, id).await? else {
         return Ok(ignored("the execution does not exist"));
     };
-    let tags = tags?;
     let Some(prompt) = tags.prompt.clone().or_else(|| app.remembered(id)) else {
         return Ok(ignored("no prompt was posted for this execution"));
     };
@@ -247,10 +243,15 @@ async fn refresh(
     })
 }
 
-/// `None` for an execution SSM does not know: retrying such an event cannot help.
-fn existing(result: Result<Execution, SsmError>) -> Result<Option<Execution>, SsmError> {
-    match result {
-        Ok(execution) => Ok(Some(execution)),
+/// The execution and our tags on it, fetched together; `None` for an execution SSM
+/// does not know (retrying such an event cannot help).
+async fn load(
+    app: &EventsApp,
+    id: &ExecutionId,
+) -> Result<Option<(Execution, ExecutionTags)>, SsmError> {
+    let (tags, execution) = tokio::join!(app.ssm.execution_tags(id), app.ssm.get_execution(id));
+    match execution {
+        Ok(execution) => Ok(Some((execution, tags?))),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }

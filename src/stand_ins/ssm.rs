@@ -80,6 +80,35 @@ pub struct RunbookSpec {
     pub steps: Vec<StepSpec>,
 }
 
+/// The execution ID the sample files in `events/` refer to.
+pub const SAMPLE_EXECUTION_ID: &str = "5c3e9b1a-7d2f-4e8a-9b6c-1f0a2d3e4b5c";
+
+impl RunbookSpec {
+    /// The example used by the tests, the demo and the local stand-ins: a health
+    /// check, an approval with `message`, then the change.
+    pub fn sample(message: &str, min_required_approvals: u32) -> Self {
+        Self {
+            document_name: "Deploy-Payments".into(),
+            document_version: "4".into(),
+            executed_by: "arn:aws:sts::123456789012:assumed-role/Deployer/carol".into(),
+            parameters: BTreeMap::from([
+                ("Environment".into(), vec!["production".into()]),
+                ("ImageTag".into(), vec!["payments:2026.11.21-1".into()]),
+            ]),
+            steps: vec![
+                StepSpec::run("checkHealth", "aws:executeAwsApi"),
+                StepSpec::approve(
+                    "approveRollout",
+                    message,
+                    min_required_approvals,
+                    &["arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole"],
+                ),
+                StepSpec::run("rollOut", "aws:executeScript"),
+            ],
+        }
+    }
+}
+
 /// A signal SSM accepted or refused, as recorded by the stand-in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignalRecord {
@@ -449,14 +478,10 @@ fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
         }
         "SendAutomationSignal" => signal(&mut state, region, &input, access_key),
         "ListTagsForResource" => {
-            let id = text("ResourceId");
-            if text("ResourceType") != "Automation" {
-                return error(
-                    400,
-                    "InvalidResourceType",
-                    "only Automation is supported here",
-                );
-            }
+            let id = match automation_resource(&input) {
+                Ok(id) => id,
+                Err(refused) => return refused,
+            };
             match state.executions.get(&id) {
                 Some(e) => ok(
                     json!({"TagList": e.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()}),
@@ -465,14 +490,10 @@ fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
             }
         }
         "AddTagsToResource" => {
-            let id = text("ResourceId");
-            if text("ResourceType") != "Automation" {
-                return error(
-                    400,
-                    "InvalidResourceType",
-                    "only Automation is supported here",
-                );
-            }
+            let id = match automation_resource(&input) {
+                Ok(id) => id,
+                Err(refused) => return refused,
+            };
             let Some(execution) = state.executions.get_mut(&id) else {
                 return error(400, "InvalidResourceId", "The resource ID is not valid");
             };
@@ -538,6 +559,22 @@ fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
             &format!("{other} is not implemented by the stand-in"),
         ),
     }
+}
+
+/// The execution ID of a tagging call; only `ResourceType: Automation` is modelled.
+fn automation_resource(input: &Value) -> Result<String, Outgoing> {
+    if input.get("ResourceType").and_then(Value::as_str) != Some("Automation") {
+        return Err(error(
+            400,
+            "InvalidResourceType",
+            "only Automation is supported here",
+        ));
+    }
+    Ok(input
+        .get("ResourceId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned())
 }
 
 fn not_found(id: &str) -> Outgoing {

@@ -3,13 +3,13 @@
 //! `from_env`, same SDK configuration), but pointed at the stand-ins.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_event};
 use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
 use approvals::ssm::{CallBudget, config_loader};
 use approvals::stand_ins::slack::{Person, SignedClick, SlackStandIn};
-use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn, StepSpec};
+use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn};
 use aws_sdk_ssm::config::{Credentials, Region};
 use lambda_http::Body;
 use serde_json::Value;
@@ -18,8 +18,7 @@ pub const SIGNING_SECRET: &str = "local-signing-secret-0123456789abcdef";
 pub const BOT_TOKEN: &str = "xoxb-local-bot-token";
 pub const CHANNEL: &str = "C0APPROVALS";
 pub const REGION: &str = "us-east-1";
-/// The execution ID the files in `events/` refer to.
-pub const SAMPLE_EXECUTION_ID: &str = "5c3e9b1a-7d2f-4e8a-9b6c-1f0a2d3e4b5c";
+pub use approvals::stand_ins::ssm::SAMPLE_EXECUTION_ID;
 
 pub fn alice() -> Person {
     Person::new("U0ALICE", "alice")
@@ -162,6 +161,15 @@ impl Harness {
         outcomes
     }
 
+    /// The step event of the approval step entering Waiting, from the events SSM emitted.
+    pub fn take_waiting_step_event(&self) -> Value {
+        self.ssm
+            .take_events()
+            .into_iter()
+            .find(|e| e["detail"]["Status"] == "Waiting")
+            .expect("SSM emitted a Waiting event")
+    }
+
     pub async fn deliver(
         &self,
         event: &Value,
@@ -216,25 +224,10 @@ impl Harness {
 }
 
 pub fn runbook(min_approvals: u32) -> RunbookSpec {
-    RunbookSpec {
-        document_name: "Deploy-Payments".into(),
-        document_version: "4".into(),
-        executed_by: "arn:aws:sts::123456789012:assumed-role/Deployer/carol".into(),
-        parameters: BTreeMap::from([
-            ("Environment".into(), vec!["production".into()]),
-            ("ImageTag".into(), vec!["payments:2026.11.21-1".into()]),
-        ]),
-        steps: vec![
-            StepSpec::run("checkHealth", "aws:executeAwsApi"),
-            StepSpec::approve(
-                "approveRollout",
-                "Roll payments 2026.11.21-1 out to production?",
-                min_approvals,
-                &["arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole"],
-            ),
-            StepSpec::run("rollOut", "aws:executeScript"),
-        ],
-    }
+    RunbookSpec::sample(
+        "Roll payments 2026.11.21-1 out to production?",
+        min_approvals,
+    )
 }
 
 pub fn has_buttons(blocks: &[Value]) -> bool {
