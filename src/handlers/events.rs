@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{StartupError, clients};
+use super::{StartupError, ssm_client};
 use crate::config::{Env, EventsSettings};
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId};
@@ -28,7 +28,6 @@ use crate::ssm::{ExecutionTags, Ssm, SsmError};
 
 /// Time for the Slack calls of one event (the function's timeout is longer).
 const SLACK_BUDGET: Duration = Duration::from_secs(20);
-const DEFAULT_REGION: &str = "us-east-1";
 
 pub struct EventsApp {
     ssm: Ssm,
@@ -89,13 +88,16 @@ impl From<EventError> for lambda_runtime::Diagnostic {
 impl EventsApp {
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = EventsSettings::from_env(env)?;
-        let (ssm, slack, region) =
-            clients(loader, &settings.slack_api_url, &settings.bot_token).await?;
+        let (ssm, region) = ssm_client(loader).await;
+        let slack = SlackClient::new(
+            &settings.slack_api_url,
+            ssm.resolve_secret(&settings.bot_token).await?,
+        )?;
         Ok(Self {
             ssm,
             slack,
             channel: settings.channel,
-            region: region.unwrap_or_else(|| DEFAULT_REGION.into()),
+            region,
             posted: Mutex::default(),
         })
     }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::{StartupError, clients};
+use super::{StartupError, ssm_client};
 use crate::config::{Env, InteractionsSettings, Secret};
 use crate::domain::approvers::{ApproverPolicy, Verdict};
 use crate::domain::interaction::{
@@ -35,7 +35,6 @@ use crate::ssm::{SignalOutcome, Ssm};
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Slack shows an error after 3 s; keep a margin for the network and API Gateway.
 const RESPONSE_BUDGET: Duration = Duration::from_millis(2600);
-const DEFAULT_REGION: &str = "us-east-1";
 
 pub struct InteractionsApp {
     signing_secret: Secret,
@@ -50,9 +49,14 @@ pub struct InteractionsApp {
 impl InteractionsApp {
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = InteractionsSettings::from_env(env)?;
-        let (ssm, slack, region) =
-            clients(loader, &settings.slack_api_url, &settings.bot_token).await?;
-        let signing_secret = ssm.resolve_secret(&settings.signing_secret).await?;
+        let (ssm, region) = ssm_client(loader).await;
+        // Both secrets at once: one Parameter Store round trip less on a cold start.
+        let (bot_token, signing_secret) = tokio::join!(
+            ssm.resolve_secret(&settings.bot_token),
+            ssm.resolve_secret(&settings.signing_secret)
+        );
+        let (bot_token, signing_secret) = (bot_token?, signing_secret?);
+        let slack = SlackClient::new(&settings.slack_api_url, bot_token)?;
         if settings.approvers == ApproverPolicy::Nobody {
             tracing::warn!("SLACK_APPROVERS is empty: every click will be refused");
         }
@@ -61,7 +65,7 @@ impl InteractionsApp {
             approvers: settings.approvers,
             ssm,
             slack,
-            region: region.unwrap_or_else(|| DEFAULT_REGION.into()),
+            region,
             groups: Mutex::default(),
         })
     }

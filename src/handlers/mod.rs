@@ -6,7 +6,6 @@ pub mod interactions;
 use aws_config::ConfigLoader;
 
 use crate::config::ConfigError;
-use crate::slack::SlackClient;
 use crate::ssm::Ssm;
 
 /// Why a function could not start. Every variant names what to fix.
@@ -18,16 +17,14 @@ pub enum StartupError {
     Http(#[from] reqwest::Error),
 }
 
-/// The shared clients: SSM (from the standard AWS chain) and Slack.
-async fn clients(
-    loader: ConfigLoader,
-    slack_api_url: &str,
-    bot_token: &crate::config::SecretSource,
-) -> Result<(Ssm, SlackClient, Option<String>), StartupError> {
+/// Region for console links when the AWS configuration names none.
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// The SSM client, from the standard AWS chain, and the region for console links.
+async fn ssm_client(loader: ConfigLoader) -> (Ssm, String) {
     let sdk = loader.load().await;
-    let region = sdk.region().map(|r| r.to_string());
-    let ssm = Ssm::new(aws_sdk_ssm::Client::new(&sdk));
-    let token = ssm.resolve_secret(bot_token).await?;
-    let slack = SlackClient::new(slack_api_url, token)?;
-    Ok((ssm, slack, region))
+    let region = sdk
+        .region()
+        .map_or_else(|| DEFAULT_REGION.to_owned(), |r| r.to_string());
+    (Ssm::new(aws_sdk_ssm::Client::new(&sdk)), region)
 }
