@@ -121,6 +121,27 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
         panic!()
     };
     assert_eq!(response["statusCode"], 401);
+
+    // A body flagged base64 that is not base64. API Gateway and Function URLs encode
+    // bodies themselves, so only a direct invoke can send one; lambda_http's decoder
+    // panics on it, and with panic = "unwind" that is one failed invocation: no
+    // signal, and the same process serves the next request.
+    let mut garbled = click.to_apigw_v2_event(true);
+    garbled["body"] = Value::from("%%% not base64 %%%");
+    assert!(matches!(
+        invoke(&interactions, garbled).await,
+        Invocation::Error(_)
+    ));
+    let Invocation::Response(response) =
+        invoke(&interactions, click.to_apigw_v2_event(false)).await
+    else {
+        panic!("the function stopped serving")
+    };
+    assert_eq!(
+        response["statusCode"], 200,
+        "a replayed click is answered (SSM refuses it)"
+    );
+    assert_eq!(ssm.signals().iter().filter(|s| s.accepted).count(), 1);
     assert_eq!(ssm.count_calls("GetParameter"), 3);
 }
 
