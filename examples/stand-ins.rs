@@ -8,6 +8,9 @@
 //! runbook execution the files in `events/` refer to, waiting for approval. Every
 //! EventBridge event the SSM stand-in emits is written to `target/local-events/`, and
 //! every change to a Slack message is printed as a person would read it.
+//!
+//! `-- --extra-executions N` also starts N more executions waiting for approval, with
+//! IDs `00000000-0000-4000-8000-000000000001` and up (for local load tests).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -39,6 +42,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         SAMPLE_EXECUTION_ID,
         RunbookSpec::sample("Roll payments 2026.11.21-1 out to production?", 1),
     );
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let extra: u32 = match args.as_slice() {
+        [] => 0,
+        [flag, n] if flag == "--extra-executions" => {
+            n.parse().map_err(|_| "--extra-executions takes a number")?
+        }
+        _ => return Err("usage: stand-ins [--extra-executions N]".into()),
+    };
+    for i in 1..=extra {
+        let id = format!("00000000-0000-4000-8000-{i:012}");
+        ssm.start_automation_with_id(
+            &id,
+            RunbookSpec::sample(&format!("Load test approval {i}"), 1),
+        );
+    }
     let out_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/local-events");
     std::fs::create_dir_all(out_dir)?;
     println!("SSM stand-in:   AWS_ENDPOINT_URL_SSM={}", ssm.url());

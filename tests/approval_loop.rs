@@ -352,6 +352,26 @@ async fn no_approvers_configured_means_nobody_decides() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_slack_stand_in_answers_auth_test_like_slack() {
+    // Slack's own SDKs call auth.test at start-up; the stand-in serves them too.
+    let h = Harness::start().await;
+    let http = reqwest::Client::new();
+    let call = |token: &'static str| {
+        http.post(format!("{}/auth.test", h.slack.api_url()))
+            .bearer_auth(token)
+            .send()
+    };
+    let read = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
+    let ok = read(call(BOT_TOKEN).await.unwrap().text().await.unwrap());
+    assert_eq!(
+        (ok["ok"].as_bool(), ok["team_id"].as_str()),
+        (Some(true), Some("T0LOCAL"))
+    );
+    let refused = read(call("xoxb-wrong").await.unwrap().text().await.unwrap());
+    assert_eq!(refused["error"], "invalid_auth");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn secrets_can_come_from_parameter_store() {
     let h = Harness::with(Options {
         secrets_in_parameters: true,

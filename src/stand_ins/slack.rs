@@ -405,6 +405,11 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
             stored.updates += 1;
             ok(json!({"channel": channel, "ts": ts, "text": stored.text}))
         }
+        // Called by Slack's own SDKs (Bolt checks its token with it at start-up).
+        "auth.test" => ok(
+            json!({"url": "https://local.slack.test/", "team": "local", "user": "runbook-approvals",
+            "team_id": TEAM_ID, "user_id": "U0BOT", "bot_id": "B0LOCAL", "is_enterprise_install": false}),
+        ),
         "usergroups.users.list" => match state.usergroups.get(&text("usergroup")) {
             Some(users) => ok(json!({"users": users})),
             None => fail("no_such_subteam"),
