@@ -8,10 +8,11 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use approvals::deadline::Deadline;
 use approvals::domain::interaction::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
 use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_event};
 use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
-use approvals::ssm::{CallBudget, config_loader};
+use approvals::ssm::{SdkRetries, config_loader};
 use approvals::stand_ins::block_kit_text;
 use approvals::stand_ins::slack::{Person, SlackStandIn};
 use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn};
@@ -66,8 +67,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("AKIDDEMO", "demo", None, None, "demo"))
     };
-    let events = EventsApp::from_env(&lookup, loader(CallBudget::BACKGROUND)).await?;
-    let interactions = InteractionsApp::from_env(&lookup, loader(CallBudget::INTERACTIVE)).await?;
+    let events = EventsApp::from_env(&lookup, loader(SdkRetries::BACKGROUND)).await?;
+    let interactions = InteractionsApp::from_env(&lookup, loader(SdkRetries::INTERACTIVE)).await?;
     let names = |id: &str| slack.username(id);
 
     println!(
@@ -166,7 +167,7 @@ async fn deliver(
     emitted: &[serde_json::Value],
 ) -> Result<(), Box<dyn std::error::Error>> {
     for event in emitted {
-        let outcome = handle_automation_event(events, event).await?;
+        let outcome = handle_automation_event(events, event, &Deadline::for_event(None)).await?;
         let status = event["detail"]["Status"].as_str().unwrap_or("?");
         println!("   - {} {status:<10} → {}", kind(event), describe(&outcome));
     }

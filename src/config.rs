@@ -3,7 +3,9 @@
 //! Everything is validated at start-up, and every error names the variable, so a
 //! misconfigured function fails its init instead of its first request.
 
+use std::collections::BTreeSet;
 use std::fmt;
+use std::time::Duration;
 
 use crate::domain::approvers::{ApproverPolicy, ApproversError};
 
@@ -13,6 +15,12 @@ pub const CHANNEL: &str = "SLACK_CHANNEL";
 pub const APPROVERS: &str = "SLACK_APPROVERS";
 pub const API_URL: &str = "SLACK_API_URL";
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
+pub const GROUP_CACHE_SECONDS: &str = "SLACK_GROUP_CACHE_SECONDS";
+pub const ALLOWED_TEAMS: &str = "SLACK_ALLOWED_TEAMS";
+pub const TEAM_ID: &str = "SLACK_TEAM_ID";
+/// User-group membership is trusted for this long before it is read again.
+pub const DEFAULT_GROUP_CACHE: Duration = Duration::from_secs(300);
+const MAX_GROUP_CACHE: Duration = Duration::from_secs(3600);
 
 /// A value that must never reach a log: `Debug` shows only that it is set.
 #[derive(Clone, PartialEq, Eq)]
@@ -99,6 +107,13 @@ pub struct InteractionsSettings {
     pub bot_token: SecretSource,
     pub signing_secret: SecretSource,
     pub approvers: ApproverPolicy,
+    /// How long user-group membership is cached (`SLACK_GROUP_CACHE_SECONDS`).
+    pub group_cache: Duration,
+    /// The app's own workspace (`SLACK_TEAM_ID`); read with `auth.test` when unset.
+    pub team_id: Option<String>,
+    /// Other workspaces or organizations whose users may decide (`SLACK_ALLOWED_TEAMS`),
+    /// for shared (Slack Connect) channels. Empty: only the app's own workspace.
+    pub allowed_teams: BTreeSet<String>,
 }
 
 impl EventsSettings {
@@ -136,25 +151,123 @@ impl InteractionsSettings {
             bot_token: secret_source(env, BOT_TOKEN)?,
             signing_secret: secret_source(env, SIGNING_SECRET)?,
             approvers: ApproverPolicy::parse(env.get(APPROVERS).as_deref())?,
+            group_cache: group_cache(env)?,
+            team_id: match env.get(TEAM_ID) {
+                None => None,
+                Some(raw) => Some(team_ids(TEAM_ID, &raw)?.into_iter().next().ok_or(
+                    ConfigError::Invalid {
+                        variable: TEAM_ID,
+                        reason: "expected one workspace ID like T0123ABCD".into(),
+                    },
+                )?),
+            },
+            allowed_teams: env
+                .get(ALLOWED_TEAMS)
+                .map(|raw| team_ids(ALLOWED_TEAMS, &raw))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 }
 
+fn group_cache(env: &impl Env) -> Result<Duration, ConfigError> {
+    let Some(raw) = env.get(GROUP_CACHE_SECONDS) else {
+        return Ok(DEFAULT_GROUP_CACHE);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(secs) if Duration::from_secs(secs) <= MAX_GROUP_CACHE => Ok(Duration::from_secs(secs)),
+        _ => Err(ConfigError::Invalid {
+            variable: GROUP_CACHE_SECONDS,
+            reason: format!(
+                "{:?} is not a number of seconds from 0 (no cache) to {}",
+                raw.chars().take(40).collect::<String>(),
+                MAX_GROUP_CACHE.as_secs()
+            ),
+        }),
+    }
+}
+
+/// Workspace (`T…`) or organization (`E…`) IDs, comma-separated.
+fn team_ids(variable: &'static str, raw: &str) -> Result<BTreeSet<String>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let ok = t.len() >= 3
+                && matches!(t.as_bytes()[0], b'T' | b'E')
+                && t.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if ok {
+                Ok(t.to_owned())
+            } else {
+                Err(ConfigError::Invalid {
+                    variable,
+                    reason: format!(
+                        "{:?} is not a Slack workspace (T…) or organization (E…) ID",
+                        t.chars().take(40).collect::<String>()
+                    ),
+                })
+            }
+        })
+        .collect()
+}
+
+/// `https://` only; plain `http://` is allowed for loopback addresses (local runs),
+/// never for anything that leaves the machine: the bot token travels with every call.
 fn slack_api_url(env: &impl Env) -> Result<String, ConfigError> {
     let url = env
         .get(API_URL)
         .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
     let url = url.trim().trim_end_matches('/');
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !url.contains(char::is_whitespace) => Ok(url.to_owned()),
-        _ => Err(ConfigError::Invalid {
-            variable: API_URL,
-            reason: format!("{url:?} is not an http(s) URL like {DEFAULT_API_URL}"),
-        }),
+    let invalid = |why: &str| ConfigError::Invalid {
+        variable: API_URL,
+        reason: format!("{:?} {why}", url.chars().take(100).collect::<String>()),
+    };
+    if url.contains(char::is_whitespace) {
+        return Err(invalid("contains whitespace"));
     }
+    if let Some(rest) = url.strip_prefix("https://") {
+        return if authority(rest).is_some_and(|a| !a.is_empty()) {
+            Ok(url.to_owned())
+        } else {
+            Err(invalid(&format!("is not a URL like {DEFAULT_API_URL}")))
+        };
+    }
+    match url.strip_prefix("http://").and_then(authority) {
+        Some(a) if is_loopback(a) => Ok(url.to_owned()),
+        Some(_) => Err(invalid(
+            "must use https:// (http:// is accepted only for 127.0.0.1, [::1] or localhost)",
+        )),
+        None => Err(invalid(&format!(
+            "is not an https URL like {DEFAULT_API_URL}"
+        ))),
+    }
+}
+
+/// The `host[:port]` of a URL after its scheme; `None` when it carries user info.
+pub fn authority(after_scheme: &str) -> Option<&str> {
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    (!authority.contains('@')).then_some(authority)
+}
+
+/// `127.x.y.z`, `[::1]` or `localhost`, with or without a port.
+pub fn is_loopback(authority: &str) -> bool {
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((host, rest)) if rest.is_empty() || rest.starts_with(':') => host,
+            _ => return false,
+        }
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    if host.eq_ignore_ascii_case("localhost") || host == "::1" {
+        return true;
+    }
+    host.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn secret_source(env: &impl Env, variable: &'static str) -> Result<SecretSource, ConfigError> {
@@ -246,6 +359,73 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(local.slack_api_url, "http://127.0.0.1:9020/api");
+    }
+
+    #[test]
+    fn the_slack_api_is_reached_over_https_except_on_loopback() {
+        let with_url = |url: &str| {
+            InteractionsSettings::from_env(&env(&[
+                (BOT_TOKEN, "xoxb-1"),
+                (SIGNING_SECRET, "s"),
+                (API_URL, url),
+            ]))
+        };
+        for ok in [
+            "https://slack.com/api",
+            "https://slack.example.internal:8443/api",
+            "http://127.0.0.1:9020/api",
+            "http://127.8.9.10/api",
+            "http://localhost:9020/api",
+            "http://[::1]:9020/api",
+        ] {
+            assert!(with_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://slack.com/api",
+            "http://localhost.evil.example/api",
+            "http://127.0.0.1@evil.example/api",
+            "http://127.0.0.1.nip.io/api",
+            "http://[::1].evil/api",
+            "ftp://127.0.0.1/api",
+            "https://",
+            "https://user@slack.com/api",
+        ] {
+            let err = with_url(bad).unwrap_err();
+            assert!(
+                err.to_string().starts_with("SLACK_API_URL:"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn group_cache_and_teams_are_validated() {
+        let base = [(BOT_TOKEN, "xoxb-1"), (SIGNING_SECRET, "s")];
+        let defaults = InteractionsSettings::from_env(&env(&base)).unwrap();
+        assert_eq!(defaults.group_cache, DEFAULT_GROUP_CACHE);
+        assert!(defaults.allowed_teams.is_empty() && defaults.team_id.is_none());
+        let set = InteractionsSettings::from_env(&env(&[
+            base[0],
+            base[1],
+            (GROUP_CACHE_SECONDS, "60"),
+            (TEAM_ID, "T0OWN"),
+            (ALLOWED_TEAMS, "T0PARTNER, E0ORG"),
+        ]))
+        .unwrap();
+        assert_eq!(set.group_cache, Duration::from_secs(60));
+        assert_eq!(set.team_id.as_deref(), Some("T0OWN"));
+        assert_eq!(set.allowed_teams.len(), 2);
+        for (variable, bad) in [
+            (GROUP_CACHE_SECONDS, "5m"),
+            (GROUP_CACHE_SECONDS, "86400"),
+            (ALLOWED_TEAMS, "acme"),
+            (TEAM_ID, "C0CHANNEL"),
+            (ALLOWED_TEAMS, "TÜ"),
+        ] {
+            let err = InteractionsSettings::from_env(&env(&[base[0], base[1], (variable, bad)]))
+                .unwrap_err();
+            assert!(err.to_string().starts_with(variable), "{bad}: {err}");
+        }
     }
 
     #[test]

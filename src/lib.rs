@@ -6,8 +6,10 @@
 //! - `stand_ins` (feature `stand-ins`): local SSM and Slack servers for tests and the demo.
 
 pub mod config;
+pub mod deadline;
 pub mod domain;
 pub mod handlers;
+pub mod logging;
 pub mod slack;
 pub mod ssm;
 #[cfg(feature = "stand-ins")]

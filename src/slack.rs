@@ -11,14 +11,12 @@ use std::time::Duration;
 use reqwest::header::RETRY_AFTER;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
-use crate::config::Secret;
+use crate::config::{Secret, authority, is_loopback};
+use crate::deadline::{CallFloor, Deadline};
 use crate::domain::render::SlackMessage;
 
 const USER_AGENT: &str = concat!("ssm-slack-approvals/", env!("CARGO_PKG_VERSION"));
-/// Below this much time left, a call is not started.
-const MIN_CALL_TIME: Duration = Duration::from_millis(50);
 const MAX_ATTEMPTS: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +44,8 @@ pub enum SlackError {
     },
     #[error("no time left to call Slack {method}")]
     OutOfTime { method: &'static str },
+    #[error("refused to send to a {method} that is not https:// (or loopback for local runs)")]
+    UnsafeUrl { method: &'static str },
 }
 
 impl SlackError {
@@ -56,6 +56,14 @@ impl SlackError {
             _ => None,
         }
     }
+}
+
+/// Who the bot token belongs to (`auth.test`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Identity {
+    pub team_id: String,
+    #[serde(default)]
+    pub enterprise_id: Option<String>,
 }
 
 /// Where `chat.postMessage` put a message.
@@ -90,7 +98,7 @@ impl SlackClient {
         &self,
         channel: &str,
         message: &SlackMessage,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<Posted, SlackError> {
         #[derive(Deserialize)]
         struct Out {
@@ -110,7 +118,7 @@ impl SlackClient {
         channel: &str,
         ts: &str,
         message: &SlackMessage,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<(), SlackError> {
         let body =
             json!({"channel": channel, "ts": ts, "text": message.text, "blocks": message.blocks});
@@ -121,7 +129,7 @@ impl SlackClient {
     pub async fn usergroup_members(
         &self,
         usergroup: &str,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<Vec<String>, SlackError> {
         #[derive(Deserialize)]
         struct Out {
@@ -142,14 +150,29 @@ impl SlackClient {
         Ok(out.users)
     }
 
+    /// The workspace (and organization) the bot token belongs to.
+    pub async fn auth_test(&self, deadline: &Deadline) -> Result<Identity, SlackError> {
+        self.web_api("auth.test", &json!({}), deadline).await
+    }
+
     /// Posts to an interaction's `response_url` (`replace_original` or ephemeral).
     pub async fn respond(
         &self,
         response_url: &str,
         body: &Value,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<(), SlackError> {
         const METHOD: &str = "response_url";
+        let safe = match response_url.strip_prefix("https://") {
+            Some(rest) => authority(rest).is_some_and(|a| !a.is_empty()),
+            None => response_url
+                .strip_prefix("http://")
+                .and_then(authority)
+                .is_some_and(is_loopback),
+        };
+        if !safe {
+            return Err(SlackError::UnsafeUrl { method: METHOD });
+        }
         let body = body.to_string();
         let response = self
             .send(METHOD, deadline, || {
@@ -181,7 +204,7 @@ impl SlackClient {
         &self,
         method: &'static str,
         body: &Value,
-        deadline: Instant,
+        deadline: &Deadline,
     ) -> Result<T, SlackError> {
         let url = format!("{}/{method}", self.api_url);
         let body = body.to_string();
@@ -198,15 +221,14 @@ impl SlackClient {
     async fn send(
         &self,
         method: &'static str,
-        deadline: Instant,
+        deadline: &Deadline,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, SlackError> {
         let mut backoff = Duration::from_millis(100);
         for attempt in 1..=MAX_ATTEMPTS {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left < MIN_CALL_TIME {
+            let Ok(left) = deadline.allow(CallFloor::SLACK, Duration::ZERO) else {
                 return Err(SlackError::OutOfTime { method });
-            }
+            };
             let last = attempt == MAX_ATTEMPTS;
             let wait = match request().timeout(left).send().await {
                 Ok(r) if r.status().as_u16() == 429 => {
@@ -216,7 +238,7 @@ impl SlackClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map_or(Duration::from_secs(1), Duration::from_secs);
-                    if last || Instant::now() + retry_after + MIN_CALL_TIME > deadline {
+                    if last || !deadline.fits(retry_after, CallFloor::SLACK, Duration::ZERO) {
                         return Err(SlackError::RateLimited {
                             method,
                             retry_after,
@@ -244,7 +266,7 @@ impl SlackClient {
                 }
                 Err(e) => return Err(transport(method, e)),
             };
-            if Instant::now() + wait + MIN_CALL_TIME > deadline {
+            if !deadline.fits(wait, CallFloor::SLACK, Duration::ZERO) {
                 return Err(SlackError::OutOfTime { method });
             }
             tokio::time::sleep(wait).await;

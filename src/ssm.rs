@@ -2,7 +2,9 @@
 //!
 //! The real `aws_sdk_ssm::Client` is used everywhere, tests included (they point it at
 //! the SSM stand-in with an endpoint URL), so signing, the JSON protocol, timeouts and
-//! retries are always the real ones.
+//! retries are always the real ones. Every call takes the caller's [`Deadline`]: its
+//! operation and attempt timeouts are what remains of it, and a call that cannot
+//! finish in time is not started.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,65 +12,92 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
-use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ssm::config::http::HttpResponse;
+use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::{ResourceTypeForTagging, Tag};
 
 use crate::config::{ConfigError, Secret, SecretSource};
+use crate::deadline::{CallFloor, Deadline, OutOfTime};
 use crate::domain::execution::{Execution, ExecutionId, Status, Step};
 use crate::domain::interaction::Decision;
 use crate::domain::tags::{DECISION_TAG, DecisionRecord, PROMPT_TAG, PromptRef};
 
-/// How long SSM calls may take, per attempt and in all, and how often to try.
+/// How the SDK retries the calls that are safe to repeat (reads, tag writes). How
+/// long any call may take is not set here but by the caller's [`Deadline`].
 #[derive(Debug, Clone, Copy)]
-pub struct CallBudget {
-    pub connect: Duration,
-    pub attempt: Duration,
-    pub total: Duration,
+pub struct SdkRetries {
     pub attempts: u32,
+    pub initial_backoff: Duration,
 }
 
-impl CallBudget {
-    /// Inside Slack's 3 s acknowledgement window, with room for the Slack call after.
+impl SdkRetries {
+    /// A click: a quick second and third try inside Slack's 3 seconds.
     pub const INTERACTIVE: Self = Self {
-        connect: Duration::from_millis(500),
-        attempt: Duration::from_millis(900),
-        total: Duration::from_millis(1600),
-        attempts: 2,
+        attempts: 3,
+        initial_backoff: Duration::from_millis(40),
     };
-    /// EventBridge deliveries: nobody is waiting, so be patient and retry.
+    /// EventBridge deliveries: nobody is waiting, so be patient.
     pub const BACKGROUND: Self = Self {
-        connect: Duration::from_secs(2),
-        attempt: Duration::from_secs(5),
-        total: Duration::from_secs(15),
         attempts: 4,
+        initial_backoff: Duration::from_millis(500),
     };
 }
+
+/// A TCP/TLS connection that is not up by then will not be in time for anything.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The standard AWS configuration chain (region, credentials, `AWS_ENDPOINT_URL_SSM`)
-/// with this budget's timeouts and retries. Tests add an endpoint and credentials.
-pub fn config_loader(budget: CallBudget) -> ConfigLoader {
+/// with these retries. Tests add an endpoint and credentials.
+pub fn config_loader(retries: SdkRetries) -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(budget.connect)
-                .operation_attempt_timeout(budget.attempt)
-                .operation_timeout(budget.total)
+                .connect_timeout(CONNECT_TIMEOUT)
                 .build(),
         )
-        .retry_config(RetryConfig::standard().with_max_attempts(budget.attempts))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(retries.attempts)
+                .with_initial_backoff(retries.initial_backoff),
+        )
 }
 
+/// AWS error codes that mean "slow down": the request was refused before it was
+/// acted on, so sending it again cannot apply it twice. (The SDK's standard
+/// classifier retries these, and also timeouts, broken connections and 5xx, which
+/// for a signal may mean it was applied; see [`Ssm::send_decision`].)
+const THROTTLING_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "ThrottledException",
+];
+/// Pause before the first retry of a throttled signal; doubled each time, with jitter.
+const SIGNAL_BACKOFF: Duration = Duration::from_millis(40);
+const SIGNAL_MAX_ATTEMPTS: u32 = 6;
+
 #[derive(Debug, thiserror::Error)]
-#[error("SSM {operation} failed: {}", DisplayErrorContext(.source.as_ref()))]
-pub struct SsmError {
-    pub operation: &'static str,
-    #[source]
-    pub source: Box<aws_sdk_ssm::Error>,
+pub enum SsmError {
+    #[error("SSM {operation} failed: {}", DisplayErrorContext(.source.as_ref()))]
+    Call {
+        operation: &'static str,
+        #[source]
+        source: Box<aws_sdk_ssm::Error>,
+    },
+    #[error("SSM {operation} not started: {source}")]
+    OutOfTime {
+        operation: &'static str,
+        #[source]
+        source: OutOfTime,
+    },
 }
 
 impl SsmError {
     fn new(operation: &'static str, source: impl Into<aws_sdk_ssm::Error>) -> Self {
-        Self {
+        Self::Call {
             operation,
             source: Box::new(source.into()),
         }
@@ -76,7 +105,10 @@ impl SsmError {
 
     /// The AWS error code (`ThrottlingException`, `AccessDeniedException`, …), if any.
     pub fn code(&self) -> Option<&str> {
-        self.source.code()
+        match self {
+            Self::Call { source, .. } => source.code(),
+            Self::OutOfTime { .. } => None,
+        }
     }
 
     /// The execution does not exist (never did, or was deleted).
@@ -88,15 +120,21 @@ impl SsmError {
     }
 }
 
-/// What SSM said to a decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What became of a decision sent to SSM.
+#[derive(Debug)]
 pub enum SignalOutcome {
     Accepted,
-    /// `InvalidAutomationSignalException`: not waiting for this signal (decided,
-    /// timed out, cancelled) or not allowed to send it.
+    /// `InvalidAutomationSignalException` / `AutomationStepNotFoundException`: not
+    /// waiting for this signal (decided, timed out, cancelled) or not allowed to send it.
     NotWaiting(String),
     /// `AutomationExecutionNotFoundException`.
     NotFound,
+    /// SSM answered and did not act on it (throttled until the deadline, access
+    /// denied, invalid), or it was never sent: nothing was decided.
+    NotApplied(SsmError),
+    /// No answer that says either way (a timeout, a broken connection, a 5xx): it may
+    /// have been applied, so this click never sends it again.
+    Unknown(SsmError),
 }
 
 /// The tags this project keeps on an execution.
@@ -111,19 +149,59 @@ pub struct Ssm {
     client: aws_sdk_ssm::Client,
 }
 
+/// The per-call limits for a call that must leave `reserve` of `deadline` for what follows.
+fn within(
+    operation: &'static str,
+    deadline: &Deadline,
+    reserve: Duration,
+) -> Result<aws_sdk_ssm::config::Builder, SsmError> {
+    let left = deadline
+        .allow(CallFloor::SSM, reserve)
+        .map_err(|source| SsmError::OutOfTime { operation, source })?;
+    let mut limits = aws_sdk_ssm::config::Builder::default();
+    limits.set_timeout_config(Some(
+        TimeoutConfig::builder()
+            .operation_timeout(left)
+            .operation_attempt_timeout(left.min(deadline.attempt_limit()))
+            .build(),
+    ));
+    Ok(limits)
+}
+
+/// A pause of about `base`, between 50 % and 100 % of it, so clicks that were
+/// throttled together do not come back together.
+fn jittered(base: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let per_mille = (h.finish() % 1000) as u32;
+    base / 2 + base / 2 * per_mille / 1000
+}
+
 impl Ssm {
     pub fn new(client: aws_sdk_ssm::Client) -> Self {
         Self { client }
     }
 
-    pub async fn get_execution(&self, id: &ExecutionId) -> Result<Execution, SsmError> {
+    pub async fn get_execution(
+        &self,
+        id: &ExecutionId,
+        deadline: &Deadline,
+    ) -> Result<Execution, SsmError> {
+        const OPERATION: &str = "GetAutomationExecution";
         let out = self
             .client
             .get_automation_execution()
             .automation_execution_id(id.as_str())
+            .customize()
+            .config_override(within(OPERATION, deadline, Duration::ZERO)?)
             .send()
             .await
-            .map_err(|e| SsmError::new("GetAutomationExecution", e))?;
+            .map_err(|e| SsmError::new(OPERATION, e))?;
         let ae = out
             .automation_execution()
             .cloned()
@@ -146,47 +224,95 @@ impl Ssm {
         })
     }
 
+    /// Sends Approve or Reject, at most once in effect. It is retried only after
+    /// answers that say it was not acted on (throttling), with backoff, while
+    /// `deadline` still leaves `reserve` for what follows; never after a timeout, a
+    /// broken connection or a 5xx, which may mean the first attempt was applied. The
+    /// SDK's own retries are off for this call: its standard classifier would retry
+    /// all of those.
     pub async fn send_decision(
         &self,
         id: &ExecutionId,
         decision: Decision,
         comment: &str,
-    ) -> Result<SignalOutcome, SsmError> {
-        let result = self
-            .client
-            .send_automation_signal()
-            .automation_execution_id(id.as_str())
-            .signal_type(decision.signal_type().into())
-            .payload("Comment", vec![comment.to_owned()])
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(SignalOutcome::Accepted),
-            Err(err) => match err.as_service_error() {
-                Some(e) if e.is_invalid_automation_signal_exception() => {
-                    Ok(SignalOutcome::NotWaiting(
-                        e.message()
-                            .unwrap_or("not waiting for this signal")
-                            .to_owned(),
-                    ))
+        deadline: &Deadline,
+        reserve: Duration,
+    ) -> SignalOutcome {
+        const OPERATION: &str = "SendAutomationSignal";
+        let mut backoff = SIGNAL_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            let limits = match within(OPERATION, deadline, reserve) {
+                Ok(limits) => limits.retry_config(RetryConfig::disabled()),
+                Err(e) => return SignalOutcome::NotApplied(e),
+            };
+            let result = self
+                .client
+                .send_automation_signal()
+                .automation_execution_id(id.as_str())
+                .signal_type(decision.signal_type().into())
+                .payload("Comment", vec![comment.to_owned()])
+                .customize()
+                .config_override(limits)
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return SignalOutcome::Accepted,
+                Err(err) => err,
+            };
+            if let Some(e) = err.as_service_error() {
+                if e.is_invalid_automation_signal_exception()
+                    || e.is_automation_step_not_found_exception()
+                {
+                    let message = e.message().unwrap_or("not waiting for this signal");
+                    return SignalOutcome::NotWaiting(message.to_owned());
                 }
-                Some(e) if e.is_automation_execution_not_found_exception() => {
-                    Ok(SignalOutcome::NotFound)
+                if e.is_automation_execution_not_found_exception() {
+                    return SignalOutcome::NotFound;
                 }
-                _ => Err(SsmError::new("SendAutomationSignal", err)),
-            },
+            }
+            let kind = classify(&err);
+            let error = SsmError::new(OPERATION, err);
+            match kind {
+                Answer::Throttled => {
+                    let pause = jittered(backoff);
+                    if attempt < SIGNAL_MAX_ATTEMPTS
+                        && deadline.fits(pause, CallFloor::SSM, reserve)
+                    {
+                        tracing::warn!(
+                            attempt,
+                            pause_ms = pause.as_millis() as u64,
+                            "SSM throttled the signal; sending it again"
+                        );
+                        tokio::time::sleep(pause).await;
+                        backoff *= 2;
+                        attempt += 1;
+                        continue;
+                    }
+                    return SignalOutcome::NotApplied(error);
+                }
+                Answer::Refused => return SignalOutcome::NotApplied(error),
+                Answer::Unknown => return SignalOutcome::Unknown(error),
+            }
         }
     }
 
-    pub async fn execution_tags(&self, id: &ExecutionId) -> Result<ExecutionTags, SsmError> {
+    pub async fn execution_tags(
+        &self,
+        id: &ExecutionId,
+        deadline: &Deadline,
+    ) -> Result<ExecutionTags, SsmError> {
+        const OPERATION: &str = "ListTagsForResource";
         let out = self
             .client
             .list_tags_for_resource()
             .resource_type(ResourceTypeForTagging::Automation)
             .resource_id(id.as_str())
+            .customize()
+            .config_override(within(OPERATION, deadline, Duration::ZERO)?)
             .send()
             .await
-            .map_err(|e| SsmError::new("ListTagsForResource", e))?;
+            .map_err(|e| SsmError::new(OPERATION, e))?;
         let value = |key: &str| {
             out.tag_list()
                 .iter()
@@ -199,19 +325,34 @@ impl Ssm {
         })
     }
 
-    pub async fn tag_prompt(&self, id: &ExecutionId, prompt: &PromptRef) -> Result<(), SsmError> {
-        self.add_tag(id, PROMPT_TAG, prompt.to_tag_value()).await
+    pub async fn tag_prompt(
+        &self,
+        id: &ExecutionId,
+        prompt: &PromptRef,
+        deadline: &Deadline,
+    ) -> Result<(), SsmError> {
+        self.add_tag(id, PROMPT_TAG, prompt.to_tag_value(), deadline)
+            .await
     }
 
     pub async fn tag_decision(
         &self,
         id: &ExecutionId,
         record: &DecisionRecord,
+        deadline: &Deadline,
     ) -> Result<(), SsmError> {
-        self.add_tag(id, DECISION_TAG, record.to_tag_value()).await
+        self.add_tag(id, DECISION_TAG, record.to_tag_value(), deadline)
+            .await
     }
 
-    async fn add_tag(&self, id: &ExecutionId, key: &str, value: String) -> Result<(), SsmError> {
+    async fn add_tag(
+        &self,
+        id: &ExecutionId,
+        key: &str,
+        value: String,
+        deadline: &Deadline,
+    ) -> Result<(), SsmError> {
+        const OPERATION: &str = "AddTagsToResource";
         let tag = Tag::builder()
             .key(key)
             .value(value)
@@ -222,14 +363,20 @@ impl Ssm {
             .resource_type(ResourceTypeForTagging::Automation)
             .resource_id(id.as_str())
             .tags(tag)
+            .customize()
+            .config_override(within(OPERATION, deadline, Duration::ZERO)?)
             .send()
             .await
-            .map_err(|e| SsmError::new("AddTagsToResource", e))?;
+            .map_err(|e| SsmError::new(OPERATION, e))?;
         Ok(())
     }
 
     /// Resolves a secret: as given, or read once (decrypted) from Parameter Store.
-    pub async fn resolve_secret(&self, source: &SecretSource) -> Result<Secret, ConfigError> {
+    pub async fn resolve_secret(
+        &self,
+        source: &SecretSource,
+        deadline: &Deadline,
+    ) -> Result<Secret, ConfigError> {
         let (variable, name) = match source {
             SecretSource::Value(secret) => return Ok(secret.clone()),
             SecretSource::Parameter { variable, name } => (*variable, name),
@@ -239,11 +386,15 @@ impl Ssm {
             name: name.clone(),
             reason,
         };
+        let limits =
+            within("GetParameter", deadline, Duration::ZERO).map_err(|e| failed(e.to_string()))?;
         let out = self
             .client
             .get_parameter()
             .name(name)
             .with_decryption(true)
+            .customize()
+            .config_override(limits)
             .send()
             .await
             .map_err(|e| failed(DisplayErrorContext(aws_sdk_ssm::Error::from(e)).to_string()))?;
@@ -252,6 +403,39 @@ impl Ssm {
             .map(|v| Secret::new(v.trim()))
             .filter(|s| !s.expose().is_empty())
             .ok_or_else(|| failed("the parameter has no value".into()))
+    }
+}
+
+/// What an error answer to a signal says about whether it was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Refused for load before it was acted on: send it again.
+    Throttled,
+    /// Refused (access denied, invalid request), or never sent: nothing was applied.
+    Refused,
+    /// A timeout, a broken connection, an unreadable answer or a 5xx: it may have
+    /// been applied.
+    Unknown,
+}
+
+fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Answer {
+    match err {
+        SdkError::ConstructionFailure(_) => Answer::Refused,
+        SdkError::ServiceError(e) => {
+            if e.err()
+                .code()
+                .is_some_and(|c| THROTTLING_CODES.contains(&c))
+            {
+                Answer::Throttled
+            } else if e.raw().status().is_server_error() {
+                Answer::Unknown
+            } else {
+                Answer::Refused
+            }
+        }
+        // TimeoutError, DispatchFailure (the SDK's HTTP client reports a failed
+        // connect and a connection broken mid-request alike, as I/O), ResponseError.
+        _ => Answer::Unknown,
     }
 }
 

@@ -56,17 +56,22 @@ async fn full_loop_approve_in_slack() {
         .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
         .await;
     assert_eq!(status, 200);
-    // Outbound calls of the click: the signal, then the prompt replaced and the decision
-    // tagged (concurrently). Alice is listed by ID, so no user-group lookup.
+    // Outbound calls of the click: the step check, the signal, then the prompt replaced
+    // and the decision tagged (concurrently). Alice is listed by ID, so no user-group
+    // lookup; the app's own workspace is read once per environment (auth.test).
     assert_eq!(
         h.ssm.calls()[ssm_before..],
-        ["SendAutomationSignal", "AddTagsToResource"]
+        [
+            "GetAutomationExecution",
+            "SendAutomationSignal",
+            "AddTagsToResource"
+        ]
     );
     let slack_calls: Vec<String> = h.slack.calls()[slack_before..]
         .iter()
         .map(|(m, _)| m.clone())
         .collect();
-    assert_eq!(slack_calls, ["response_url"]);
+    assert_eq!(slack_calls, ["auth.test", "response_url"]);
     let signals = h.ssm.signals();
     assert_eq!(signals.len(), 1);
     assert!(signals[0].accepted);
@@ -158,9 +163,13 @@ async fn the_same_waiting_step_delivered_again_posts_one_prompt() {
     // Another execution environment (a cold start, nothing in memory) reads the tag
     // on the execution and does not post again.
     let cold = h.another_events_environment().await;
-    let outcome = approvals::handlers::events::handle_automation_event(&cold, &waiting[0])
-        .await
-        .unwrap();
+    let outcome = approvals::handlers::events::handle_automation_event(
+        &cold,
+        &waiting[0],
+        &approvals::deadline::Deadline::for_event(None),
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(outcome, EventOutcome::AlreadyPosted { .. }),
         "{outcome:?}"
@@ -251,11 +260,12 @@ async fn a_second_click_after_the_decision_is_told_and_changes_nothing() {
         .await;
     assert_eq!(status, 200);
     let signals = h.ssm.signals();
-    assert_eq!(signals.len(), 2);
-    assert!(
-        signals[0].accepted && !signals[1].accepted,
-        "the second signal is refused by SSM"
+    assert_eq!(
+        signals.len(),
+        1,
+        "the step no longer waits: nothing is signalled"
     );
+    assert!(signals[0].accepted && signals[0].signal_type == "Approve");
     assert_eq!(
         h.ssm.execution_status(&id).as_deref(),
         Some("Success"),
@@ -265,7 +275,9 @@ async fn a_second_click_after_the_decision_is_told_and_changes_nothing() {
     assert_eq!(told.len(), 1);
     assert_eq!(told[0].user_id, "U0BOB");
     assert!(
-        told[0].text.contains("no longer waiting") && told[0].text.contains("Success"),
+        told[0].text.contains("no longer waiting")
+            && told[0].text.contains("*Approved* by <@U0ALICE>")
+            && told[0].text.contains("Success"),
         "{}",
         told[0].text
     );
@@ -292,7 +304,9 @@ async fn someone_not_allowed_is_told_why_and_the_prompt_stays() {
     let told = h.slack.ephemeral();
     assert_eq!(told.len(), 1);
     assert!(
-        told[0].text.contains("not one of the approvers"),
+        told[0]
+            .text
+            .contains("only <@U0ALICE> or members of <!subteam^S0OPS> can approve"),
         "{}",
         told[0].text
     );

@@ -53,9 +53,17 @@ fn with_body(event: &Value, body: &str) -> Value {
     e
 }
 
-fn with_payload(event: &Value, edit: impl FnOnce(&mut Value)) -> Value {
+/// The click with its payload edited, a response_url of its own (Slack allows 5
+/// uses of each), signed again.
+fn with_payload(h: &Harness, event: &Value, edit: impl FnOnce(&mut Value)) -> Value {
     let mut e = event.clone();
-    edit_payload(&mut e, edit).unwrap();
+    edit_payload(&mut e, |p| {
+        let ts = p["container"]["message_ts"].as_str().unwrap().to_owned();
+        let user = p["user"]["id"].as_str().unwrap_or("U0ALICE").to_owned();
+        p["response_url"] = json!(h.slack.issue_response_url(CHANNEL, &ts, &user));
+        edit(p)
+    })
+    .unwrap();
     resign_event(&mut e, SIGNING_SECRET, now()).unwrap();
     e
 }
@@ -108,20 +116,41 @@ async fn bad_input_table() {
     set_header(&mut json_content, "content-type", Some("application/json"));
     let no_payload = with_body(&good, "command=%2Fapprovals&text=");
     let not_json = with_body(&good, "payload=%7Bnot+json");
-    let unknown_type = with_payload(&good, |p| p["type"] = json!("view_submission"));
-    let unknown_action = with_payload(&good, |p| {
+    let unknown_type = with_payload(&h, &good, |p| p["type"] = json!("view_submission"));
+    let unknown_action = with_payload(&h, &good, |p| {
         p["actions"][0]["action_id"] = json!("something_else")
     });
-    let short_id = with_payload(&good, |p| {
-        p["actions"][0]["value"] = json!("5c3e9b1a-7d2f-4e8a-9b6c")
+    let names_no_step = with_payload(&h, &good, |p| p["actions"][0]["value"] = json!(id.clone()));
+    let short_id = with_payload(&h, &good, |p| {
+        p["actions"][0]["value"] =
+            json!(r#"{"execution_id":"5c3e9b1a-7d2f-4e8a-9b6c","step_name":"approveRollout"}"#)
     });
-    let path_id = with_payload(&good, |p| {
-        p["actions"][0]["value"] = json!("../../../../etc/passwd-aaaaaaaaaaaaaaaaa")
+    let path_id = with_payload(&h, &good, |p| {
+        p["actions"][0]["value"] = json!(
+            r#"{"execution_id":"../../../../etc/passwd-aaaaaaaaaaaaaaaaa","step_name":"approveRollout"}"#
+        )
     });
-    let no_user = with_payload(&good, |p| {
+    let no_step_name = with_payload(&h, &good, |p| {
+        p["actions"][0]["value"] = json!(format!(r#"{{"execution_id":"{id}"}}"#))
+    });
+    let other_step = with_payload(&h, &good, |p| {
+        p["actions"][0]["value"] = json!(format!(
+            r#"{{"execution_id":"{id}","step_name":"checkHealth"}}"#
+        ))
+    });
+    let other_run = with_payload(&h, &good, |p| {
+        p["actions"][0]["value"] = json!(format!(
+            r#"{{"execution_id":"{id}","step_name":"approveRollout","step_execution_id":"00000000-0000-4000-8000-000000000000"}}"#
+        ))
+    });
+    let other_workspace = with_payload(&h, &good, |p| {
+        p["user"]["team_id"] = json!("T0ELSEWHERE");
+        p["team"]["id"] = json!("T0ELSEWHERE");
+    });
+    let no_user = with_payload(&h, &good, |p| {
         p.as_object_mut().unwrap().remove("user");
     });
-    let unauthorized = with_payload(&good, |p| {
+    let unauthorized = with_payload(&h, &good, |p| {
         p["user"] = json!({"id": "U0MALLORY", "username": "mallory"})
     });
 
@@ -140,9 +169,22 @@ async fn bad_input_table() {
         ("block_actions without a user", &no_user, 400),
         ("unknown payload type", &unknown_type, 200),
         ("unknown action_id", &unknown_action, 200),
-        ("execution ID not 36 characters", &short_id, 200),
-        ("execution ID not a UUID", &path_id, 200),
+        (
+            "button names no step (bare execution ID)",
+            &names_no_step,
+            200,
+        ),
+        ("button's execution ID not 36 characters", &short_id, 200),
+        ("button's execution ID not a UUID", &path_id, 200),
+        ("button without a step name", &no_step_name, 200),
+        (
+            "button for a step that is not an approval",
+            &other_step,
+            200,
+        ),
+        ("button for another run of the step", &other_run, 200),
         ("unauthorized user", &unauthorized, 200),
+        ("user of another workspace", &other_workspace, 200),
     ];
     let mut table = String::from("| input | status |\n|---|---|\n");
     for (name, event, expected) in rows {
@@ -158,15 +200,19 @@ async fn bad_input_table() {
         "the prompt is untouched"
     );
     let told: Vec<String> = h.slack.ephemeral().into_iter().map(|e| e.text).collect();
-    assert!(
-        told.iter()
-            .any(|t| t.contains("does not name a valid automation execution")),
-        "{told:?}"
-    );
-    assert!(
-        told.iter().any(|t| t.contains("not one of the approvers")),
-        "{told:?}"
-    );
+    for expected in [
+        "does not say which approval step it decides",
+        "does not name a valid automation step",
+        "is an `aws:executeAwsApi` step, not an approval",
+        "has no step `approveRollout` as this prompt shows it",
+        "only <@U0ALICE> or members of <!subteam^S0OPS> can approve",
+        "you belong to another one (T0ELSEWHERE)",
+    ] {
+        assert!(
+            told.iter().any(|t| t.contains(expected)),
+            "{expected}: {told:?}"
+        );
+    }
 
     // EventBridge events with missing or odd fields, and unknown detail-types.
     let waiting = event_file("automation-step-waiting.json");

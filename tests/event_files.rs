@@ -98,6 +98,82 @@ async fn each_click_file_reaches_ssm() {
     }
 }
 
+const CLICK_FILES: [&str; 4] = [
+    "slack-approve-click.json",
+    "slack-reject-click.json",
+    "slack-approve-click-base64.json",
+    "slack-approve-click-rest-api.json",
+];
+
+/// The click files carry the buttons of the prompt the sample runbook really gets
+/// (the stand-in derives its step execution IDs from the execution ID, so they are
+/// the same every run). `UPDATE_EVENT_FILES=1 cargo test --test event_files` writes
+/// them again from the current prompt, signed at their own timestamps.
+#[tokio::test(flavor = "multi_thread")]
+async fn click_files_carry_the_sample_prompts_buttons() {
+    let h = Harness::start().await;
+    h.start_sample_runbook();
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    let actions = prompt
+        .blocks
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .expect("the prompt has buttons")
+        .clone();
+    let update = std::env::var_os("UPDATE_EVENT_FILES").is_some();
+    for file in CLICK_FILES {
+        let mut event = event_file(file);
+        let body = approvals::stand_ins::slack::event_body(&event).unwrap();
+        let payload: Value = serde_json::from_str(
+            &approvals::domain::interaction::payload_from_form(&body).unwrap(),
+        )
+        .unwrap();
+        let clicked = &payload["actions"][0];
+        let button = actions["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["action_id"] == clicked["action_id"])
+            .unwrap();
+        let current =
+            clicked["value"] == button["value"] && clicked["block_id"] == actions["block_id"];
+        if update && !current {
+            edit_payload(&mut event, |p| {
+                p["actions"][0]["value"] = button["value"].clone();
+                p["actions"][0]["block_id"] = actions["block_id"].clone();
+                p["message"]["blocks"] = json!(prompt.blocks);
+            })
+            .unwrap();
+            let signed_at: i64 = event["headers"]["x-slack-request-timestamp"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let length = event["body"].as_str().unwrap().len().to_string();
+            for map in ["headers", "multiValueHeaders"] {
+                if let Some(headers) = event.get_mut(map).and_then(Value::as_object_mut)
+                    && headers.contains_key("content-length")
+                {
+                    headers["content-length"] = if map == "headers" {
+                        json!(length)
+                    } else {
+                        json!([length])
+                    };
+                }
+            }
+            resign_event(&mut event, SIGNING_SECRET, signed_at).unwrap();
+            let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+            std::fs::write(&path, serde_json::to_string_pretty(&event).unwrap() + "\n").unwrap();
+            continue;
+        }
+        assert!(
+            current,
+            "{file} does not carry the sample prompt's buttons; run UPDATE_EVENT_FILES=1 cargo test --test event_files"
+        );
+    }
+}
+
 #[test]
 fn click_files_are_signed_with_the_local_env_files_secret() {
     // `events/` and `env.json` agree, so re-signing with a fresh timestamp is all a
@@ -108,12 +184,7 @@ fn click_files_are_signed_with_the_local_env_files_secret() {
     .unwrap();
     let secret = env["Parameters"]["SLACK_SIGNING_SECRET"].as_str().unwrap();
     assert_eq!(secret, SIGNING_SECRET);
-    for file in [
-        "slack-approve-click.json",
-        "slack-reject-click.json",
-        "slack-approve-click-base64.json",
-        "slack-approve-click-rest-api.json",
-    ] {
+    for file in CLICK_FILES {
         let event = event_file(file);
         let body = approvals::stand_ins::slack::event_body(&event).unwrap();
         let ts = event["headers"]["x-slack-request-timestamp"]

@@ -72,12 +72,12 @@ async fn a_failed_tag_write_is_retried_without_a_second_prompt() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn ssm_failing_the_signal_is_never_reported_as_a_decision() {
+async fn three_throttles_in_a_row_are_survived_inside_slacks_3_seconds() {
     let h = Harness::start().await;
     let id = h.start_runbook(1);
     h.deliver_events().await;
     let prompt = h.only_prompt();
-    for _ in 0..2 {
+    for _ in 0..3 {
         h.ssm
             .fail_next("SendAutomationSignal", 400, "ThrottlingException");
     }
@@ -85,14 +85,50 @@ async fn ssm_failing_the_signal_is_never_reported_as_a_decision() {
     let (status, _) = h
         .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
         .await;
-    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(status, 200);
+    assert_eq!(h.ssm.count_calls("SendAutomationSignal"), 4);
+    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"));
+    assert!(
+        text_of(&h.slack.message(CHANNEL, &prompt.ts).unwrap().blocks)
+            .contains("*Approved* by <@U0ALICE>")
+    );
+    assert!(h.slack.ephemeral().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_until_the_deadline_nothing_is_decided_and_the_clicker_is_told_in_time() {
+    let h = Harness::start().await;
+    let id = h.start_runbook(1);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    for _ in 0..50 {
+        h.ssm
+            .fail_next("SendAutomationSignal", 400, "ThrottlingException");
+    }
+    let started = Instant::now();
+    let (status, _) = h
+        .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 200);
+    assert!(h.ssm.count_calls("SendAutomationSignal") >= 4);
     assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Waiting"));
     let told = h.slack.ephemeral();
     assert_eq!(told.len(), 1);
     assert!(
-        told[0].text.contains("could not be confirmed")
-            && told[0].text.contains("ThrottlingException"),
+        told[0]
+            .text
+            .contains("AWS did not take the decision (ThrottlingException)")
+            && told[0].text.contains("nothing was done"),
         "{}",
         told[0].text
     );
@@ -104,21 +140,103 @@ async fn ssm_failing_the_signal_is_never_reported_as_a_decision() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_transient_ssm_error_is_retried_by_the_sdk() {
+async fn a_signal_answered_with_a_5xx_is_never_sent_again() {
     let h = Harness::start().await;
     let id = h.start_runbook(1);
     h.deliver_events().await;
     let prompt = h.only_prompt();
     h.ssm
         .fail_next("SendAutomationSignal", 500, "InternalServerError");
+    let (status, _) = h
+        .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
+    assert_eq!(status, 200);
+    // The SDK would retry a 500; a signal that may have been applied is not.
+    assert_eq!(h.ssm.count_calls("SendAutomationSignal"), 1);
+    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Waiting"));
+    let told = h.slack.ephemeral();
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].text.contains("not known yet") && told[0].text.contains("InternalServerError"),
+        "{}",
+        told[0].text
+    );
+    assert!(has_buttons(
+        &h.slack.message(CHANNEL, &prompt.ts).unwrap().blocks
+    ));
+
+    // Refused outright (the role may not signal): nothing applied, and said so.
+    h.ssm
+        .fail_next("SendAutomationSignal", 400, "AccessDeniedException");
     h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
         .await;
     assert_eq!(h.ssm.count_calls("SendAutomationSignal"), 2);
-    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"));
+    let told = h.slack.ephemeral();
     assert!(
-        text_of(&h.slack.message(CHANNEL, &prompt.ts).unwrap().blocks)
-            .contains("*Approved* by <@U0ALICE>")
+        told[1]
+            .text
+            .contains("AWS did not take the decision (AccessDeniedException)"),
+        "{}",
+        told[1].text
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_that_timed_out_is_never_sent_again_and_the_prompt_shows_ssms_state() {
+    let h = Harness::start().await;
+    let mut spec = runbook(1);
+    // A second approval right after: a repeated Approve would decide it.
+    spec.steps
+        .push(approvals::stand_ins::ssm::StepSpec::approve(
+            "approveCleanup",
+            "Clean up?",
+            1,
+            &[],
+        ));
+    let id = h.ssm.start_automation(spec);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    // SSM applies the signal but its answer comes after the function gave up.
+    h.ssm
+        .answer_late("SendAutomationSignal", Duration::from_secs(4));
+    let started = Instant::now();
+    let (status, _) = h
+        .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        h.ssm.count_calls("SendAutomationSignal"),
+        1,
+        "never sent again"
+    );
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Success")
+    );
+    assert_eq!(
+        h.ssm.step_status(&id, "approveCleanup").as_deref(),
+        Some("Waiting"),
+        "the next approval was not decided by a retry"
+    );
+    let told = h.slack.ephemeral();
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0]
+            .text
+            .contains("did not confirm your decision in time")
+            && told[0].text.contains("was *Approved*"),
+        "{}",
+        told[0].text
+    );
+    // The prompt was corrected from SSM's state: approved, no buttons.
+    let now = h.slack.message(CHANNEL, &prompt.ts).unwrap();
+    assert!(!has_buttons(&now.blocks));
+    assert!(text_of(&now.blocks).contains(":white_check_mark: *Approved*"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -69,7 +69,10 @@ async fn a_stale_click_on_the_first_prompt_never_decides_the_second_step() {
     }
     // The first prompt shows its own step's outcome; the second keeps its buttons.
     let first_now = text_of(&h.slack.message(CHANNEL, &first.ts).unwrap().blocks);
-    assert!(first_now.contains("*Approved* by <@U0ALICE>"), "{first_now}");
+    assert!(
+        first_now.contains("*Approved* by <@U0ALICE>"),
+        "{first_now}"
+    );
     let second = h
         .slack
         .messages()

@@ -1,20 +1,22 @@
 //! Lambda function `automation-events`: EventBridge (`aws.ssm`) → Slack prompt.
 
 use approvals::config::process_env;
+use approvals::deadline::Deadline;
 use approvals::handlers::events::{EventsApp, handle_automation_event};
-use approvals::ssm::{CallBudget, config_loader};
+use approvals::ssm::{SdkRetries, config_loader};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let app = EventsApp::from_env(&process_env, config_loader(CallBudget::BACKGROUND))
+    approvals::logging::init();
+    let app = EventsApp::from_env(&process_env, config_loader(SdkRetries::BACKGROUND))
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle_automation_event(app, &event.payload).await
+        let deadline = Deadline::for_event(Some(event.context.deadline));
+        handle_automation_event(app, &event.payload, &deadline).await
     }))
     .await
 }

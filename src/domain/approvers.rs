@@ -21,6 +21,11 @@ pub enum ApproversError {
     NotAnId(String),
     #[error("SLACK_APPROVERS: `*` (anyone) cannot be combined with IDs")]
     StarWithIds,
+    #[error(
+        "SLACK_APPROVERS: {0:?} has characters that are not plain ASCII; Slack IDs are letters and digits \
+         (copy the ID again: a look-alike or invisible character came with it)"
+    )]
+    NotAscii(String),
 }
 
 /// The first, cheap part of an authorization decision.
@@ -53,6 +58,9 @@ impl ApproverPolicy {
         let mut users = BTreeSet::new();
         let mut groups = Vec::new();
         for item in items {
+            if !item.is_ascii() {
+                return Err(ApproversError::NotAscii(item.chars().take(40).collect()));
+            }
             let id_like = item.len() >= 3
                 && item[1..]
                     .bytes()
@@ -70,6 +78,23 @@ impl ApproverPolicy {
             }
         }
         Ok(Self::Listed { users, groups })
+    }
+
+    /// Who may decide, in words a Slack reader recognises (mentions render as names).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Nobody => "nobody yet (no approvers are configured)".into(),
+            Self::Anyone => "anyone in this channel".into(),
+            Self::Listed { users, groups } => {
+                let mut who: Vec<String> = users.iter().map(|u| format!("<@{u}>")).collect();
+                who.extend(groups.iter().map(|g| format!("members of <!subteam^{g}>")));
+                match who.len() {
+                    0 => "nobody".into(),
+                    1 => who.remove(0),
+                    n => format!("{} or {}", who[..n - 1].join(", "), who[n - 1]),
+                }
+            }
+        }
     }
 
     pub fn verdict(&self, user_id: &str) -> Verdict<'_> {
@@ -118,6 +143,28 @@ mod tests {
         );
         let only_users = ApproverPolicy::parse(Some("U0ALICE")).unwrap();
         assert_eq!(only_users.verdict("U0MALLORY"), Verdict::CheckGroups(&[]));
+    }
+
+    #[test]
+    fn non_ascii_entries_are_a_named_error_not_a_panic() {
+        for bad in ["Ü0ALICE", "U0ÄLICE", "\u{200b}U0ALICE", "Ｕ0ALICE", "é"] {
+            let err = ApproverPolicy::parse(Some(&format!("U0BOB,{bad}"))).unwrap_err();
+            assert!(matches!(err, ApproversError::NotAscii(_)), "{bad}: {err:?}");
+            assert!(err.to_string().starts_with("SLACK_APPROVERS:"));
+        }
+    }
+
+    #[test]
+    fn approvers_are_described_as_slack_shows_them() {
+        let policy = ApproverPolicy::parse(Some("U0ALICE,S0OPS,W0BOB")).unwrap();
+        assert_eq!(
+            policy.describe(),
+            "<@U0ALICE>, <@W0BOB> or members of <!subteam^S0OPS>"
+        );
+        assert_eq!(
+            ApproverPolicy::parse(Some("U0ALICE")).unwrap().describe(),
+            "<@U0ALICE>"
+        );
     }
 
     #[test]

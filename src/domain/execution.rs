@@ -131,13 +131,6 @@ pub struct Step {
 pub const APPROVE_ACTION: &str = "aws:approve";
 
 impl Execution {
-    /// The `aws:approve` step that is waiting for a decision, if any.
-    pub fn waiting_approval(&self) -> Option<&Step> {
-        self.steps
-            .iter()
-            .find(|s| s.is_approval() && s.status == Status::Waiting)
-    }
-
     /// The step a prompt was posted for, by its step execution ID (or name, for
     /// executions where SSM gave no ID).
     pub fn step_by_key(&self, key: &str) -> Option<&Step> {

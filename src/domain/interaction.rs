@@ -6,11 +6,12 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::execution::{ExecutionId, InvalidExecutionId};
+use super::waiting::StepTarget;
 
 pub const APPROVE_ACTION_ID: &str = "ssm_approve";
 pub const REJECT_ACTION_ID: &str = "ssm_reject";
-/// The actions block's `block_id` is this prefix followed by the approval step's key.
+/// The actions block's `block_id` is this prefix followed by the approval step's key
+/// (informative only: what a click decides is named by the button's value).
 pub const ACTIONS_BLOCK_PREFIX: &str = "ssm_decision/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,24 +72,44 @@ impl SlackUser {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionClick {
     pub decision: Decision,
-    pub execution_id: ExecutionId,
+    /// The execution and the very step the clicked prompt showed (the button's value).
+    pub target: StepTarget,
     pub user: SlackUser,
+    /// The workspace the click came through (`team.id`), when Slack sent it.
+    pub team_id: Option<String>,
     pub response_url: String,
-    /// The approval step the prompt was posted for (from the actions block's
-    /// `block_id`), when the click says so.
-    pub step_key: Option<String>,
     /// The blocks of the message that was clicked, when Slack sent them.
     pub message_blocks: Vec<Value>,
+}
+
+impl DecisionClick {
+    /// The workspace the clicker belongs to: `user.team_id`, else the payload's team.
+    pub fn clicker_team(&self) -> Option<&str> {
+        self.user
+            .team_id
+            .as_deref()
+            .or(self.team_id.as_deref())
+            .filter(|t| !t.is_empty())
+    }
+}
+
+/// Why one of our buttons could not be acted on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ButtonError {
+    #[error("the button names no step (an older prompt, or not one of ours): {0:?}")]
+    NamesNoStep(String),
+    #[error("the button's value is not a step of an automation execution: {0}")]
+    Malformed(String),
 }
 
 /// A well-formed interaction, classified.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Interaction {
     Decision(DecisionClick),
-    /// One of our buttons, but its value is not an execution ID: the clicker is told.
+    /// One of our buttons, but it does not name an execution and step: the clicker is told.
     BadButton {
         response_url: String,
-        error: InvalidExecutionId,
+        error: ButtonError,
     },
     /// Not for us (another type, another action); acknowledged and logged.
     Ignored(String),
@@ -111,8 +132,16 @@ struct Envelope {
 }
 
 #[derive(Deserialize)]
+struct Team {
+    #[serde(default)]
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct BlockActions {
     user: SlackUser,
+    #[serde(default)]
+    team: Option<Team>,
     #[serde(default)]
     response_url: Option<String>,
     #[serde(default)]
@@ -125,8 +154,6 @@ struct BlockActions {
 struct Action {
     #[serde(default)]
     action_id: Option<String>,
-    #[serde(default)]
-    block_id: Option<String>,
     #[serde(default)]
     value: Option<String>,
 }
@@ -158,19 +185,13 @@ pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
         None => return Ok(Interaction::Ignored("the payload has no type".into())),
     }
     let payload = BlockActions::deserialize(value).map_err(PayloadError::Malformed)?;
-    let Some((decision, raw_value, step_key)) = payload.actions.iter().find_map(|a| {
+    let Some((decision, raw_value)) = payload.actions.iter().find_map(|a| {
         let decision = match a.action_id.as_deref()? {
             APPROVE_ACTION_ID => Decision::Approve,
             REJECT_ACTION_ID => Decision::Reject,
             _ => return None,
         };
-        let step_key = a
-            .block_id
-            .as_deref()
-            .and_then(|b| b.strip_prefix(ACTIONS_BLOCK_PREFIX))
-            .filter(|k| !k.is_empty())
-            .map(str::to_owned);
-        Some((decision, a.value.clone().unwrap_or_default(), step_key))
+        Some((decision, a.value.clone().unwrap_or_default()))
     }) else {
         return Ok(Interaction::Ignored(
             "no Approve or Reject action in the payload".into(),
@@ -181,13 +202,13 @@ pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
             "the payload has no response_url to answer on".into(),
         ));
     };
-    match ExecutionId::parse(raw_value.trim()) {
-        Ok(execution_id) => Ok(Interaction::Decision(DecisionClick {
+    match parse_button_value(&raw_value) {
+        Ok(target) => Ok(Interaction::Decision(DecisionClick {
             decision,
-            execution_id,
+            target,
             user: payload.user,
+            team_id: payload.team.and_then(|t| t.id),
             response_url,
-            step_key,
             message_blocks: payload.message.map(|m| m.blocks).unwrap_or_default(),
         })),
         Err(error) => Ok(Interaction::BadButton {
@@ -197,12 +218,54 @@ pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
     }
 }
 
+/// The value of an Approve / Reject button: the execution and step it decides, as JSON.
+pub fn button_value(target: &StepTarget) -> String {
+    serde_json::to_string(target).expect("a step target is always JSON")
+}
+
+/// Reads a button value written by [`button_value`]. A value that names no step
+/// (a bare execution ID from an older prompt) is refused: the click cannot be bound
+/// to the step its prompt showed.
+pub fn parse_button_value(raw: &str) -> Result<StepTarget, ButtonError> {
+    let shown: String = raw.chars().take(80).collect();
+    if !raw.trim_start().starts_with('{') {
+        return Err(ButtonError::NamesNoStep(shown));
+    }
+    let target: StepTarget =
+        serde_json::from_str(raw).map_err(|e| ButtonError::Malformed(e.to_string()))?;
+    let usable = |s: &str| !s.trim().is_empty() && s.len() <= 256;
+    if !usable(&target.step_name)
+        || target
+            .step_execution_id
+            .as_deref()
+            .is_some_and(|id| !usable(id))
+    {
+        return Err(ButtonError::Malformed(
+            "empty or oversized step name or step execution ID".into(),
+        ));
+    }
+    Ok(target)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     const ID: &str = "333ba70b-2333-48db-b17e-a5e69c6f4d1c";
+    const STEP_RUN: &str = "0b2c8a5e-1111-4222-8333-444455556666";
+
+    fn target() -> StepTarget {
+        StepTarget {
+            execution_id: crate::domain::execution::ExecutionId::parse(ID).unwrap(),
+            step_name: "approveRollout".into(),
+            step_execution_id: Some(STEP_RUN.into()),
+        }
+    }
+
+    fn value() -> String {
+        button_value(&target())
+    }
 
     fn click(action_id: &str, value: &str) -> Value {
         json!({
@@ -225,16 +288,16 @@ mod tests {
     #[test]
     fn reads_a_decision_and_tolerates_unknown_blocks() {
         let Interaction::Decision(d) =
-            parse_interaction(&click(APPROVE_ACTION_ID, ID).to_string()).unwrap()
+            parse_interaction(&click(APPROVE_ACTION_ID, &value()).to_string()).unwrap()
         else {
             panic!("not a decision");
         };
         assert_eq!(d.decision, Decision::Approve);
-        assert_eq!(d.execution_id.as_str(), ID);
+        assert_eq!(d.target, target());
         assert_eq!(d.user.handle(), "alice");
-        assert_eq!(d.step_key.as_deref(), Some("step-1"));
+        assert_eq!(d.clicker_team(), Some("T0TEAM"));
         assert_eq!(d.message_blocks.len(), 3);
-        let reject = parse_interaction(&click(REJECT_ACTION_ID, ID).to_string()).unwrap();
+        let reject = parse_interaction(&click(REJECT_ACTION_ID, &value()).to_string()).unwrap();
         assert!(matches!(
             reject,
             Interaction::Decision(DecisionClick {
@@ -247,14 +310,10 @@ mod tests {
     #[test]
     fn classifies_what_it_will_not_act_on() {
         assert!(matches!(
-            parse_interaction(&click("something_else", ID).to_string()).unwrap(),
+            parse_interaction(&click("something_else", &value()).to_string()).unwrap(),
             Interaction::Ignored(_)
         ));
-        assert!(matches!(
-            parse_interaction(&click(APPROVE_ACTION_ID, "333ba70b").to_string()).unwrap(),
-            Interaction::BadButton { .. }
-        ));
-        let mut modal = click(APPROVE_ACTION_ID, ID);
+        let mut modal = click(APPROVE_ACTION_ID, &value());
         modal["type"] = json!("view_submission");
         assert!(matches!(
             parse_interaction(&modal.to_string()).unwrap(),
@@ -275,6 +334,47 @@ mod tests {
         assert!(matches!(
             parse_interaction(r#"{"type":7}"#),
             Err(PayloadError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_button_that_names_no_step_is_malformed() {
+        let bad =
+            |v: &str| match parse_interaction(&click(APPROVE_ACTION_ID, v).to_string()).unwrap() {
+                Interaction::BadButton { error, .. } => error,
+                other => panic!("{v}: {other:?}"),
+            };
+        // A bare execution ID (the value of prompts from before step binding).
+        assert!(matches!(bad(ID), ButtonError::NamesNoStep(_)));
+        assert!(matches!(bad("333ba70b"), ButtonError::NamesNoStep(_)));
+        assert!(matches!(bad(""), ButtonError::NamesNoStep(_)));
+        for malformed in [
+            format!(r#"{{"execution_id":"{ID}"}}"#),
+            format!(r#"{{"execution_id":"{ID}","step_name":""}}"#),
+            format!(
+                r#"{{"execution_id":"{ID}","step_name":"{}"}}"#,
+                "x".repeat(300)
+            ),
+            r#"{"execution_id":"not-an-id","step_name":"a"}"#.to_owned(),
+            r#"{"step_name":"a"}"#.to_owned(),
+            "{".to_owned(),
+        ] {
+            assert!(
+                matches!(bad(&malformed), ButtonError::Malformed(_)),
+                "{malformed}"
+            );
+        }
+        // A step named without its run is still bound to the step.
+        let named = format!(r#"{{"execution_id":"{ID}","step_name":"approveRollout"}}"#);
+        assert!(matches!(
+            parse_interaction(&click(APPROVE_ACTION_ID, &named).to_string()).unwrap(),
+            Interaction::Decision(DecisionClick {
+                target: StepTarget {
+                    step_execution_id: None,
+                    ..
+                },
+                ..
+            })
         ));
     }
 

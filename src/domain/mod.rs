@@ -7,3 +7,4 @@ pub mod interaction;
 pub mod render;
 pub mod signature;
 pub mod tags;
+pub mod waiting;

@@ -7,8 +7,11 @@
 use serde_json::{Value, json};
 
 use super::execution::{Execution, Status, Step};
-use super::interaction::{ACTIONS_BLOCK_PREFIX, APPROVE_ACTION_ID, Decision, REJECT_ACTION_ID};
-use super::tags::{ANY_STEP, DecisionRecord};
+use super::interaction::{
+    ACTIONS_BLOCK_PREFIX, APPROVE_ACTION_ID, Decision, REJECT_ACTION_ID, button_value,
+};
+use super::tags::DecisionRecord;
+use super::waiting::StepTarget;
 
 pub const STATUS_BLOCK: &str = "ssm_status";
 
@@ -17,8 +20,11 @@ const HEADER_MAX: usize = 150;
 const SECTION_MAX: usize = 3000;
 const FIELD_MAX: usize = 2000;
 const NOTIFICATION_MAX: usize = 300;
+const BUTTON_VALUE_MAX: usize = 2000;
 const PARAMETERS_SHOWN: usize = 10;
 const PARAMETER_VALUE_MAX: usize = 120;
+/// Names and principals shown in code spans are cut to this many characters first.
+const NAME_MAX: usize = 200;
 
 /// A message as `chat.postMessage`, `chat.update` and `response_url` take it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +41,15 @@ pub fn console_url(region: &str, execution_id: &str) -> String {
     )
 }
 
-/// The prompt for an `aws:approve` step that is waiting.
+/// The list of automation executions in the AWS console.
+pub fn console_executions_url(region: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/systems-manager/automation/executions?region={region}"
+    )
+}
+
+/// The prompt for an `aws:approve` step that is waiting. Each button names the
+/// execution and the very step execution it decides (see [`StepTarget`]).
 pub fn render_prompt(execution: &Execution, step: &Step, region: &str) -> SlackMessage {
     let approval = step.approval();
     let mut status = String::from(":hourglass_flowing_sand: *Waiting for approval*");
@@ -43,33 +57,42 @@ pub fn render_prompt(execution: &Execution, step: &Step, region: &str) -> SlackM
         status.push_str(&format!(" until {}", slack_date(at)));
     }
     let mut blocks = details(execution, step, region, status);
-    blocks.push(json!({
-        "type": "actions",
-        "block_id": truncate(&format!("{ACTIONS_BLOCK_PREFIX}{}", step.key()), 255),
-        "elements": [
-            {"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
-             "text": {"type": "plain_text", "text": "Approve"}, "value": execution.id.as_str()},
-            {"type": "button", "action_id": REJECT_ACTION_ID, "style": "danger",
-             "text": {"type": "plain_text", "text": "Reject"}, "value": execution.id.as_str(),
-             "confirm": {
-                "title": {"type": "plain_text", "text": "Reject this runbook?"},
-                "text": {"type": "mrkdwn", "text": truncate(&format!(
-                    "The approval step `{}` of `{}` fails and the runbook stops.",
-                    escape(&step.name), escape(&execution.document_name)), SECTION_MAX)},
-                "confirm": {"type": "plain_text", "text": "Reject"},
-                "deny": {"type": "plain_text", "text": "Cancel"},
-                "style": "danger"}}
-        ]
-    }));
+    let value = button_value(&StepTarget::for_step(&execution.id, step));
+    if value.chars().count() <= BUTTON_VALUE_MAX {
+        blocks.push(json!({
+            "type": "actions",
+            "block_id": truncate(&format!("{ACTIONS_BLOCK_PREFIX}{}", step.key()), 255),
+            "elements": [
+                {"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
+                 "text": {"type": "plain_text", "text": "Approve"}, "value": value},
+                {"type": "button", "action_id": REJECT_ACTION_ID, "style": "danger",
+                 "text": {"type": "plain_text", "text": "Reject"}, "value": value,
+                 "confirm": {
+                    "title": {"type": "plain_text", "text": "Reject this runbook?"},
+                    "text": mrkdwn(&format!(
+                        "The approval step {} of {} fails and the runbook stops.",
+                        code(&step.name), code(&execution.document_name))),
+                    "confirm": {"type": "plain_text", "text": "Reject"},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                    "style": "danger"}}
+            ]
+        }));
+    } else {
+        // A button must name its step; one that cannot is not offered at all.
+        blocks.push(context(
+            "This step's name is too long for a Slack button: decide in the AWS console.",
+        ));
+    }
     let summary = approval
         .message
         .as_deref()
         .unwrap_or("an aws:approve step is waiting");
     SlackMessage {
-        text: truncate(
-            &format!("Approval needed: {} — {}", execution.document_name, summary),
-            NOTIFICATION_MAX,
-        ),
+        text: notification(&format!(
+            "Approval needed: {} — {}",
+            escape(&execution.document_name),
+            escape(&one_line(&truncate(summary, NOTIFICATION_MAX)))
+        )),
         blocks,
     }
 }
@@ -82,9 +105,8 @@ pub fn render_outcome(
     decision: Option<&DecisionRecord>,
     region: &str,
 ) -> SlackMessage {
-    let decision = decision.filter(|d| {
-        (d.step_key == step.key() || d.step_key == ANY_STEP) && agrees(d.decision, &step.status)
-    });
+    let decision =
+        decision.filter(|d| d.step_key == step.key() && agrees(d.decision, &step.status));
     let mut status = match (&step.status, decision) {
         (_, Some(d)) => decided_line(d),
         (Status::Success, None) => ":white_check_mark: *Approved*".to_owned(),
@@ -104,15 +126,12 @@ pub fn render_outcome(
     if decision.is_none()
         && let Some(failure) = step.failure_message.as_deref().filter(|f| !f.is_empty())
     {
-        status.push_str(&format!("\n>{}", escape(&truncate(failure, 500))));
+        status.push_str(&format!("\n{}", quote(&truncate(failure, 500))));
     }
     status.push_str(&format!("\n{}", execution_line(&execution.status)));
     let headline = plain_headline(&step.status, decision);
     SlackMessage {
-        text: truncate(
-            &format!("{headline}: {}", execution.document_name),
-            NOTIFICATION_MAX,
-        ),
+        text: notification(&format!("{headline}: {}", escape(&execution.document_name))),
         blocks: details(execution, step, region, status),
     }
 }
@@ -126,13 +145,58 @@ pub fn render_decided(
     execution_id: &str,
 ) -> SlackMessage {
     SlackMessage {
-        text: format!(
+        text: notification(&format!(
             "{} in Slack by {}",
             record.decision.past_tense(),
-            record.handle
-        ),
+            escape(&record.handle)
+        )),
         blocks: replace_status(clicked_blocks, decided_line(record), execution_id),
     }
+}
+
+/// Why a clicker is being told what became of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepNews {
+    /// The step no longer waited when the click came: nothing was signalled.
+    NothingDone,
+    /// The signal got no clear answer; SSM's state now shows the step over.
+    Unconfirmed,
+}
+
+/// What a clicker is told when the step their prompt showed no longer waits:
+/// what became of that step, and whether their click did anything.
+pub fn explain_no_longer_waiting(
+    execution: &Execution,
+    step: &Step,
+    decision: Option<&DecisionRecord>,
+    news: StepNews,
+) -> String {
+    let decision =
+        decision.filter(|d| d.step_key == step.key() && agrees(d.decision, &step.status));
+    let became = match (&step.status, decision) {
+        (_, Some(d)) => format!(
+            "was *{}* by {}",
+            d.decision.past_tense(),
+            mention(&d.user_id, &d.handle)
+        ),
+        (Status::Success, None) => "was *Approved*".into(),
+        (Status::Failed, None) => "was *Rejected or failed*".into(),
+        (Status::TimedOut, None) => "*Timed out*".into(),
+        (Status::Cancelled | Status::Cancelling, None) => "was *Cancelled*".into(),
+        (Status::Waiting, None) => "no longer takes decisions".into(),
+        (other, None) => format!("is *{}*", escape(other.as_str())),
+    };
+    let lead = match news {
+        StepNews::NothingDone => "Nothing was done: the approval step",
+        StepNews::Unconfirmed => {
+            "AWS did not confirm your decision in time, so it was not sent again. The approval step"
+        }
+    };
+    format!(
+        "{lead} {} is no longer waiting. It {became}. {}",
+        code(&step.name),
+        execution_line(&execution.status)
+    )
 }
 
 /// The clicked prompt for an execution SSM no longer knows: no buttons left.
@@ -164,7 +228,7 @@ fn replace_status(clicked_blocks: &[Value], status_text: String, execution_id: &
     if !blocks.iter().any(|b| block_id(b) == Some(STATUS_BLOCK)) {
         blocks = vec![
             status,
-            context(&format!("Execution `{}`", escape(execution_id))),
+            context(&format!("Execution {}", code(execution_id))),
         ];
     }
     blocks
@@ -183,10 +247,10 @@ fn details(execution: &Execution, step: &Step, region: &str, status: String) -> 
     let version = execution
         .document_version
         .as_deref()
-        .map(|v| format!(" (v{})", escape(v)))
+        .map(|v| format!(" (v{})", escape(&one_line(&truncate(v, 40)))))
         .unwrap_or_default();
     let mut fields = vec![
-        format!("*Runbook*\n`{}`{version}", escape(&execution.document_name)),
+        format!("*Runbook*\n{}{version}", code(&execution.document_name)),
         format!(
             "*Started by*\n{}",
             execution
@@ -207,13 +271,14 @@ fn details(execution: &Execution, step: &Step, region: &str, status: String) -> 
         fields.push(format!("*Times out*\n{}", slack_date(at)));
     }
     blocks.push(json!({"type": "section", "fields": fields.iter()
-        .map(|f| json!({"type": "mrkdwn", "text": truncate(f, FIELD_MAX)})).collect::<Vec<_>>()}));
+        .map(|f| json!({"type": "mrkdwn", "text": truncate(f, FIELD_MAX), "verbatim": true}))
+        .collect::<Vec<_>>()}));
     if !execution.parameters.is_empty() {
         blocks.push(section(&parameters(execution)));
     }
     blocks.push(context(&format!(
-        "Step `{}` · Execution <{}|{}>",
-        escape(&step.name),
+        "Step {} · Execution <{}|{}>",
+        code(&step.name),
         console_url(region, execution.id.as_str()),
         execution.id
     )));
@@ -230,26 +295,33 @@ fn approvals_needed(n: u32) -> String {
 }
 
 fn parameters(execution: &Execution) -> String {
-    let mut lines = vec!["*Parameters*".to_owned()];
+    let mut text = String::from("*Parameters*");
+    let mut shown = 0;
     for (name, values) in execution.parameters.iter().take(PARAMETERS_SHOWN) {
         let value = truncate(&values.join(", "), PARAMETER_VALUE_MAX);
-        lines.push(format!(
-            "• `{}`: {}",
-            escape(name),
+        let line = format!(
+            "\n• {}: {}",
+            code(&truncate(name, PARAMETER_VALUE_MAX)),
             if value.is_empty() {
                 "_(empty)_".into()
             } else {
-                format!("`{}`", escape(&value))
+                code(&value)
             }
+        );
+        // Whole lines only: a cut inside a code span would let the rest out of it.
+        if text.chars().count() + line.chars().count() > SECTION_MAX - 60 {
+            break;
+        }
+        text.push_str(&line);
+        shown += 1;
+    }
+    if execution.parameters.len() > shown {
+        text.push_str(&format!(
+            "\n_…and {} more in the console_",
+            execution.parameters.len() - shown
         ));
     }
-    if execution.parameters.len() > PARAMETERS_SHOWN {
-        lines.push(format!(
-            "_…and {} more in the console_",
-            execution.parameters.len() - PARAMETERS_SHOWN
-        ));
-    }
-    lines.join("\n")
+    text
 }
 
 fn decided_line(record: &DecisionRecord) -> String {
@@ -258,21 +330,41 @@ fn decided_line(record: &DecisionRecord) -> String {
         Decision::Reject => ":x:",
     };
     format!(
-        "{icon} *{}* by <@{}> {}",
+        "{icon} *{}* by {} {}",
         record.decision.past_tense(),
-        escape(&record.user_id),
+        mention(&record.user_id, &record.handle),
         slack_date(record.at_unix)
     )
 }
 
+/// `<@U…>` for a well-formed Slack user ID; anything else is shown as text.
+pub fn mention(user_id: &str, handle: &str) -> String {
+    if is_slack_id(user_id) {
+        format!("<@{user_id}>")
+    } else {
+        escape(&one_line(&truncate(handle, NAME_MAX)))
+    }
+}
+
+/// Slack IDs (users, groups, teams, channels): an upper-case letter, then upper-case
+/// letters and digits.
+pub fn is_slack_id(raw: &str) -> bool {
+    raw.len() >= 2
+        && raw.len() <= 32
+        && raw.as_bytes()[0].is_ascii_uppercase()
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
 fn plain_headline(step_status: &Status, decision: Option<&DecisionRecord>) -> String {
     match (step_status, decision) {
-        (_, Some(d)) => format!("{} by {}", d.decision.past_tense(), d.handle),
+        (_, Some(d)) => format!("{} by {}", d.decision.past_tense(), escape(&d.handle)),
         (Status::Success, None) => "Approved".into(),
         (Status::Failed, None) => "Rejected or failed".into(),
         (Status::TimedOut, None) => "Approval timed out".into(),
         (Status::Cancelled | Status::Cancelling, None) => "Cancelled".into(),
-        (other, None) => format!("Approval step {other}"),
+        (other, None) => format!("Approval step {}", escape(other.as_str())),
     }
 }
 
@@ -291,16 +383,27 @@ fn agrees(decision: Decision, step_status: &Status) -> bool {
     )
 }
 
+/// A mrkdwn text object. `verbatim` stops Slack from turning bare URLs, channel
+/// names and `@names` into links and mentions; what we escaped stays text.
+fn mrkdwn(text: &str) -> Value {
+    json!({"type": "mrkdwn", "text": truncate(text, SECTION_MAX), "verbatim": true})
+}
+
 fn status_block(text: String) -> Value {
-    json!({"type": "section", "block_id": STATUS_BLOCK, "text": {"type": "mrkdwn", "text": truncate(&text, SECTION_MAX)}})
+    json!({"type": "section", "block_id": STATUS_BLOCK, "text": mrkdwn(&text)})
 }
 
 fn section(text: &str) -> Value {
-    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}})
+    json!({"type": "section", "text": mrkdwn(text)})
 }
 
 fn context(text: &str) -> Value {
-    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}]})
+    json!({"type": "context", "elements": [mrkdwn(text)]})
+}
+
+/// A message's top-level `text` (the notification): already escaped by the caller.
+fn notification(escaped: &str) -> String {
+    truncate(escaped, NOTIFICATION_MAX)
 }
 
 fn block_id(block: &Value) -> Option<&str> {
@@ -317,20 +420,51 @@ fn quote(message: &str) -> String {
 
 /// `arn:aws:sts::123456789012:assumed-role/Ops/alice` → `assumed-role/Ops/alice` (account shown after).
 fn principal(arn: &str) -> String {
+    let arn = truncate(arn, NAME_MAX);
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     match parts.as_slice() {
         ["arn", _, _, _, account, resource] if !resource.is_empty() => {
-            format!("`{}` ({})", escape(resource), escape(account))
+            format!("{} ({})", code(resource), escape(&one_line(account)))
         }
-        _ => format!("`{}`", escape(arn)),
+        _ => code(&arn),
     }
 }
 
 /// Slack mrkdwn control characters (`&`, `<`, `>`) must be escaped in text we did not write.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text that is not ours, shown as an inline code span it cannot leave: escaped, with
+/// backticks (which would end the span) shown as `ˋ` (U+02CB) and line breaks (which
+/// Slack does not keep inside a span) as `↵`. Empty text is shown as `(empty)`.
+pub fn code(text: &str) -> String {
+    let text = truncate(text, NAME_MAX);
+    if text.is_empty() {
+        return "_(empty)_".into();
+    }
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('`');
+    for c in escape(&one_line(&text)).chars() {
+        out.push(if c == '`' { '\u{02CB}' } else { c });
+    }
+    out.push('`');
+    out
+}
+
+/// Line breaks shown as `↵`, so text stays on one line.
+fn one_line(text: &str) -> String {
+    text.replace("\r\n", "\u{21B5}")
+        .replace(['\n', '\r', '\u{2028}', '\u{2029}'], "\u{21B5}")
 }
 
 /// Cuts to at most `max` characters, marking the cut with an ellipsis.
@@ -459,7 +593,14 @@ mod tests {
             (Some(REJECT_ACTION_ID), Some("danger"))
         );
         assert!(buttons[1]["confirm"].is_object());
-        assert!(buttons.iter().all(|b| b["value"] == ID));
+        // Each button names the execution and the very step execution it decides.
+        for b in buttons {
+            let target =
+                crate::domain::interaction::parse_button_value(b["value"].as_str().unwrap())
+                    .unwrap();
+            assert_eq!(target, StepTarget::for_step(&e.id, &s));
+            assert_eq!(target.step_name, "approveProd");
+        }
         assert!(m.text.starts_with("Approval needed: Deploy-Prod"));
     }
 

@@ -8,9 +8,6 @@ use super::interaction::Decision;
 pub const PROMPT_TAG: &str = "slack-prompt";
 /// The last decision taken in Slack on that step.
 pub const DECISION_TAG: &str = "slack-decision";
-/// `DecisionRecord::step_key` when the click did not say which step it was for:
-/// the approval step that was waiting when SSM accepted the signal.
-pub const ANY_STEP: &str = "-";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptRef {

@@ -10,24 +10,21 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use aws_config::ConfigLoader;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::time::Instant;
 
 use super::{StartupError, ssm_client};
 use crate::config::{Env, EventsSettings};
+use crate::deadline::{Deadline, STARTUP_BUDGET};
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId};
 use crate::domain::render::{render_outcome, render_prompt};
 use crate::domain::tags::PromptRef;
+use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step, waiting_step};
 use crate::slack::{SlackClient, SlackError};
 use crate::ssm::{ExecutionTags, Ssm, SsmError};
-
-/// Time for the Slack calls of one event (the function's timeout is longer).
-const SLACK_BUDGET: Duration = Duration::from_secs(20);
 
 pub struct EventsApp {
     ssm: Ssm,
@@ -89,9 +86,10 @@ impl EventsApp {
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = EventsSettings::from_env(env)?;
         let (ssm, region) = ssm_client(loader).await;
+        let deadline = Deadline::after(STARTUP_BUDGET);
         let slack = SlackClient::new(
             &settings.slack_api_url,
-            ssm.resolve_secret(&settings.bot_token).await?,
+            ssm.resolve_secret(&settings.bot_token, &deadline).await?,
         )?;
         Ok(Self {
             ssm,
@@ -118,9 +116,11 @@ impl EventsApp {
     }
 }
 
+/// Handles one EventBridge delivery; every call it makes fits in `deadline`.
 pub async fn handle_automation_event(
     app: &EventsApp,
     event: &Value,
+    deadline: &Deadline,
 ) -> Result<EventOutcome, EventError> {
     let event = match parse_automation_event(event) {
         Ok(e) => e,
@@ -131,8 +131,8 @@ pub async fn handle_automation_event(
     };
     let region = event.region.as_deref().unwrap_or(&app.region);
     let outcome = match event.plan() {
-        EventPlan::Prompt => prompt(app, &event.execution_id, region).await,
-        EventPlan::Refresh => refresh(app, &event.execution_id, region).await,
+        EventPlan::Prompt => prompt(app, &event.execution_id, region, deadline).await,
+        EventPlan::Refresh => refresh(app, &event.execution_id, region, deadline).await,
         EventPlan::Ignore(reason) => Ok(ignored(reason)),
     };
     match &outcome {
@@ -150,11 +150,12 @@ async fn prompt(
     app: &EventsApp,
     id: &ExecutionId,
     region: &str,
+    deadline: &Deadline,
 ) -> Result<EventOutcome, EventError> {
-    let Some((execution, tags)) = load(app, id).await? else {
+    let Some((execution, tags)) = load(app, id, deadline).await? else {
         return Ok(ignored("the execution does not exist"));
     };
-    let Some(step) = execution.waiting_approval() else {
+    let Some(step) = waiting_step(&execution, StepKind::Approval) else {
         return Ok(ignored("no aws:approve step of the execution is waiting"));
     };
     if let Some(p) = tags.prompt.filter(|p| p.step_key == step.key()) {
@@ -163,10 +164,9 @@ async fn prompt(
     if let Some(p) = app.remembered(id).filter(|p| p.step_key == step.key()) {
         // Posted here before, but the tag is missing (not yet visible, or writing it
         // failed last time): write it again rather than post a second prompt.
-        app.ssm.tag_prompt(id, &p).await?;
+        app.ssm.tag_prompt(id, &p, deadline).await?;
         return Ok(already_posted(id, p));
     }
-    let deadline = Instant::now() + SLACK_BUDGET;
     let posted = app
         .slack
         .post_message(
@@ -181,7 +181,7 @@ async fn prompt(
         ts: posted.ts,
     };
     app.remember(id, prompt.clone());
-    app.ssm.tag_prompt(id, &prompt).await?;
+    app.ssm.tag_prompt(id, &prompt, deadline).await?;
     Ok(EventOutcome::Posted {
         execution_id: id.to_string(),
         channel: prompt.channel,
@@ -193,8 +193,9 @@ async fn refresh(
     app: &EventsApp,
     id: &ExecutionId,
     region: &str,
+    deadline: &Deadline,
 ) -> Result<EventOutcome, EventError> {
-    let Some((execution, tags)) = load(app, id).await? else {
+    let Some((execution, tags)) = load(app, id, deadline).await? else {
         return Ok(ignored("the execution does not exist"));
     };
     let Some(prompt) = tags.prompt.clone().or_else(|| app.remembered(id)) else {
@@ -203,15 +204,11 @@ async fn refresh(
     let Some(step) = execution.step_by_key(&prompt.step_key) else {
         return Ok(ignored("the prompted step is not part of the execution"));
     };
-    if !step.status.is_final()
-        && execution
-            .waiting_approval()
-            .is_some_and(|w| w.key() == step.key())
-    {
+    let target = StepTarget::for_step(id, step);
+    if let StepCheck::WaitingNow(_) = check_step(&execution, &target, StepKind::Approval) {
         return Ok(ignored("the approval step is still waiting"));
     }
     let message = render_outcome(&execution, step, tags.decision.as_ref(), region);
-    let deadline = Instant::now() + SLACK_BUDGET;
     match app
         .slack
         .update_message(&prompt.channel, &prompt.ts, &message, deadline)
@@ -250,8 +247,12 @@ async fn refresh(
 async fn load(
     app: &EventsApp,
     id: &ExecutionId,
+    deadline: &Deadline,
 ) -> Result<Option<(Execution, ExecutionTags)>, SsmError> {
-    let (tags, execution) = tokio::join!(app.ssm.execution_tags(id), app.ssm.get_execution(id));
+    let (tags, execution) = tokio::join!(
+        app.ssm.execution_tags(id, deadline),
+        app.ssm.get_execution(id, deadline)
+    );
     match execution {
         Ok(execution) => Ok(Some((execution, tags?))),
         Err(e) if e.is_not_found() => Ok(None),

@@ -2,13 +2,18 @@
 //!
 //! Order matters: size cap, then the signature over the raw body (nothing is parsed
 //! before it passes), then the content type and payload. A click is answered within
-//! Slack's 3 s: every outbound call runs against one deadline.
+//! Slack's 3 s: every outbound call runs against one [`Deadline`], counted from when
+//! the request reached the function.
 //!
-//! Happy path, outbound calls: `SendAutomationSignal`, then concurrently the
-//! `response_url` replacement and the decision tag (`AddTagsToResource`);
-//! `usergroups.users.list` once per group per environment when groups are used.
+//! A click decides exactly the step its prompt showed: its button names the
+//! execution and the step execution, and SSM is asked which step waits now before
+//! anything is signalled. Happy path, outbound calls: `GetAutomationExecution`
+//! (concurrently with the authorization), `SendAutomationSignal`, then concurrently
+//! the `response_url` replacement and the decision tag (`AddTagsToResource`).
+//! `usergroups.users.list` per group per cache period when groups are used, and
+//! `auth.test` once per environment to learn the app's own workspace.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,20 +26,26 @@ use tracing::Instrument;
 
 use super::{StartupError, ssm_client};
 use crate::config::{Env, InteractionsSettings, Secret};
+use crate::deadline::{Deadline, STARTUP_BUDGET};
 use crate::domain::approvers::{ApproverPolicy, Verdict};
+use crate::domain::execution::{Execution, Step};
 use crate::domain::interaction::{
-    DecisionClick, Interaction, parse_interaction, payload_from_form,
+    ButtonError, DecisionClick, Interaction, parse_interaction, payload_from_form,
 };
-use crate::domain::render::{SlackMessage, render_decided, render_gone, render_outcome};
+use crate::domain::render::{
+    SlackMessage, StepNews, code, console_executions_url, escape, explain_no_longer_waiting,
+    mention, render_decided, render_gone, render_outcome,
+};
 use crate::domain::signature::verify_slack_signature;
-use crate::domain::tags::{ANY_STEP, DecisionRecord};
+use crate::domain::tags::DecisionRecord;
+use crate::domain::waiting::{StepCheck, StepKind, check_step};
 use crate::slack::SlackClient;
 use crate::ssm::{SignalOutcome, Ssm};
 
 /// Slack's interaction payloads are a few KiB; anything far larger is not Slack.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Slack shows an error after 3 s; keep a margin for the network and API Gateway.
-const RESPONSE_BUDGET: Duration = Duration::from_millis(2600);
+
+type Members = Arc<HashSet<String>>;
 
 pub struct InteractionsApp {
     signing_secret: Secret,
@@ -42,8 +53,12 @@ pub struct InteractionsApp {
     ssm: Ssm,
     slack: SlackClient,
     region: String,
-    /// User-group members, cached for the life of the execution environment.
-    groups: Mutex<HashMap<String, Arc<HashSet<String>>>>,
+    /// User-group members and when they were read; trusted for `group_cache`.
+    groups: Mutex<HashMap<String, (Instant, Members)>>,
+    group_cache: Duration,
+    /// The app's own workspace: `SLACK_TEAM_ID`, or `auth.test` on the first click.
+    own_team: tokio::sync::OnceCell<String>,
+    allowed_teams: BTreeSet<String>,
 }
 
 impl InteractionsApp {
@@ -51,9 +66,10 @@ impl InteractionsApp {
         let settings = InteractionsSettings::from_env(env)?;
         let (ssm, region) = ssm_client(loader).await;
         // Both secrets at once: one Parameter Store round trip less on a cold start.
+        let deadline = Deadline::after(STARTUP_BUDGET);
         let (bot_token, signing_secret) = tokio::join!(
-            ssm.resolve_secret(&settings.bot_token),
-            ssm.resolve_secret(&settings.signing_secret)
+            ssm.resolve_secret(&settings.bot_token, &deadline),
+            ssm.resolve_secret(&settings.signing_secret, &deadline)
         );
         let (bot_token, signing_secret) = (bot_token?, signing_secret?);
         let slack = SlackClient::new(&settings.slack_api_url, bot_token)?;
@@ -67,12 +83,33 @@ impl InteractionsApp {
             slack,
             region,
             groups: Mutex::default(),
+            group_cache: settings.group_cache,
+            own_team: tokio::sync::OnceCell::new_with(settings.team_id),
+            allowed_teams: settings.allowed_teams,
         })
+    }
+
+    fn cached_group(&self, group: &str) -> Option<Members> {
+        let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        let (read_at, members) = groups.get(group)?;
+        (read_at.elapsed() < self.group_cache).then(|| members.clone())
+    }
+
+    fn cache_group(&self, group: &str, users: Vec<String>) -> Members {
+        let members: Members = Arc::new(users.into_iter().collect());
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(group.to_owned(), (Instant::now(), members.clone()));
+        members
     }
 }
 
 pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Response<Body> {
-    let deadline = deadline_for(&request);
+    let deadline = Deadline::for_click(
+        Instant::now(),
+        request.lambda_context_ref().map(|c| c.deadline),
+    );
     let body: &[u8] = request.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
         tracing::warn!(bytes = body.len(), "request refused: body too large");
@@ -118,10 +155,18 @@ pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Re
             response_url,
             error,
         } => {
-            tracing::warn!(%error, "click refused: the button carries no execution ID");
-            let text =
-                "This button does not name a valid automation execution, so nothing was done.";
-            tell(app, &response_url, text, deadline).await;
+            tracing::warn!(%error, "click refused: the button does not name its step");
+            let text = match error {
+                ButtonError::NamesNoStep(_) => format!(
+                    "Nothing was done: this button does not say which approval step it decides \
+                     (it comes from an older prompt). Decide in the <{}|AWS console> instead.",
+                    console_executions_url(&app.region)
+                ),
+                ButtonError::Malformed(_) => {
+                    "Nothing was done: this button does not name a valid automation step.".into()
+                }
+            };
+            tell(app, &response_url, &text, &deadline).await;
         }
         Interaction::Ignored(reason) => tracing::info!(%reason, "interaction ignored"),
     }
@@ -131,40 +176,112 @@ pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Re
         .expect("static response")
 }
 
-async fn decide(app: &InteractionsApp, click: DecisionClick, deadline: Instant) {
+async fn decide(app: &InteractionsApp, click: DecisionClick, deadline: Deadline) {
     let span = tracing::info_span!(
         "click",
-        execution_id = %click.execution_id,
+        execution_id = %click.target.execution_id,
+        step = %click.target.step_name,
         user_id = %click.user.id,
         decision = click.decision.signal_type()
     );
-    decide_in_span(app, &click, deadline).instrument(span).await
+    decide_in_span(app, &click, &deadline)
+        .instrument(span)
+        .await
 }
 
-async fn decide_in_span(app: &InteractionsApp, click: &DecisionClick, deadline: Instant) {
+/// Authorize the clicker and read the execution (concurrently), confirm that the
+/// step the prompt showed is the one waiting now, and only then signal.
+async fn decide_in_span(app: &InteractionsApp, click: &DecisionClick, deadline: &Deadline) {
+    let id = &click.target.execution_id;
+    let checking = Instant::now();
+    let (allowed, execution) = tokio::join!(
+        authorize(app, click, deadline),
+        app.ssm.get_execution(id, deadline)
+    );
+    tracing::info!(
+        check_ms = checking.elapsed().as_secs_f64() * 1000.0,
+        "authorization and step check done"
+    );
+    if let Err(refusal) = allowed {
+        tracing::info!(%refusal, "click refused");
+        return tell(app, &click.response_url, &refusal, deadline).await;
+    }
+    let execution = match execution {
+        Ok(e) => e,
+        Err(e) if e.is_not_found() => return execution_gone(app, click, deadline).await,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the execution; nothing signalled");
+            let text = format!(
+                "The approval step could not be checked with AWS ({}), so nothing was done. \
+                 The request still waits; please try again.",
+                escape(e.code().unwrap_or("no answer in time"))
+            );
+            return tell(app, &click.response_url, &text, deadline).await;
+        }
+    };
+    match check_step(&execution, &click.target, StepKind::Approval) {
+        StepCheck::WaitingNow(step) => signal(app, click, step, deadline).await,
+        StepCheck::NoLongerWaiting(step) => {
+            tracing::info!(step_status = %step.status, "the step is no longer waiting; nothing signalled");
+            show_real_state(
+                app,
+                click,
+                &execution,
+                step,
+                StepNews::NothingDone,
+                deadline,
+            )
+            .await;
+        }
+        StepCheck::WrongKind(step) => {
+            tracing::warn!(action = %step.action, "the button's step is not an approval; nothing signalled");
+            let text = format!(
+                "Nothing was done: step {} is an {} step, not an approval.",
+                code(&step.name),
+                code(&step.action)
+            );
+            tell(app, &click.response_url, &text, deadline).await;
+        }
+        StepCheck::Unknown => {
+            tracing::warn!("the button's step is not part of the execution; nothing signalled");
+            let text = format!(
+                "Nothing was done: automation execution {} has no step {} as this prompt shows it.",
+                code(id.as_str()),
+                code(&click.target.step_name)
+            );
+            tell(app, &click.response_url, &text, deadline).await;
+        }
+    }
+}
+
+/// Time kept back from the signal for replacing the prompt or answering the clicker.
+const REPLY_RESERVE: Duration = Duration::from_millis(300);
+
+/// The step is waiting now: send the decision, at most once in effect.
+async fn signal(app: &InteractionsApp, click: &DecisionClick, step: &Step, deadline: &Deadline) {
     let DecisionClick {
         decision,
-        execution_id: id,
+        target,
         user,
         response_url,
-        step_key,
         message_blocks,
+        ..
     } = click;
-    if let Err(refusal) = authorize(app, &user.id, deadline).await {
-        tracing::info!(%refusal, "click refused");
-        tell(app, response_url, &refusal, deadline).await;
-        return;
-    }
+    let id = &target.execution_id;
     let comment = format!(
         "{} in Slack by {} ({})",
         decision.past_tense(),
         user.handle(),
         user.id
     );
-    match app.ssm.send_decision(id, *decision, &comment).await {
-        Ok(SignalOutcome::Accepted) => {
+    let outcome = app
+        .ssm
+        .send_decision(id, *decision, &comment, deadline, REPLY_RESERVE)
+        .await;
+    match outcome {
+        SignalOutcome::Accepted => {
             let record = DecisionRecord {
-                step_key: step_key.clone().unwrap_or_else(|| ANY_STEP.into()),
+                step_key: step.key().to_owned(),
                 decision: *decision,
                 user_id: user.id.clone(),
                 handle: user.handle().to_owned(),
@@ -174,7 +291,7 @@ async fn decide_in_span(app: &InteractionsApp, click: &DecisionClick, deadline: 
             let message = replace(&render_decided(message_blocks, &record, id.as_str()));
             let (replaced, tagged) = tokio::join!(
                 app.slack.respond(response_url, &message, deadline),
-                app.ssm.tag_decision(id, &record),
+                app.ssm.tag_decision(id, &record, deadline),
             );
             if let Err(e) = replaced {
                 tracing::error!(error = %e, "decision recorded in SSM, but the prompt could not be replaced");
@@ -183,126 +300,129 @@ async fn decide_in_span(app: &InteractionsApp, click: &DecisionClick, deadline: 
                 tracing::warn!(error = %e, "decision recorded in SSM, but not tagged on the execution");
             }
         }
-        Ok(SignalOutcome::NotFound) => {
-            tracing::info!("execution not found");
-            let text =
-                format!("Automation execution `{id}` no longer exists, so nothing was done.");
-            let gone = render_gone(message_blocks, id.as_str());
-            tokio::join!(
-                tell(app, response_url, &text, deadline),
-                replace_prompt(app, response_url, &gone, deadline)
-            );
-        }
-        Ok(SignalOutcome::NotWaiting(reason)) => {
+        SignalOutcome::NotFound => execution_gone(app, click, deadline).await,
+        SignalOutcome::NotWaiting(reason) => {
+            // The step moved on between the check and the signal, or SSM refuses this
+            // principal: the state now says which.
             tracing::info!(%reason, "SSM refused the signal");
-            refused_by_ssm(app, click, &reason, deadline).await;
+            let now = app.ssm.get_execution(id, deadline).await;
+            match now
+                .as_ref()
+                .map(|e| (e, check_step(e, target, StepKind::Approval)))
+            {
+                Ok((execution, StepCheck::NoLongerWaiting(step))) => {
+                    show_real_state(app, click, execution, step, StepNews::NothingDone, deadline)
+                        .await;
+                }
+                _ => {
+                    let text = format!(
+                        "SSM did not accept the decision: {}. Nothing was done; the request still waits.",
+                        escape(&reason)
+                    );
+                    tell(app, response_url, &text, deadline).await;
+                }
+            }
         }
-        Err(e) => {
-            // Timed out, throttled, denied: SSM may or may not have applied it.
-            tracing::error!(error = %e, "decision outcome unknown");
-            let code = e.code().unwrap_or("no answer in time");
+        SignalOutcome::NotApplied(e) => {
+            tracing::warn!(error = %e, "SSM did not act on the signal");
             let text = format!(
-                "Your decision could not be confirmed with AWS ({code}). It may not have been recorded: \
-                 the prompt updates itself when the step changes; if it still waits, try again."
+                "AWS did not take the decision ({}), so nothing was done. The request still waits; \
+                 please try again in a moment.",
+                escape(e.code().unwrap_or("no time left"))
+            );
+            tell(app, response_url, &text, deadline).await;
+        }
+        SignalOutcome::Unknown(e) => {
+            // It may have been applied: never sent again. Correct the prompt from
+            // SSM's state if it already shows the outcome; else the step's event will.
+            tracing::error!(error = %e, "decision outcome unknown; not sent again");
+            let now = app.ssm.get_execution(id, deadline).await;
+            if let Ok(execution) = &now
+                && let StepCheck::NoLongerWaiting(step) =
+                    check_step(execution, target, StepKind::Approval)
+            {
+                let news = StepNews::Unconfirmed;
+                return show_real_state(app, click, execution, step, news, deadline).await;
+            }
+            let text = format!(
+                "The outcome of your decision is not known yet: AWS gave no clear answer ({}). \
+                 It may have been recorded, so it was not sent again. The prompt updates itself \
+                 when the step changes; if it still waits in a minute, decide again.",
+                escape(e.code().unwrap_or("no answer in time"))
             );
             tell(app, response_url, &text, deadline).await;
         }
     }
 }
 
-/// SSM said the execution is not waiting for this signal: say why and show the real state.
-async fn refused_by_ssm(
+/// The step no longer waits: tell the clicker what became of it and show its real
+/// outcome in the prompt (with who decided, when that was decided in Slack).
+async fn show_real_state(
     app: &InteractionsApp,
     click: &DecisionClick,
-    reason: &str,
-    deadline: Instant,
+    execution: &Execution,
+    step: &Step,
+    news: StepNews,
+    deadline: &Deadline,
 ) {
-    let id = &click.execution_id;
-    let execution = match app.ssm.get_execution(id).await {
-        Ok(e) => e,
+    let decision = match app.ssm.execution_tags(&execution.id, deadline).await {
+        Ok(tags) => tags.decision,
         Err(e) => {
-            tracing::warn!(error = %e, "could not read the execution's state");
-            let text = format!("SSM did not accept the decision ({reason}); nothing was done.");
-            return tell(app, &click.response_url, &text, deadline).await;
+            tracing::warn!(error = %e, "could not read who decided");
+            None
         }
     };
-    let step = click
-        .step_key
-        .as_deref()
-        .and_then(|k| execution.step_by_key(k))
-        .or_else(|| {
-            execution
-                .steps
-                .iter()
-                .rev()
-                .find(|s| s.is_approval() && s.status.as_str() != "Pending")
-        });
-    match step {
-        Some(step)
-            if execution
-                .waiting_approval()
-                .is_some_and(|w| w.key() == step.key()) =>
-        {
-            // Still waiting: SSM refused this signal for another reason (e.g. the
-            // function's role is not among the step's Approvers). The prompt stays.
-            let text = format!(
-                "SSM did not accept the decision: {reason}. Nothing was done; the request still waits."
-            );
-            tell(app, &click.response_url, &text, deadline).await;
-        }
-        Some(step) => {
-            let text = format!(
-                "This approval is no longer waiting: the step is *{}* and the runbook *{}*. Nothing was done.",
-                step.status, execution.status
-            );
-            let current = render_outcome(&execution, step, None, &app.region);
-            tokio::join!(
-                tell(app, &click.response_url, &text, deadline),
-                replace_prompt(app, &click.response_url, &current, deadline)
-            );
-        }
-        None => {
-            let text = format!(
-                "This execution is *{}* and has no approval step waiting. Nothing was done.",
-                execution.status
-            );
-            tell(app, &click.response_url, &text, deadline).await;
-        }
-    }
+    let text = explain_no_longer_waiting(execution, step, decision.as_ref(), news);
+    let current = render_outcome(execution, step, decision.as_ref(), &app.region);
+    tokio::join!(
+        tell(app, &click.response_url, &text, deadline),
+        replace_prompt(app, &click.response_url, &current, deadline)
+    );
+}
+
+async fn execution_gone(app: &InteractionsApp, click: &DecisionClick, deadline: &Deadline) {
+    let id = &click.target.execution_id;
+    tracing::info!("execution not found");
+    let text = format!(
+        "Automation execution {} no longer exists, so nothing was done.",
+        code(id.as_str())
+    );
+    let gone = render_gone(&click.message_blocks, id.as_str());
+    tokio::join!(
+        tell(app, &click.response_url, &text, deadline),
+        replace_prompt(app, &click.response_url, &gone, deadline)
+    );
 }
 
 /// `Ok` when the user may decide; otherwise the sentence to show them.
-async fn authorize(app: &InteractionsApp, user_id: &str, deadline: Instant) -> Result<(), String> {
+async fn authorize(
+    app: &InteractionsApp,
+    click: &DecisionClick,
+    deadline: &Deadline,
+) -> Result<(), String> {
+    let user_id = click.user.id.as_str();
     let groups = match app.approvers.verdict(user_id) {
-        Verdict::Allowed => return Ok(()),
         Verdict::NoApproversConfigured => {
             return Err(
                 "Nobody can approve or reject from Slack yet: no approvers are configured \
-                        (SLACK_APPROVERS is empty). Nothing was done."
+                 for this app. Nothing was done; ask whoever runs it to name the approvers."
                     .into(),
             );
         }
+        verdict => verdict,
+    };
+    check_workspace(app, click, deadline).await?;
+    let groups = match groups {
+        Verdict::Allowed => return Ok(()),
         Verdict::CheckGroups(groups) => groups,
+        Verdict::NoApproversConfigured => unreachable!("handled above"),
     };
     for group in groups {
-        let cached = app
-            .groups
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(group)
-            .cloned();
-        let members = match cached {
+        let members = match app.cached_group(group) {
             Some(m) => m,
             None => {
                 match app.slack.usergroup_members(group, deadline).await {
-                    Ok(users) => {
-                        let members: Arc<HashSet<String>> = Arc::new(users.into_iter().collect());
-                        app.groups
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(group.clone(), members.clone());
-                        members
-                    }
+                    Ok(users) => app.cache_group(group, users),
                     Err(e) => {
                         tracing::warn!(group = %group, error = %e, "could not read user-group members");
                         return Err("Your membership in the approver groups could not be checked right now \
@@ -317,12 +437,57 @@ async fn authorize(app: &InteractionsApp, user_id: &str, deadline: Instant) -> R
         }
     }
     Err(format!(
-        "Sorry <@{user_id}>, you are not one of the approvers for these runbooks (SLACK_APPROVERS), \
-         so nothing was done. The request still waits for an approver."
+        "Sorry {}, only {} can approve or reject these runbooks, so nothing was done. \
+         The request still waits for one of them.",
+        mention(user_id, click.user.handle()),
+        app.approvers.describe()
     ))
 }
 
-async fn tell(app: &InteractionsApp, response_url: &str, text: &str, deadline: Instant) {
+/// The clicker must belong to the app's own workspace, or to one allowed by
+/// `SLACK_ALLOWED_TEAMS` (shared Slack Connect channels let other organizations click).
+async fn check_workspace(
+    app: &InteractionsApp,
+    click: &DecisionClick,
+    deadline: &Deadline,
+) -> Result<(), String> {
+    let Some(team) = click.clicker_team() else {
+        return Err("Slack did not say which workspace you belong to, so nothing was done.".into());
+    };
+    if app.allowed_teams.contains(team) {
+        return Ok(());
+    }
+    let own = app
+        .own_team
+        .get_or_try_init(|| async {
+            app.slack
+                .auth_test(deadline)
+                .await
+                .map(|identity| identity.team_id)
+        })
+        .await;
+    match own {
+        Ok(own) if own == team => Ok(()),
+        Ok(_) => {
+            tracing::warn!(clicker_team = %team, "click refused: from another workspace");
+            Err(format!(
+                "Sorry, only people of this app's own Slack workspace can approve or reject these \
+                 runbooks; you belong to another one ({}). Nothing was done.",
+                escape(team)
+            ))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the app's own workspace (auth.test)");
+            Err(
+                "Your workspace could not be checked right now (Slack did not answer). \
+                 Nothing was done; please try again."
+                    .into(),
+            )
+        }
+    }
+}
+
+async fn tell(app: &InteractionsApp, response_url: &str, text: &str, deadline: &Deadline) {
     let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
     if let Err(e) = app.slack.respond(response_url, &body, deadline).await {
         tracing::warn!(error = %e, "could not answer the clicker");
@@ -333,7 +498,7 @@ async fn replace_prompt(
     app: &InteractionsApp,
     response_url: &str,
     message: &SlackMessage,
-    deadline: Instant,
+    deadline: &Deadline,
 ) {
     if let Err(e) = app
         .slack
@@ -354,19 +519,6 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
         .header(CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Body::from(text))
         .expect("static response")
-}
-
-/// Slack's budget from now, or the Lambda deadline if that comes first.
-fn deadline_for(request: &Request) -> Instant {
-    let budget = Instant::now() + RESPONSE_BUDGET;
-    let Some(context) = request.lambda_context_ref() else {
-        return budget;
-    };
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let left = Duration::from_millis(context.deadline.saturating_sub(now_ms).saturating_sub(100));
-    budget.min(Instant::now() + left)
 }
 
 fn unix_now() -> i64 {

@@ -41,18 +41,28 @@ pub struct Ephemeral {
     pub text: String,
 }
 
-/// A person in the workspace.
+/// A person who can see the channel: of the app's workspace, or of another
+/// organization sharing the channel (Slack Connect).
 #[derive(Debug, Clone)]
 pub struct Person {
     pub id: String,
     pub username: String,
+    /// The person's own workspace.
+    pub team_id: String,
 }
 
 impl Person {
+    /// A member of the app's own workspace ([`TEAM_ID`]).
     pub fn new(id: &str, username: &str) -> Self {
+        Self::of_team(id, username, TEAM_ID)
+    }
+
+    /// A member of another workspace, clicking in a shared channel.
+    pub fn of_team(id: &str, username: &str, team_id: &str) -> Self {
         Self {
             id: id.into(),
             username: username.into(),
+            team_id: team_id.into(),
         }
     }
 }
@@ -278,11 +288,11 @@ impl SlackStandIn {
         let now = now_unix_f64();
         let payload = json!({
             "type": "block_actions",
-            "user": {"id": person.id, "username": person.username, "name": person.username, "team_id": TEAM_ID},
+            "user": {"id": person.id, "username": person.username, "name": person.username, "team_id": person.team_id},
             "api_app_id": "A0LOCAL", "token": VERIFICATION_TOKEN,
             "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false},
             "trigger_id": format!("{}.{}.local", now as u64, state.next_ts),
-            "team": {"id": TEAM_ID, "domain": "local"}, "enterprise": null, "is_enterprise_install": false,
+            "team": {"id": person.team_id, "domain": "local"}, "enterprise": null, "is_enterprise_install": false,
             "channel": {"id": channel, "name": "approvals"},
             "message": {"type": "message", "subtype": "bot_message", "text": message.text, "ts": ts,
                         "bot_id": "B0LOCAL", "blocks": message.blocks},

@@ -1,15 +1,19 @@
 //! An SSM stand-in: the awsJson1.1 protocol (`POST /`, `X-Amz-Target: AmazonSSM.<Operation>`)
 //! for the operations this project uses, over a small automation engine.
 //!
-//! Executions run a linear list of steps: ordinary steps succeed at once, an
+//! Executions run a list of steps in sequence: ordinary steps succeed at once, an
 //! `aws:approve` step waits for `MinRequiredApprovals` approvals from distinct AWS
 //! principals (told apart by the SigV4 access key) or one rejection, and can time
-//! out or be cancelled. Every status change is also emitted as the EventBridge
+//! out or be cancelled. A runbook may wait on several approvals in turn, and may
+//! loop back to run steps again, each run a step execution with its own ID, as SSM
+//! does. As in SSM, Approve and Reject name no step: they act on whatever approval
+//! waits when they arrive. Every status change is also emitted as the EventBridge
 //! event SSM would send, so a test or the demo can deliver it to the events function.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -27,6 +31,9 @@ pub struct StepSpec {
     pub action: String,
     pub inputs: BTreeMap<String, String>,
     pub timeout_seconds: Option<i64>,
+    /// When this step succeeds the first time, the runbook runs again from the step
+    /// of this name (as a runbook's `nextStep` or an `aws:branch` going back does).
+    pub loop_back_to: Option<String>,
 }
 
 impl StepSpec {
@@ -37,6 +44,15 @@ impl StepSpec {
             action: action.into(),
             inputs: BTreeMap::new(),
             timeout_seconds: None,
+            loop_back_to: None,
+        }
+    }
+
+    /// A step that succeeds, then sends the runbook back to `step` once.
+    pub fn loop_back(name: &str, step: &str) -> Self {
+        Self {
+            loop_back_to: Some(step.into()),
+            ..Self::run(name, "aws:branch")
         }
     }
 
@@ -66,6 +82,7 @@ impl StepSpec {
             action: "aws:approve".into(),
             inputs,
             timeout_seconds: Some(3600),
+            loop_back_to: None,
         }
     }
 }
@@ -146,7 +163,16 @@ struct State {
     signals: Vec<SignalRecord>,
     events: VecDeque<Value>,
     calls: Vec<String>,
-    faults: HashMap<String, VecDeque<(u16, String)>>,
+    faults: HashMap<String, VecDeque<Fault>>,
+}
+
+/// Something going wrong with the next call to an operation.
+#[derive(Debug, Clone)]
+enum Fault {
+    /// Answered with this AWS error, and not acted on.
+    Error { status: u16, error_type: String },
+    /// Acted on, but answered only after this long (the caller may have given up).
+    LateAnswer(Duration),
 }
 
 /// The SSM stand-in: an HTTP server plus in-process control of its state.
@@ -161,9 +187,18 @@ impl SsmStandIn {
     pub async fn start(addr: SocketAddr, region: &str) -> std::io::Result<Self> {
         let state: Arc<Mutex<State>> = Arc::default();
         let (handler_state, handler_region) = (state.clone(), region.to_owned());
-        let server = HttpServer::start(addr, move |req| {
-            handle(&handler_state, &handler_region, req)
-        })
+        let server = HttpServer::start_async(
+            addr,
+            Arc::new(move |req| {
+                let (out, delay) = handle(&handler_state, &handler_region, req);
+                Box::pin(async move {
+                    if let Some(delay) = delay {
+                        tokio::time::sleep(delay).await;
+                    }
+                    out
+                })
+            }),
+        )
         .await?;
         Ok(Self {
             state,
@@ -196,15 +231,8 @@ impl SsmStandIn {
         let steps = spec
             .steps
             .iter()
-            .map(|s| StepState {
-                spec: s.clone(),
-                status: "Pending".into(),
-                step_execution_id: uuid::Uuid::new_v4().to_string(),
-                started: None,
-                ended: None,
-                failure_message: None,
-                approvals: vec![],
-            })
+            .enumerate()
+            .map(|(n, s)| StepState::pending(s.clone(), id, n))
             .collect();
         let execution = ExecutionState {
             spec,
@@ -299,14 +327,84 @@ impl SsmStandIn {
     }
 
     /// The next call to `operation` fails with this AWS error (e.g. 400
-    /// `ThrottlingException`, 500 `InternalServerError`); queue several for retries.
+    /// `ThrottlingException`, 500 `InternalServerError`) and is not acted on; queue
+    /// several for several calls.
     pub fn fail_next(&self, operation: &str, status: u16, error_type: &str) {
+        self.push_fault(
+            operation,
+            Fault::Error {
+                status,
+                error_type: error_type.into(),
+            },
+        );
+    }
+
+    /// The next call to `operation` is acted on, but answered only after `delay`
+    /// (a caller that gave up earlier cannot know it was applied).
+    pub fn answer_late(&self, operation: &str, delay: Duration) {
+        self.push_fault(operation, Fault::LateAnswer(delay));
+    }
+
+    fn push_fault(&self, operation: &str, fault: Fault) {
         self.lock()
             .faults
             .entry(operation.into())
             .or_default()
-            .push_back((status, error_type.into()));
+            .push_back(fault);
     }
+
+    /// The ID of each run of the step named `step_name`, oldest first.
+    pub fn step_execution_ids(&self, id: &str, step_name: &str) -> Vec<String> {
+        self.lock()
+            .executions
+            .get(id)
+            .map(|e| {
+                e.steps
+                    .iter()
+                    .filter(|s| s.spec.name == step_name)
+                    .map(|s| s.step_execution_id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl StepState {
+    /// The `n`th step execution of execution `id`. Its ID is derived from both, so
+    /// the same runbook started with the same ID gets the same step execution IDs
+    /// (the sample files in `events/` rely on it); real SSM makes up random ones.
+    fn pending(spec: StepSpec, id: &str, n: usize) -> Self {
+        Self {
+            spec,
+            status: "Pending".into(),
+            step_execution_id: derived_uuid(id, n),
+            started: None,
+            ended: None,
+            failure_message: None,
+            approvals: vec![],
+        }
+    }
+}
+
+/// A UUID-shaped ID derived from `seed` and `n` (FNV-1a, twice).
+fn derived_uuid(seed: &str, n: usize) -> String {
+    let fnv = |salt: u64| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
+        for b in seed.bytes().chain(n.to_le_bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    };
+    let hex = format!("{:016x}{:016x}", fnv(1), fnv(2));
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 fn waiting_step(state: &State, id: &str) -> Option<usize> {
@@ -337,9 +435,40 @@ fn advance(state: &mut State, region: &str, id: &str) {
         }
         state.executions.get_mut(id).expect("exists").steps[index].started = Some(now_unix_f64());
         set_step(state, region, id, index, "Success", None);
+        loop_back(state, id, index);
         if state.executions[id].status != "InProgress" {
             set_execution(state, region, id, "InProgress");
         }
+    }
+}
+
+/// A step with `loop_back_to` that just succeeded for the first time queues new runs
+/// of the steps from its target up to itself, right after itself.
+fn loop_back(state: &mut State, id: &str, index: usize) {
+    let execution = state.executions.get_mut(id).expect("exists");
+    let Some(target) = execution.steps[index].spec.loop_back_to.clone() else {
+        return;
+    };
+    let looped_before = execution.steps[..index]
+        .iter()
+        .any(|s| s.spec.name == execution.steps[index].spec.name);
+    let Some(from) = execution.steps[..index]
+        .iter()
+        .position(|s| s.spec.name == target)
+    else {
+        return;
+    };
+    if looped_before {
+        return;
+    }
+    let again: Vec<StepSpec> = execution.steps[from..index]
+        .iter()
+        .map(|s| s.spec.clone())
+        .collect();
+    let first_n = execution.steps.len();
+    for (k, spec) in again.into_iter().enumerate() {
+        let state = StepState::pending(spec, id, first_n + k);
+        execution.steps.insert(index + 1 + k, state);
     }
 }
 
@@ -420,7 +549,19 @@ fn signing_access_key(req: &Incoming) -> Option<String> {
     .then(|| parts[0].to_owned())
 }
 
-fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
+/// The answer to a request, and how long to hold it back (a late answer).
+fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> (Outgoing, Option<Duration>) {
+    let mut delay = None;
+    let out = answer(state, region, req, &mut delay);
+    (out, delay)
+}
+
+fn answer(
+    state: &Mutex<State>,
+    region: &str,
+    req: Incoming,
+    delay: &mut Option<Duration>,
+) -> Outgoing {
     if req.method != "POST" || req.path != "/" {
         return error(404, "UnknownOperationException", "not found");
     }
@@ -454,12 +595,16 @@ fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
     };
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     state.calls.push(operation.clone());
-    if let Some((status, error_type)) = state
+    match state
         .faults
         .get_mut(&operation)
         .and_then(VecDeque::pop_front)
     {
-        return error(status, &error_type, "injected by the stand-in");
+        Some(Fault::Error { status, error_type }) => {
+            return error(status, &error_type, "injected by the stand-in");
+        }
+        Some(Fault::LateAnswer(late)) => *delay = Some(late),
+        None => {}
     }
     let text = |key: &str| {
         input

@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 
+use approvals::deadline::Deadline;
 use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_event};
 use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
-use approvals::ssm::{CallBudget, config_loader};
+use approvals::ssm::{SdkRetries, config_loader};
 use approvals::stand_ins::slack::{Person, SignedClick, SlackStandIn};
 use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn};
 use aws_sdk_ssm::config::{Credentials, Region};
@@ -57,7 +58,7 @@ pub fn env_from(map: HashMap<String, String>) -> impl Fn(&str) -> Option<String>
     move |name: &str| map.get(name).cloned()
 }
 
-pub fn loader(ssm_url: &str, budget: CallBudget) -> aws_config::ConfigLoader {
+pub fn loader(ssm_url: &str, budget: SdkRetries) -> aws_config::ConfigLoader {
     config_loader(budget)
         .endpoint_url(ssm_url)
         .region(Region::new(REGION))
@@ -109,13 +110,13 @@ impl Harness {
         }
         let events = EventsApp::from_env(
             &env_from(env.clone()),
-            loader(&ssm.url(), CallBudget::BACKGROUND),
+            loader(&ssm.url(), SdkRetries::BACKGROUND),
         )
         .await
         .unwrap();
         let interactions = InteractionsApp::from_env(
             &env_from(env.clone()),
-            loader(&ssm.url(), CallBudget::INTERACTIVE),
+            loader(&ssm.url(), SdkRetries::INTERACTIVE),
         )
         .await
         .unwrap();
@@ -132,7 +133,7 @@ impl Harness {
     pub async fn another_events_environment(&self) -> EventsApp {
         EventsApp::from_env(
             &env_from(self.env.clone()),
-            loader(&self.ssm.url(), CallBudget::BACKGROUND),
+            loader(&self.ssm.url(), SdkRetries::BACKGROUND),
         )
         .await
         .unwrap()
@@ -153,7 +154,7 @@ impl Harness {
         let mut outcomes = vec![];
         for event in self.ssm.take_events() {
             outcomes.push(
-                handle_automation_event(&self.events, &event)
+                handle_automation_event(&self.events, &event, &Deadline::for_event(None))
                     .await
                     .expect("event handled"),
             );
@@ -174,7 +175,7 @@ impl Harness {
         &self,
         event: &Value,
     ) -> Result<EventOutcome, approvals::handlers::events::EventError> {
-        handle_automation_event(&self.events, event).await
+        handle_automation_event(&self.events, event, &Deadline::for_event(None)).await
     }
 
     /// Sends an API Gateway event (JSON) to the interactions function, as the runtime would.
