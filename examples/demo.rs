@@ -115,7 +115,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     match ssm.signals().last() {
         Some(signal) if signal.accepted => println!(
-            "   SSM accepted SendAutomationSignal {} with Comment {:?}.",
+            "   It confirmed with SSM (GetAutomationExecution) that step approveRollout, the one the\n   \
+             prompt shows, is the approval waiting now; then SSM accepted SendAutomationSignal {}\n   \
+             with Comment {:?}.",
             signal.signal_type,
             signal.payload["Comment"][0].as_str().unwrap_or("")
         ),

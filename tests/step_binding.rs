@@ -81,3 +81,155 @@ async fn a_stale_click_on_the_first_prompt_never_decides_the_second_step() {
         .unwrap();
     assert!(has_buttons(&second.blocks));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_click_on_an_earlier_run_of_a_step_never_decides_its_next_run() {
+    let h = Harness::start().await;
+    let mut spec = runbook(1);
+    // After the change, the runbook goes back to the approval once more.
+    spec.steps
+        .push(StepSpec::loop_back("againFromApproval", "approveRollout"));
+    let id = h.ssm.start_automation(spec);
+    h.deliver_events().await;
+    let first = h.only_prompt();
+    let bobs_stale_click = h
+        .slack
+        .click(CHANNEL, &first.ts, &bob(), APPROVE_ACTION_ID)
+        .unwrap();
+    h.click(CHANNEL, &first.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
+    h.deliver_events().await;
+    let runs = h.ssm.step_execution_ids(&id, "approveRollout");
+    assert_eq!(runs.len(), 2, "the approval step runs a second time");
+    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Waiting"));
+    let messages = h.slack.messages();
+    assert_eq!(messages.len(), 2, "the second run gets a prompt of its own");
+
+    let signals_before = h.signals_sent();
+    h.invoke_interactions(&bobs_stale_click.to_apigw_v2_event(false))
+        .await;
+    assert_eq!(
+        h.signals_sent(),
+        signals_before,
+        "same step name, other run"
+    );
+    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Waiting"));
+    let told = h.slack.ephemeral();
+    assert!(
+        told.last().unwrap().text.contains("no longer waiting"),
+        "{told:#?}"
+    );
+
+    // The second run's own prompt decides the second run.
+    let second = messages.iter().find(|m| m.ts != first.ts).unwrap();
+    h.click(CHANNEL, &second.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
+    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runbook_text_reaches_slack_as_text_never_as_mentions_or_links() {
+    let h = Harness::start().await;
+    let mut spec = runbook(1);
+    spec.steps[1] = StepSpec::approve(
+        "approveRollout",
+        "<!channel> please read <https://evil.example/login|the runbook> & approve `now",
+        1,
+        &[],
+    );
+    spec.parameters.insert(
+        "Note".into(),
+        vec!["`<!here>` *urgent*\nsecond line".into()],
+    );
+    spec.executed_by = "<@U0ALICE>".into();
+    h.ssm.start_automation(spec);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    let everything = format!("{} {}", prompt.text, text_of(&prompt.blocks));
+    for markup in ["<!channel>", "<!here>", "<https://evil", "<@U0ALICE>"] {
+        assert!(
+            !everything.contains(markup),
+            "{markup} reached Slack as markup: {everything}"
+        );
+    }
+    assert!(
+        prompt
+            .text
+            .contains("&lt;!channel&gt; please read &lt;https://evil.example/login|the runbook&gt; &amp; approve"),
+        "{}",
+        prompt.text
+    );
+    // The value stays inside its code span: its backticks and line break are shown
+    // as look-alikes, not taken as the end of the span.
+    assert!(
+        everything.contains("`\u{02CB}&lt;!here&gt;\u{02CB} *urgent*\u{21B5}second line`"),
+        "{everything}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn people_of_other_workspaces_decide_only_when_allowed() {
+    use approvals::stand_ins::slack::Person;
+    let partner = Person::of_team("U0ALICE", "alice-at-partner", "T0PARTNER");
+    for (allowed, expected) in [(None, "Waiting"), (Some("T0PARTNER"), "Success")] {
+        let h = Harness::with(Options {
+            approvers: Some("*"),
+            env: allowed
+                .map(|t| ("SLACK_ALLOWED_TEAMS", t))
+                .into_iter()
+                .collect(),
+            ..Options::default()
+        })
+        .await;
+        let id = h.start_runbook(1);
+        h.deliver_events().await;
+        let prompt = h.only_prompt();
+        h.click(CHANNEL, &prompt.ts, &partner, APPROVE_ACTION_ID)
+            .await;
+        assert_eq!(
+            h.ssm.execution_status(&id).as_deref(),
+            Some(expected),
+            "allowed teams: {allowed:?}"
+        );
+        if allowed.is_none() {
+            assert_eq!(h.signals_sent(), 0);
+            assert!(
+                h.slack.ephemeral()[0]
+                    .text
+                    .contains("another one (T0PARTNER)")
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn group_membership_is_read_again_once_the_cache_period_is_over() {
+    let h = Harness::with(Options {
+        env: vec![("SLACK_GROUP_CACHE_SECONDS", "1")],
+        ..Options::default()
+    })
+    .await;
+    let first = h.start_runbook(1);
+    let second = h.start_runbook(1);
+    h.deliver_events().await;
+    let prompts = h.slack.messages();
+    let prompt_of = |id: &str| {
+        prompts
+            .iter()
+            .find(|m| text_of(&m.blocks).contains(id))
+            .unwrap()
+            .ts
+            .clone()
+    };
+    // Bob approves through S0OPS; then he leaves the group.
+    h.click(CHANNEL, &prompt_of(&first), &bob(), APPROVE_ACTION_ID)
+        .await;
+    assert_eq!(h.ssm.execution_status(&first).as_deref(), Some("Success"));
+    h.slack.add_usergroup("S0OPS", &["U0CAROL"]);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    h.click(CHANNEL, &prompt_of(&second), &bob(), APPROVE_ACTION_ID)
+        .await;
+    assert_eq!(h.ssm.execution_status(&second).as_deref(), Some("Waiting"));
+    assert_eq!(h.slack.count_calls("usergroups.users.list"), 2);
+    assert!(h.slack.ephemeral()[0].text.contains("only <@U0ALICE>"));
+}

@@ -84,8 +84,18 @@ pub fn parse_automation_event(event: &Value) -> Result<AutomationEvent, EventRej
         execution_id,
         status,
         subject,
-        region: text(event, "region").filter(|r| !r.is_empty()),
+        region: text(event, "region").filter(|r| is_region_name(r)),
     })
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`: the region goes into console links,
+/// so anything else is ignored (and the function's own region used).
+fn is_region_name(raw: &str) -> bool {
+    (4..=32).contains(&raw.len())
+        && raw.starts_with(|c: char| c.is_ascii_lowercase())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl AutomationEvent {
@@ -154,6 +164,9 @@ mod tests {
         let parsed = parse_automation_event(&event).unwrap();
         assert_eq!(parsed.subject, Subject::Execution);
         assert_eq!(parsed.region.as_deref(), Some("eu-west-1"));
+        let mut odd_region = event.clone();
+        odd_region["region"] = json!("x|<!channel>");
+        assert_eq!(parse_automation_event(&odd_region).unwrap().region, None);
         assert_eq!(parsed.plan(), EventPlan::Prompt);
         let cancelled = json!({"source": "aws.ssm", "detail-type": EXECUTION_DETAIL_TYPE,
             "detail": {"ExecutionId": ID, "Status": "Cancelled"}});

@@ -712,4 +712,167 @@ mod tests {
         assert_eq!(utc_text(1_763_733_600), "2025-11-21 14:00 UTC");
         assert_eq!(utc_text(951_782_400), "2000-02-29 00:00 UTC");
     }
+
+    /// Runbook text as a hostile starter would write it: Slack's special sequences,
+    /// code-span breakers, line breaks, and anything else.
+    fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let fragment = prop_oneof![
+            Just("<!channel>".to_owned()),
+            Just("<!here>".to_owned()),
+            Just("<!everyone>".to_owned()),
+            Just("<!subteam^S0OPS>".to_owned()),
+            Just("<@U0ALICE>".to_owned()),
+            Just("<#C0APPROVALS>".to_owned()),
+            Just("<https://evil.example|click me>".to_owned()),
+            Just("<mailto:a@b.c|mail>".to_owned()),
+            Just("https://evil.example".to_owned()),
+            Just("`".to_owned()),
+            Just("```".to_owned()),
+            Just("\n".to_owned()),
+            Just("\r\n".to_owned()),
+            Just("&amp;&lt;&gt;&".to_owned()),
+            Just("*bold* _it_ ~s~".to_owned()),
+            "[ -~]{0,12}",
+            ".{0,6}",
+        ];
+        proptest::collection::vec(fragment, 0..8).prop_map(|v| v.concat())
+    }
+
+    /// Every mrkdwn text object of a message, and its notification text.
+    fn mrkdwn_texts(m: &SlackMessage) -> Vec<(String, bool)> {
+        fn walk(v: &Value, out: &mut Vec<(String, bool)>) {
+            match v {
+                Value::Object(o) => {
+                    if o.get("type").and_then(Value::as_str) == Some("mrkdwn") {
+                        out.push((
+                            o["text"].as_str().unwrap_or_default().to_owned(),
+                            o.get("verbatim") == Some(&Value::Bool(true)),
+                        ));
+                    }
+                    o.values().for_each(|v| walk(v, out));
+                }
+                Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = vec![];
+        m.blocks.iter().for_each(|b| walk(b, &mut out));
+        out
+    }
+
+    /// The `<…>` sequences this renderer writes itself; anything else would be a
+    /// mention or a link made out of runbook text.
+    fn ours(token: &str) -> bool {
+        token.starts_with("<!date^")
+            || token.starts_with(
+                "<https://us-east-1.console.aws.amazon.com/systems-manager/automation/execution/",
+            )
+            || token == "<@U0ALICE>"
+    }
+
+    fn assert_no_markup(text: &str) {
+        for (i, _) in text.match_indices('<') {
+            let token = &text[i..text[i..].find('>').map_or(text.len(), |e| i + e + 1)];
+            assert!(
+                ours(token),
+                "runbook text became markup: {token:?} in {text:?}"
+            );
+        }
+    }
+
+    fn assert_text_is_data(m: &SlackMessage) {
+        // The notification has no code spans; it must only hold no markup.
+        assert_no_markup(&m.text);
+        for (text, verbatim) in mrkdwn_texts(m) {
+            assert!(verbatim, "a mrkdwn text without verbatim: {text}");
+            assert_no_markup(&text);
+            // Quoted lines are the runbook's own prose; every other line holds whole
+            // code spans only.
+            for line in text.lines().filter(|l| !l.starts_with('>')) {
+                assert!(
+                    line.matches('`').count() % 2 == 0,
+                    "a value broke out of its code span: {line:?}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn runbook_text_never_becomes_slack_markup(
+            document in hostile(),
+            message in hostile(),
+            step_name in hostile(),
+            parameter in hostile(),
+            value in hostile(),
+            started_by in hostile(),
+            failure in hostile(),
+            handle in hostile(),
+        ) {
+            let (mut e, mut s) = execution(Status::Waiting, Status::Waiting);
+            e.document_name = document.clone();
+            e.executed_by = Some(started_by.clone());
+            e.parameters = BTreeMap::from([(parameter.clone(), vec![value.clone()])]);
+            s.name = step_name.clone();
+            s.inputs.insert("Message".into(), serde_json::to_string(&message).unwrap());
+            e.steps = vec![s.clone()];
+            let prompt = render_prompt(&e, &s, "us-east-1");
+            assert_text_is_data(&prompt);
+
+            // Shown in full, escaped: the message line by line, each value in its span.
+            let blocks = serde_json::to_string(&prompt.blocks).unwrap();
+            let shown = |raw: &str| serde_json::to_string(&code(raw)).unwrap();
+            for line in escape(&message).lines().filter(|l| !l.trim().is_empty()) {
+                let quoted = serde_json::to_string(&format!(">{line}")).unwrap();
+                assert!(blocks.contains(quoted.trim_matches('"')), "message line {line:?} missing");
+            }
+            for raw in [&document, &step_name, &parameter, &value] {
+                if !raw.is_empty() && raw.chars().count() < PARAMETER_VALUE_MAX {
+                    assert!(blocks.contains(shown(raw).trim_matches('"')), "{raw:?} not shown");
+                }
+            }
+
+            s.status = Status::Failed;
+            s.failure_message = Some(failure.clone());
+            e.status = Status::Failed;
+            assert_text_is_data(&render_outcome(&e, &s, None, "us-east-1"));
+            let record = DecisionRecord {
+                step_key: s.key().into(),
+                decision: Decision::Reject,
+                user_id: "U0ALICE".into(),
+                handle,
+                at_unix: 1_763_730_100,
+            };
+            assert_text_is_data(&render_outcome(&e, &s, Some(&record), "us-east-1"));
+            assert_text_is_data(&render_decided(&prompt.blocks, &record, ID));
+            let news = explain_no_longer_waiting(&e, &s, Some(&record), StepNews::NothingDone);
+            assert_no_markup(&news);
+            for line in news.lines() {
+                assert!(line.matches('`').count() % 2 == 0, "{line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_mention_in_the_message_is_not_a_notification() {
+        let (e, mut s) = execution(Status::Waiting, Status::Waiting);
+        s.inputs.insert(
+            "Message".into(),
+            serde_json::to_string("<!channel> read <https://evil.example|the runbook>").unwrap(),
+        );
+        let m = render_prompt(&e, &s, "us-east-1");
+        assert_eq!(
+            m.text,
+            "Approval needed: Deploy-Prod — &lt;!channel&gt; read &lt;https://evil.example|the runbook&gt;"
+        );
+        assert!(
+            all_text(&m.blocks)
+                .contains(">&lt;!channel&gt; read &lt;https://evil.example|the runbook&gt;")
+        );
+        assert_eq!(code("a`b\nc"), "`a\u{02CB}b\u{21B5}c`");
+        assert_eq!(code(""), "_(empty)_");
+        assert_eq!(mention("U0ALICE", "alice"), "<@U0ALICE>");
+        assert_eq!(mention("<!here>", "<!here>"), "&lt;!here&gt;");
+    }
 }

@@ -43,6 +43,8 @@ pub struct Options {
     pub approvers: Option<&'static str>,
     /// Secrets through Parameter Store (`*_PARAMETER`) instead of the variables.
     pub secrets_in_parameters: bool,
+    /// More variables for both functions.
+    pub env: Vec<(&'static str, &'static str)>,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
         Self {
             approvers: Some("U0ALICE,S0OPS"),
             secrets_in_parameters: false,
+            env: vec![],
         }
     }
 }
@@ -90,6 +93,9 @@ impl Harness {
             ("SLACK_CHANNEL".to_string(), CHANNEL.to_string()),
             ("SLACK_API_URL".to_string(), slack.api_url()),
         ]);
+        for (name, value) in &options.env {
+            env.insert((*name).into(), (*value).into());
+        }
         if let Some(approvers) = options.approvers {
             env.insert("SLACK_APPROVERS".into(), approvers.into());
         }

@@ -1,0 +1,151 @@
+//! How long the step check (`GetAutomationExecution` before every signal) adds to a
+//! click, cold and warm, measured on a built `slack-interactions` binary run as Lambda
+//! runs it (Runtime API emulator) against the SSM and Slack stand-ins:
+//!
+//!     cargo build --release --bin slack-interactions
+//!     cargo run --release --example step-check-latency -- target/release/slack-interactions
+//!
+//! Each click is a fresh execution waiting for approval. The check runs concurrently
+//! with the authorization; its time is the `check_ms` the function logs per click.
+//! "Cold" is the first click of a new process (the SDK's first connection and
+//! request), "warm" every later click of one process.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use approvals::domain::interaction::APPROVE_ACTION_ID;
+use approvals::handlers::events::EventsApp;
+use approvals::ssm::{SdkRetries, config_loader};
+use approvals::stand_ins::runtime_api::{Invocation, RuntimeApi};
+use approvals::stand_ins::slack::{Person, SlackStandIn};
+use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn};
+use aws_sdk_ssm::config::{Credentials, Region};
+
+const SECRET: &str = "latency-signing-secret";
+const TOKEN: &str = "xoxb-latency";
+const CHANNEL: &str = "C0APPROVALS";
+const COLD_RUNS: usize = 7;
+const WARM_CLICKS: usize = 200;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let binary = std::env::args()
+        .nth(1)
+        .ok_or("usage: step-check-latency <path to slack-interactions>")?;
+    let any = "127.0.0.1:0".parse()?;
+    let ssm = SsmStandIn::start(any, "us-east-1").await?;
+    let slack = SlackStandIn::start(any, TOKEN, SECRET).await?;
+    let alice = Person::new("U0ALICE", "alice");
+    slack.add_person(alice.clone());
+    let events = EventsApp::from_env(
+        &|name: &str| match name {
+            "SLACK_CHANNEL" => Some(CHANNEL.to_owned()),
+            "SLACK_API_URL" => Some(slack.api_url()),
+            "SLACK_BOT_TOKEN" => Some(TOKEN.to_owned()),
+            _ => None,
+        },
+        config_loader(SdkRetries::BACKGROUND)
+            .endpoint_url(ssm.url())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDLOCAL", "local", None, None, "local")),
+    )
+    .await?;
+    // One waiting execution and its prompt per click.
+    let prompt = async || -> Result<String, Box<dyn std::error::Error>> {
+        ssm.start_automation(RunbookSpec::sample("Latency check", 1));
+        for event in ssm.take_events() {
+            approvals::handlers::events::handle_automation_event(
+                &events,
+                &event,
+                &approvals::deadline::Deadline::for_event(None),
+            )
+            .await?;
+        }
+        Ok(slack.messages().last().ok_or("no prompt")?.ts.clone())
+    };
+
+    let mut cold = vec![];
+    let mut warm = vec![];
+    let mut warm_click_ms = vec![];
+    for run in 0..COLD_RUNS {
+        let api = RuntimeApi::start(any).await?;
+        let log_path = std::env::temp_dir().join(format!("step-check-latency-{run}.log"));
+        let mut child = Command::new(&binary)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", api.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "slack-interactions")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL_SSM", ssm.url())
+            .env("SLACK_API_URL", slack.api_url())
+            .env("SLACK_BOT_TOKEN", TOKEN)
+            .env("SLACK_SIGNING_SECRET", SECRET)
+            .env("SLACK_APPROVERS", "U0ALICE")
+            .env("SLACK_TEAM_ID", approvals::stand_ins::slack::TEAM_ID)
+            .stdout(Stdio::from(std::fs::File::create(&log_path)?))
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let clicks = if run == 0 { 1 + WARM_CLICKS } else { 1 };
+        for n in 0..clicks {
+            let ts = prompt().await?;
+            let click = slack.click(CHANNEL, &ts, &alice, APPROVE_ACTION_ID)?;
+            let started = Instant::now();
+            let Invocation::Response(_) = api
+                .invoke(click.to_apigw_v2_event(false), Duration::from_secs(10))
+                .await
+                .ok_or("no answer")?
+            else {
+                return Err("the click failed".into());
+            };
+            if n > 0 {
+                warm_click_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        child.kill()?;
+        child.wait()?;
+        let checks: Vec<f64> = std::fs::read_to_string(&log_path)?
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["fields"]["check_ms"].as_f64())
+            .collect();
+        let (first, rest) = checks.split_first().ok_or("no check_ms in the log")?;
+        cold.push(*first);
+        warm.extend_from_slice(rest);
+    }
+    let accepted = ssm.signals().iter().filter(|s| s.accepted).count();
+    println!(
+        "clicks signalled: {accepted} of {}",
+        COLD_RUNS + WARM_CLICKS
+    );
+    println!(
+        "step check, cold (first click of a process, {COLD_RUNS} processes): {}",
+        summary(&mut cold)
+    );
+    println!(
+        "step check, warm ({} clicks): {}",
+        warm.len(),
+        summary(&mut warm)
+    );
+    println!(
+        "whole warm click, as the emulator saw it: {}",
+        summary(&mut warm_click_ms)
+    );
+    Ok(())
+}
+
+fn summary(values: &mut [f64]) -> String {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    format!(
+        "median {:.2} ms, p99 {:.2} ms, min {:.2} ms, max {:.2} ms",
+        at(0.5),
+        at(0.99),
+        values[0],
+        values[values.len() - 1]
+    )
+}
