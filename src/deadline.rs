@@ -16,6 +16,9 @@ pub const CLICK_BUDGET: Duration = Duration::from_millis(2600);
 pub const EVENT_BUDGET: Duration = Duration::from_secs(50);
 /// Start-up (reading secrets from Parameter Store).
 pub const STARTUP_BUDGET: Duration = Duration::from_secs(10);
+/// A TCP/TLS connection (to SSM or Slack) that is not up by then will not be in time
+/// for anything; every call is bounded by its deadline besides.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(800);
 /// Kept back from the Lambda deadline for the runtime to send the response.
 const LAMBDA_MARGIN: Duration = Duration::from_millis(100);
 /// Lambda's documented maximum timeout (15 minutes).

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::{Secret, authority, is_loopback};
-use crate::deadline::{CallFloor, Deadline};
+use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline};
 use crate::domain::render::SlackMessage;
 
 const USER_AGENT: &str = concat!("ssm-slack-approvals/", env!("CARGO_PKG_VERSION"));
@@ -84,7 +84,7 @@ impl SlackClient {
     pub fn new(api_url: &str, token: Secret) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
-            .connect_timeout(Duration::from_millis(800))
+            .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(50))
             .build()?;
         Ok(Self {

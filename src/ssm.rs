@@ -17,7 +17,7 @@ use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::{ResourceTypeForTagging, Tag};
 
 use crate::config::{ConfigError, Secret, SecretSource};
-use crate::deadline::{CallFloor, Deadline, OutOfTime};
+use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline, OutOfTime};
 use crate::domain::execution::{Execution, ExecutionId, Status, Step};
 use crate::domain::interaction::Decision;
 use crate::domain::tags::{DECISION_TAG, DecisionRecord, PROMPT_TAG, PromptRef};
@@ -42,9 +42,6 @@ impl SdkRetries {
         initial_backoff: Duration::from_millis(500),
     };
 }
-
-/// A TCP/TLS connection that is not up by then will not be in time for anything.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The standard AWS configuration chain (region, credentials, `AWS_ENDPOINT_URL_SSM`)
 /// with these retries. Tests add an endpoint and credentials.
@@ -206,6 +203,19 @@ impl Ssm {
             .automation_execution()
             .cloned()
             .unwrap_or_else(|| aws_sdk_ssm::types::AutomationExecution::builder().build());
+        let mut steps: Vec<Step> = ae.step_executions().iter().map(step_from_sdk).collect();
+        if ae.step_executions_truncated() {
+            // A long runbook: the list stops early, and the step that waits now may be
+            // past its end. The newest steps come from the step list itself.
+            for step in self.latest_steps(id, deadline).await? {
+                let known = steps.iter().any(|s| {
+                    s.step_execution_id.is_some() && s.step_execution_id == step.step_execution_id
+                });
+                if !known {
+                    steps.push(step);
+                }
+            }
+        }
         Ok(Execution {
             id: id.clone(),
             document_name: ae.document_name().unwrap_or("(unknown runbook)").to_owned(),
@@ -220,8 +230,35 @@ impl Ssm {
                 .parameters()
                 .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default(),
-            steps: ae.step_executions().iter().map(step_from_sdk).collect(),
+            steps,
         })
+    }
+
+    /// The newest step executions of an execution (one page), oldest first.
+    async fn latest_steps(
+        &self,
+        id: &ExecutionId,
+        deadline: &Deadline,
+    ) -> Result<Vec<Step>, SsmError> {
+        const OPERATION: &str = "DescribeAutomationStepExecutions";
+        const PAGE: i32 = 50;
+        let out = self
+            .client
+            .describe_automation_step_executions()
+            .automation_execution_id(id.as_str())
+            .reverse_order(true)
+            .max_results(PAGE)
+            .customize()
+            .config_override(within(OPERATION, deadline, Duration::ZERO)?)
+            .send()
+            .await
+            .map_err(|e| SsmError::new(OPERATION, e))?;
+        Ok(out
+            .step_executions()
+            .iter()
+            .rev()
+            .map(step_from_sdk)
+            .collect())
     }
 
     /// Sends Approve or Reject, at most once in effect. It is retried only after
@@ -433,8 +470,9 @@ fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Answer 
                 Answer::Refused
             }
         }
-        // TimeoutError, DispatchFailure (the SDK's HTTP client reports a failed
-        // connect and a connection broken mid-request alike, as I/O), ResponseError.
+        // TimeoutError, ResponseError, DispatchFailure. The SDK's HTTP client reports a
+        // refused connection and one reset after the request went out alike
+        // (`ConnectorError::io`), so no dispatch failure is taken as "never sent".
         _ => Answer::Unknown,
     }
 }

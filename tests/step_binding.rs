@@ -233,3 +233,29 @@ async fn group_membership_is_read_again_once_the_cache_period_is_over() {
     assert_eq!(h.slack.count_calls("usergroups.users.list"), 2);
     assert!(h.slack.ephemeral()[0].text.contains("only <@U0ALICE>"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_runbook_whose_step_list_is_truncated_is_still_checked_step_by_step() {
+    let h = Harness::start().await;
+    // SSM lists only the first step executions of a long runbook; the approval that
+    // waits comes after them.
+    h.ssm.truncate_step_lists_at(3);
+    let mut spec = runbook(1);
+    for n in 0..6 {
+        spec.steps.insert(
+            1,
+            StepSpec::run(&format!("prepare{n}"), "aws:executeScript"),
+        );
+    }
+    let id = h.ssm.start_automation(spec);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    assert!(has_buttons(&prompt.blocks));
+    h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
+    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"));
+    assert!(h.ssm.count_calls("DescribeAutomationStepExecutions") >= 2);
+    h.deliver_events().await;
+    let shown = text_of(&h.slack.message(CHANNEL, &prompt.ts).unwrap().blocks);
+    assert!(shown.contains("*Approved* by <@U0ALICE>"), "{shown}");
+}

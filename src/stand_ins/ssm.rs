@@ -164,6 +164,8 @@ struct State {
     events: VecDeque<Value>,
     calls: Vec<String>,
     faults: HashMap<String, VecDeque<Fault>>,
+    /// How many step executions `GetAutomationExecution` lists before it truncates.
+    step_list_limit: Option<usize>,
 }
 
 /// Something going wrong with the next call to an operation.
@@ -324,6 +326,12 @@ impl SsmStandIn {
     /// EventBridge events emitted since the last call, oldest first.
     pub fn take_events(&self) -> Vec<Value> {
         self.lock().events.drain(..).collect()
+    }
+
+    /// `GetAutomationExecution` lists only the first `limit` step executions from now
+    /// on (and says it truncated), as SSM does for long runbooks.
+    pub fn truncate_step_lists_at(&self, limit: usize) {
+        self.lock().step_list_limit = Some(limit);
     }
 
     /// The next call to `operation` fails with this AWS error (e.g. 400
@@ -617,7 +625,16 @@ fn answer(
         "GetAutomationExecution" => {
             let id = text("AutomationExecutionId");
             match state.executions.get(&id) {
-                Some(e) => ok(json!({"AutomationExecution": describe(&id, e)})),
+                Some(e) => {
+                    ok(json!({"AutomationExecution": describe(&id, e, state.step_list_limit)}))
+                }
+                None => not_found(&id),
+            }
+        }
+        "DescribeAutomationStepExecutions" => {
+            let id = text("AutomationExecutionId");
+            match state.executions.get(&id) {
+                Some(e) => describe_steps(e, &input),
                 None => not_found(&id),
             }
         }
@@ -800,9 +817,9 @@ fn signal(state: &mut State, region: &str, input: &Value, access_key: String) ->
     ok(json!({}))
 }
 
-fn describe(id: &str, e: &ExecutionState) -> Value {
-    let steps: Vec<Value> = e
-        .steps
+/// The step executions SSM reports for an execution (the ones that have started).
+fn step_executions(e: &ExecutionState) -> Vec<Value> {
+    e.steps
         .iter()
         .filter(|s| s.status != "Pending")
         .map(|s| {
@@ -819,9 +836,64 @@ fn describe(id: &str, e: &ExecutionState) -> Value {
             }
             step
         })
-        .collect();
+        .collect()
+}
+
+/// `GetAutomationExecution`'s view: like SSM, it lists at most `limit` step
+/// executions, the first ones, and says when it left the rest out.
+fn describe(id: &str, e: &ExecutionState, limit: Option<usize>) -> Value {
+    let mut steps = step_executions(e);
+    let truncated = limit.is_some_and(|n| steps.len() > n);
+    if let Some(n) = limit {
+        steps.truncate(n);
+    }
     json!({"AutomationExecutionId": id, "DocumentName": e.spec.document_name,
         "DocumentVersion": e.spec.document_version, "AutomationExecutionStatus": e.status,
         "ExecutionStartTime": e.started, "ExecutedBy": e.spec.executed_by, "Parameters": e.spec.parameters,
-        "Mode": "Auto", "StepExecutions": steps, "StepExecutionsTruncated": false})
+        "Mode": "Auto", "StepExecutions": steps, "StepExecutionsTruncated": truncated})
+}
+
+/// `DescribeAutomationStepExecutions`: filtered by `StepExecutionId`, `StepName` or
+/// `StepExecutionStatus`, newest first with `ReverseOrder`, `MaxResults` a page
+/// (paging with `NextToken`, an offset here).
+fn describe_steps(e: &ExecutionState, input: &Value) -> Outgoing {
+    let mut steps = step_executions(e);
+    for filter in input["Filters"].as_array().into_iter().flatten() {
+        let field = match filter["Key"].as_str().unwrap_or_default() {
+            "StepExecutionId" => "StepExecutionId",
+            "StepName" => "StepName",
+            "StepExecutionStatus" => "StepStatus",
+            other => {
+                return error(
+                    400,
+                    "InvalidFilterKey",
+                    &format!("{other} is not a filter key the stand-in knows"),
+                );
+            }
+        };
+        let values: Vec<&str> = filter["Values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if values.is_empty() || values.len() > 10 {
+            return error(400, "InvalidFilterValue", "1 to 10 values per filter");
+        }
+        steps.retain(|s| values.contains(&s[field].as_str().unwrap_or_default()));
+    }
+    if input["ReverseOrder"] == true {
+        steps.reverse();
+    }
+    let offset: usize = input["NextToken"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let page = input["MaxResults"].as_u64().unwrap_or(50).clamp(1, 50) as usize;
+    let rest: Vec<Value> = steps.into_iter().skip(offset).collect();
+    let mut out = json!({"StepExecutions": rest.iter().take(page).collect::<Vec<_>>()});
+    if rest.len() > page {
+        out["NextToken"] = json!((offset + page).to_string());
+    }
+    ok(out)
 }
