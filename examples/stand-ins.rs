@@ -5,9 +5,14 @@
 //!
 //! SSM on 127.0.0.1:9010 (`AWS_ENDPOINT_URL_SSM`), Slack on 127.0.0.1:9020
 //! (`SLACK_API_URL=http://127.0.0.1:9020/api`), with the secrets of `env.json` and the
-//! runbook execution the files in `events/` refer to, waiting for approval. Every
-//! EventBridge event the SSM stand-in emits is written to `target/local-events/`, and
-//! every change to a Slack message is printed as a person would read it.
+//! runbook execution the files in `events/` refer to, waiting for approval.
+//!
+//! It plays EventBridge too: every event the SSM stand-in emits is delivered to
+//! `automation-events` through `cargo lambda watch`'s invoke endpoint (127.0.0.1:9000;
+//! held and retried until watch is up; `--no-deliver` to invoke them by hand), and
+//! written to `target/local-events/`. Every change to a Slack message is printed as a
+//! person would read it. The sample clicks' `response_url`s are accepted for the first
+//! prompt of the sample execution, as Slack would issue them with the click.
 //!
 //! `-- --extra-executions N` also starts N more executions waiting for approval, with
 //! IDs `00000000-0000-4000-8000-000000000001` and up (for local load tests).
@@ -42,13 +47,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         SAMPLE_EXECUTION_ID,
         RunbookSpec::sample("Roll payments 2026.11.21-1 out to production?", 1),
     );
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let deliver = !args.iter().any(|a| a == "--no-deliver");
+    args.retain(|a| a != "--no-deliver");
     let extra: u32 = match args.as_slice() {
         [] => 0,
         [flag, n] if flag == "--extra-executions" => {
             n.parse().map_err(|_| "--extra-executions takes a number")?
         }
-        _ => return Err("usage: stand-ins [--extra-executions N]".into()),
+        _ => return Err("usage: stand-ins [--no-deliver] [--extra-executions N]".into()),
     };
     for i in 1..=extra {
         let id = format!("00000000-0000-4000-8000-{i:012}");
@@ -62,6 +69,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("SSM stand-in:   AWS_ENDPOINT_URL_SSM={}", ssm.url());
     println!("Slack stand-in: SLACK_API_URL={}", slack.api_url());
     println!("Execution {SAMPLE_EXECUTION_ID} is waiting for approval. Ctrl-C to stop.\n");
+    if deliver {
+        println!(
+            "Events go to automation-events through `cargo lambda watch` ({EVENTS_FUNCTION_URL}).\n"
+        );
+    }
+    let http = reqwest::Client::new();
+    let mut pending: Vec<(String, serde_json::Value)> = vec![];
+    let mut told_to_start_watch = false;
+    let mut sample_prompt: Option<String> = None;
     let mut seen: HashMap<String, u32> = HashMap::new();
     let mut written = 0;
     loop {
@@ -75,7 +91,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             let file = format!("{out_dir}/{written:03}-{kind}-{status}.json");
             std::fs::write(&file, serde_json::to_string_pretty(&event)?)?;
-            println!("SSM emitted a {kind} event ({status}): {file}");
+            let article = if kind == "execution" { "an" } else { "a" };
+            println!("SSM emitted {article} {kind} event ({status}): {file}");
+            if deliver {
+                pending.push((format!("{kind} event ({status})"), event));
+            }
+        }
+        // EventBridge: deliver in order; what cannot be delivered yet waits.
+        while let Some((what, event)) = pending.first() {
+            let request = http
+                .post(EVENTS_FUNCTION_URL)
+                .header("content-type", "application/json")
+                .body(event.to_string());
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let answer = response.text().await.unwrap_or_default();
+                    println!(
+                        "EventBridge delivered the {what} to automation-events: HTTP {status} {answer}\n"
+                    );
+                    pending.remove(0);
+                }
+                Err(_) => {
+                    if !told_to_start_watch {
+                        println!(
+                            "(automation-events is not reachable yet: start `cargo lambda watch`; \
+                             the events wait. Its first build takes a few minutes.)\n"
+                        );
+                        told_to_start_watch = true;
+                    }
+                    break;
+                }
+            }
+        }
+        // Slack issues a response_url with every click; the click files carry theirs.
+        if sample_prompt.is_none()
+            && let Some(prompt) = slack.messages().into_iter().find(|m| {
+                serde_json::to_string(&m.blocks)
+                    .unwrap_or_default()
+                    .contains(SAMPLE_EXECUTION_ID)
+            })
+        {
+            accept_sample_clicks(&slack, &prompt.channel, &prompt.ts);
+            sample_prompt = Some(prompt.ts);
         }
         for message in slack.messages() {
             let key = format!("{}/{}", message.channel, message.ts);
@@ -102,5 +160,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         seen.insert("ephemeral".into(), slack.ephemeral().len() as u32);
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// `cargo lambda watch`'s Lambda Invoke API for the events function.
+const EVENTS_FUNCTION_URL: &str =
+    "http://127.0.0.1:9000/2015-03-31/functions/automation-events/invocations";
+
+/// The `response_url` of each click file in `events/`, for the sample prompt.
+fn accept_sample_clicks(slack: &SlackStandIn, channel: &str, ts: &str) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()) {
+        let Ok(event) = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string()))
+        else {
+            continue;
+        };
+        let Ok(body) = approvals::stand_ins::slack::event_body(&event) else {
+            continue;
+        };
+        let Some(payload) = approvals::domain::interaction::payload_from_form(&body)
+            .ok()
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+        else {
+            continue;
+        };
+        if let (Some(url), Some(user)) = (
+            payload["response_url"].as_str(),
+            payload["user"]["id"].as_str(),
+        ) {
+            slack.accept_response_url(url, channel, ts, user);
+        }
     }
 }

@@ -212,8 +212,9 @@ fn team_ids(variable: &'static str, raw: &str) -> Result<BTreeSet<String>, Confi
         .collect()
 }
 
-/// `https://` only; plain `http://` is allowed for loopback addresses (local runs),
-/// never for anything that leaves the machine: the bot token travels with every call.
+/// `https://` only; plain `http://` is allowed for local runs: loopback addresses, and
+/// `host.docker.internal` (the host, seen from the container of `sam local invoke`).
+/// Never for anything that leaves the machine: the bot token travels with every call.
 fn slack_api_url(env: &impl Env) -> Result<String, ConfigError> {
     let url = env
         .get(API_URL)
@@ -234,9 +235,10 @@ fn slack_api_url(env: &impl Env) -> Result<String, ConfigError> {
         };
     }
     match url.strip_prefix("http://").and_then(authority) {
-        Some(a) if is_loopback(a) => Ok(url.to_owned()),
+        Some(a) if is_local(a) => Ok(url.to_owned()),
         Some(_) => Err(invalid(
-            "must use https:// (http:// is accepted only for 127.0.0.1, [::1] or localhost)",
+            "must use https:// (http:// is accepted only for 127.0.0.1, [::1], localhost \
+             or host.docker.internal, for local runs)",
         )),
         None => Err(invalid(&format!(
             "is not an https URL like {DEFAULT_API_URL}"
@@ -253,8 +255,8 @@ pub fn authority(after_scheme: &str) -> Option<&str> {
     (!authority.contains('@')).then_some(authority)
 }
 
-/// `127.x.y.z`, `[::1]` or `localhost`, with or without a port.
-pub fn is_loopback(authority: &str) -> bool {
+/// `127.x.y.z`, `[::1]`, `localhost` or `host.docker.internal`, with or without a port.
+pub fn is_local(authority: &str) -> bool {
     let host = if let Some(v6) = authority.strip_prefix('[') {
         match v6.split_once(']') {
             Some((host, rest)) if rest.is_empty() || rest.starts_with(':') => host,
@@ -263,7 +265,10 @@ pub fn is_loopback(authority: &str) -> bool {
     } else {
         authority.split(':').next().unwrap_or_default()
     };
-    if host.eq_ignore_ascii_case("localhost") || host == "::1" {
+    if host.eq_ignore_ascii_case("localhost")
+        || host.eq_ignore_ascii_case("host.docker.internal")
+        || host == "::1"
+    {
         return true;
     }
     host.parse::<std::net::Ipv4Addr>()
@@ -362,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn the_slack_api_is_reached_over_https_except_on_loopback() {
+    fn the_slack_api_is_reached_over_https_except_for_local_runs() {
         let with_url = |url: &str| {
             InteractionsSettings::from_env(&env(&[
                 (BOT_TOKEN, "xoxb-1"),
@@ -377,12 +382,14 @@ mod tests {
             "http://127.8.9.10/api",
             "http://localhost:9020/api",
             "http://[::1]:9020/api",
+            "http://host.docker.internal:9020/api",
         ] {
             assert!(with_url(ok).is_ok(), "{ok}");
         }
         for bad in [
             "http://slack.com/api",
             "http://localhost.evil.example/api",
+            "http://host.docker.internal.evil.example/api",
             "http://127.0.0.1@evil.example/api",
             "http://127.0.0.1.nip.io/api",
             "http://[::1].evil/api",

@@ -12,7 +12,7 @@ use reqwest::header::RETRY_AFTER;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::{Secret, authority, is_loopback};
+use crate::config::{Secret, authority, is_local};
 use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline};
 use crate::domain::render::SlackMessage;
 
@@ -44,7 +44,7 @@ pub enum SlackError {
     },
     #[error("no time left to call Slack {method}")]
     OutOfTime { method: &'static str },
-    #[error("refused to send to a {method} that is not https:// (or loopback for local runs)")]
+    #[error("refused to send to a {method} that is not https:// (or local, for local runs)")]
     UnsafeUrl { method: &'static str },
 }
 
@@ -168,7 +168,7 @@ impl SlackClient {
             None => response_url
                 .strip_prefix("http://")
                 .and_then(authority)
-                .is_some_and(is_loopback),
+                .is_some_and(is_local),
         };
         if !safe {
             return Err(SlackError::UnsafeUrl { method: METHOD });

@@ -89,3 +89,141 @@ fn readme_pictures_are_the_rendered_messages() {
         );
     }
 }
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The `Outputs:` of template.yaml, in order.
+fn template_outputs(template: &str) -> Vec<String> {
+    let outputs = &template[template.find("\nOutputs:\n").expect("an Outputs section")..];
+    outputs
+        .lines()
+        .skip(2)
+        .take_while(|l| l.is_empty() || l.starts_with(' '))
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| !l.starts_with(' ') && l.ends_with(':'))
+        .map(|l| l.trim_end_matches(':').to_owned())
+        .collect()
+}
+
+#[test]
+fn readme_names_the_outputs_the_template_prints() {
+    let readme = read("README.md");
+    let outputs = template_outputs(&read("template.yaml"));
+    assert_eq!(outputs.len(), 4, "{outputs:?}");
+    let listed = outputs
+        .iter()
+        .map(|o| format!("`{o}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let words = ["none", "one", "two", "three", "four", "five", "six"];
+    let sentence = format!("prints {} outputs: {listed}.", words[outputs.len()]);
+    assert!(
+        readme.replace("\n   ", " ").contains(&sentence),
+        "README should say: {sentence}"
+    );
+}
+
+#[test]
+fn readme_documents_every_variable_the_functions_read() {
+    use approvals::config::*;
+    let readme = read("README.md");
+    let template = read("template.yaml");
+    for variable in [
+        SIGNING_SECRET,
+        BOT_TOKEN,
+        CHANNEL,
+        APPROVERS,
+        API_URL,
+        GROUP_CACHE_SECONDS,
+        TEAM_ID,
+        ALLOWED_TEAMS,
+    ] {
+        assert!(
+            readme.contains(&format!("| `{variable}`"))
+                || readme.contains(&format!("`{variable}` or `")),
+            "{variable} is not in the README's configuration table"
+        );
+    }
+    // Every variable the template sets is one the code reads (or a secret's parameter).
+    let known = [
+        SIGNING_SECRET,
+        BOT_TOKEN,
+        CHANNEL,
+        APPROVERS,
+        API_URL,
+        GROUP_CACHE_SECONDS,
+        TEAM_ID,
+        ALLOWED_TEAMS,
+        "SLACK_SIGNING_SECRET_PARAMETER",
+        "SLACK_BOT_TOKEN_PARAMETER",
+    ];
+    for line in template.lines().map(str::trim) {
+        if let Some((name, _)) = line.split_once(':')
+            && name.starts_with("SLACK_")
+        {
+            assert!(
+                known.contains(&name),
+                "template sets {name}, which no function reads"
+            );
+        }
+    }
+}
+
+#[test]
+fn files_and_examples_the_readme_names_exist() {
+    let readme = read("README.md");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut checked = 0;
+    for (i, _) in readme.match_indices("](") {
+        let target = &readme[i + 2..];
+        let target = &target[..target.find(')').unwrap()];
+        if target.starts_with("http") || target.starts_with('#') {
+            continue;
+        }
+        assert!(
+            std::path::Path::new(&format!("{root}/{target}")).exists(),
+            "README links to {target}"
+        );
+        checked += 1;
+    }
+    for word in readme.split(|c: char| c.is_whitespace() || c == '`' || c == ',') {
+        if (word.starts_with("events/") || word.starts_with("docs/")) && !word.ends_with('/') {
+            let word = word.trim_end_matches(['.', ')', ':']);
+            if word.contains('…') {
+                continue;
+            }
+            assert!(
+                std::path::Path::new(&format!("{root}/{word}")).exists(),
+                "README names {word}"
+            );
+            checked += 1;
+        }
+    }
+    for (i, _) in readme.match_indices("--example ") {
+        let name: String = readme[i + 10..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '-')
+            .collect();
+        assert!(
+            std::path::Path::new(&format!("{root}/examples/{name}.rs")).exists(),
+            "README runs example {name}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 10, "only {checked} names checked");
+}
+
+#[test]
+fn ci_runs_the_readmes_test_command() {
+    let readme = read("README.md");
+    let line = readme
+        .lines()
+        .find(|l| l.contains("# the tests"))
+        .expect("the README's test command");
+    let command = line.split('#').next().unwrap().trim();
+    assert_eq!(command, "cargo test");
+    assert!(read(".ci/run").lines().any(|l| l.trim() == command));
+}

@@ -14,6 +14,11 @@ use super::tags::DecisionRecord;
 use super::waiting::StepTarget;
 
 pub const STATUS_BLOCK: &str = "ssm_status";
+/// The section of fields (runbook, started by, and while the step waits: approvals
+/// needed and time-out).
+pub const FIELDS_BLOCK: &str = "ssm_fields";
+/// Fields that only mean something while the step waits.
+const WAITING_FIELDS: [&str; 2] = ["*Approvals needed*", "*Times out*"];
 
 // Block Kit limits (characters).
 const HEADER_MAX: usize = 150;
@@ -52,10 +57,7 @@ pub fn console_executions_url(region: &str) -> String {
 /// execution and the very step execution it decides (see [`StepTarget`]).
 pub fn render_prompt(execution: &Execution, step: &Step, region: &str) -> SlackMessage {
     let approval = step.approval();
-    let mut status = String::from(":hourglass_flowing_sand: *Waiting for approval*");
-    if let Some(at) = approval.times_out_at_unix {
-        status.push_str(&format!(" until {}", slack_date(at)));
-    }
+    let status = String::from(":hourglass_flowing_sand: *Waiting for approval*");
     let mut blocks = details(execution, step, region, status);
     let value = button_value(&StepTarget::for_step(&execution.id, step));
     if value.chars().count() <= BUTTON_VALUE_MAX {
@@ -217,12 +219,10 @@ fn replace_status(clicked_blocks: &[Value], status_text: String, execution_id: &
     let mut blocks: Vec<Value> = clicked_blocks
         .iter()
         .filter(|b| b.get("type").and_then(Value::as_str) != Some("actions"))
-        .map(|b| {
-            if block_id(b) == Some(STATUS_BLOCK) {
-                status.clone()
-            } else {
-                b.clone()
-            }
+        .map(|b| match block_id(b) {
+            Some(STATUS_BLOCK) => status.clone(),
+            Some(FIELDS_BLOCK) => without_waiting_fields(b),
+            _ => b.clone(),
         })
         .collect();
     if !blocks.iter().any(|b| block_id(b) == Some(STATUS_BLOCK)) {
@@ -232,6 +232,18 @@ fn replace_status(clicked_blocks: &[Value], status_text: String, execution_id: &
         ];
     }
     blocks
+}
+
+/// The fields section once the step is decided: no "approvals needed", no time-out.
+fn without_waiting_fields(block: &Value) -> Value {
+    let mut block = block.clone();
+    if let Some(fields) = block.get_mut("fields").and_then(Value::as_array_mut) {
+        fields.retain(|f| {
+            let text = f.get("text").and_then(Value::as_str).unwrap_or_default();
+            !WAITING_FIELDS.iter().any(|w| text.starts_with(w))
+        });
+    }
+    block
 }
 
 fn details(execution: &Execution, step: &Step, region: &str, status: String) -> Vec<Value> {
@@ -259,20 +271,22 @@ fn details(execution: &Execution, step: &Step, region: &str, status: String) -> 
                 .map(principal)
                 .unwrap_or("unknown".into())
         ),
-        format!(
-            "*Approvals needed*\n{}",
-            approvals_needed(approval.min_required_approvals)
-        ),
     ];
-    if let Some(at) = approval
-        .times_out_at_unix
-        .filter(|_| step.status == Status::Waiting)
-    {
-        fields.push(format!("*Times out*\n{}", slack_date(at)));
+    if step.status == Status::Waiting {
+        fields.push(format!(
+            "{}\n{}",
+            WAITING_FIELDS[0],
+            approvals_needed(approval.min_required_approvals)
+        ));
+        if let Some(at) = approval.times_out_at_unix {
+            fields.push(format!("{}\n{}", WAITING_FIELDS[1], slack_date(at)));
+        }
     }
-    blocks.push(json!({"type": "section", "fields": fields.iter()
+    blocks.push(
+        json!({"type": "section", "block_id": FIELDS_BLOCK, "fields": fields.iter()
         .map(|f| json!({"type": "mrkdwn", "text": truncate(f, FIELD_MAX), "verbatim": true}))
-        .collect::<Vec<_>>()}));
+        .collect::<Vec<_>>()}),
+    );
     if !execution.parameters.is_empty() {
         blocks.push(section(&parameters(execution)));
     }

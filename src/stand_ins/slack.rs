@@ -334,6 +334,27 @@ impl SlackStandIn {
         format!("{}/actions/{TEAM_ID}/0/{token}", self.server.url())
     }
 
+    /// Accepts `response_url`, a URL of this stand-in's own form (as in the click files
+    /// of `events/`), for `user_id`'s interaction with the message at (`channel`, `ts`).
+    /// Returns false for a URL that is not one of this stand-in's.
+    pub fn accept_response_url(&self, url: &str, channel: &str, ts: &str, user_id: &str) -> bool {
+        let prefix = format!("{}/actions/", self.server.url());
+        let Some(token) = url.strip_prefix(&prefix).and_then(|r| r.rsplit('/').next()) else {
+            return false;
+        };
+        self.lock().response_urls.insert(
+            token.to_owned(),
+            ResponseUrl {
+                channel: channel.into(),
+                ts: ts.into(),
+                user_id: user_id.into(),
+                uses: 0,
+                issued: Instant::now(),
+            },
+        );
+        true
+    }
+
     /// The display name Slack shows for a user ID (for terminal rendering).
     pub fn username(&self, user_id: &str) -> Option<String> {
         self.lock().people.get(user_id).map(|p| p.username.clone())
