@@ -156,7 +156,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .skip(seen.get("ephemeral").copied().unwrap_or(0) as usize)
         {
-            println!("Only {} sees: {}\n", told.user_id, told.text);
+            let names = |id: &str| slack.username(id);
+            println!(
+                "Only @{} sees: {}\n",
+                names(&told.user_id).unwrap_or_else(|| told.user_id.clone()),
+                block_kit_text::mrkdwn(&told.text, &names)
+            );
         }
         seen.insert("ephemeral".into(), slack.ephemeral().len() as u32);
         tokio::time::sleep(Duration::from_millis(300)).await;
