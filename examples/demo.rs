@@ -13,10 +13,10 @@ use approvals::domain::interaction::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
 use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_event};
 use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
 use approvals::ssm::{SdkRetries, config_loader};
-use approvals::stand_ins::block_kit_text;
-use approvals::stand_ins::slack::{Person, SlackStandIn};
-use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn};
 use aws_sdk_ssm::config::{Credentials, Region};
+use stand_ins::block_kit_text;
+use stand_ins::slack::{Person, SlackStandIn};
+use stand_ins::ssm::{RunbookSpec, SsmStandIn};
 
 const SIGNING_SECRET: &str = "demo-signing-secret";
 const BOT_TOKEN: &str = "xoxb-demo";

@@ -8,7 +8,7 @@
 
 use std::error::Error;
 
-use approvals::stand_ins::slack::resign_event;
+use stand_ins::slack::resign_event;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let path = std::env::args()

@@ -20,9 +20,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use approvals::stand_ins::block_kit_text;
-use approvals::stand_ins::slack::{Person, SlackStandIn};
-use approvals::stand_ins::ssm::{RunbookSpec, SAMPLE_EXECUTION_ID, SsmStandIn};
+use stand_ins::block_kit_text;
+use stand_ins::slack::{Person, SlackStandIn};
+use stand_ins::ssm::{RunbookSpec, SAMPLE_EXECUTION_ID, SsmStandIn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -185,11 +185,10 @@ fn accept_sample_clicks(slack: &SlackStandIn, channel: &str, ts: &str) {
         else {
             continue;
         };
-        let Ok(body) = approvals::stand_ins::slack::event_body(&event) else {
+        let Ok(body) = stand_ins::slack::event_body(&event) else {
             continue;
         };
-        let Some(payload) = approvals::domain::interaction::payload_from_form(&body)
-            .ok()
+        let Some(payload) = stand_ins::slack::payload_from_form(&body)
             .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
         else {
             continue;

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use approvals::domain::interaction::APPROVE_ACTION_ID;
 use approvals::handlers::events::EventsApp;
 use approvals::ssm::{SdkRetries, config_loader};
-use approvals::stand_ins::runtime_api::{Invocation, RuntimeApi};
-use approvals::stand_ins::slack::{Person, SlackStandIn};
-use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn};
 use aws_sdk_ssm::config::{Credentials, Region};
+use stand_ins::runtime_api::{Invocation, RuntimeApi};
+use stand_ins::slack::{Person, SlackStandIn};
+use stand_ins::ssm::{RunbookSpec, SsmStandIn};
 
 const SECRET: &str = "latency-signing-secret";
 const TOKEN: &str = "xoxb-latency";
@@ -86,7 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .env("SLACK_BOT_TOKEN", TOKEN)
             .env("SLACK_SIGNING_SECRET", SECRET)
             .env("SLACK_APPROVERS", "U0ALICE")
-            .env("SLACK_TEAM_ID", approvals::stand_ins::slack::TEAM_ID)
+            .env("SLACK_TEAM_ID", stand_ins::slack::TEAM_ID)
             .stdout(Stdio::from(std::fs::File::create(&log_path)?))
             .stderr(Stdio::inherit())
             .spawn()?;

@@ -3,7 +3,6 @@
 //! - [`domain`]: pure logic (signature verification, parsing, authorization, rendering).
 //! - [`ssm`] and [`slack`]: the outbound adapters (AWS SDK, Slack Web API).
 //! - [`handlers`]: the two Lambda functions' handlers; the binaries only wire them up.
-//! - `stand_ins` (feature `stand-ins`): local SSM and Slack servers for tests and the demo.
 
 pub mod config;
 pub mod deadline;
@@ -12,5 +11,3 @@ pub mod handlers;
 pub mod logging;
 pub mod slack;
 pub mod ssm;
-#[cfg(feature = "stand-ins")]
-pub mod stand_ins;

@@ -182,13 +182,12 @@ async fn the_same_waiting_step_delivered_again_posts_one_prompt() {
 async fn a_runbook_with_two_approval_steps_gets_two_prompts() {
     let h = Harness::start().await;
     let mut spec = runbook(1);
-    spec.steps
-        .push(approvals::stand_ins::ssm::StepSpec::approve(
-            "approveCleanup",
-            "Clean up the old fleet?",
-            1,
-            &[],
-        ));
+    spec.steps.push(stand_ins::ssm::StepSpec::approve(
+        "approveCleanup",
+        "Clean up the old fleet?",
+        1,
+        &[],
+    ));
     let id = h.ssm.start_automation(spec);
     h.deliver_events().await;
     let first = h.only_prompt();

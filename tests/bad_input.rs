@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use approvals::domain::interaction::APPROVE_ACTION_ID;
 use approvals::handlers::events::EventOutcome;
-use approvals::stand_ins::slack::{VERIFICATION_TOKEN, edit_payload, resign_event};
 use serde_json::{Value, json};
+use stand_ins::slack::{VERIFICATION_TOKEN, edit_payload, resign_event};
 use support::*;
 
 #[derive(Clone, Default)]

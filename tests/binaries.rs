@@ -8,10 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use approvals::domain::interaction::APPROVE_ACTION_ID;
-use approvals::stand_ins::runtime_api::{Invocation, RuntimeApi};
-use approvals::stand_ins::slack::SlackStandIn;
-use approvals::stand_ins::ssm::SsmStandIn;
 use serde_json::Value;
+use stand_ins::runtime_api::{Invocation, RuntimeApi};
+use stand_ins::slack::SlackStandIn;
+use stand_ins::ssm::SsmStandIn;
 use support::*;
 
 /// Environment variables for a function process.
@@ -174,7 +174,7 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
         BOT_TOKEN,
         "local-secret-key",
         "local-session",
-        approvals::stand_ins::slack::VERIFICATION_TOKEN,
+        stand_ins::slack::VERIFICATION_TOKEN,
         response_url_token.as_str(),
         click.signature.trim_start_matches("v0="),
     ] {

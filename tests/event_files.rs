@@ -4,8 +4,8 @@
 mod support;
 
 use approvals::handlers::events::EventOutcome;
-use approvals::stand_ins::slack::{edit_payload, resign_event};
 use serde_json::{Value, json};
+use stand_ins::slack::{edit_payload, resign_event};
 use support::*;
 
 fn now() -> i64 {
@@ -124,7 +124,7 @@ async fn click_files_carry_the_sample_prompts_buttons() {
     let update = std::env::var_os("UPDATE_EVENT_FILES").is_some();
     for file in CLICK_FILES {
         let mut event = event_file(file);
-        let body = approvals::stand_ins::slack::event_body(&event).unwrap();
+        let body = stand_ins::slack::event_body(&event).unwrap();
         let payload: Value = serde_json::from_str(
             &approvals::domain::interaction::payload_from_form(&body).unwrap(),
         )
@@ -186,7 +186,7 @@ fn click_files_are_signed_with_the_local_env_files_secret() {
     assert_eq!(secret, SIGNING_SECRET);
     for file in CLICK_FILES {
         let event = event_file(file);
-        let body = approvals::stand_ins::slack::event_body(&event).unwrap();
+        let body = stand_ins::slack::event_body(&event).unwrap();
         let ts = event["headers"]["x-slack-request-timestamp"]
             .as_str()
             .unwrap();

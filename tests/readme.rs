@@ -8,7 +8,7 @@ use approvals::domain::execution::{APPROVE_ACTION, Execution, ExecutionId, Statu
 use approvals::domain::interaction::Decision;
 use approvals::domain::render::{render_outcome, render_prompt};
 use approvals::domain::tags::DecisionRecord;
-use approvals::stand_ins::block_kit_text::render;
+use stand_ins::block_kit_text::render;
 
 const STARTED: i64 = 1_795_266_000; // 2026-11-21 13:00 UTC
 

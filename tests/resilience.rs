@@ -186,13 +186,12 @@ async fn a_signal_that_timed_out_is_never_sent_again_and_the_prompt_shows_ssms_s
     let h = Harness::start().await;
     let mut spec = runbook(1);
     // A second approval right after: a repeated Approve would decide it.
-    spec.steps
-        .push(approvals::stand_ins::ssm::StepSpec::approve(
-            "approveCleanup",
-            "Clean up?",
-            1,
-            &[],
-        ));
+    spec.steps.push(stand_ins::ssm::StepSpec::approve(
+        "approveCleanup",
+        "Clean up?",
+        1,
+        &[],
+    ));
     let id = h.ssm.start_automation(spec);
     h.deliver_events().await;
     let prompt = h.only_prompt();

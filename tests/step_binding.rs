@@ -4,10 +4,10 @@
 mod support;
 
 use approvals::domain::interaction::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
-use approvals::stand_ins::ssm::StepSpec;
+use stand_ins::ssm::StepSpec;
 use support::*;
 
-fn two_approvals() -> approvals::stand_ins::ssm::RunbookSpec {
+fn two_approvals() -> stand_ins::ssm::RunbookSpec {
     let mut spec = runbook(1);
     spec.steps.push(StepSpec::approve(
         "approveCleanup",
@@ -169,7 +169,7 @@ async fn runbook_text_reaches_slack_as_text_never_as_mentions_or_links() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn people_of_other_workspaces_decide_only_when_allowed() {
-    use approvals::stand_ins::slack::Person;
+    use stand_ins::slack::Person;
     let partner = Person::of_team("U0ALICE", "alice-at-partner", "T0PARTNER");
     for (allowed, expected) in [(None, "Waiting"), (Some("T0PARTNER"), "Success")] {
         let h = Harness::with(Options {

@@ -9,17 +9,17 @@ use approvals::deadline::Deadline;
 use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_event};
 use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
 use approvals::ssm::{SdkRetries, config_loader};
-use approvals::stand_ins::slack::{Person, SignedClick, SlackStandIn};
-use approvals::stand_ins::ssm::{RunbookSpec, SsmStandIn};
 use aws_sdk_ssm::config::{Credentials, Region};
 use lambda_http::Body;
 use serde_json::Value;
+use stand_ins::slack::{Person, SignedClick, SlackStandIn};
+use stand_ins::ssm::{RunbookSpec, SsmStandIn};
 
 pub const SIGNING_SECRET: &str = "local-signing-secret-0123456789abcdef";
 pub const BOT_TOKEN: &str = "xoxb-local-bot-token";
 pub const CHANNEL: &str = "C0APPROVALS";
 pub const REGION: &str = "us-east-1";
-pub use approvals::stand_ins::ssm::SAMPLE_EXECUTION_ID;
+pub use stand_ins::ssm::SAMPLE_EXECUTION_ID;
 
 pub fn alice() -> Person {
     Person::new("U0ALICE", "alice")
@@ -215,7 +215,7 @@ impl Harness {
     }
 
     /// The single prompt in the channel.
-    pub fn only_prompt(&self) -> approvals::stand_ins::slack::StoredMessage {
+    pub fn only_prompt(&self) -> stand_ins::slack::StoredMessage {
         let messages = self.slack.messages();
         assert_eq!(
             messages.len(),

@@ -1,5 +1,7 @@
-//! Local stand-ins for SSM and Slack that speak the real wire protocols, for the
-//! tests, the demo and local runs (feature `stand-ins`; never in a Lambda build).
+//! Local stand-ins for SSM, Slack and the Lambda Runtime API that speak the real wire
+//! protocols, for the tests, the demo and local runs of ssm-slack-approvals. A crate
+//! of its own: never part of a Lambda build, and independent of the product's code,
+//! so it plays the services as they behave, not as the product expects.
 //!
 //! They are small but real implementations of the behaviour this project relies
 //! on: state that changes, errors the way the services send them, limits that the

@@ -17,8 +17,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{HttpServer, Incoming, Outgoing, now_unix_f64};
-use crate::domain::event::{EXECUTION_DETAIL_TYPE, STEP_DETAIL_TYPE};
+use crate::{HttpServer, Incoming, Outgoing, now_unix_f64};
+
+/// EventBridge `detail-type`s of SSM Automation status changes.
+pub const STEP_DETAIL_TYPE: &str = "EC2 Automation Step Status-change Notification";
+pub const EXECUTION_DETAIL_TYPE: &str = "EC2 Automation Execution Status-change Notification";
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 pub const ACCOUNT: &str = "123456789012";

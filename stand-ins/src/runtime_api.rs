@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 
-use super::{HttpServer, Incoming, Outgoing};
+use crate::{HttpServer, Incoming, Outgoing};
 
 const PREFIX: &str = "/2018-06-01/runtime";
 
