@@ -8,6 +8,7 @@
 //! services enforce. Nothing in them is a one-shot canned reply.
 
 pub mod block_kit_text;
+pub mod dynamodb;
 pub mod runtime_api;
 pub mod slack;
 pub mod ssm;
