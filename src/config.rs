@@ -18,6 +18,10 @@ pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 pub const GROUP_CACHE_SECONDS: &str = "SLACK_GROUP_CACHE_SECONDS";
 pub const ALLOWED_TEAMS: &str = "SLACK_ALLOWED_TEAMS";
 pub const TEAM_ID: &str = "SLACK_TEAM_ID";
+pub const TABLE: &str = "APPROVALS_TABLE";
+pub const RETENTION_DAYS: &str = "APPROVAL_RETENTION_DAYS";
+/// How long the table keeps a step's item (its audit trail) after its last change.
+pub const DEFAULT_RETENTION_DAYS: u64 = 365;
 /// User-group membership is trusted for this long before it is read again.
 pub const DEFAULT_GROUP_CACHE: Duration = Duration::from_secs(300);
 const MAX_GROUP_CACHE: Duration = Duration::from_secs(3600);
@@ -94,11 +98,61 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// The approvals table (`APPROVALS_TABLE`) and how long its items are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSettings {
+    pub name: String,
+    pub retention: Duration,
+}
+
+impl TableSettings {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let name = env
+            .get(TABLE)
+            .ok_or(ConfigError::Missing(TABLE))?
+            .trim()
+            .to_owned();
+        let valid = (3..=255).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !valid {
+            return Err(ConfigError::Invalid {
+                variable: TABLE,
+                reason: format!(
+                    "{:?} is not a DynamoDB table name (3-255 of a-z, A-Z, 0-9, _ - .)",
+                    name.chars().take(60).collect::<String>()
+                ),
+            });
+        }
+        let days = match env.get(RETENTION_DAYS) {
+            None => DEFAULT_RETENTION_DAYS,
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or_else(|| ConfigError::Invalid {
+                    variable: RETENTION_DAYS,
+                    reason: format!(
+                        "{:?} is not a number of days from 1 to 3650",
+                        raw.chars().take(40).collect::<String>()
+                    ),
+                })?,
+        };
+        Ok(Self {
+            name,
+            retention: Duration::from_secs(days * 86_400),
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct EventsSettings {
     pub slack_api_url: String,
     pub bot_token: SecretSource,
     pub channel: String,
+    pub table: TableSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +168,7 @@ pub struct InteractionsSettings {
     /// Other workspaces or organizations whose users may decide (`SLACK_ALLOWED_TEAMS`),
     /// for shared (Slack Connect) channels. Empty: only the app's own workspace.
     pub allowed_teams: BTreeSet<String>,
+    pub table: TableSettings,
 }
 
 impl EventsSettings {
@@ -140,6 +195,7 @@ impl EventsSettings {
             slack_api_url: slack_api_url(env)?,
             bot_token: secret_source(env, BOT_TOKEN)?,
             channel,
+            table: TableSettings::from_env(env)?,
         })
     }
 }
@@ -166,6 +222,7 @@ impl InteractionsSettings {
                 .map(|raw| team_ids(ALLOWED_TEAMS, &raw))
                 .transpose()?
                 .unwrap_or_default(),
+            table: TableSettings::from_env(env)?,
         })
     }
 }
@@ -293,11 +350,10 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// These variables, and the approvals table (unless given).
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut map: HashMap<String, String> = HashMap::from([(TABLE.into(), "approvals".into())]);
+        map.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         move |name: &str| map.get(name).cloned()
     }
 
@@ -431,6 +487,27 @@ mod tests {
         ] {
             let err = InteractionsSettings::from_env(&env(&[base[0], base[1], (variable, bad)]))
                 .unwrap_err();
+            assert!(err.to_string().starts_with(variable), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_table_is_named_and_its_retention_bounded() {
+        let base = [(CHANNEL, "C0A"), (BOT_TOKEN, "xoxb-1")];
+        let ok = EventsSettings::from_env(&env(&base)).unwrap();
+        assert_eq!(ok.table.name, "approvals");
+        assert_eq!(ok.table.retention, Duration::from_secs(365 * 86_400));
+        let days =
+            EventsSettings::from_env(&env(&[base[0], base[1], (RETENTION_DAYS, "30")])).unwrap();
+        assert_eq!(days.table.retention, Duration::from_secs(30 * 86_400));
+        for (variable, bad) in [
+            (TABLE, " "),
+            (TABLE, "no spaces"),
+            (RETENTION_DAYS, "0"),
+            (RETENTION_DAYS, "forever"),
+        ] {
+            let err =
+                EventsSettings::from_env(&env(&[base[0], base[1], (variable, bad)])).unwrap_err();
             assert!(err.to_string().starts_with(variable), "{bad}: {err}");
         }
     }

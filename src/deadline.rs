@@ -34,8 +34,8 @@ static LOCAL_DEADLINE_LOGGED: AtomicBool = AtomicBool::new(false);
 pub struct CallFloor(pub Duration);
 
 impl CallFloor {
-    /// An SSM call: SigV4, TLS to a regional endpoint, a JSON answer.
-    pub const SSM: Self = Self(Duration::from_millis(150));
+    /// An AWS call (SSM, DynamoDB): SigV4, TLS to a regional endpoint, a JSON answer.
+    pub const AWS: Self = Self(Duration::from_millis(150));
     /// A Slack Web API call or `response_url` POST.
     pub const SLACK: Self = Self(Duration::from_millis(80));
 }
@@ -164,6 +164,20 @@ impl Deadline {
     }
 }
 
+/// The SDK timeouts for a call that must leave `reserve` of `deadline` for what
+/// follows: the whole operation gets what remains, one attempt at most
+/// [`Deadline::attempt_limit`]. A call that cannot finish in time is not started.
+pub fn sdk_timeouts(
+    deadline: &Deadline,
+    reserve: Duration,
+) -> Result<aws_config::timeout::TimeoutConfig, OutOfTime> {
+    let left = deadline.allow(CallFloor::AWS, reserve)?;
+    Ok(aws_config::timeout::TimeoutConfig::builder()
+        .operation_timeout(left)
+        .operation_attempt_timeout(left.min(deadline.attempt_limit()))
+        .build())
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn unix_now_ms() -> u64 {
     SystemTime::now()
@@ -205,15 +219,15 @@ mod tests {
         let d = Deadline::after(Duration::from_millis(500));
         let reserve = Duration::from_millis(300);
         assert_eq!(
-            d.allow(CallFloor::SSM, reserve),
+            d.allow(CallFloor::AWS, reserve),
             Ok(Duration::from_millis(200))
         );
         tokio::time::advance(Duration::from_millis(100)).await;
         assert_eq!(
-            d.allow(CallFloor::SSM, reserve),
+            d.allow(CallFloor::AWS, reserve),
             Err(OutOfTime {
                 left: Duration::from_millis(100),
-                needed: CallFloor::SSM.0
+                needed: CallFloor::AWS.0
             })
         );
         assert!(d.allow(CallFloor::SLACK, reserve).is_ok());

@@ -11,3 +11,4 @@ pub mod handlers;
 pub mod logging;
 pub mod slack;
 pub mod ssm;
+pub mod store;

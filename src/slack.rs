@@ -49,6 +49,20 @@ pub enum SlackError {
 }
 
 impl SlackError {
+    /// Slack certainly did not carry the call out: it answered with an error, or the
+    /// call was never sent. (A transport error after the request went out, such as a
+    /// timeout waiting for the answer, leaves it open.)
+    pub fn certainly_not_done(&self) -> bool {
+        match self {
+            Self::Transport { source, .. } => source.is_connect() || source.is_builder(),
+            Self::Status { .. }
+            | Self::Api { .. }
+            | Self::RateLimited { .. }
+            | Self::OutOfTime { .. }
+            | Self::UnsafeUrl { .. } => true,
+        }
+    }
+
     /// Slack's error code for a refused call (`message_not_found`, `channel_not_found`, …).
     pub fn api_error(&self) -> Option<&str> {
         match self {
@@ -123,6 +137,18 @@ impl SlackClient {
         let body =
             json!({"channel": channel, "ts": ts, "text": message.text, "blocks": message.blocks});
         let _: Value = self.web_api("chat.update", &body, deadline).await?;
+        Ok(())
+    }
+
+    /// Deletes one of the bot's own messages.
+    pub async fn delete_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        deadline: &Deadline,
+    ) -> Result<(), SlackError> {
+        let body = json!({"channel": channel, "ts": ts});
+        let _: Value = self.web_api("chat.delete", &body, deadline).await?;
         Ok(())
     }
 

@@ -14,13 +14,11 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_ssm::types::{ResourceTypeForTagging, Tag};
 
 use crate::config::{ConfigError, Secret, SecretSource};
-use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline, OutOfTime};
+use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline, OutOfTime, sdk_timeouts};
 use crate::domain::execution::{Execution, ExecutionId, Status, Step};
 use crate::domain::interaction::Decision;
-use crate::domain::tags::{DECISION_TAG, DecisionRecord, PROMPT_TAG, PromptRef};
 
 /// How the SDK retries the calls that are safe to repeat (reads, tag writes). How
 /// long any call may take is not set here but by the caller's [`Deadline`].
@@ -134,13 +132,6 @@ pub enum SignalOutcome {
     Unknown(SsmError),
 }
 
-/// The tags this project keeps on an execution.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExecutionTags {
-    pub prompt: Option<PromptRef>,
-    pub decision: Option<DecisionRecord>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Ssm {
     client: aws_sdk_ssm::Client,
@@ -152,16 +143,10 @@ fn within(
     deadline: &Deadline,
     reserve: Duration,
 ) -> Result<aws_sdk_ssm::config::Builder, SsmError> {
-    let left = deadline
-        .allow(CallFloor::SSM, reserve)
+    let timeouts = sdk_timeouts(deadline, reserve)
         .map_err(|source| SsmError::OutOfTime { operation, source })?;
     let mut limits = aws_sdk_ssm::config::Builder::default();
-    limits.set_timeout_config(Some(
-        TimeoutConfig::builder()
-            .operation_timeout(left)
-            .operation_attempt_timeout(left.min(deadline.attempt_limit()))
-            .build(),
-    ));
+    limits.set_timeout_config(Some(timeouts));
     Ok(limits)
 }
 
@@ -314,7 +299,7 @@ impl Ssm {
                 Answer::Throttled => {
                     let pause = jittered(backoff);
                     if attempt < SIGNAL_MAX_ATTEMPTS
-                        && deadline.fits(pause, CallFloor::SSM, reserve)
+                        && deadline.fits(pause, CallFloor::AWS, reserve)
                     {
                         tracing::warn!(
                             attempt,
@@ -332,80 +317,6 @@ impl Ssm {
                 Answer::Unknown => return SignalOutcome::Unknown(error),
             }
         }
-    }
-
-    pub async fn execution_tags(
-        &self,
-        id: &ExecutionId,
-        deadline: &Deadline,
-    ) -> Result<ExecutionTags, SsmError> {
-        const OPERATION: &str = "ListTagsForResource";
-        let out = self
-            .client
-            .list_tags_for_resource()
-            .resource_type(ResourceTypeForTagging::Automation)
-            .resource_id(id.as_str())
-            .customize()
-            .config_override(within(OPERATION, deadline, Duration::ZERO)?)
-            .send()
-            .await
-            .map_err(|e| SsmError::new(OPERATION, e))?;
-        let value = |key: &str| {
-            out.tag_list()
-                .iter()
-                .find(|t| t.key() == key)
-                .map(|t| t.value())
-        };
-        Ok(ExecutionTags {
-            prompt: value(PROMPT_TAG).and_then(PromptRef::from_tag_value),
-            decision: value(DECISION_TAG).and_then(DecisionRecord::from_tag_value),
-        })
-    }
-
-    pub async fn tag_prompt(
-        &self,
-        id: &ExecutionId,
-        prompt: &PromptRef,
-        deadline: &Deadline,
-    ) -> Result<(), SsmError> {
-        self.add_tag(id, PROMPT_TAG, prompt.to_tag_value(), deadline)
-            .await
-    }
-
-    pub async fn tag_decision(
-        &self,
-        id: &ExecutionId,
-        record: &DecisionRecord,
-        deadline: &Deadline,
-    ) -> Result<(), SsmError> {
-        self.add_tag(id, DECISION_TAG, record.to_tag_value(), deadline)
-            .await
-    }
-
-    async fn add_tag(
-        &self,
-        id: &ExecutionId,
-        key: &str,
-        value: String,
-        deadline: &Deadline,
-    ) -> Result<(), SsmError> {
-        const OPERATION: &str = "AddTagsToResource";
-        let tag = Tag::builder()
-            .key(key)
-            .value(value)
-            .build()
-            .expect("key and value are set");
-        self.client
-            .add_tags_to_resource()
-            .resource_type(ResourceTypeForTagging::Automation)
-            .resource_id(id.as_str())
-            .tags(tag)
-            .customize()
-            .config_override(within(OPERATION, deadline, Duration::ZERO)?)
-            .send()
-            .await
-            .map_err(|e| SsmError::new(OPERATION, e))?;
-        Ok(())
     }
 
     /// Resolves a secret: as given, or read once (decrypted) from Parameter Store.

@@ -41,32 +41,41 @@ async fn full_loop_approve_in_slack() {
     ] {
         assert!(shown.contains(expected), "prompt lacks {expected}: {shown}");
     }
-    // Where the prompt is, is recorded on the execution itself.
-    let tag = h
-        .ssm
-        .tags(&id)
-        .get("slack-prompt")
-        .cloned()
-        .expect("prompt tag");
-    assert!(tag.ends_with(&format!("/{CHANNEL}/{}", prompt.ts)), "{tag}");
+    // Where the prompt is, is recorded on the step's item in the approvals table.
+    let items = h.step_items(&id);
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (
+            &items[0]["channel"]["S"],
+            &items[0]["ts"]["S"],
+            &items[0]["step_name"]["S"]
+        ),
+        (
+            &serde_json::json!(CHANNEL),
+            &serde_json::json!(prompt.ts),
+            &serde_json::json!("approveRollout")
+        )
+    );
+    assert!(
+        h.ssm.tags(&id).is_empty(),
+        "nothing is kept on the execution"
+    );
 
     // Alice clicks Approve.
     let (ssm_before, slack_before) = (h.ssm.calls().len(), h.slack.calls().len());
+    let table_before = h.dynamodb.calls().len();
     let (status, _) = h
         .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
         .await;
     assert_eq!(status, 200);
     // Outbound calls of the click: the step check, the signal, then the prompt replaced
-    // and the decision tagged (concurrently). Alice is listed by ID, so no user-group
-    // lookup; the app's own workspace is read once per environment (auth.test).
+    // and the decision recorded in the table (concurrently). Alice is listed by ID, so
+    // no user-group lookup; the app's own workspace is read once per environment.
     assert_eq!(
         h.ssm.calls()[ssm_before..],
-        [
-            "GetAutomationExecution",
-            "SendAutomationSignal",
-            "AddTagsToResource"
-        ]
+        ["GetAutomationExecution", "SendAutomationSignal"]
     );
+    assert_eq!(h.dynamodb.calls()[table_before..], ["UpdateItem"]);
     let slack_calls: Vec<String> = h.slack.calls()[slack_before..]
         .iter()
         .map(|(m, _)| m.clone())
@@ -93,7 +102,13 @@ async fn full_loop_approve_in_slack() {
         text_of(&decided.blocks).contains("Roll payments"),
         "details kept"
     );
-    assert!(h.ssm.tags(&id).contains_key("slack-decision"));
+    // The audit trail: who decided what, and when, on the step's item.
+    let decisions = &h.step_items(&id)[0]["decisions"]["L"];
+    assert_eq!(decisions.as_array().unwrap().len(), 1);
+    assert_eq!(decisions[0]["M"]["decision"]["S"], "Approve");
+    assert_eq!(decisions[0]["M"]["user_id"]["S"], "U0ALICE");
+    assert_eq!(decisions[0]["M"]["handle"]["S"], "alice");
+    assert!(decisions[0]["M"]["at"]["N"].is_string());
 
     // The execution moved on; its events refresh the prompt with the final state.
     assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"));
@@ -160,8 +175,8 @@ async fn the_same_waiting_step_delivered_again_posts_one_prompt() {
         h.deliver(event).await.unwrap();
     }
     assert_eq!(h.slack.count_calls("chat.postMessage"), 1);
-    // Another execution environment (a cold start, nothing in memory) reads the tag
-    // on the execution and does not post again.
+    // Another execution environment (a cold start, nothing in memory) finds the step
+    // claimed and posted in the table, and does not post again.
     let cold = h.another_events_environment().await;
     let outcome = approvals::handlers::events::handle_automation_event(
         &cold,
@@ -175,7 +190,7 @@ async fn the_same_waiting_step_delivered_again_posts_one_prompt() {
         "{outcome:?}"
     );
     assert_eq!(h.slack.count_calls("chat.postMessage"), 1);
-    assert!(h.ssm.tags(&id).contains_key("slack-prompt"));
+    assert_eq!(h.step_items(&id).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -333,11 +348,7 @@ async fn user_groups_are_looked_up_once_per_environment() {
     let calls_before = h.slack.count_calls("usergroups.users.list");
     let id = h.start_runbook(1);
     h.deliver_events().await;
-    let ts = h.ssm.tags(&id)["slack-prompt"]
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let ts = h.prompt_ts(&id);
     h.click(CHANNEL, &ts, &alice(), APPROVE_ACTION_ID).await;
     assert_eq!(h.slack.count_calls("usergroups.users.list"), calls_before);
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use approvals::domain::interaction::APPROVE_ACTION_ID;
 use serde_json::Value;
+use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::runtime_api::{Invocation, RuntimeApi};
 use stand_ins::slack::SlackStandIn;
 use stand_ins::ssm::SsmStandIn;
@@ -29,8 +30,11 @@ impl Drop for Function {
     }
 }
 
-fn base_env(ssm: &SsmStandIn, slack: &SlackStandIn) -> FunctionEnv {
+fn base_env(ssm: &SsmStandIn, dynamodb: &DynamoDbStandIn, slack: &SlackStandIn) -> FunctionEnv {
     vec![
+        // Each service's endpoint on its own, as the SDK's standard variables allow.
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url()),
+        ("APPROVALS_TABLE", TABLE.into()),
         ("AWS_REGION", REGION.into()),
         ("AWS_ACCESS_KEY_ID", "AKIDLAMBDAROLE".into()),
         ("AWS_SECRET_ACCESS_KEY", "local-secret-key".into()),
@@ -82,12 +86,14 @@ async fn invoke(f: &Function, event: Value) -> Invocation {
 async fn the_binaries_run_the_loop_against_the_stand_ins() {
     let any = "127.0.0.1:0".parse().unwrap();
     let ssm = SsmStandIn::start(any, REGION).await.unwrap();
+    let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
+    create_approvals_table(&dynamodb);
     let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
         .await
         .unwrap();
     ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
     ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
-    let mut env = base_env(&ssm, &slack);
+    let mut env = base_env(&ssm, &dynamodb, &slack);
     // The most verbose level there is: still nothing secret may reach the log.
     env.push(("AWS_LAMBDA_LOG_LEVEL", "TRACE".into()));
     let events = spawn(env!("CARGO_BIN_EXE_automation-events"), &env).await;
@@ -102,6 +108,10 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
     let prompts = slack.messages();
     assert_eq!(prompts.len(), 1);
     let prompt = &prompts[0];
+    // Recorded through AWS_ENDPOINT_URL_DYNAMODB, the table's own endpoint.
+    let items = dynamodb.items(TABLE);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["ts"]["S"], prompt.ts.as_str());
 
     let click = slack
         .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
@@ -189,13 +199,15 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
 async fn bad_configuration_stops_the_function_at_start_up_naming_the_variable() {
     let any = "127.0.0.1:0".parse().unwrap();
     let ssm = SsmStandIn::start(any, REGION).await.unwrap();
+    let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
+    create_approvals_table(&dynamodb);
     let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
         .await
         .unwrap();
     ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
     ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
     let with = |changes: &[(&'static str, Option<&str>)]| {
-        let mut env = base_env(&ssm, &slack);
+        let mut env = base_env(&ssm, &dynamodb, &slack);
         for (name, value) in changes {
             env.retain(|(k, _)| k != name);
             if let Some(v) = value {
@@ -219,6 +231,16 @@ async fn bad_configuration_stops_the_function_at_start_up_naming_the_variable() 
             env!("CARGO_BIN_EXE_slack-interactions"),
             with(&[("SLACK_APPROVERS", Some("alice"))]),
             "SLACK_APPROVERS",
+        ),
+        (
+            env!("CARGO_BIN_EXE_automation-events"),
+            with(&[("APPROVALS_TABLE", None)]),
+            "APPROVALS_TABLE is not set",
+        ),
+        (
+            env!("CARGO_BIN_EXE_slack-interactions"),
+            with(&[("SLACK_API_URL", Some("http://slack.example/api"))]),
+            "SLACK_API_URL",
         ),
         (
             env!("CARGO_BIN_EXE_slack-interactions"),

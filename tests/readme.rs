@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use approvals::domain::execution::{APPROVE_ACTION, Execution, ExecutionId, Status, Step};
 use approvals::domain::interaction::Decision;
+use approvals::domain::record::DecisionRecord;
 use approvals::domain::render::{render_outcome, render_prompt};
-use approvals::domain::tags::DecisionRecord;
 use stand_ins::block_kit_text::render;
 
 const STARTED: i64 = 1_795_266_000; // 2026-11-21 13:00 UTC

@@ -4,7 +4,7 @@ pub mod approvers;
 pub mod event;
 pub mod execution;
 pub mod interaction;
+pub mod record;
 pub mod render;
 pub mod signature;
-pub mod tags;
 pub mod waiting;

@@ -10,7 +10,7 @@ use super::execution::{Execution, Status, Step};
 use super::interaction::{
     ACTIONS_BLOCK_PREFIX, APPROVE_ACTION_ID, Decision, REJECT_ACTION_ID, button_value,
 };
-use super::tags::DecisionRecord;
+use super::record::DecisionRecord;
 use super::waiting::StepTarget;
 
 pub const STATUS_BLOCK: &str = "ssm_status";

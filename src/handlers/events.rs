@@ -1,39 +1,40 @@
-//! `automation-events`: EventBridge → Slack prompt, and prompt refresh when the
-//! approval step (or the execution) is over.
+//! `automation-events`: EventBridge → Slack prompt, and prompt updates when an
+//! approval step (or its execution) is over.
 //!
-//! Delivery is at least once and the same Waiting step may arrive as a step event
-//! and as an execution event. The prompt's location is recorded on the execution
-//! (tag [`PROMPT_TAG`](crate::domain::tags::PROMPT_TAG)) and remembered in memory, so
-//! a step gets one prompt. A delivery that could not be completed returns an error,
-//! so Lambda retries it (and, past its retries, sends it to the on-failure
-//! destination): nothing is dropped silently.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! Delivery is at least once, in any order, and the same Waiting step may arrive as a
+//! step event and as an execution event, in several execution environments at once.
+//! Each approval step has one item in the approvals table: a delivery first claims the
+//! step with a conditional write, and only the winner posts, then records where the
+//! prompt is. A claim never followed by a prompt (the poster died) is taken over once
+//! its lease is over, by one delivery only (see [`CLAIM_LEASE_SECS`]).
+//!
+//! Every event also brings the execution's other prompts up to date: each shows its
+//! own step's outcome, whatever order the events came in. A delivery that could not
+//! be completed returns an error, so Lambda retries it (and, past its retries, sends
+//! it to the on-failure destination): nothing is dropped silently.
 
 use aws_config::ConfigLoader;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{StartupError, ssm_client};
+use super::{StartupError, aws_clients};
 use crate::config::{Env, EventsSettings};
-use crate::deadline::{Deadline, STARTUP_BUDGET};
+use crate::deadline::{CallFloor, Deadline, STARTUP_BUDGET};
 use crate::domain::event::{EventPlan, parse_automation_event};
-use crate::domain::execution::{Execution, ExecutionId};
+use crate::domain::execution::{Execution, ExecutionId, Step};
+use crate::domain::record::{CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, shown_state};
 use crate::domain::render::{render_outcome, render_prompt};
-use crate::domain::tags::PromptRef;
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step, waiting_step};
 use crate::slack::{SlackClient, SlackError};
-use crate::ssm::{ExecutionTags, Ssm, SsmError};
+use crate::ssm::{Ssm, SsmError};
+use crate::store::{ApprovalStore, ClaimOutcome, StoreError};
 
 pub struct EventsApp {
     ssm: Ssm,
+    store: ApprovalStore,
     slack: SlackClient,
     channel: String,
     region: String,
-    /// Prompts posted by this execution environment, by execution: covers the
-    /// window in which a tag just written may not be read back yet.
-    posted: Mutex<HashMap<ExecutionId, PromptRef>>,
 }
 
 /// What happened to an event; also the function's response.
@@ -44,17 +45,22 @@ pub enum EventOutcome {
         execution_id: String,
         channel: String,
         ts: String,
+        /// Other prompts of the execution brought up to date on the way.
+        updated: usize,
     },
     AlreadyPosted {
         execution_id: String,
         channel: String,
         ts: String,
+        updated: usize,
     },
     Updated {
         execution_id: String,
         channel: String,
         ts: String,
         step_status: String,
+        /// How many prompts were updated in all.
+        updated: usize,
     },
     Ignored {
         reason: String,
@@ -67,6 +73,13 @@ pub enum EventError {
     Ssm(#[from] SsmError),
     #[error(transparent)]
     Slack(#[from] SlackError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "the prompt of step {step_key} is being posted by another delivery (claimed {age_s} s ago); \
+         retry to make sure it was"
+    )]
+    BeingPosted { step_key: String, age_s: i64 },
 }
 
 impl From<EventError> for lambda_runtime::Diagnostic {
@@ -74,6 +87,8 @@ impl From<EventError> for lambda_runtime::Diagnostic {
         let error_type = match e {
             EventError::Ssm(_) => "Retryable.Ssm",
             EventError::Slack(_) => "Retryable.Slack",
+            EventError::Store(_) => "Retryable.DynamoDB",
+            EventError::BeingPosted { .. } => "Retryable.BeingPosted",
         };
         Self {
             error_type: error_type.into(),
@@ -85,34 +100,21 @@ impl From<EventError> for lambda_runtime::Diagnostic {
 impl EventsApp {
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = EventsSettings::from_env(env)?;
-        let (ssm, region) = ssm_client(loader).await;
+        let aws = aws_clients(loader, &settings.table).await;
         let deadline = Deadline::after(STARTUP_BUDGET);
         let slack = SlackClient::new(
             &settings.slack_api_url,
-            ssm.resolve_secret(&settings.bot_token, &deadline).await?,
+            aws.ssm
+                .resolve_secret(&settings.bot_token, &deadline)
+                .await?,
         )?;
         Ok(Self {
-            ssm,
+            ssm: aws.ssm,
+            store: aws.store,
             slack,
             channel: settings.channel,
-            region,
-            posted: Mutex::default(),
+            region: aws.region,
         })
-    }
-
-    fn remembered(&self, id: &ExecutionId) -> Option<PromptRef> {
-        self.posted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
-    }
-
-    fn remember(&self, id: &ExecutionId, prompt: PromptRef) {
-        self.posted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone(), prompt);
     }
 }
 
@@ -131,9 +133,8 @@ pub async fn handle_automation_event(
     };
     let region = event.region.as_deref().unwrap_or(&app.region);
     let outcome = match event.plan() {
-        EventPlan::Prompt => prompt(app, &event.execution_id, region, deadline).await,
-        EventPlan::Refresh => refresh(app, &event.execution_id, region, deadline).await,
         EventPlan::Ignore(reason) => Ok(ignored(reason)),
+        plan => handle_plan(app, &event.execution_id, plan, region, deadline).await,
     };
     match &outcome {
         Ok(o) => {
@@ -146,126 +147,246 @@ pub async fn handle_automation_event(
     outcome
 }
 
-async fn prompt(
+async fn handle_plan(
     app: &EventsApp,
     id: &ExecutionId,
+    plan: EventPlan,
     region: &str,
     deadline: &Deadline,
 ) -> Result<EventOutcome, EventError> {
-    let Some((execution, tags)) = load(app, id, deadline).await? else {
-        return Ok(ignored("the execution does not exist"));
+    let execution = match app.ssm.get_execution(id, deadline).await {
+        Ok(execution) => execution,
+        // Retrying an event for an execution SSM does not know cannot help.
+        Err(e) if e.is_not_found() => return Ok(ignored("the execution does not exist")),
+        Err(e) => return Err(e.into()),
     };
-    let Some(step) = waiting_step(&execution, StepKind::Approval) else {
-        return Ok(ignored("no aws:approve step of the execution is waiting"));
+    let posted = match plan {
+        EventPlan::Prompt => match waiting_step(&execution, StepKind::Approval) {
+            Some(step) => Some(prompt(app, &execution, step, region, deadline).await?),
+            None => None,
+        },
+        _ => None,
     };
-    if let Some(p) = tags.prompt.filter(|p| p.step_key == step.key()) {
-        return Ok(already_posted(id, p));
-    }
-    if let Some(p) = app.remembered(id).filter(|p| p.step_key == step.key()) {
-        // Posted here before, but the tag is missing (not yet visible, or writing it
-        // failed last time): write it again rather than post a second prompt.
-        app.ssm.tag_prompt(id, &p, deadline).await?;
-        return Ok(already_posted(id, p));
-    }
-    let posted = app
+    let refreshed = refresh(app, &execution, region, deadline).await?;
+    let updated = refreshed.len();
+    Ok(match (posted, refreshed.into_iter().last()) {
+        (Some((prompt, true)), _) => EventOutcome::Posted {
+            execution_id: id.to_string(),
+            channel: prompt.channel,
+            ts: prompt.ts,
+            updated,
+        },
+        (Some((prompt, false)), _) => EventOutcome::AlreadyPosted {
+            execution_id: id.to_string(),
+            channel: prompt.channel,
+            ts: prompt.ts,
+            updated,
+        },
+        (None, Some((prompt, step_status))) => EventOutcome::Updated {
+            execution_id: id.to_string(),
+            channel: prompt.channel,
+            ts: prompt.ts,
+            step_status,
+            updated,
+        },
+        (None, None) if plan == EventPlan::Prompt => {
+            ignored("no aws:approve step of the execution is waiting")
+        }
+        (None, None) => ignored("no prompt of the execution needs a change"),
+    })
+}
+
+/// The prompt for the waiting `step`: posted by whichever delivery claims the step
+/// first. Returns where it is, and whether this delivery posted it.
+async fn prompt(
+    app: &EventsApp,
+    execution: &Execution,
+    step: &Step,
+    region: &str,
+    deadline: &Deadline,
+) -> Result<(PromptRef, bool), EventError> {
+    let id = &execution.id;
+    let claim = match app
+        .store
+        .claim(id, step.key(), &step.name, deadline)
+        .await?
+    {
+        ClaimOutcome::Won(claim) => claim,
+        ClaimOutcome::Lost(record) => match record.posting_state(unix_now()) {
+            PostingState::Posted(prompt) => return Ok((prompt, false)),
+            PostingState::BeingPosted => {
+                return Err(EventError::BeingPosted {
+                    step_key: step.key().to_owned(),
+                    age_s: record.claim.map_or(0, |c| unix_now() - c.at_unix),
+                });
+            }
+            PostingState::Abandoned(abandoned) => {
+                match app
+                    .store
+                    .take_over(id, step.key(), &abandoned, deadline)
+                    .await?
+                {
+                    Some(claim) => {
+                        tracing::warn!(
+                            step_key = step.key(),
+                            lease_s = CLAIM_LEASE_SECS,
+                            "took over an abandoned claim: its poster never recorded a prompt"
+                        );
+                        claim
+                    }
+                    // Another delivery took it over first; it posts.
+                    None => {
+                        return Err(EventError::BeingPosted {
+                            step_key: step.key().to_owned(),
+                            age_s: 0,
+                        });
+                    }
+                }
+            }
+        },
+    };
+    post_under_claim(app, execution, step, &claim, region, deadline).await
+}
+
+async fn post_under_claim(
+    app: &EventsApp,
+    execution: &Execution,
+    step: &Step,
+    claim: &Claim,
+    region: &str,
+    deadline: &Deadline,
+) -> Result<(PromptRef, bool), EventError> {
+    let id = &execution.id;
+    let posted = match app
         .slack
         .post_message(
             &app.channel,
-            &render_prompt(&execution, step, region),
+            &render_prompt(execution, step, region),
             deadline,
         )
-        .await?;
+        .await
+    {
+        Ok(posted) => posted,
+        Err(e) => {
+            // Certainly not posted: give the claim up, so the retry claims anew at
+            // once. Perhaps posted (no answer): keep it; the lease decides.
+            if e.certainly_not_done()
+                && let Err(release) = app.store.release(id, step.key(), claim, deadline).await
+            {
+                tracing::warn!(error = %release, "could not give the claim up; its lease will");
+            }
+            return Err(e.into());
+        }
+    };
     let prompt = PromptRef {
-        step_key: step.key().to_owned(),
         channel: posted.channel,
         ts: posted.ts,
     };
-    app.remember(id, prompt.clone());
-    app.ssm.tag_prompt(id, &prompt, deadline).await?;
-    Ok(EventOutcome::Posted {
-        execution_id: id.to_string(),
-        channel: prompt.channel,
-        ts: prompt.ts,
-    })
+    // The prompt is up: record it, trying again while the deadline leaves time to
+    // take the prompt back down. A prompt that cannot be recorded is deleted, and the
+    // claim given up, so the delivery's retry posts one prompt, not a second.
+    let reserve = std::time::Duration::from_secs(3);
+    let mut pause = std::time::Duration::from_millis(200);
+    loop {
+        match app
+            .store
+            .record_prompt(id, step.key(), claim, &prompt, deadline)
+            .await
+        {
+            Ok(()) => return Ok((prompt, true)),
+            Err(e) if deadline.fits(pause, CallFloor::AWS, reserve) => {
+                tracing::warn!(error = %e, "could not record the prompt yet; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "posted a prompt but could not record it; deleting it");
+                match app
+                    .slack
+                    .delete_message(&prompt.channel, &prompt.ts, deadline)
+                    .await
+                {
+                    Ok(()) => {
+                        if let Err(release) =
+                            app.store.release(id, step.key(), claim, deadline).await
+                        {
+                            tracing::warn!(error = %release, "could not give the claim up; its lease will");
+                        }
+                    }
+                    Err(delete) => {
+                        tracing::error!(error = %delete, channel = %prompt.channel, ts = %prompt.ts,
+                            "an unrecorded prompt stays in the channel");
+                    }
+                }
+                return Err(e.into());
+            }
+        }
+    }
 }
 
+/// Brings every prompt of the execution whose step no longer waits up to date with
+/// that step's own outcome (and who decided it in Slack). Returns the prompts
+/// updated, with their step's status.
 async fn refresh(
     app: &EventsApp,
-    id: &ExecutionId,
+    execution: &Execution,
     region: &str,
     deadline: &Deadline,
-) -> Result<EventOutcome, EventError> {
-    let Some((execution, tags)) = load(app, id, deadline).await? else {
-        return Ok(ignored("the execution does not exist"));
-    };
-    let Some(prompt) = tags.prompt.clone().or_else(|| app.remembered(id)) else {
-        return Ok(ignored("no prompt was posted for this execution"));
-    };
-    let Some(step) = execution.step_by_key(&prompt.step_key) else {
-        return Ok(ignored("the prompted step is not part of the execution"));
-    };
-    let target = StepTarget::for_step(id, step);
-    if let StepCheck::WaitingNow(_) = check_step(&execution, &target, StepKind::Approval) {
-        return Ok(ignored("the approval step is still waiting"));
-    }
-    let message = render_outcome(&execution, step, tags.decision.as_ref(), region);
-    match app
-        .slack
-        .update_message(&prompt.channel, &prompt.ts, &message, deadline)
-        .await
-    {
-        Ok(()) => {}
-        // The prompt is gone or no longer ours to edit: retrying cannot help.
-        Err(e @ SlackError::Api { .. })
-            if matches!(
-                e.api_error(),
-                Some(
-                    "message_not_found"
-                        | "channel_not_found"
-                        | "cant_update_message"
-                        | "is_archived"
-                )
-            ) =>
-        {
-            tracing::warn!(error = %e, "prompt can no longer be updated");
-            return Ok(ignored(format!(
-                "the prompt can no longer be updated ({e})"
-            )));
+) -> Result<Vec<(PromptRef, String)>, EventError> {
+    let mut updated = vec![];
+    for record in app.store.steps_of(&execution.id, deadline).await? {
+        let Some(prompt) = record.prompt.clone() else {
+            continue;
+        };
+        let Some(step) = execution.step_by_key(&record.step_key) else {
+            continue;
+        };
+        let target = StepTarget::for_step(&execution.id, step);
+        if let StepCheck::WaitingNow(_) = check_step(execution, &target, StepKind::Approval) {
+            continue;
         }
-        Err(e) => return Err(e.into()),
+        let decision = record.last_decision();
+        let shown = shown_state(execution, step, decision);
+        if record.shown.as_deref() == Some(shown.as_str()) {
+            continue;
+        }
+        let message = render_outcome(execution, step, decision, region);
+        match app
+            .slack
+            .update_message(&prompt.channel, &prompt.ts, &message, deadline)
+            .await
+        {
+            Ok(()) => {}
+            // The prompt is gone or no longer ours to edit: retrying cannot help.
+            Err(e @ SlackError::Api { .. })
+                if matches!(
+                    e.api_error(),
+                    Some(
+                        "message_not_found"
+                            | "channel_not_found"
+                            | "cant_update_message"
+                            | "is_archived"
+                    )
+                ) =>
+            {
+                tracing::warn!(error = %e, step_key = %record.step_key, "prompt can no longer be updated");
+                app.store
+                    .record_shown(&execution.id, &record.step_key, &shown, deadline)
+                    .await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        app.store
+            .record_shown(&execution.id, &record.step_key, &shown, deadline)
+            .await?;
+        updated.push((prompt, step.status.to_string()));
     }
-    Ok(EventOutcome::Updated {
-        execution_id: id.to_string(),
-        channel: prompt.channel,
-        ts: prompt.ts,
-        step_status: step.status.to_string(),
-    })
+    Ok(updated)
 }
 
-/// The execution and our tags on it, fetched together; `None` for an execution SSM
-/// does not know (retrying such an event cannot help).
-async fn load(
-    app: &EventsApp,
-    id: &ExecutionId,
-    deadline: &Deadline,
-) -> Result<Option<(Execution, ExecutionTags)>, SsmError> {
-    let (tags, execution) = tokio::join!(
-        app.ssm.execution_tags(id, deadline),
-        app.ssm.get_execution(id, deadline)
-    );
-    match execution {
-        Ok(execution) => Ok(Some((execution, tags?))),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn already_posted(id: &ExecutionId, p: PromptRef) -> EventOutcome {
-    EventOutcome::AlreadyPosted {
-        execution_id: id.to_string(),
-        channel: p.channel,
-        ts: p.ts,
-    }
+fn unix_now() -> i64 {
+    crate::deadline::unix_now_ms() as i64 / 1000
 }
 
 fn ignored(reason: impl Into<String>) -> EventOutcome {

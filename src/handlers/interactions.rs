@@ -9,7 +9,8 @@
 //! execution and the step execution, and SSM is asked which step waits now before
 //! anything is signalled. Happy path, outbound calls: `GetAutomationExecution`
 //! (concurrently with the authorization), `SendAutomationSignal`, then concurrently
-//! the `response_url` replacement and the decision tag (`AddTagsToResource`).
+//! the `response_url` replacement and the decision's audit record (DynamoDB
+//! `UpdateItem`).
 //! `usergroups.users.list` per group per cache period when groups are used, and
 //! `auth.test` once per environment to learn the app's own workspace.
 
@@ -24,7 +25,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::{StartupError, ssm_client};
+use super::{StartupError, aws_clients};
 use crate::config::{Env, InteractionsSettings, Secret};
 use crate::deadline::{Deadline, STARTUP_BUDGET};
 use crate::domain::approvers::{ApproverPolicy, Verdict};
@@ -32,15 +33,16 @@ use crate::domain::execution::{Execution, Step};
 use crate::domain::interaction::{
     ButtonError, DecisionClick, Interaction, parse_interaction, payload_from_form,
 };
+use crate::domain::record::DecisionRecord;
 use crate::domain::render::{
     SlackMessage, StepNews, code, console_executions_url, escape, explain_no_longer_waiting,
     mention, render_decided, render_gone, render_outcome,
 };
 use crate::domain::signature::verify_slack_signature;
-use crate::domain::tags::DecisionRecord;
 use crate::domain::waiting::{StepCheck, StepKind, check_step};
 use crate::slack::SlackClient;
 use crate::ssm::{SignalOutcome, Ssm};
+use crate::store::ApprovalStore;
 
 /// Slack's interaction payloads are a few KiB; anything far larger is not Slack.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -51,6 +53,7 @@ pub struct InteractionsApp {
     signing_secret: Secret,
     approvers: ApproverPolicy,
     ssm: Ssm,
+    store: ApprovalStore,
     slack: SlackClient,
     region: String,
     /// User-group members and when they were read; trusted for `group_cache`.
@@ -64,12 +67,12 @@ pub struct InteractionsApp {
 impl InteractionsApp {
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = InteractionsSettings::from_env(env)?;
-        let (ssm, region) = ssm_client(loader).await;
+        let aws = aws_clients(loader, &settings.table).await;
         // Both secrets at once: one Parameter Store round trip less on a cold start.
         let deadline = Deadline::after(STARTUP_BUDGET);
         let (bot_token, signing_secret) = tokio::join!(
-            ssm.resolve_secret(&settings.bot_token, &deadline),
-            ssm.resolve_secret(&settings.signing_secret, &deadline)
+            aws.ssm.resolve_secret(&settings.bot_token, &deadline),
+            aws.ssm.resolve_secret(&settings.signing_secret, &deadline)
         );
         let (bot_token, signing_secret) = (bot_token?, signing_secret?);
         let slack = SlackClient::new(&settings.slack_api_url, bot_token)?;
@@ -79,9 +82,10 @@ impl InteractionsApp {
         Ok(Self {
             signing_secret,
             approvers: settings.approvers,
-            ssm,
+            ssm: aws.ssm,
+            store: aws.store,
             slack,
-            region,
+            region: aws.region,
             groups: Mutex::default(),
             group_cache: settings.group_cache,
             own_team: tokio::sync::OnceCell::new_with(settings.team_id),
@@ -289,15 +293,16 @@ async fn signal(app: &InteractionsApp, click: &DecisionClick, step: &Step, deadl
             };
             tracing::info!("decision accepted by SSM");
             let message = replace(&render_decided(message_blocks, &record, id.as_str()));
-            let (replaced, tagged) = tokio::join!(
+            // The audit record is written while the prompt is replaced: no added latency.
+            let (replaced, recorded) = tokio::join!(
                 app.slack.respond(response_url, &message, deadline),
-                app.ssm.tag_decision(id, &record, deadline),
+                app.store.record_decision(id, &step.name, &record, deadline),
             );
             if let Err(e) = replaced {
                 tracing::error!(error = %e, "decision recorded in SSM, but the prompt could not be replaced");
             }
-            if let Err(e) = tagged {
-                tracing::warn!(error = %e, "decision recorded in SSM, but not tagged on the execution");
+            if let Err(e) = recorded {
+                tracing::error!(error = %e, "decision recorded in SSM, but not in the approvals table");
             }
         }
         SignalOutcome::NotFound => execution_gone(app, click, deadline).await,
@@ -365,8 +370,8 @@ async fn show_real_state(
     news: StepNews,
     deadline: &Deadline,
 ) {
-    let decision = match app.ssm.execution_tags(&execution.id, deadline).await {
-        Ok(tags) => tags.decision,
+    let decision = match app.store.get(&execution.id, step.key(), deadline).await {
+        Ok(record) => record.and_then(|r| r.last_decision().cloned()),
         Err(e) => {
             tracing::warn!(error = %e, "could not read who decided");
             None

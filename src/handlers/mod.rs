@@ -5,8 +5,9 @@ pub mod interactions;
 
 use aws_config::ConfigLoader;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, TableSettings};
 use crate::ssm::Ssm;
+use crate::store::ApprovalStore;
 
 /// Why a function could not start. Every variant names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -20,11 +21,27 @@ pub enum StartupError {
 /// Region for console links when the AWS configuration names none.
 const DEFAULT_REGION: &str = "us-east-1";
 
-/// The SSM client, from the standard AWS chain, and the region for console links.
-async fn ssm_client(loader: ConfigLoader) -> (Ssm, String) {
+/// The AWS clients, from one standard AWS configuration chain (each service's
+/// endpoint can be set on its own: `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`).
+struct Aws {
+    ssm: Ssm,
+    store: ApprovalStore,
+    /// For console links.
+    region: String,
+}
+
+async fn aws_clients(loader: ConfigLoader, table: &TableSettings) -> Aws {
     let sdk = loader.load().await;
     let region = sdk
         .region()
         .map_or_else(|| DEFAULT_REGION.to_owned(), |r| r.to_string());
-    (Ssm::new(aws_sdk_ssm::Client::new(&sdk)), region)
+    Aws {
+        ssm: Ssm::new(aws_sdk_ssm::Client::new(&sdk)),
+        store: ApprovalStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &table.name,
+            table.retention,
+        ),
+        region,
+    }
 }

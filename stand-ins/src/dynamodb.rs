@@ -67,6 +67,11 @@ impl DynamoDbStandIn {
         self.server.url()
     }
 
+    /// Answers one request (for an endpoint shared with other services).
+    pub fn serve(&self, req: Incoming) -> Outgoing {
+        handle(&self.state, req)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -130,6 +135,11 @@ impl DynamoDbStandIn {
             .iter()
             .filter(|(op, _)| op == operation)
             .count()
+    }
+
+    /// Drops every fault still queued.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
     }
 
     /// The next call to `operation` fails with this error (e.g. 400

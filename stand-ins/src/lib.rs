@@ -7,6 +7,7 @@
 //! on: state that changes, errors the way the services send them, limits that the
 //! services enforce. Nothing in them is a one-shot canned reply.
 
+pub mod aws;
 pub mod block_kit_text;
 pub mod dynamodb;
 pub mod runtime_api;

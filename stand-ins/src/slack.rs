@@ -435,6 +435,17 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
             stored.updates += 1;
             ok(json!({"channel": channel, "ts": ts, "text": stored.text}))
         }
+        "chat.delete" => {
+            let (channel, ts) = (text("channel"), text("ts"));
+            match state.messages.remove(&(channel.clone(), ts.clone())) {
+                Some(_) => ok(json!({"channel": channel, "ts": ts})),
+                None => fail(if valid_channel(&channel) {
+                    "message_not_found"
+                } else {
+                    "channel_not_found"
+                }),
+            }
+        }
         // Called by Slack's own SDKs (Bolt checks its token with it at start-up).
         "auth.test" => ok(
             json!({"url": "https://local.slack.test/", "team": "local", "user": "runbook-approvals",

@@ -217,6 +217,15 @@ impl SsmStandIn {
         self.server.url()
     }
 
+    /// Answers one request (for an endpoint shared with other services).
+    pub async fn serve(&self, req: Incoming) -> Outgoing {
+        let (out, delay) = handle(&self.state, &self.region, req);
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+        out
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -303,6 +312,13 @@ impl SsmStandIn {
             .iter()
             .find(|s| s.spec.name == step_name)
             .map(|s| s.status.clone())
+    }
+
+    /// Tags the execution as its starter would (`--tags` on start-automation-execution).
+    pub fn tag_execution(&self, id: &str, key: &str, value: &str) {
+        if let Some(e) = self.lock().executions.get_mut(id) {
+            e.tags.insert(key.into(), value.into());
+        }
     }
 
     pub fn tags(&self, id: &str) -> BTreeMap<String, String> {

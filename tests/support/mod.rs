@@ -12,6 +12,8 @@ use approvals::ssm::{SdkRetries, config_loader};
 use aws_sdk_ssm::config::{Credentials, Region};
 use lambda_http::Body;
 use serde_json::Value;
+use stand_ins::aws::AwsEndpoint;
+use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::slack::{Person, SignedClick, SlackStandIn};
 use stand_ins::ssm::{RunbookSpec, SsmStandIn};
 
@@ -19,6 +21,12 @@ pub const SIGNING_SECRET: &str = "local-signing-secret-0123456789abcdef";
 pub const BOT_TOKEN: &str = "xoxb-local-bot-token";
 pub const CHANNEL: &str = "C0APPROVALS";
 pub const REGION: &str = "us-east-1";
+pub const TABLE: &str = "approvals";
+
+/// The approvals table, as template.yaml creates it.
+pub fn create_approvals_table(dynamodb: &DynamoDbStandIn) {
+    dynamodb.create_table(TABLE, "execution_id", Some("step_key"));
+}
 pub use stand_ins::ssm::SAMPLE_EXECUTION_ID;
 
 pub fn alice() -> Person {
@@ -33,6 +41,9 @@ pub fn mallory() -> Person {
 
 pub struct Harness {
     pub ssm: SsmStandIn,
+    pub dynamodb: DynamoDbStandIn,
+    /// One endpoint for both AWS stand-ins (the in-process functions' SDK config).
+    aws: AwsEndpoint,
     pub slack: SlackStandIn,
     pub events: EventsApp,
     pub interactions: InteractionsApp,
@@ -61,9 +72,9 @@ pub fn env_from(map: HashMap<String, String>) -> impl Fn(&str) -> Option<String>
     move |name: &str| map.get(name).cloned()
 }
 
-pub fn loader(ssm_url: &str, budget: SdkRetries) -> aws_config::ConfigLoader {
+pub fn loader(aws_url: &str, budget: SdkRetries) -> aws_config::ConfigLoader {
     config_loader(budget)
-        .endpoint_url(ssm_url)
+        .endpoint_url(aws_url)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(
             "AKIDLAMBDAROLE",
@@ -82,6 +93,11 @@ impl Harness {
     pub async fn with(options: Options) -> Self {
         let any = "127.0.0.1:0".parse().unwrap();
         let ssm = SsmStandIn::start(any, REGION).await.unwrap();
+        let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
+        create_approvals_table(&dynamodb);
+        let aws = AwsEndpoint::start(any, ssm.clone(), dynamodb.clone())
+            .await
+            .unwrap();
         let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
             .await
             .unwrap();
@@ -90,6 +106,7 @@ impl Harness {
         }
         slack.add_usergroup("S0OPS", &["U0BOB", "U0CAROL"]);
         let mut env = HashMap::from([
+            ("APPROVALS_TABLE".to_string(), TABLE.to_string()),
             ("SLACK_CHANNEL".to_string(), CHANNEL.to_string()),
             ("SLACK_API_URL".to_string(), slack.api_url()),
         ]);
@@ -116,18 +133,20 @@ impl Harness {
         }
         let events = EventsApp::from_env(
             &env_from(env.clone()),
-            loader(&ssm.url(), SdkRetries::BACKGROUND),
+            loader(&aws.url(), SdkRetries::BACKGROUND),
         )
         .await
         .unwrap();
         let interactions = InteractionsApp::from_env(
             &env_from(env.clone()),
-            loader(&ssm.url(), SdkRetries::INTERACTIVE),
+            loader(&aws.url(), SdkRetries::INTERACTIVE),
         )
         .await
         .unwrap();
         Self {
             ssm,
+            dynamodb,
+            aws,
             slack,
             events,
             interactions,
@@ -139,7 +158,7 @@ impl Harness {
     pub async fn another_events_environment(&self) -> EventsApp {
         EventsApp::from_env(
             &env_from(self.env.clone()),
-            loader(&self.ssm.url(), SdkRetries::BACKGROUND),
+            loader(&self.aws.url(), SdkRetries::BACKGROUND),
         )
         .await
         .unwrap()
@@ -223,6 +242,25 @@ impl Harness {
             "expected exactly one message, got {messages:#?}"
         );
         messages.into_iter().next().unwrap()
+    }
+
+    /// The approval steps' items in the approvals table, for `execution_id`.
+    pub fn step_items(&self, execution_id: &str) -> Vec<Value> {
+        self.dynamodb
+            .items(TABLE)
+            .into_iter()
+            .filter(|i| i["execution_id"]["S"] == execution_id)
+            .collect()
+    }
+
+    /// The `ts` of the prompt recorded for the execution's only approval step.
+    pub fn prompt_ts(&self, execution_id: &str) -> String {
+        let items = self.step_items(execution_id);
+        assert_eq!(items.len(), 1, "{items:#?}");
+        items[0]["ts"]["S"]
+            .as_str()
+            .expect("a recorded prompt")
+            .to_owned()
     }
 
     pub fn signals_sent(&self) -> usize {

@@ -1,0 +1,525 @@
+//! Outbound adapter: the approvals table in DynamoDB, through the AWS SDK.
+//!
+//! One item per approval step, keyed by execution (`execution_id`) and step
+//! (`step_key`: the step execution ID, or the step name where SSM gave none). It holds
+//! the claim on posting the step's prompt, where the prompt is, what it last showed,
+//! and the decisions made in Slack: the audit trail, kept `retention` after each write
+//! (TTL attribute `expires_at`). Reads that decide anything are consistent reads.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use crate::deadline::{Deadline, OutOfTime, sdk_timeouts};
+use crate::domain::execution::ExecutionId;
+use crate::domain::interaction::Decision;
+use crate::domain::record::{Claim, DecisionRecord, PromptRef, StepRecord};
+
+type Item = HashMap<String, AttributeValue>;
+
+pub const PARTITION_KEY: &str = "execution_id";
+pub const SORT_KEY: &str = "step_key";
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} failed: {detail}")]
+    Call {
+        operation: &'static str,
+        detail: String,
+    },
+    #[error("DynamoDB {operation} not started: {source}")]
+    OutOfTime {
+        operation: &'static str,
+        #[source]
+        source: OutOfTime,
+    },
+    #[error("the approvals table holds an item this version cannot read: {0}")]
+    Unreadable(String),
+}
+
+impl StoreError {
+    fn call<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        operation: &'static str,
+        err: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    ) -> Self {
+        Self::Call {
+            operation,
+            detail: DisplayErrorContext(&err).to_string(),
+        }
+    }
+}
+
+/// The outcome of claiming a step's prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// This delivery holds the claim: it posts.
+    Won(Claim),
+    /// Someone else's claim (or prompt) was there first; the item as it is.
+    Lost(StepRecord),
+}
+
+#[derive(Debug, Clone)]
+pub struct ApprovalStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    retention: Duration,
+}
+
+fn limits(
+    operation: &'static str,
+    deadline: &Deadline,
+) -> Result<aws_sdk_dynamodb::config::Builder, StoreError> {
+    let timeouts = sdk_timeouts(deadline, Duration::ZERO)
+        .map_err(|source| StoreError::OutOfTime { operation, source })?;
+    let mut limits = aws_sdk_dynamodb::config::Builder::default();
+    limits.set_timeout_config(Some(timeouts));
+    Ok(limits)
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn unix_now() -> i64 {
+    crate::deadline::unix_now_ms() as i64 / 1000
+}
+
+impl ApprovalStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: &str, retention: Duration) -> Self {
+        Self {
+            client,
+            table: table.to_owned(),
+            retention,
+        }
+    }
+
+    fn expires_at(&self) -> AttributeValue {
+        n(unix_now() + self.retention.as_secs() as i64)
+    }
+
+    fn key(id: &ExecutionId, step_key: &str) -> Item {
+        HashMap::from([
+            (PARTITION_KEY.to_owned(), s(id.as_str())),
+            (SORT_KEY.to_owned(), s(step_key)),
+        ])
+    }
+
+    /// Claims the right to post the prompt of a step: a conditional write that only
+    /// the first delivery of the step wins, however many arrive at once.
+    pub async fn claim(
+        &self,
+        id: &ExecutionId,
+        step_key: &str,
+        step_name: &str,
+        deadline: &Deadline,
+    ) -> Result<ClaimOutcome, StoreError> {
+        const OPERATION: &str = "PutItem";
+        let claim = Claim {
+            token: new_token(),
+            at_unix: unix_now(),
+        };
+        let mut item = Self::key(id, step_key);
+        item.insert("step_name".into(), s(step_name));
+        item.insert("claim_token".into(), s(&claim.token));
+        item.insert("claimed_at".into(), n(claim.at_unix));
+        item.insert(TTL_ATTRIBUTE.into(), self.expires_at());
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClaimOutcome::Won(claim)),
+            Err(err) => match err.as_service_error() {
+                Some(e) if e.is_conditional_check_failed_exception() => {
+                    let held = match e {
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                            c.item().cloned()
+                        }
+                        _ => None,
+                    };
+                    match held {
+                        Some(item) => Ok(ClaimOutcome::Lost(record_from(&item)?)),
+                        // Older DynamoDB answers carry no item: read it.
+                        None => self
+                            .get(id, step_key, deadline)
+                            .await?
+                            .map(ClaimOutcome::Lost)
+                            .ok_or_else(|| StoreError::Unreadable("claimed item vanished".into())),
+                    }
+                }
+                _ => Err(StoreError::call(OPERATION, err)),
+            },
+        }
+    }
+
+    /// Takes over an abandoned claim: succeeds only if `abandoned` is still the claim
+    /// and no prompt was recorded, so of several deliveries only one takes it over.
+    pub async fn take_over(
+        &self,
+        id: &ExecutionId,
+        step_key: &str,
+        abandoned: &Claim,
+        deadline: &Deadline,
+    ) -> Result<Option<Claim>, StoreError> {
+        const OPERATION: &str = "UpdateItem";
+        let claim = Claim {
+            token: new_token(),
+            at_unix: unix_now(),
+        };
+        let still_abandoned = if abandoned.token.is_empty() {
+            "attribute_not_exists(claim_token) AND attribute_not_exists(#ts)"
+        } else {
+            "claim_token = :old AND attribute_not_exists(#ts)"
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id, step_key)))
+            .update_expression("SET claim_token = :new, claimed_at = :at, expires_at = :exp")
+            .condition_expression(still_abandoned)
+            .expression_attribute_names("#ts", "ts")
+            .expression_attribute_values(":new", s(&claim.token))
+            .expression_attribute_values(":at", n(claim.at_unix))
+            .expression_attribute_values(":exp", self.expires_at());
+        if !abandoned.token.is_empty() {
+            request = request.expression_attribute_values(":old", s(&abandoned.token));
+        }
+        let result = request
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(claim)),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(StoreError::call(OPERATION, err)),
+        }
+    }
+
+    /// Gives a claim up (its holder could not post): the next delivery claims anew.
+    pub async fn release(
+        &self,
+        id: &ExecutionId,
+        step_key: &str,
+        claim: &Claim,
+        deadline: &Deadline,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "UpdateItem";
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id, step_key)))
+            .update_expression("REMOVE claim_token, claimed_at")
+            .condition_expression("claim_token = :claim AND attribute_not_exists(#ts)")
+            .expression_attribute_names("#ts", "ts")
+            .expression_attribute_values(":claim", s(&claim.token))
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // No longer ours: nothing to give up.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(StoreError::call(OPERATION, err)),
+        }
+    }
+
+    /// Records where the prompt was posted, under the claim that posted it.
+    pub async fn record_prompt(
+        &self,
+        id: &ExecutionId,
+        step_key: &str,
+        claim: &Claim,
+        prompt: &PromptRef,
+        deadline: &Deadline,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "UpdateItem";
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id, step_key)))
+            .update_expression(
+                "SET channel = :channel, #ts = :ts, posted_at = :at, expires_at = :exp",
+            )
+            .condition_expression("claim_token = :claim")
+            .expression_attribute_names("#ts", "ts")
+            .expression_attribute_values(":channel", s(&prompt.channel))
+            .expression_attribute_values(":ts", s(&prompt.ts))
+            .expression_attribute_values(":at", n(unix_now()))
+            .expression_attribute_values(":exp", self.expires_at())
+            .expression_attribute_values(":claim", s(&claim.token))
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::call(OPERATION, e))?;
+        Ok(())
+    }
+
+    /// Appends a decision made in Slack to its step's item (the audit trail).
+    pub async fn record_decision(
+        &self,
+        id: &ExecutionId,
+        step_name: &str,
+        decision: &DecisionRecord,
+        deadline: &Deadline,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "UpdateItem";
+        let entry = AttributeValue::M(HashMap::from([
+            ("decision".to_owned(), s(decision.decision.signal_type())),
+            ("user_id".to_owned(), s(&decision.user_id)),
+            ("handle".to_owned(), s(&decision.handle)),
+            ("at".to_owned(), n(decision.at_unix)),
+        ]));
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id, &decision.step_key)))
+            .update_expression(
+                "SET decisions = list_append(if_not_exists(decisions, :none), :new), \
+                 step_name = if_not_exists(step_name, :name), expires_at = :exp",
+            )
+            .expression_attribute_values(":none", AttributeValue::L(vec![]))
+            .expression_attribute_values(":new", AttributeValue::L(vec![entry]))
+            .expression_attribute_values(":name", s(step_name))
+            .expression_attribute_values(":exp", self.expires_at())
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::call(OPERATION, e))?;
+        Ok(())
+    }
+
+    /// Records what a prompt now shows.
+    pub async fn record_shown(
+        &self,
+        id: &ExecutionId,
+        step_key: &str,
+        shown: &str,
+        deadline: &Deadline,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "UpdateItem";
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id, step_key)))
+            .update_expression("SET shown = :shown, expires_at = :exp")
+            .expression_attribute_values(":shown", s(shown))
+            .expression_attribute_values(":exp", self.expires_at())
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::call(OPERATION, e))?;
+        Ok(())
+    }
+
+    /// One step's item, read consistently.
+    pub async fn get(
+        &self,
+        id: &ExecutionId,
+        step_key: &str,
+        deadline: &Deadline,
+    ) -> Result<Option<StepRecord>, StoreError> {
+        const OPERATION: &str = "GetItem";
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id, step_key)))
+            .consistent_read(true)
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::call(OPERATION, e))?;
+        out.item().map(record_from).transpose()
+    }
+
+    /// Every step item of an execution, read consistently.
+    pub async fn steps_of(
+        &self,
+        id: &ExecutionId,
+        deadline: &Deadline,
+    ) -> Result<Vec<StepRecord>, StoreError> {
+        const OPERATION: &str = "Query";
+        let mut records = vec![];
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :id")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_values(":id", s(id.as_str()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .customize()
+                .config_override(limits(OPERATION, deadline)?)
+                .send()
+                .await
+                .map_err(|e| StoreError::call(OPERATION, e))?;
+            for item in out.items() {
+                records.push(record_from(item)?);
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(records),
+            }
+        }
+    }
+}
+
+/// 128 random bits, hex: a claim's identity.
+fn new_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let half = || {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::UNIX_EPOCH
+                .elapsed()
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(), half())
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+}
+
+fn record_from(item: &Item) -> Result<StepRecord, StoreError> {
+    let unreadable = |what: &str| StoreError::Unreadable(what.to_owned());
+    let execution_id = text(item, PARTITION_KEY)
+        .and_then(|id| ExecutionId::parse(id).ok())
+        .ok_or_else(|| unreadable("no execution_id"))?;
+    let step_key = text(item, SORT_KEY)
+        .ok_or_else(|| unreadable("no step_key"))?
+        .to_owned();
+    let claim = match (text(item, "claim_token"), number(item, "claimed_at")) {
+        (Some(token), Some(at_unix)) => Some(Claim {
+            token: token.to_owned(),
+            at_unix,
+        }),
+        _ => None,
+    };
+    let prompt = match (text(item, "channel"), text(item, "ts")) {
+        (Some(channel), Some(ts)) => Some(PromptRef {
+            channel: channel.to_owned(),
+            ts: ts.to_owned(),
+        }),
+        _ => None,
+    };
+    let decisions = item
+        .get("decisions")
+        .and_then(|v| v.as_l().ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let m = entry.as_m().ok()?;
+            Some(DecisionRecord {
+                step_key: step_key.clone(),
+                decision: Decision::parse_signal_type(text(m, "decision")?)?,
+                user_id: text(m, "user_id")?.to_owned(),
+                handle: text(m, "handle").unwrap_or_default().to_owned(),
+                at_unix: number(m, "at")?,
+            })
+        })
+        .collect();
+    Ok(StepRecord {
+        execution_id,
+        step_name: text(item, "step_name").unwrap_or_default().to_owned(),
+        step_key,
+        claim,
+        prompt,
+        decisions,
+        shown: text(item, "shown").map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_read_back_as_records() {
+        let item: Item = HashMap::from([
+            (
+                PARTITION_KEY.into(),
+                s("333ba70b-2333-48db-b17e-a5e69c6f4d1c"),
+            ),
+            (SORT_KEY.into(), s("run-1")),
+            ("step_name".into(), s("approveRollout")),
+            ("claim_token".into(), s("abc")),
+            ("claimed_at".into(), n(100)),
+            ("channel".into(), s("C1")),
+            ("ts".into(), s("1.2")),
+            (
+                "decisions".into(),
+                AttributeValue::L(vec![AttributeValue::M(HashMap::from([
+                    ("decision".into(), s("Reject")),
+                    ("user_id".into(), s("U1")),
+                    ("handle".into(), s("bob")),
+                    ("at".into(), n(200)),
+                ]))]),
+            ),
+        ]);
+        let r = record_from(&item).unwrap();
+        assert_eq!(r.step_key, "run-1");
+        assert_eq!(
+            r.claim,
+            Some(Claim {
+                token: "abc".into(),
+                at_unix: 100
+            })
+        );
+        assert_eq!(r.prompt.as_ref().map(|p| p.ts.as_str()), Some("1.2"));
+        assert_eq!(
+            r.last_decision().map(|d| d.decision),
+            Some(Decision::Reject)
+        );
+        assert!(record_from(&HashMap::new()).is_err());
+        assert_ne!(new_token(), new_token());
+    }
+}
