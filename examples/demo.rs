@@ -14,7 +14,9 @@ use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_eve
 use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
 use approvals::ssm::{SdkRetries, config_loader};
 use aws_sdk_ssm::config::{Credentials, Region};
+use stand_ins::aws::AwsEndpoint;
 use stand_ins::block_kit_text;
+use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::slack::{Person, SlackStandIn};
 use stand_ins::ssm::{RunbookSpec, SsmStandIn};
 
@@ -44,6 +46,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let any = "127.0.0.1:0".parse()?;
     let ssm = SsmStandIn::start(any, "us-east-1").await?;
+    let dynamodb = DynamoDbStandIn::start(any).await?;
+    dynamodb.create_table("approvals", "execution_id", Some("step_key"));
+    let aws = AwsEndpoint::start(any, ssm.clone(), dynamodb.clone()).await?;
     let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET).await?;
     for p in [
         Person::new("U0ALICE", "alice"),
@@ -54,6 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     slack.add_usergroup("S0OPS", &["U0BOB"]);
     let env: HashMap<&str, String> = HashMap::from([
+        ("APPROVALS_TABLE", "approvals".to_string()),
         ("SLACK_CHANNEL", CHANNEL.to_string()),
         ("SLACK_API_URL", slack.api_url()),
         ("SLACK_BOT_TOKEN", BOT_TOKEN.into()),
@@ -63,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lookup = |name: &str| env.get(name).cloned();
     let loader = |budget| {
         config_loader(budget)
-            .endpoint_url(ssm.url())
+            .endpoint_url(aws.url())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("AKIDDEMO", "demo", None, None, "demo"))
     };
@@ -152,8 +158,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     print_message(&block_kit_text::render(&last.blocks, &names));
     println!(
-        "\nOutbound calls: SSM {:?}; Slack {:?}",
+        "\nOutbound calls: SSM {:?}; DynamoDB {:?}; Slack {:?}",
         ssm.calls(),
+        dynamodb.calls(),
         slack
             .calls()
             .iter()

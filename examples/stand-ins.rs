@@ -3,7 +3,8 @@
 //!
 //!     cargo run --example stand-ins
 //!
-//! SSM on 127.0.0.1:9010 (`AWS_ENDPOINT_URL_SSM`), Slack on 127.0.0.1:9020
+//! SSM on 127.0.0.1:9010 (`AWS_ENDPOINT_URL_SSM`), DynamoDB on 127.0.0.1:9030
+//! (`AWS_ENDPOINT_URL_DYNAMODB`, table `approvals`), Slack on 127.0.0.1:9020
 //! (`SLACK_API_URL=http://127.0.0.1:9020/api`), with the secrets of `env.json` and the
 //! runbook execution the files in `events/` refer to, waiting for approval.
 //!
@@ -21,6 +22,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use stand_ins::block_kit_text;
+use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::slack::{Person, SlackStandIn};
 use stand_ins::ssm::{RunbookSpec, SAMPLE_EXECUTION_ID, SsmStandIn};
 
@@ -37,6 +39,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let ssm = SsmStandIn::start("127.0.0.1:9010".parse()?, "us-east-1").await?;
     let slack = SlackStandIn::start("127.0.0.1:9020".parse()?, token, secret).await?;
+    let dynamodb = DynamoDbStandIn::start("127.0.0.1:9030".parse()?).await?;
+    dynamodb.create_table("approvals", "execution_id", Some("step_key"));
     ssm.put_parameter("/ssm-slack-approvals/slack-bot-token", token);
     ssm.put_parameter("/ssm-slack-approvals/slack-signing-secret", secret);
     for person in [Person::new("U0ALICE", "alice"), Person::new("U0BOB", "bob")] {
@@ -66,8 +70,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let out_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/local-events");
     std::fs::create_dir_all(out_dir)?;
-    println!("SSM stand-in:   AWS_ENDPOINT_URL_SSM={}", ssm.url());
-    println!("Slack stand-in: SLACK_API_URL={}", slack.api_url());
+    println!("SSM stand-in:      AWS_ENDPOINT_URL_SSM={}", ssm.url());
+    println!(
+        "DynamoDB stand-in: AWS_ENDPOINT_URL_DYNAMODB={} (table approvals)",
+        dynamodb.url()
+    );
+    println!("Slack stand-in:    SLACK_API_URL={}", slack.api_url());
     println!("Execution {SAMPLE_EXECUTION_ID} is waiting for approval. Ctrl-C to stop.\n");
     if deliver {
         println!(

@@ -17,6 +17,8 @@ use approvals::domain::interaction::APPROVE_ACTION_ID;
 use approvals::handlers::events::EventsApp;
 use approvals::ssm::{SdkRetries, config_loader};
 use aws_sdk_ssm::config::{Credentials, Region};
+use stand_ins::aws::AwsEndpoint;
+use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::runtime_api::{Invocation, RuntimeApi};
 use stand_ins::slack::{Person, SlackStandIn};
 use stand_ins::ssm::{RunbookSpec, SsmStandIn};
@@ -34,18 +36,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: step-check-latency <path to slack-interactions>")?;
     let any = "127.0.0.1:0".parse()?;
     let ssm = SsmStandIn::start(any, "us-east-1").await?;
+    let dynamodb = DynamoDbStandIn::start(any).await?;
+    dynamodb.create_table("approvals", "execution_id", Some("step_key"));
+    let aws = AwsEndpoint::start(any, ssm.clone(), dynamodb.clone()).await?;
     let slack = SlackStandIn::start(any, TOKEN, SECRET).await?;
     let alice = Person::new("U0ALICE", "alice");
     slack.add_person(alice.clone());
     let events = EventsApp::from_env(
         &|name: &str| match name {
             "SLACK_CHANNEL" => Some(CHANNEL.to_owned()),
+            "APPROVALS_TABLE" => Some("approvals".to_owned()),
             "SLACK_API_URL" => Some(slack.api_url()),
             "SLACK_BOT_TOKEN" => Some(TOKEN.to_owned()),
             _ => None,
         },
         config_loader(SdkRetries::BACKGROUND)
-            .endpoint_url(ssm.url())
+            .endpoint_url(aws.url())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("AKIDLOCAL", "local", None, None, "local")),
     )
@@ -82,6 +88,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_ENDPOINT_URL_SSM", ssm.url())
+            .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url())
+            .env("APPROVALS_TABLE", "approvals")
             .env("SLACK_API_URL", slack.api_url())
             .env("SLACK_BOT_TOKEN", TOKEN)
             .env("SLACK_SIGNING_SECRET", SECRET)
