@@ -22,6 +22,8 @@ pub const TABLE: &str = "APPROVALS_TABLE";
 pub const RETENTION_DAYS: &str = "APPROVAL_RETENTION_DAYS";
 /// How long the table keeps a step's item (its audit trail) after its last change.
 pub const DEFAULT_RETENTION_DAYS: u64 = 365;
+/// An `aws:approve` step may wait up to 30 days: its item must outlive that.
+pub const MIN_RETENTION_DAYS: u64 = 31;
 /// User-group membership is trusted for this long before it is read again.
 pub const DEFAULT_GROUP_CACHE: Duration = Duration::from_secs(300);
 const MAX_GROUP_CACHE: Duration = Duration::from_secs(3600);
@@ -131,11 +133,11 @@ impl TableSettings {
                 .trim()
                 .parse::<u64>()
                 .ok()
-                .filter(|d| (1..=3650).contains(d))
+                .filter(|d| (MIN_RETENTION_DAYS..=3650).contains(d))
                 .ok_or_else(|| ConfigError::Invalid {
                     variable: RETENTION_DAYS,
                     reason: format!(
-                        "{:?} is not a number of days from 1 to 3650",
+                        "{:?} is not a number of days from {MIN_RETENTION_DAYS} (an approval may wait 30 days) to 3650",
                         raw.chars().take(40).collect::<String>()
                     ),
                 })?,
@@ -165,7 +167,7 @@ pub struct InteractionsSettings {
     pub group_cache: Duration,
     /// The app's own workspace (`SLACK_TEAM_ID`); read with `auth.test` when unset.
     pub team_id: Option<String>,
-    /// Other workspaces or organizations whose users may decide (`SLACK_ALLOWED_TEAMS`),
+    /// Other workspaces whose users may decide (`SLACK_ALLOWED_TEAMS`),
     /// for shared (Slack Connect) channels. Empty: only the app's own workspace.
     pub allowed_teams: BTreeSet<String>,
     pub table: TableSettings,
@@ -244,14 +246,14 @@ fn group_cache(env: &impl Env) -> Result<Duration, ConfigError> {
     }
 }
 
-/// Workspace (`T…`) or organization (`E…`) IDs, comma-separated.
+/// Workspace IDs (`T…`), comma-separated.
 fn team_ids(variable: &'static str, raw: &str) -> Result<BTreeSet<String>, ConfigError> {
     raw.split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(|t| {
             let ok = t.len() >= 3
-                && matches!(t.as_bytes()[0], b'T' | b'E')
+                && t.as_bytes()[0] == b'T'
                 && t.bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
             if ok {
@@ -260,7 +262,7 @@ fn team_ids(variable: &'static str, raw: &str) -> Result<BTreeSet<String>, Confi
                 Err(ConfigError::Invalid {
                     variable,
                     reason: format!(
-                        "{:?} is not a Slack workspace (T…) or organization (E…) ID",
+                        "{:?} is not a Slack workspace ID (T…)",
                         t.chars().take(40).collect::<String>()
                     ),
                 })
@@ -472,7 +474,7 @@ mod tests {
             base[1],
             (GROUP_CACHE_SECONDS, "60"),
             (TEAM_ID, "T0OWN"),
-            (ALLOWED_TEAMS, "T0PARTNER, E0ORG"),
+            (ALLOWED_TEAMS, "T0PARTNER, T0OTHER"),
         ]))
         .unwrap();
         assert_eq!(set.group_cache, Duration::from_secs(60));
@@ -484,6 +486,7 @@ mod tests {
             (ALLOWED_TEAMS, "acme"),
             (TEAM_ID, "C0CHANNEL"),
             (ALLOWED_TEAMS, "TÜ"),
+            (ALLOWED_TEAMS, "E0ORG"),
         ] {
             let err = InteractionsSettings::from_env(&env(&[base[0], base[1], (variable, bad)]))
                 .unwrap_err();
@@ -498,12 +501,13 @@ mod tests {
         assert_eq!(ok.table.name, "approvals");
         assert_eq!(ok.table.retention, Duration::from_secs(365 * 86_400));
         let days =
-            EventsSettings::from_env(&env(&[base[0], base[1], (RETENTION_DAYS, "30")])).unwrap();
-        assert_eq!(days.table.retention, Duration::from_secs(30 * 86_400));
+            EventsSettings::from_env(&env(&[base[0], base[1], (RETENTION_DAYS, "31")])).unwrap();
+        assert_eq!(days.table.retention, Duration::from_secs(31 * 86_400));
         for (variable, bad) in [
             (TABLE, " "),
             (TABLE, "no spaces"),
             (RETENTION_DAYS, "0"),
+            (RETENTION_DAYS, "30"),
             (RETENTION_DAYS, "forever"),
         ] {
             let err =

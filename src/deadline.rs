@@ -103,9 +103,25 @@ impl Deadline {
         }
     }
 
-    /// A click: Slack's budget from when the request reached the function.
-    pub fn for_click(arrived: Instant, lambda_deadline_ms: Option<u64>) -> Self {
-        Self::within_invocation(arrived, CLICK_BUDGET, lambda_deadline_ms, unix_now_ms())
+    /// A click: Slack's budget from when the request reached the function, or from
+    /// when API Gateway received it (`gateway_received_ms`, Unix milliseconds) if that
+    /// was sooner, as after a cold start: Slack's 3 s run from then.
+    pub fn for_click(
+        arrived: Instant,
+        gateway_received_ms: Option<u64>,
+        lambda_deadline_ms: Option<u64>,
+    ) -> Self {
+        let now_ms = unix_now_ms();
+        // Only a plausible time counts: a replayed test event carries an old one.
+        let waited = gateway_received_ms
+            .filter(|&at| at <= now_ms + 1_000 && now_ms.saturating_sub(at) < 30_000)
+            .map_or(Duration::ZERO, |at| {
+                Duration::from_millis(now_ms.saturating_sub(at))
+            });
+        let budget = CLICK_BUDGET.saturating_sub(waited);
+        let mut deadline = Self::within_invocation(arrived, budget, lambda_deadline_ms, now_ms);
+        deadline.attempt = CLICK_ATTEMPT;
+        deadline
     }
 
     /// An EventBridge delivery, within its invocation.
@@ -125,6 +141,19 @@ impl Deadline {
             started: now,
             at: now + budget,
             attempt: budget.min(BACKGROUND_ATTEMPT),
+        }
+    }
+
+    /// The same deadline, `reserve` sooner: for calls that must leave that much for
+    /// what follows them (answering the clicker, recording a post).
+    pub fn keeping(&self, reserve: Duration) -> Self {
+        Self {
+            at: self
+                .at
+                .checked_sub(reserve)
+                .unwrap_or(self.started)
+                .max(self.started),
+            ..*self
         }
     }
 
@@ -212,6 +241,26 @@ mod tests {
         assert_eq!(local.instant(), t0 + CLICK_BUDGET);
         let events = Deadline::within_invocation(t0, EVENT_BUDGET, Some(600_000), NOW_MS);
         assert_eq!(events.instant(), t0 + EVENT_BUDGET);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_click_counts_the_time_it_waited_at_the_gateway() {
+        let t0 = Instant::now();
+        let now = unix_now_ms();
+        let fresh = Deadline::for_click(t0, Some(now), None);
+        assert!(fresh.instant() >= t0 + CLICK_BUDGET - Duration::from_millis(50));
+        let after_cold_start = Deadline::for_click(t0, Some(now - 1_500), None);
+        assert!(after_cold_start.instant() <= t0 + Duration::from_millis(1_150));
+        // A recorded event's old time is not taken for a wait.
+        let replayed = Deadline::for_click(t0, Some(now - 3_600_000), None);
+        assert!(replayed.instant() >= t0 + CLICK_BUDGET - Duration::from_millis(50));
+        assert_eq!(replayed.attempt_limit(), CLICK_ATTEMPT);
+        let kept = fresh.keeping(Duration::from_millis(600));
+        assert_eq!(kept.instant(), fresh.instant() - Duration::from_millis(600));
+        assert_eq!(
+            fresh.keeping(Duration::from_secs(60)).remaining(),
+            Duration::ZERO
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -55,8 +55,9 @@ impl SlackError {
     pub fn certainly_not_done(&self) -> bool {
         match self {
             Self::Transport { source, .. } => source.is_connect() || source.is_builder(),
-            Self::Status { .. }
-            | Self::Api { .. }
+            // A 5xx, or a success answer that could not be read, may follow a done call.
+            Self::Status { status, .. } => (400..500).contains(status),
+            Self::Api { .. }
             | Self::RateLimited { .. }
             | Self::OutOfTime { .. }
             | Self::UnsafeUrl { .. } => true,
@@ -78,6 +79,16 @@ pub struct Identity {
     pub team_id: String,
     #[serde(default)]
     pub enterprise_id: Option<String>,
+}
+
+/// Whether a call may be sent again after an answer that leaves open whether it was
+/// carried out (a 5xx, a timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Doing it twice is harmless (reads, updates, deletes, `response_url`s).
+    Always,
+    /// Doing it twice does it twice (`chat.postMessage`).
+    OnlyIfNotDone,
 }
 
 /// Where `chat.postMessage` put a message.
@@ -120,7 +131,11 @@ impl SlackClient {
             ts: String,
         }
         let body = json!({"channel": channel, "text": message.text, "blocks": message.blocks, "unfurl_links": false});
-        let out: Out = self.web_api("chat.postMessage", &body, deadline).await?;
+        // Posting twice makes two messages: sent again only after answers that say it
+        // was not posted.
+        let out: Out = self
+            .web_api_with("chat.postMessage", &body, deadline, Resend::OnlyIfNotDone)
+            .await?;
         Ok(Posted {
             channel: out.channel,
             ts: out.ts,
@@ -232,24 +247,49 @@ impl SlackClient {
         body: &Value,
         deadline: &Deadline,
     ) -> Result<T, SlackError> {
+        self.web_api_with(method, body, deadline, Resend::Always)
+            .await
+    }
+
+    async fn web_api_with<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: &'static str,
+        body: &Value,
+        deadline: &Deadline,
+        resend: Resend,
+    ) -> Result<T, SlackError> {
         let url = format!("{}/{method}", self.api_url);
         let body = body.to_string();
         let response = self
-            .send(method, deadline, || {
+            .send_with(method, deadline, resend, || {
                 json_post(self.http.post(&url).bearer_auth(self.token.expose()), &body)
             })
             .await?;
         read_web_api(method, response).await
     }
 
-    /// Sends with retries inside the deadline; returns the first response that is
-    /// neither 429 nor 5xx (or the last one when time runs out).
     async fn send(
         &self,
         method: &'static str,
         deadline: &Deadline,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, SlackError> {
+        self.send_with(method, deadline, Resend::Always, request)
+            .await
+    }
+
+    /// Sends with retries inside the deadline; returns the first response that is
+    /// neither 429 nor 5xx (or the last one when time runs out). With
+    /// [`Resend::OnlyIfNotDone`], a 5xx or a timeout is returned at once: the call
+    /// may have been carried out.
+    async fn send_with(
+        &self,
+        method: &'static str,
+        deadline: &Deadline,
+        resend: Resend,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, SlackError> {
+        let uncertain_resend = resend == Resend::Always;
         let mut backoff = Duration::from_millis(100);
         for attempt in 1..=MAX_ATTEMPTS {
             let Ok(left) = deadline.allow(CallFloor::SLACK, Duration::ZERO) else {
@@ -277,7 +317,7 @@ impl SlackClient {
                     );
                     retry_after
                 }
-                Ok(r) if r.status().is_server_error() && !last => {
+                Ok(r) if r.status().is_server_error() && !last && uncertain_resend => {
                     tracing::warn!(
                         method,
                         status = r.status().as_u16(),
@@ -286,7 +326,7 @@ impl SlackClient {
                     backoff
                 }
                 Ok(r) => return Ok(r),
-                Err(e) if (e.is_connect() || e.is_timeout()) && !last => {
+                Err(e) if (e.is_connect() || e.is_timeout() && uncertain_resend) && !last => {
                     tracing::warn!(method, error = %e.without_url(), "Slack unreachable; retrying");
                     backoff
                 }

@@ -152,14 +152,25 @@ impl ApprovalStore {
                         }
                         _ => None,
                     };
+                    let held = match held {
+                        Some(item) => Some(record_from(&item)?),
+                        None => None,
+                    };
                     match held {
-                        Some(item) => Ok(ClaimOutcome::Lost(record_from(&item)?)),
+                        // Our own claim: an earlier attempt of this write was applied
+                        // and its answer lost, and the SDK sent it again.
+                        Some(record) if record.claim.as_ref() == Some(&claim) => {
+                            Ok(ClaimOutcome::Won(claim))
+                        }
+                        Some(record) => Ok(ClaimOutcome::Lost(record)),
                         // Older DynamoDB answers carry no item: read it.
-                        None => self
-                            .get(id, step_key, deadline)
-                            .await?
-                            .map(ClaimOutcome::Lost)
-                            .ok_or_else(|| StoreError::Unreadable("claimed item vanished".into())),
+                        None => match self.get(id, step_key, deadline).await? {
+                            Some(record) if record.claim.as_ref() == Some(&claim) => {
+                                Ok(ClaimOutcome::Won(claim))
+                            }
+                            Some(record) => Ok(ClaimOutcome::Lost(record)),
+                            None => Err(StoreError::Unreadable("claimed item vanished".into())),
+                        },
                     }
                 }
                 _ => Err(StoreError::call(OPERATION, err)),
@@ -212,7 +223,9 @@ impl ApprovalStore {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Ok(None)
+                // Ours after all if an earlier attempt was applied and its answer lost.
+                let now = self.get(id, step_key, deadline).await?;
+                Ok(now.and_then(|r| r.claim).filter(|held| *held == claim))
             }
             Err(err) => Err(StoreError::call(OPERATION, err)),
         }
@@ -301,24 +314,45 @@ impl ApprovalStore {
             ("handle".to_owned(), s(&decision.handle)),
             ("at".to_owned(), n(decision.at_unix)),
         ]));
-        self.client
+        // The same decision appended twice (an SDK retry of an applied write) would
+        // be two entries: the append is conditional on this decision not being the
+        // last one recorded.
+        let decision_id = format!(
+            "{}/{}/{}",
+            decision.user_id,
+            decision.decision.signal_type(),
+            decision.at_unix
+        );
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(id, &decision.step_key)))
             .update_expression(
                 "SET decisions = list_append(if_not_exists(decisions, :none), :new), \
-                 step_name = if_not_exists(step_name, :name), expires_at = :exp",
+                 last_decision = :id, step_name = if_not_exists(step_name, :name), expires_at = :exp",
             )
+            .condition_expression("attribute_not_exists(last_decision) OR last_decision <> :id")
             .expression_attribute_values(":none", AttributeValue::L(vec![]))
             .expression_attribute_values(":new", AttributeValue::L(vec![entry]))
+            .expression_attribute_values(":id", s(&decision_id))
             .expression_attribute_values(":name", s(step_name))
             .expression_attribute_values(":exp", self.expires_at())
             .customize()
             .config_override(limits(OPERATION, deadline)?)
             .send()
-            .await
-            .map_err(|e| StoreError::call(OPERATION, e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(StoreError::call(OPERATION, err)),
+        }
     }
 
     /// Records what a prompt now shows.

@@ -243,7 +243,7 @@ async fn eventually_consistent_reads_change_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_item_expires_after_the_retention_period() {
     let h = Harness::with(Options {
-        env: vec![("APPROVAL_RETENTION_DAYS", "30")],
+        env: vec![("APPROVAL_RETENTION_DAYS", "45")],
         ..Options::default()
     })
     .await;
@@ -258,9 +258,40 @@ async fn every_item_expires_after_the_retention_period() {
         .unwrap()
         .parse()
         .unwrap();
-    let thirty_days = 30 * 86_400;
+    let forty_five_days = 45 * 86_400;
     assert!(
-        (now + thirty_days - 5..=now + thirty_days + 5).contains(&expires),
+        (now + forty_five_days - 5..=now + forty_five_days + 5).contains(&expires),
         "{expires}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prompt_posted_as_its_step_ends_elsewhere_is_brought_up_to_date() {
+    let h = Harness::start().await;
+    let id = h.start_runbook(1);
+    let waiting = h.take_waiting_step_event();
+    // Slack posts the prompt but answers slowly; meanwhile the step is cancelled in
+    // the console, and that event's delivery finds no prompt recorded yet.
+    h.slack
+        .answer_late("chat.postMessage", std::time::Duration::from_millis(600));
+    let posting = async { h.deliver(&waiting).await };
+    let cancelling = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(h.ssm.cancel(&id));
+        let mut outcomes = vec![];
+        for event in h.ssm.take_events() {
+            outcomes.push(h.deliver(&event).await);
+        }
+        outcomes
+    };
+    let (posted, cancelled) = tokio::join!(posting, cancelling);
+    assert!(
+        matches!(posted, Ok(EventOutcome::Posted { .. })),
+        "{posted:?}"
+    );
+    assert!(cancelled.iter().all(Result::is_ok), "{cancelled:?}");
+    // The poster looked again after recording its prompt: no live buttons are left.
+    let prompt = h.only_prompt();
+    assert!(!has_buttons(&prompt.blocks), "{}", text_of(&prompt.blocks));
+    assert!(text_of(&prompt.blocks).contains("*Cancelled*"));
 }

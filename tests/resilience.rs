@@ -26,29 +26,55 @@ async fn post_message_rate_limit_is_waited_out_as_slack_asks() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn slack_down_fails_the_delivery_and_a_retry_posts_once() {
+async fn slack_refusing_the_post_fails_the_delivery_and_the_retry_posts_at_once() {
     let h = Harness::start().await;
     let id = h.start_runbook(1);
     let waiting = &h.take_waiting_step_event();
-    for _ in 0..4 {
-        h.slack.fail_next("chat.postMessage", 503);
-    }
+    // Rate limited for longer than the invocation can wait: certainly not posted.
+    h.slack.rate_limit_next("chat.postMessage", 120);
     let failed = h.deliver(waiting).await;
     assert!(
         failed.is_err(),
         "the invocation must fail so Lambda retries it: {failed:?}"
     );
     assert!(h.slack.messages().is_empty());
-    // Slack answered with errors, so nothing was posted: the claim is given up, and
-    // the retry need not wait for its lease.
+    // Nothing was posted, so the claim is given up: the retry need not wait for its lease.
     assert!(h.step_items(&id)[0].get("claim_token").is_none());
-    // Lambda retries the event once Slack is back.
     let retried = h.deliver(waiting).await.unwrap();
     assert!(
         matches!(retried, EventOutcome::Posted { .. }),
         "{retried:?}"
     );
     assert_eq!(h.slack.messages().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_answered_with_a_5xx_is_not_sent_again_and_waits_for_its_lease() {
+    let h = Harness::start().await;
+    let id = h.start_runbook(1);
+    let waiting = &h.take_waiting_step_event();
+    h.slack.fail_next("chat.postMessage", 503);
+    assert!(h.deliver(waiting).await.is_err());
+    // A 5xx may follow a post that was made: never posted again by this delivery,
+    // and the claim is kept, so no retry posts a second prompt right away.
+    assert_eq!(h.slack.count_calls("chat.postMessage"), 1);
+    assert!(matches!(
+        h.deliver(waiting).await,
+        Err(approvals::handlers::events::EventError::BeingPosted { .. })
+    ));
+    // Once the lease is over, one delivery takes the claim over and posts.
+    let mut item = h.step_items(&id).remove(0);
+    let long_ago = approvals::deadline::unix_now_ms() / 1000
+        - approvals::domain::record::CLAIM_LEASE_SECS as u64;
+    item["claimed_at"] = serde_json::json!({"N": long_ago.to_string()});
+    h.dynamodb.put_raw(TABLE, item);
+    let retried = h.deliver(waiting).await.unwrap();
+    assert!(
+        matches!(retried, EventOutcome::Posted { .. }),
+        "{retried:?}"
+    );
+    assert_eq!(h.slack.messages().len(), 1);
+    assert_eq!(h.slack.count_calls("chat.postMessage"), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

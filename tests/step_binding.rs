@@ -259,3 +259,34 @@ async fn a_long_runbook_whose_step_list_is_truncated_is_still_checked_step_by_st
     let shown = text_of(&h.slack.message(CHANNEL, &prompt.ts).unwrap().blocks);
     assert!(shown.contains("*Approved* by <@U0ALICE>"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approval_that_leaves_a_quorum_step_waiting_is_not_shown_as_approved() {
+    let h = Harness::start().await;
+    // Two approvals needed; every decision from Slack is signalled by the one role.
+    let id = h.start_runbook(2);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
+    assert_eq!(h.ssm.signals().iter().filter(|s| s.accepted).count(), 1);
+    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Waiting"));
+    let now = h.slack.message(CHANNEL, &prompt.ts).unwrap();
+    assert!(
+        has_buttons(&now.blocks),
+        "the step still waits: buttons stay"
+    );
+    assert!(!text_of(&now.blocks).contains("*Approved* by"));
+    let told = h.slack.ephemeral();
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].text.contains("needs 2 approvals") && told[0].text.contains("still waits"),
+        "{}",
+        told[0].text
+    );
+    // SSM's approval is on the record all the same.
+    assert_eq!(
+        h.step_items(&id)[0]["decisions"]["L"][0]["M"]["user_id"]["S"],
+        "U0ALICE"
+    );
+}

@@ -26,6 +26,9 @@ const SECTION_MAX: usize = 3000;
 const FIELD_MAX: usize = 2000;
 const NOTIFICATION_MAX: usize = 300;
 const BUTTON_VALUE_MAX: usize = 2000;
+/// A confirm dialog's text holds at most 300 characters: two names of at most 40,
+/// escaped (up to 5 characters each), fit with the sentence around them.
+const CONFIRM_NAME_MAX: usize = 24;
 const PARAMETERS_SHOWN: usize = 10;
 const PARAMETER_VALUE_MAX: usize = 120;
 /// Names and principals shown in code spans are cut to this many characters first.
@@ -73,7 +76,8 @@ pub fn render_prompt(execution: &Execution, step: &Step, region: &str) -> SlackM
                     "title": {"type": "plain_text", "text": "Reject this runbook?"},
                     "text": mrkdwn(&format!(
                         "The approval step {} of {} fails and the runbook stops.",
-                        code(&step.name), code(&execution.document_name))),
+                        code(&truncate(&step.name, CONFIRM_NAME_MAX)),
+                        code(&truncate(&execution.document_name, CONFIRM_NAME_MAX)))),
                     "confirm": {"type": "plain_text", "text": "Reject"},
                     "deny": {"type": "plain_text", "text": "Cancel"},
                     "style": "danger"}}
@@ -221,8 +225,8 @@ fn replace_status(clicked_blocks: &[Value], status_text: String, execution_id: &
         .filter(|b| b.get("type").and_then(Value::as_str) != Some("actions"))
         .map(|b| match block_id(b) {
             Some(STATUS_BLOCK) => status.clone(),
-            Some(FIELDS_BLOCK) => without_waiting_fields(b),
-            _ => b.clone(),
+            Some(FIELDS_BLOCK) => verbatim(without_waiting_fields(b)),
+            _ => verbatim(b.clone()),
         })
         .collect();
     if !blocks.iter().any(|b| block_id(b) == Some(STATUS_BLOCK)) {
@@ -232,6 +236,25 @@ fn replace_status(clicked_blocks: &[Value], status_text: String, execution_id: &
         ];
     }
     blocks
+}
+
+/// Blocks echoed back from a click are sent as text again: `verbatim` on every mrkdwn
+/// object, whatever Slack's copy kept of it.
+fn verbatim(mut block: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                if o.get("type").and_then(Value::as_str) == Some("mrkdwn") {
+                    o.insert("verbatim".into(), Value::Bool(true));
+                }
+                o.values_mut().for_each(walk);
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut block);
+    block
 }
 
 /// The fields section once the step is decided: no "approvals needed", no time-out.
@@ -674,7 +697,14 @@ mod tests {
             handle: "bob".into(),
             at_unix: 1_763_730_100,
         };
-        let decided = render_decided(&prompt.blocks, &record, ID);
+        // Slack's copy of the clicked message may have lost `verbatim`: it is set again.
+        let mut echoed = prompt.blocks.clone();
+        echoed[2]["text"]
+            .as_object_mut()
+            .unwrap()
+            .remove("verbatim");
+        let decided = render_decided(&echoed, &record, ID);
+        assert_eq!(decided.blocks[2]["text"]["verbatim"], true);
         assert_eq!(decided.blocks.len(), prompt.blocks.len() - 1);
         let text = all_text(&decided.blocks);
         assert!(
@@ -833,6 +863,9 @@ mod tests {
             e.steps = vec![s.clone()];
             let prompt = render_prompt(&e, &s, "us-east-1");
             assert_text_is_data(&prompt);
+            if let Some(confirm) = prompt.blocks.last().unwrap()["elements"][1]["confirm"]["text"]["text"].as_str() {
+                assert!(confirm.chars().count() <= 300, "confirm text too long: {confirm}");
+            }
 
             // Shown in full, escaped: the message line by line, each value in its span.
             let blocks = serde_json::to_string(&prompt.blocks).unwrap();

@@ -19,7 +19,16 @@ use serde_json::Value;
 
 use super::{StartupError, aws_clients};
 use crate::config::{Env, EventsSettings};
+use std::time::Duration;
+
 use crate::deadline::{CallFloor, Deadline, STARTUP_BUDGET};
+
+/// Kept back from posting a prompt: time to record it, or else to take it down (at
+/// most a third of what is left).
+const AFTER_POST: Duration = Duration::from_secs(10);
+/// Kept back from recording a prompt: time to take it down if it cannot be recorded
+/// (at most half of what is left).
+const TAKE_DOWN: Duration = Duration::from_secs(4);
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
 use crate::domain::record::{CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, shown_state};
@@ -167,6 +176,18 @@ async fn handle_plan(
         },
         _ => None,
     };
+    // A prompt just posted may show a step that was decided meanwhile, after the
+    // deliveries of that decision looked for prompts to update: look again.
+    let execution = match &posted {
+        Some((_, true)) => match app.ssm.get_execution(id, deadline).await {
+            Ok(now) => now,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the execution again after posting");
+                execution
+            }
+        },
+        _ => execution,
+    };
     let refreshed = refresh(app, &execution, region, deadline).await?;
     let updated = refreshed.len();
     Ok(match (posted, refreshed.into_iter().last()) {
@@ -257,12 +278,14 @@ async fn post_under_claim(
     deadline: &Deadline,
 ) -> Result<(PromptRef, bool), EventError> {
     let id = &execution.id;
+    // The post leaves time to record the prompt, or else to take it back down.
+    let posting = deadline.keeping(AFTER_POST.min(deadline.remaining() / 3));
     let posted = match app
         .slack
         .post_message(
             &app.channel,
             &render_prompt(execution, step, region),
-            deadline,
+            &posting,
         )
         .await
     {
@@ -285,21 +308,27 @@ async fn post_under_claim(
     // The prompt is up: record it, trying again while the deadline leaves time to
     // take the prompt back down. A prompt that cannot be recorded is deleted, and the
     // claim given up, so the delivery's retry posts one prompt, not a second.
-    let reserve = std::time::Duration::from_secs(3);
+    let recording = deadline.keeping(TAKE_DOWN.min(deadline.remaining() / 2));
     let mut pause = std::time::Duration::from_millis(200);
     loop {
         match app
             .store
-            .record_prompt(id, step.key(), claim, &prompt, deadline)
+            .record_prompt(id, step.key(), claim, &prompt, &recording)
             .await
         {
             Ok(()) => return Ok((prompt, true)),
-            Err(e) if deadline.fits(pause, CallFloor::AWS, reserve) => {
+            Err(e) if recording.fits(pause, CallFloor::AWS, Duration::ZERO) => {
                 tracing::warn!(error = %e, "could not record the prompt yet; trying again");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(std::time::Duration::from_secs(2));
             }
             Err(e) => {
+                // A write whose answer was lost may have been applied: look first.
+                if let Ok(Some(record)) = app.store.get(id, step.key(), deadline).await
+                    && record.prompt.as_ref() == Some(&prompt)
+                {
+                    return Ok((prompt, true));
+                }
                 tracing::error!(error = %e, "posted a prompt but could not record it; deleting it");
                 match app
                     .slack

@@ -31,7 +31,7 @@ use crate::deadline::{Deadline, STARTUP_BUDGET};
 use crate::domain::approvers::{ApproverPolicy, Verdict};
 use crate::domain::execution::{Execution, Step};
 use crate::domain::interaction::{
-    ButtonError, DecisionClick, Interaction, parse_interaction, payload_from_form,
+    ButtonError, Decision, DecisionClick, Interaction, parse_interaction, payload_from_form,
 };
 use crate::domain::record::DecisionRecord;
 use crate::domain::render::{
@@ -112,6 +112,7 @@ impl InteractionsApp {
 pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Response<Body> {
     let deadline = Deadline::for_click(
         Instant::now(),
+        gateway_received_ms(&request),
         request.lambda_context_ref().map(|c| c.deadline),
     );
     let body: &[u8] = request.body().as_ref();
@@ -198,9 +199,11 @@ async fn decide(app: &InteractionsApp, click: DecisionClick, deadline: Deadline)
 async fn decide_in_span(app: &InteractionsApp, click: &DecisionClick, deadline: &Deadline) {
     let id = &click.target.execution_id;
     let checking = Instant::now();
+    // Both must leave time for the signal and the answer after them.
+    let before_signal = deadline.keeping(SIGNAL_AND_REPLY);
     let (allowed, execution) = tokio::join!(
-        authorize(app, click, deadline),
-        app.ssm.get_execution(id, deadline)
+        authorize(app, click, &before_signal),
+        app.ssm.get_execution(id, &before_signal)
     );
     tracing::info!(
         check_ms = checking.elapsed().as_secs_f64() * 1000.0,
@@ -258,8 +261,11 @@ async fn decide_in_span(app: &InteractionsApp, click: &DecisionClick, deadline: 
     }
 }
 
-/// Time kept back from the signal for replacing the prompt or answering the clicker.
+/// Time kept back from the signal (and other follow-up calls) for replacing the
+/// prompt or answering the clicker.
 const REPLY_RESERVE: Duration = Duration::from_millis(300);
+/// Time kept back from the calls before the signal: the signal, then the answer.
+const SIGNAL_AND_REPLY: Duration = Duration::from_millis(450);
 
 /// The step is waiting now: send the decision, at most once in effect.
 async fn signal(app: &InteractionsApp, click: &DecisionClick, step: &Step, deadline: &Deadline) {
@@ -292,6 +298,32 @@ async fn signal(app: &InteractionsApp, click: &DecisionClick, step: &Step, deadl
                 at_unix: unix_now(),
             };
             tracing::info!("decision accepted by SSM");
+            let needed = step.approval().min_required_approvals;
+            if *decision == Decision::Approve && needed > 1 {
+                // SSM counts approvals per AWS principal: the step may wait on.
+                let now = app
+                    .ssm
+                    .get_execution(id, &deadline.keeping(REPLY_RESERVE))
+                    .await;
+                if let Ok(now) = &now
+                    && let StepCheck::WaitingNow(_) = check_step(now, target, StepKind::Approval)
+                {
+                    let text = format!(
+                        "SSM recorded your approval, but step {} needs {needed} approvals from \
+                         different AWS principals and still waits: every decision from Slack is \
+                         signalled by the same AWS role, so it counts once.",
+                        code(&step.name)
+                    );
+                    let ((), recorded) = tokio::join!(
+                        tell(app, response_url, &text, deadline),
+                        app.store.record_decision(id, &step.name, &record, deadline),
+                    );
+                    if let Err(e) = recorded {
+                        tracing::error!(error = %e, "approval recorded in SSM, but not in the approvals table");
+                    }
+                    return;
+                }
+            }
             let message = replace(&render_decided(message_blocks, &record, id.as_str()));
             // The audit record is written while the prompt is replaced: no added latency.
             let (replaced, recorded) = tokio::join!(
@@ -310,7 +342,10 @@ async fn signal(app: &InteractionsApp, click: &DecisionClick, step: &Step, deadl
             // The step moved on between the check and the signal, or SSM refuses this
             // principal: the state now says which.
             tracing::info!(%reason, "SSM refused the signal");
-            let now = app.ssm.get_execution(id, deadline).await;
+            let now = app
+                .ssm
+                .get_execution(id, &deadline.keeping(REPLY_RESERVE))
+                .await;
             match now
                 .as_ref()
                 .map(|e| (e, check_step(e, target, StepKind::Approval)))
@@ -341,7 +376,10 @@ async fn signal(app: &InteractionsApp, click: &DecisionClick, step: &Step, deadl
             // It may have been applied: never sent again. Correct the prompt from
             // SSM's state if it already shows the outcome; else the step's event will.
             tracing::error!(error = %e, "decision outcome unknown; not sent again");
-            let now = app.ssm.get_execution(id, deadline).await;
+            let now = app
+                .ssm
+                .get_execution(id, &deadline.keeping(REPLY_RESERVE))
+                .await;
             if let Ok(execution) = &now
                 && let StepCheck::NoLongerWaiting(step) =
                     check_step(execution, target, StepKind::Approval)
@@ -370,7 +408,11 @@ async fn show_real_state(
     news: StepNews,
     deadline: &Deadline,
 ) {
-    let decision = match app.store.get(&execution.id, step.key(), deadline).await {
+    let decision = match app
+        .store
+        .get(&execution.id, step.key(), &deadline.keeping(REPLY_RESERVE))
+        .await
+    {
         Ok(record) => record.and_then(|r| r.last_decision().cloned()),
         Err(e) => {
             tracing::warn!(error = %e, "could not read who decided");
@@ -524,6 +566,18 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
         .header(CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Body::from(text))
         .expect("static response")
+}
+
+/// When API Gateway received the request (Unix ms), as its request context says.
+fn gateway_received_ms(request: &Request) -> Option<u64> {
+    use lambda_http::request::RequestContext;
+    let ms = match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(c) => c.time_epoch,
+        RequestContext::ApiGatewayV1(c) => c.request_time_epoch,
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    };
+    u64::try_from(ms).ok().filter(|&ms| ms > 0)
 }
 
 fn unix_now() -> i64 {

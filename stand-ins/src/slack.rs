@@ -129,6 +129,8 @@ struct State {
     response_urls: HashMap<String, ResponseUrl>,
     calls: Vec<(String, Value)>,
     faults: HashMap<String, VecDeque<Outgoing>>,
+    /// Calls that are carried out at once but answered late.
+    late: HashMap<String, VecDeque<std::time::Duration>>,
 }
 
 /// The Slack stand-in: Web API under `/api`, response URLs under `/actions`.
@@ -151,7 +153,23 @@ impl SlackStandIn {
             ..State::default()
         }));
         let handler_state = state.clone();
-        let server = HttpServer::start(addr, move |req| handle(&handler_state, req)).await?;
+        let server = HttpServer::start_async(
+            addr,
+            Arc::new(move |req: Incoming| {
+                let delay = req.path.strip_prefix("/api/").and_then(|method| {
+                    let mut state = handler_state.lock().unwrap_or_else(|p| p.into_inner());
+                    state.late.get_mut(method).and_then(VecDeque::pop_front)
+                });
+                let out = handle(&handler_state, req);
+                Box::pin(async move {
+                    if let Some(delay) = delay {
+                        tokio::time::sleep(delay).await;
+                    }
+                    out
+                })
+            }),
+        )
+        .await?;
         Ok(Self {
             state,
             server: Arc::new(server),
@@ -236,6 +254,15 @@ impl SlackStandIn {
             .entry(method.into())
             .or_default()
             .push_back(out);
+    }
+
+    /// The next call to `method` is carried out at once, but answered after `delay`.
+    pub fn answer_late(&self, method: &str, delay: std::time::Duration) {
+        self.lock()
+            .late
+            .entry(method.into())
+            .or_default()
+            .push_back(delay);
     }
 
     /// `person` clicks the button `action_id` of the message at (`channel`, `ts`):
