@@ -253,18 +253,8 @@ impl ApprovalStore {
             .config_override(limits(OPERATION, deadline)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // No longer ours: nothing to give up.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(StoreError::call(OPERATION, err)),
-        }
+        // No longer ours: nothing to give up.
+        condition_failed_is_fine(OPERATION, result)
     }
 
     /// Records where the prompt was posted, under the claim that posted it.
@@ -342,17 +332,8 @@ impl ApprovalStore {
             .config_override(limits(OPERATION, deadline)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(StoreError::call(OPERATION, err)),
-        }
+        // Already the last decision recorded: this write was applied before.
+        condition_failed_is_fine(OPERATION, result)
     }
 
     /// Records what a prompt now shows.
@@ -433,6 +414,30 @@ impl ApprovalStore {
                 _ => return Ok(records),
             }
         }
+    }
+}
+
+/// An `UpdateItem` whose condition failing means there is nothing (more) to do.
+fn condition_failed_is_fine<O>(
+    operation: &'static str,
+    result: Result<
+        O,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+            aws_sdk_dynamodb::config::http::HttpResponse,
+        >,
+    >,
+) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(StoreError::call(operation, err)),
     }
 }
 

@@ -8,19 +8,7 @@ use approvals::deadline::Deadline;
 use approvals::domain::interaction::APPROVE_ACTION_ID;
 use approvals::handlers::events::{EventError, EventOutcome, handle_automation_event};
 use serde_json::Value;
-use stand_ins::ssm::StepSpec;
 use support::*;
-
-fn two_approvals() -> stand_ins::ssm::RunbookSpec {
-    let mut spec = runbook(1);
-    spec.steps.push(StepSpec::approve(
-        "approveCleanup",
-        "Clean up the old fleet?",
-        1,
-        &[],
-    ));
-    spec
-}
 
 /// Delivers `events` to `environments`, all at once, each environment every event.
 async fn deliver_concurrently(

@@ -63,11 +63,7 @@ async fn a_post_answered_with_a_5xx_is_not_sent_again_and_waits_for_its_lease() 
         Err(approvals::handlers::events::EventError::BeingPosted { .. })
     ));
     // Once the lease is over, one delivery takes the claim over and posts.
-    let mut item = h.step_items(&id).remove(0);
-    let long_ago = approvals::deadline::unix_now_ms() / 1000
-        - approvals::domain::record::CLAIM_LEASE_SECS as u64;
-    item["claimed_at"] = serde_json::json!({"N": long_ago.to_string()});
-    h.dynamodb.put_raw(TABLE, item);
+    h.expire_claim(&id);
     let retried = h.deliver(waiting).await.unwrap();
     assert!(
         matches!(retried, EventOutcome::Posted { .. }),
@@ -133,11 +129,7 @@ async fn a_prompt_that_cannot_be_recorded_is_taken_down_and_the_retry_posts_one(
     ));
     assert!(h.slack.messages().is_empty());
     // ...and once the lease is over, one delivery takes the claim over and posts.
-    let mut item = h.step_items(&id).remove(0);
-    let long_ago = approvals::deadline::unix_now_ms() / 1000
-        - approvals::domain::record::CLAIM_LEASE_SECS as u64;
-    item["claimed_at"] = serde_json::json!({"N": long_ago.to_string()});
-    h.dynamodb.put_raw(TABLE, item);
+    h.expire_claim(&id);
     let retried = h.deliver(waiting).await.unwrap();
     assert!(
         matches!(retried, EventOutcome::Posted { .. }),

@@ -7,17 +7,6 @@ use approvals::domain::interaction::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
 use stand_ins::ssm::StepSpec;
 use support::*;
 
-fn two_approvals() -> stand_ins::ssm::RunbookSpec {
-    let mut spec = runbook(1);
-    spec.steps.push(StepSpec::approve(
-        "approveCleanup",
-        "Clean up the old fleet?",
-        1,
-        &[],
-    ));
-    spec
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stale_click_on_the_first_prompt_never_decides_the_second_step() {
     let h = Harness::start().await;

@@ -167,24 +167,6 @@ fn ok(body: Value) -> Outgoing {
         .with_header("x-amzn-RequestId", &uuid::Uuid::new_v4().to_string())
 }
 
-fn signed_for_dynamodb(req: &Incoming) -> bool {
-    let Some(credential) = req
-        .header("authorization")
-        .and_then(|a| a.strip_prefix("AWS4-HMAC-SHA256 "))
-        .and_then(|a| {
-            a.split(',')
-                .find_map(|p| p.trim().strip_prefix("Credential="))
-        })
-    else {
-        return false;
-    };
-    let parts: Vec<&str> = credential.split('/').collect();
-    parts.len() == 5
-        && parts[3] == "dynamodb"
-        && parts[4] == "aws4_request"
-        && req.header("x-amz-date").is_some()
-}
-
 fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
     if req.method != "POST" || req.path != "/" {
         return error(404, "UnknownOperationException", "not found");
@@ -206,7 +188,7 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
             "expected application/x-amz-json-1.0",
         );
     }
-    if !signed_for_dynamodb(&req) {
+    if crate::sigv4_access_key(&req, "dynamodb").is_none() {
         return error(
             400,
             "MissingAuthenticationTokenException",

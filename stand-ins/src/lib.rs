@@ -152,6 +152,22 @@ impl Drop for HttpServer {
     }
 }
 
+/// The access key of a request SigV4-signed for `service` (from its `Authorization`
+/// header's credential scope), if it is one.
+fn sigv4_access_key(req: &Incoming, service: &str) -> Option<String> {
+    let credential = req
+        .header("authorization")?
+        .strip_prefix("AWS4-HMAC-SHA256 ")?
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("Credential="))?;
+    let parts: Vec<&str> = credential.split('/').collect();
+    (parts.len() == 5
+        && parts[3] == service
+        && parts[4] == "aws4_request"
+        && req.header("x-amz-date").is_some())
+    .then(|| parts[0].to_owned())
+}
+
 fn now_unix_f64() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -561,21 +561,6 @@ fn ok(body: Value) -> Outgoing {
         .with_header("x-amzn-RequestId", &uuid::Uuid::new_v4().to_string())
 }
 
-/// The access key of a SigV4 `Authorization` header for service `ssm`, if well formed.
-fn signing_access_key(req: &Incoming) -> Option<String> {
-    let auth = req.header("authorization")?;
-    let credential = auth
-        .strip_prefix("AWS4-HMAC-SHA256 ")?
-        .split(',')
-        .find_map(|p| p.trim().strip_prefix("Credential="))?;
-    let parts: Vec<&str> = credential.split('/').collect();
-    (parts.len() == 5
-        && parts[3] == "ssm"
-        && parts[4] == "aws4_request"
-        && req.header("x-amz-date").is_some())
-    .then(|| parts[0].to_owned())
-}
-
 /// The answer to a request, and how long to hold it back (a late answer).
 fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> (Outgoing, Option<Duration>) {
     let mut delay = None;
@@ -609,7 +594,7 @@ fn answer(
             "expected application/x-amz-json-1.1",
         );
     }
-    let Some(access_key) = signing_access_key(&req) else {
+    let Some(access_key) = crate::sigv4_access_key(&req, "ssm") else {
         return error(
             400,
             "IncompleteSignatureException",

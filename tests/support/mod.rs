@@ -275,6 +275,32 @@ pub fn runbook(min_approvals: u32) -> RunbookSpec {
     )
 }
 
+/// The sample runbook with a second approval step after the change.
+pub fn two_approvals() -> RunbookSpec {
+    let mut spec = runbook(1);
+    spec.steps.push(stand_ins::ssm::StepSpec::approve(
+        "approveCleanup",
+        "Clean up the old fleet?",
+        1,
+        &[],
+    ));
+    spec
+}
+
+impl Harness {
+    /// Moves the claim on the execution's only step item back past its lease, as if
+    /// its poster had claimed it that long ago.
+    pub fn expire_claim(&self, execution_id: &str) {
+        let mut items = self.step_items(execution_id);
+        assert_eq!(items.len(), 1, "{items:#?}");
+        let mut item = items.remove(0);
+        let long_ago = approvals::deadline::unix_now_ms() / 1000
+            - approvals::domain::record::CLAIM_LEASE_SECS as u64;
+        item["claimed_at"] = serde_json::json!({"N": long_ago.to_string()});
+        self.dynamodb.put_raw(TABLE, item);
+    }
+}
+
 pub fn has_buttons(blocks: &[Value]) -> bool {
     blocks.iter().any(|b| b["type"] == "actions")
 }
