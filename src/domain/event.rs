@@ -220,4 +220,56 @@ mod tests {
         assert!(parse_automation_event(&json!([])).is_err());
         assert!(parse_automation_event(&json!(null)).is_err());
     }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,40}".prop_map(Value::from),
+            Just(json!(ID)),
+            Just(json!("Waiting")),
+            Just(json!("aws:approve")),
+        ];
+        leaf.prop_recursive(3, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    proptest::sample::select(vec![
+                        "source",
+                        "detail-type",
+                        "detail",
+                        "ExecutionId",
+                        "Status",
+                        "StepName",
+                        "Action",
+                        "region",
+                        "x",
+                    ])
+                    .prop_map(str::to_owned),
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any JSON at all, and any field of a real event replaced by any JSON: an
+        /// event or a reason to drop it, never a panic.
+        #[test]
+        fn any_json_is_an_event_or_a_reason(value in json_value(), field in 0usize..6, replacement in json_value()) {
+            let _ = parse_automation_event(&value).map(|e| e.plan());
+            let mut event = step_event("Waiting", Some("aws:approve"));
+            let key = ["source", "detail-type", "region", "ExecutionId", "Status", "Action"][field];
+            if field < 3 {
+                event[key] = replacement;
+            } else {
+                event["detail"][key] = replacement;
+            }
+            let _ = parse_automation_event(&event).map(|e| e.plan());
+        }
+    }
 }

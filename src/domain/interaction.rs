@@ -403,4 +403,24 @@ mod tests {
             Err(PayloadError::NoPayload)
         ));
     }
+
+    proptest::proptest! {
+        /// Any form body and any payload: parsed or refused, never a panic.
+        #[test]
+        fn any_form_or_payload_is_parsed_or_refused(
+            form in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            payload in ".{0,300}",
+            value in ".{0,120}",
+            action in proptest::sample::select(vec![APPROVE_ACTION_ID, REJECT_ACTION_ID, "x"]),
+        ) {
+            if let Ok(p) = payload_from_form(&form) {
+                let _ = parse_interaction(&p);
+            }
+            let _ = parse_interaction(&payload);
+            let mut c = click(action, &value);
+            c["user"]["team_id"] = json!(value.clone());
+            let _ = parse_interaction(&c.to_string());
+            let _ = parse_button_value(&value);
+        }
+    }
 }

@@ -144,4 +144,38 @@ mod tests {
             Err(SignatureError::Mismatch)
         );
     }
+
+    proptest::proptest! {
+        /// Accepts exactly what it signed, inside the window; anything else is refused,
+        /// and no input panics.
+        #[test]
+        fn accepts_exactly_what_was_signed_inside_the_window(
+            secret in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            sent in -4_000_000_000i64..4_000_000_000,
+            drift in -400i64..400,
+            flip in 0usize..600,
+        ) {
+            let now = sent.saturating_add(drift);
+            let signature = sign_slack_request(&secret, sent, &body);
+            let verdict = verify_slack_signature(&secret, Some(&sent.to_string()), Some(&signature), &body, now);
+            proptest::prop_assert_eq!(verdict.is_ok(), drift.abs() <= 300);
+            if drift.abs() <= 300 && !body.is_empty() {
+                let mut tampered = body.clone();
+                let i = flip % tampered.len();
+                tampered[i] ^= 0x01;
+                proptest::prop_assert!(verify_slack_signature(&secret, Some(&sent.to_string()), Some(&signature), &tampered, now).is_err());
+            }
+        }
+
+        #[test]
+        fn never_panics_on_any_headers(
+            timestamp in proptest::option::of(".{0,40}"),
+            signature in proptest::option::of(".{0,100}"),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+            now in proptest::num::i64::ANY,
+        ) {
+            let _ = verify_slack_signature(b"secret", timestamp.as_deref(), signature.as_deref(), &body, now);
+        }
+    }
 }
