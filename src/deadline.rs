@@ -207,6 +207,20 @@ pub fn sdk_timeouts(
         .build())
 }
 
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    (unix_now_ms() / 1000) as i64
+}
+
+/// 64 bits that differ from call to call (the standard library's per-instance
+/// random hash keys, over the time): for jitter and claim tokens, not for secrets.
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos()));
+    h.finish()
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn unix_now_ms() -> u64 {
     SystemTime::now()

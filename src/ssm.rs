@@ -16,7 +16,7 @@ use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::config::{ConfigError, Secret, SecretSource};
-use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline, OutOfTime, sdk_timeouts};
+use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline, OutOfTime, random_u64, sdk_timeouts};
 use crate::domain::execution::{Execution, ExecutionId, Status, Step};
 use crate::domain::interaction::Decision;
 
@@ -153,14 +153,7 @@ fn within(
 /// A pause of about `base`, between 50 % and 100 % of it, so clicks that were
 /// throttled together do not come back together.
 fn jittered(base: Duration) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::UNIX_EPOCH
-            .elapsed()
-            .map_or(0, |d| d.as_nanos()),
-    );
-    let per_mille = (h.finish() % 1000) as u32;
+    let per_mille = (random_u64() % 1000) as u32;
     base / 2 + base / 2 * per_mille / 1000
 }
 

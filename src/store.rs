@@ -12,7 +12,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use crate::deadline::{Deadline, OutOfTime, sdk_timeouts};
+use crate::deadline::{Deadline, OutOfTime, random_u64, sdk_timeouts, unix_now};
 use crate::domain::execution::ExecutionId;
 use crate::domain::interaction::Decision;
 use crate::domain::record::{Claim, DecisionRecord, PromptRef, StepRecord};
@@ -87,10 +87,6 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn unix_now() -> i64 {
-    crate::deadline::unix_now_ms() as i64 / 1000
-}
-
 impl ApprovalStore {
     pub fn new(client: aws_sdk_dynamodb::Client, table: &str, retention: Duration) -> Self {
         Self {
@@ -109,6 +105,18 @@ impl ApprovalStore {
             (PARTITION_KEY.to_owned(), s(id.as_str())),
             (SORT_KEY.to_owned(), s(step_key)),
         ])
+    }
+
+    /// An `UpdateItem` of one step's item.
+    fn update(
+        &self,
+        id: &ExecutionId,
+        step_key: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id, step_key)))
     }
 
     /// Claims the right to post the prompt of a step: a conditional write that only
@@ -198,10 +206,7 @@ impl ApprovalStore {
             "claim_token = :old AND attribute_not_exists(#ts)"
         };
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id, step_key)))
+            .update(id, step_key)
             .update_expression("SET claim_token = :new, claimed_at = :at, expires_at = :exp")
             .condition_expression(still_abandoned)
             .expression_attribute_names("#ts", "ts")
@@ -241,10 +246,7 @@ impl ApprovalStore {
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id, step_key)))
+            .update(id, step_key)
             .update_expression("REMOVE claim_token, claimed_at")
             .condition_expression("claim_token = :claim AND attribute_not_exists(#ts)")
             .expression_attribute_names("#ts", "ts")
@@ -267,10 +269,7 @@ impl ApprovalStore {
         deadline: &Deadline,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id, step_key)))
+        self.update(id, step_key)
             .update_expression(
                 "SET channel = :channel, #ts = :ts, posted_at = :at, expires_at = :exp",
             )
@@ -314,10 +313,7 @@ impl ApprovalStore {
             decision.at_unix
         );
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id, &decision.step_key)))
+            .update(id, &decision.step_key)
             .update_expression(
                 "SET decisions = list_append(if_not_exists(decisions, :none), :new), \
                  last_decision = :id, step_name = if_not_exists(step_name, :name), expires_at = :exp",
@@ -345,10 +341,7 @@ impl ApprovalStore {
         deadline: &Deadline,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id, step_key)))
+        self.update(id, step_key)
             .update_expression("SET shown = :shown, expires_at = :exp")
             .expression_attribute_values(":shown", s(shown))
             .expression_attribute_values(":exp", self.expires_at())
@@ -443,17 +436,7 @@ fn condition_failed_is_fine<O>(
 
 /// 128 random bits, hex: a claim's identity.
 fn new_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let half = || {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::UNIX_EPOCH
-                .elapsed()
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.finish()
-    };
-    format!("{:016x}{:016x}", half(), half())
+    format!("{:016x}{:016x}", random_u64(), random_u64())
 }
 
 fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {

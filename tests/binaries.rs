@@ -158,18 +158,7 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
 
     // At TRACE, the runtime would write each raw event (with its response_url and
     // signature): none of it, nor any other secret, is in either function's output.
-    let response_url_token = {
-        let payload =
-            approvals::domain::interaction::payload_from_form(click.body.as_bytes()).unwrap();
-        let payload: Value = serde_json::from_str(&payload).unwrap();
-        payload["response_url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
+    let response_url_token = response_url_token(&click.body);
     let mut output = String::new();
     for mut f in [events, interactions] {
         let _ = f.child.kill();

@@ -10,6 +10,18 @@ use approvals::domain::interaction::APPROVE_ACTION_ID;
 use approvals::handlers::events::EventOutcome;
 use support::*;
 
+/// Alice clicks Approve on the prompt at `ts`; the answer comes inside Slack's 3 s.
+async fn alice_approves_in_time(h: &Harness, ts: &str) -> u16 {
+    let started = Instant::now();
+    let (status, _) = h.click(CHANNEL, ts, &alice(), APPROVE_ACTION_ID).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    status
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn post_message_rate_limit_is_waited_out_as_slack_asks() {
     let h = Harness::start().await;
@@ -149,15 +161,7 @@ async fn three_throttles_in_a_row_are_survived_inside_slacks_3_seconds() {
         h.ssm
             .fail_next("SendAutomationSignal", 400, "ThrottlingException");
     }
-    let started = Instant::now();
-    let (status, _) = h
-        .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
-        .await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
+    let status = alice_approves_in_time(&h, &prompt.ts).await;
     assert_eq!(status, 200);
     assert_eq!(h.ssm.count_calls("SendAutomationSignal"), 4);
     assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"));
@@ -178,15 +182,7 @@ async fn throttled_until_the_deadline_nothing_is_decided_and_the_clicker_is_told
         h.ssm
             .fail_next("SendAutomationSignal", 400, "ThrottlingException");
     }
-    let started = Instant::now();
-    let (status, _) = h
-        .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
-        .await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
+    let status = alice_approves_in_time(&h, &prompt.ts).await;
     assert_eq!(status, 200);
     assert!(h.ssm.count_calls("SendAutomationSignal") >= 4);
     assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Waiting"));
@@ -266,15 +262,7 @@ async fn a_signal_that_timed_out_is_never_sent_again_and_the_prompt_shows_ssms_s
     // SSM applies the signal but its answer comes after the function gave up.
     h.ssm
         .answer_late("SendAutomationSignal", Duration::from_secs(4));
-    let started = Instant::now();
-    let (status, _) = h
-        .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
-        .await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
+    let status = alice_approves_in_time(&h, &prompt.ts).await;
     assert_eq!(status, 200);
     assert_eq!(
         h.ssm.count_calls("SendAutomationSignal"),
@@ -313,15 +301,7 @@ async fn a_long_retry_after_on_the_click_path_is_not_waited_for() {
     h.deliver_events().await;
     let prompt = h.only_prompt();
     h.slack.rate_limit_next("response_url", 30);
-    let started = Instant::now();
-    let (status, _) = h
-        .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
-        .await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
+    let status = alice_approves_in_time(&h, &prompt.ts).await;
     assert_eq!(status, 200);
     // SSM accepted it, so the decision stands; the prompt catches up from the step's events.
     assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"));

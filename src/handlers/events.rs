@@ -21,7 +21,7 @@ use super::{StartupError, aws_clients};
 use crate::config::{Env, EventsSettings};
 use std::time::Duration;
 
-use crate::deadline::{CallFloor, Deadline, STARTUP_BUDGET};
+use crate::deadline::{CallFloor, Deadline, STARTUP_BUDGET, unix_now};
 
 /// Kept back from posting a prompt: time to record it, or else to take it down (at
 /// most a third of what is left).
@@ -412,10 +412,6 @@ async fn refresh(
         updated.push((prompt, step.status.to_string()));
     }
     Ok(updated)
-}
-
-fn unix_now() -> i64 {
-    crate::deadline::unix_now_ms() as i64 / 1000
 }
 
 fn ignored(reason: impl Into<String>) -> EventOutcome {

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_config::ConfigLoader;
 use lambda_http::http::{StatusCode, header::CONTENT_TYPE};
@@ -27,7 +27,7 @@ use tracing::Instrument;
 
 use super::{StartupError, aws_clients};
 use crate::config::{Env, InteractionsSettings, Secret};
-use crate::deadline::{Deadline, STARTUP_BUDGET};
+use crate::deadline::{Deadline, STARTUP_BUDGET, unix_now};
 use crate::domain::approvers::{ApproverPolicy, Verdict};
 use crate::domain::execution::{Execution, Step};
 use crate::domain::interaction::{
@@ -578,10 +578,4 @@ fn gateway_received_ms(request: &Request) -> Option<u64> {
         _ => return None,
     };
     u64::try_from(ms).ok().filter(|&ms| ms > 0)
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

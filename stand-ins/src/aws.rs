@@ -4,7 +4,6 @@
 //! (`AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use crate::dynamodb::DynamoDbStandIn;
 use crate::ssm::SsmStandIn;
@@ -20,26 +19,20 @@ impl AwsEndpoint {
         ssm: SsmStandIn,
         dynamodb: DynamoDbStandIn,
     ) -> std::io::Result<Self> {
-        let server = HttpServer::start_async(
-            addr,
-            Arc::new(move |req| {
-                let (ssm, dynamodb) = (ssm.clone(), dynamodb.clone());
-                Box::pin(async move {
-                    let target = req.header("x-amz-target").unwrap_or_default();
-                    if target.starts_with("AmazonSSM.") {
-                        ssm.serve(req).await
-                    } else if target.starts_with("DynamoDB_20120810.") {
-                        dynamodb.serve(req)
-                    } else {
-                        Outgoing::json(
-                            400,
-                            &serde_json::json!({"__type": "UnknownOperationException"}),
-                            "application/x-amz-json-1.1",
-                        )
-                    }
-                })
-            }),
-        )
+        let server = HttpServer::start(addr, move |req| {
+            let target = req.header("x-amz-target").unwrap_or_default();
+            if target.starts_with("AmazonSSM.") {
+                ssm.serve(req)
+            } else if target.starts_with("DynamoDB_20120810.") {
+                dynamodb.serve(req)
+            } else {
+                Outgoing::json(
+                    400,
+                    &serde_json::json!({"__type": "UnknownOperationException"}),
+                    "application/x-amz-json-1.1",
+                )
+            }
+        })
         .await?;
         Ok(Self { server })
     }

@@ -168,36 +168,16 @@ fn ok(body: Value) -> Outgoing {
 }
 
 fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
-    if req.method != "POST" || req.path != "/" {
-        return error(404, "UnknownOperationException", "not found");
-    }
-    let Some(operation) = req
-        .header("x-amz-target")
-        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
-        .map(str::to_owned)
-    else {
-        return error(400, "UnknownOperationException", "missing X-Amz-Target");
-    };
-    if !req
-        .header("content-type")
-        .is_some_and(|c| c.starts_with(CONTENT_TYPE))
-    {
-        return error(
-            400,
-            "SerializationException",
-            "expected application/x-amz-json-1.0",
-        );
-    }
-    if crate::sigv4_access_key(&req, "dynamodb").is_none() {
-        return error(
-            400,
-            "MissingAuthenticationTokenException",
-            "the request is not SigV4-signed for dynamodb",
-        );
-    }
-    let input: Value = match serde_json::from_slice(&req.body) {
-        Ok(v) => v,
-        Err(e) => return error(400, "SerializationException", &e.to_string()),
+    let call = crate::aws_json_call(
+        &req,
+        TARGET_PREFIX,
+        CONTENT_TYPE,
+        "dynamodb",
+        "MissingAuthenticationTokenException",
+    );
+    let (operation, input) = match call {
+        Ok(call) => (call.operation, call.input),
+        Err((status, error_type, message)) => return error(status, error_type, &message),
     };
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     state.calls.push((operation.clone(), input.clone()));

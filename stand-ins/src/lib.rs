@@ -48,6 +48,9 @@ pub struct Outgoing {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Held back this long before it is sent: a service that acted at once but
+    /// answers late (the caller may have given up by then).
+    pub delay: Option<std::time::Duration>,
 }
 
 impl Outgoing {
@@ -56,7 +59,13 @@ impl Outgoing {
             status,
             headers: vec![("content-type".into(), content_type.into())],
             body: body.to_string().into_bytes(),
+            delay: None,
         }
+    }
+
+    pub fn answered_after(mut self, delay: Option<std::time::Duration>) -> Self {
+        self.delay = delay;
+        self
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
@@ -120,6 +129,9 @@ impl HttpServer {
                                     body,
                                 };
                                 let out = handler(incoming).await;
+                                if let Some(delay) = out.delay {
+                                    tokio::time::sleep(delay).await;
+                                }
                                 let mut response = hyper::Response::builder().status(out.status);
                                 for (name, value) in &out.headers {
                                     response = response.header(name, value);
@@ -150,6 +162,62 @@ impl Drop for HttpServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A request in one of AWS's JSON protocols (`POST /`, `X-Amz-Target:
+/// <prefix><Operation>`, the protocol's content type, SigV4 for the service).
+struct AwsJsonCall {
+    operation: String,
+    access_key: String,
+    input: serde_json::Value,
+}
+
+/// An AWS error to answer with: HTTP status, error type, message.
+type AwsRefusal = (u16, &'static str, String);
+
+/// Reads an AWS JSON-protocol request as the service would, or says why it refuses it
+/// (`unsigned` is the service's error type for a request without a valid signature).
+fn aws_json_call(
+    req: &Incoming,
+    target_prefix: &str,
+    content_type: &str,
+    service: &str,
+    unsigned: &'static str,
+) -> Result<AwsJsonCall, AwsRefusal> {
+    if req.method != "POST" || req.path != "/" {
+        return Err((404, "UnknownOperationException", "not found".into()));
+    }
+    let operation = req
+        .header("x-amz-target")
+        .and_then(|t| t.strip_prefix(target_prefix))
+        .map(str::to_owned)
+        .ok_or((
+            400,
+            "UnknownOperationException",
+            "missing X-Amz-Target".into(),
+        ))?;
+    if !req
+        .header("content-type")
+        .is_some_and(|c| c.starts_with(content_type))
+    {
+        return Err((
+            400,
+            "SerializationException",
+            format!("expected {content_type}"),
+        ));
+    }
+    let access_key = sigv4_access_key(req, service).ok_or((
+        400,
+        unsigned,
+        format!("the request is not SigV4-signed for {service}"),
+    ))?;
+    let input = serde_json::from_slice(&req.body)
+        .map_err(|e| (400, "SerializationException", e.to_string()))?;
+    Ok(AwsJsonCall {
+        operation,
+        access_key,
+        input,
+    })
 }
 
 /// The access key of a request SigV4-signed for `service` (from its `Authorization`

@@ -117,6 +117,19 @@ struct ResponseUrl {
     issued: Instant,
 }
 
+impl ResponseUrl {
+    /// A fresh `response_url` for `user_id`'s interaction with the message (`channel`, `ts`).
+    fn issued_now(channel: &str, ts: &str, user_id: &str) -> Self {
+        Self {
+            channel: channel.into(),
+            ts: ts.into(),
+            user_id: user_id.into(),
+            uses: 0,
+            issued: Instant::now(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     bot_token: String,
@@ -153,22 +166,13 @@ impl SlackStandIn {
             ..State::default()
         }));
         let handler_state = state.clone();
-        let server = HttpServer::start_async(
-            addr,
-            Arc::new(move |req: Incoming| {
-                let delay = req.path.strip_prefix("/api/").and_then(|method| {
-                    let mut state = handler_state.lock().unwrap_or_else(|p| p.into_inner());
-                    state.late.get_mut(method).and_then(VecDeque::pop_front)
-                });
-                let out = handle(&handler_state, req);
-                Box::pin(async move {
-                    if let Some(delay) = delay {
-                        tokio::time::sleep(delay).await;
-                    }
-                    out
-                })
-            }),
-        )
+        let server = HttpServer::start(addr, move |req: Incoming| {
+            let delay = req.path.strip_prefix("/api/").and_then(|method| {
+                let mut state = handler_state.lock().unwrap_or_else(|p| p.into_inner());
+                state.late.get_mut(method).and_then(VecDeque::pop_front)
+            });
+            handle(&handler_state, req).answered_after(delay)
+        })
         .await?;
         Ok(Self {
             state,
@@ -248,6 +252,7 @@ impl SlackStandIn {
             status,
             headers: vec![("content-type".into(), "text/html".into())],
             body: b"<html>upstream error</html>".to_vec(),
+            delay: None,
         };
         self.lock()
             .faults
@@ -301,16 +306,9 @@ impl SlackStandIn {
             self.server.url(),
             state.next_ts
         );
-        state.response_urls.insert(
-            token,
-            ResponseUrl {
-                channel: channel.into(),
-                ts: ts.into(),
-                user_id: person.id.clone(),
-                uses: 0,
-                issued: Instant::now(),
-            },
-        );
+        state
+            .response_urls
+            .insert(token, ResponseUrl::issued_now(channel, ts, &person.id));
         let now = now_unix_f64();
         let payload = json!({
             "type": "block_actions",
@@ -347,16 +345,9 @@ impl SlackStandIn {
     pub fn issue_response_url(&self, channel: &str, ts: &str, user_id: &str) -> String {
         let mut state = self.lock();
         let token = uuid::Uuid::new_v4().simple().to_string();
-        state.response_urls.insert(
-            token.clone(),
-            ResponseUrl {
-                channel: channel.into(),
-                ts: ts.into(),
-                user_id: user_id.into(),
-                uses: 0,
-                issued: Instant::now(),
-            },
-        );
+        state
+            .response_urls
+            .insert(token.clone(), ResponseUrl::issued_now(channel, ts, user_id));
         format!("{}/actions/{TEAM_ID}/0/{token}", self.server.url())
     }
 
@@ -370,13 +361,7 @@ impl SlackStandIn {
         };
         self.lock().response_urls.insert(
             token.to_owned(),
-            ResponseUrl {
-                channel: channel.into(),
-                ts: ts.into(),
-                user_id: user_id.into(),
-                uses: 0,
-                issued: Instant::now(),
-            },
+            ResponseUrl::issued_now(channel, ts, user_id),
         );
         true
     }
@@ -451,11 +436,7 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
                 Err(e) => return fail(e),
             };
             let Some(stored) = state.messages.get_mut(&(channel.clone(), ts.clone())) else {
-                return fail(if valid_channel(&channel) {
-                    "message_not_found"
-                } else {
-                    "channel_not_found"
-                });
+                return no_message(&channel);
             };
             stored.text = message_text;
             stored.blocks = blocks;
@@ -466,11 +447,7 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
             let (channel, ts) = (text("channel"), text("ts"));
             match state.messages.remove(&(channel.clone(), ts.clone())) {
                 Some(_) => ok(json!({"channel": channel, "ts": ts})),
-                None => fail(if valid_channel(&channel) {
-                    "message_not_found"
-                } else {
-                    "channel_not_found"
-                }),
+                None => no_message(&channel),
             }
         }
         // Called by Slack's own SDKs (Bolt checks its token with it at start-up).
@@ -619,6 +596,15 @@ fn check_blocks(blocks: &[Value]) -> Result<(), ()> {
 fn ok(mut body: Value) -> Outgoing {
     body["ok"] = json!(true);
     Outgoing::json(200, &body, JSON)
+}
+
+/// Slack's answer for a message that is not there.
+fn no_message(channel: &str) -> Outgoing {
+    fail(if valid_channel(channel) {
+        "message_not_found"
+    } else {
+        "channel_not_found"
+    })
 }
 
 fn fail(error: &str) -> Outgoing {

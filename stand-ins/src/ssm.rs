@@ -192,18 +192,9 @@ impl SsmStandIn {
     pub async fn start(addr: SocketAddr, region: &str) -> std::io::Result<Self> {
         let state: Arc<Mutex<State>> = Arc::default();
         let (handler_state, handler_region) = (state.clone(), region.to_owned());
-        let server = HttpServer::start_async(
-            addr,
-            Arc::new(move |req| {
-                let (out, delay) = handle(&handler_state, &handler_region, req);
-                Box::pin(async move {
-                    if let Some(delay) = delay {
-                        tokio::time::sleep(delay).await;
-                    }
-                    out
-                })
-            }),
-        )
+        let server = HttpServer::start(addr, move |req| {
+            handle(&handler_state, &handler_region, req)
+        })
         .await?;
         Ok(Self {
             state,
@@ -218,12 +209,8 @@ impl SsmStandIn {
     }
 
     /// Answers one request (for an endpoint shared with other services).
-    pub async fn serve(&self, req: Incoming) -> Outgoing {
-        let (out, delay) = handle(&self.state, &self.region, req);
-        if let Some(delay) = delay {
-            tokio::time::sleep(delay).await;
-        }
-        out
+    pub fn serve(&self, req: Incoming) -> Outgoing {
+        handle(&self.state, &self.region, req)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -561,11 +548,11 @@ fn ok(body: Value) -> Outgoing {
         .with_header("x-amzn-RequestId", &uuid::Uuid::new_v4().to_string())
 }
 
-/// The answer to a request, and how long to hold it back (a late answer).
-fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> (Outgoing, Option<Duration>) {
+/// The answer to a request, held back when a late answer was asked for.
+fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
     let mut delay = None;
     let out = answer(state, region, req, &mut delay);
-    (out, delay)
+    out.answered_after(delay)
 }
 
 fn answer(
@@ -574,36 +561,16 @@ fn answer(
     req: Incoming,
     delay: &mut Option<Duration>,
 ) -> Outgoing {
-    if req.method != "POST" || req.path != "/" {
-        return error(404, "UnknownOperationException", "not found");
-    }
-    let Some(operation) = req
-        .header("x-amz-target")
-        .and_then(|t| t.strip_prefix("AmazonSSM."))
-        .map(str::to_owned)
-    else {
-        return error(400, "UnknownOperationException", "missing X-Amz-Target");
-    };
-    if !req
-        .header("content-type")
-        .is_some_and(|c| c.starts_with(CONTENT_TYPE))
-    {
-        return error(
-            400,
-            "SerializationException",
-            "expected application/x-amz-json-1.1",
-        );
-    }
-    let Some(access_key) = crate::sigv4_access_key(&req, "ssm") else {
-        return error(
-            400,
-            "IncompleteSignatureException",
-            "the request is not SigV4-signed for ssm",
-        );
-    };
-    let input: Value = match serde_json::from_slice(&req.body) {
-        Ok(v) => v,
-        Err(e) => return error(400, "SerializationException", &e.to_string()),
+    let call = crate::aws_json_call(
+        &req,
+        "AmazonSSM.",
+        CONTENT_TYPE,
+        "ssm",
+        "IncompleteSignatureException",
+    );
+    let (operation, access_key, input) = match call {
+        Ok(call) => (call.operation, call.access_key, call.input),
+        Err((status, error_type, message)) => return error(status, error_type, &message),
     };
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     state.calls.push(operation.clone());
