@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::domain::approvers::{ApproverPolicy, ApproversError};
+use crate::domain::routes::{RouteError, Routes, is_channel_id};
 
 pub const SIGNING_SECRET: &str = "SLACK_SIGNING_SECRET";
 pub const BOT_TOKEN: &str = "SLACK_BOT_TOKEN";
@@ -20,6 +21,9 @@ pub const ALLOWED_TEAMS: &str = "SLACK_ALLOWED_TEAMS";
 pub const TEAM_ID: &str = "SLACK_TEAM_ID";
 pub const TABLE: &str = "APPROVALS_TABLE";
 pub const RETENTION_DAYS: &str = "APPROVAL_RETENTION_DAYS";
+pub const ROUTES: &str = "SLACK_ROUTES";
+pub const APPROVER_ROLE_ARN: &str = "APPROVER_ROLE_ARN";
+pub const REJECT_REASON: &str = "REJECT_REASON";
 /// How long the table keeps a step's item (its audit trail) after its last change.
 pub const DEFAULT_RETENTION_DAYS: u64 = 365;
 /// An `aws:approve` step may wait up to 30 days: its item must outlive that.
@@ -76,6 +80,8 @@ pub enum ConfigError {
     },
     #[error(transparent)]
     Approvers(#[from] ApproversError),
+    #[error("SLACK_ROUTES: {0}")]
+    Routes(#[from] RouteError),
     #[error("{variable}_PARAMETER: could not read SSM parameter {name:?}: {reason}")]
     Parameter {
         variable: &'static str,
@@ -154,7 +160,23 @@ pub struct EventsSettings {
     pub slack_api_url: String,
     pub bot_token: SecretSource,
     pub channel: String,
+    /// Channels for runbooks by name prefix (`SLACK_ROUTES`); `channel` otherwise.
+    pub routes: Routes,
+    /// Read only to draw prompts as the interactions function will treat them.
+    pub approver_role: Option<String>,
+    pub reject_reason: ReasonMode,
     pub table: TableSettings,
+}
+
+/// How a Reject asks for a reason (`REJECT_REASON`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReasonMode {
+    /// A modal asks for a reason, and Reject needs one.
+    Required,
+    /// A modal asks for a reason; it may stay empty (the default).
+    Optional,
+    /// No modal: Reject (after its confirm dialog) is sent at once.
+    Off,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +192,10 @@ pub struct InteractionsSettings {
     /// Other workspaces whose users may decide (`SLACK_ALLOWED_TEAMS`),
     /// for shared (Slack Connect) channels. Empty: only the app's own workspace.
     pub allowed_teams: BTreeSet<String>,
+    /// Decisions are signalled under an STS session of this role named after the
+    /// Slack user (`APPROVER_ROLE_ARN`); unset: under the function's own role.
+    pub approver_role: Option<String>,
+    pub reject_reason: ReasonMode,
     pub table: TableSettings,
 }
 
@@ -180,12 +206,7 @@ impl EventsSettings {
             .ok_or(ConfigError::Missing(CHANNEL))?
             .trim()
             .to_owned();
-        let looks_like_id = channel.len() >= 3
-            && matches!(channel.as_bytes()[0], b'C' | b'G' | b'D')
-            && channel
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        if !looks_like_id {
+        if !is_channel_id(&channel) {
             return Err(ConfigError::Invalid {
                 variable: CHANNEL,
                 reason: format!(
@@ -197,6 +218,12 @@ impl EventsSettings {
             slack_api_url: slack_api_url(env)?,
             bot_token: secret_source(env, BOT_TOKEN)?,
             channel,
+            routes: Routes::parse(&env.get(ROUTES).unwrap_or_default())?,
+            approver_role: env
+                .get(APPROVER_ROLE_ARN)
+                .map(|raw| role_arn(&raw))
+                .transpose()?,
+            reject_reason: reason_mode(env)?,
             table: TableSettings::from_env(env)?,
         })
     }
@@ -224,8 +251,65 @@ impl InteractionsSettings {
                 .map(|raw| team_ids(ALLOWED_TEAMS, &raw))
                 .transpose()?
                 .unwrap_or_default(),
+            approver_role: env
+                .get(APPROVER_ROLE_ARN)
+                .map(|raw| role_arn(&raw))
+                .transpose()?,
+            reject_reason: reason_mode(env)?,
             table: TableSettings::from_env(env)?,
         })
+    }
+}
+
+/// An IAM role ARN: `arn:<partition>:iam::<12-digit account>:role/<path/>name`.
+fn role_arn(raw: &str) -> Result<String, ConfigError> {
+    let arn = raw.trim();
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let valid = match parts.as_slice() {
+        ["arn", partition, "iam", "", account, resource] => {
+            partition.starts_with("aws")
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| {
+                    !name.is_empty()
+                        && !name.ends_with('/')
+                        && name.len() <= 512
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
+                })
+        }
+        _ => false,
+    };
+    if valid {
+        Ok(arn.to_owned())
+    } else {
+        Err(ConfigError::Invalid {
+            variable: APPROVER_ROLE_ARN,
+            reason: format!(
+                "{:?} is not an IAM role ARN (like arn:aws:iam::123456789012:role/SlackApprover)",
+                arn.chars().take(120).collect::<String>()
+            ),
+        })
+    }
+}
+
+fn reason_mode(env: &impl Env) -> Result<ReasonMode, ConfigError> {
+    match env
+        .get(REJECT_REASON)
+        .map(|r| r.trim().to_ascii_lowercase())
+    {
+        None => Ok(ReasonMode::Optional),
+        Some(r) if r == "required" => Ok(ReasonMode::Required),
+        Some(r) if r == "optional" => Ok(ReasonMode::Optional),
+        Some(r) if r == "off" => Ok(ReasonMode::Off),
+        Some(r) => Err(ConfigError::Invalid {
+            variable: REJECT_REASON,
+            reason: format!(
+                "{:?} is not one of required, optional (the default) or off",
+                r.chars().take(40).collect::<String>()
+            ),
+        }),
     }
 }
 
@@ -524,5 +608,58 @@ mod tests {
             EventsSettings::from_env(&env(&[(CHANNEL, "C0A"), (BOT_TOKEN, "xoxb-very-secret")]))
                 .unwrap();
         assert!(!format!("{settings:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn routes_approver_role_and_reject_reason_are_validated() {
+        let base = [(CHANNEL, "C0A"), (BOT_TOKEN, "x"), (TABLE, "approvals")];
+        let routed = EventsSettings::from_env(&env(&[
+            base[0],
+            base[1],
+            base[2],
+            (ROUTES, "Prod-=C0PROD,Prod-Db-=C0DBA"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            routed.routes.channel_for("Prod-Db-Failover", "C0A"),
+            "C0DBA"
+        );
+        let err = EventsSettings::from_env(&env(&[base[0], base[1], base[2], (ROUTES, "Prod")]))
+            .unwrap_err();
+        assert!(err.to_string().starts_with("SLACK_ROUTES:"), "{err}");
+
+        let base = [
+            (BOT_TOKEN, "x"),
+            (SIGNING_SECRET, "s"),
+            (TABLE, "approvals"),
+        ];
+        let plain = InteractionsSettings::from_env(&env(&base)).unwrap();
+        assert_eq!(plain.approver_role, None);
+        assert_eq!(plain.reject_reason, ReasonMode::Optional);
+        let role = "arn:aws:iam::123456789012:role/ops/SlackApprover";
+        let set = InteractionsSettings::from_env(&env(&[
+            base[0],
+            base[1],
+            base[2],
+            (APPROVER_ROLE_ARN, role),
+            (REJECT_REASON, "Required"),
+        ]))
+        .unwrap();
+        assert_eq!(set.approver_role.as_deref(), Some(role));
+        assert_eq!(set.reject_reason, ReasonMode::Required);
+        for (variable, bad) in [
+            (APPROVER_ROLE_ARN, "SlackApprover"),
+            (APPROVER_ROLE_ARN, "arn:aws:iam::123:role/SlackApprover"),
+            (
+                APPROVER_ROLE_ARN,
+                "arn:aws:sts::123456789012:assumed-role/R/s",
+            ),
+            (REJECT_REASON, "sometimes"),
+        ] {
+            let err =
+                InteractionsSettings::from_env(&env(&[base[0], base[1], base[2], (variable, bad)]))
+                    .unwrap_err();
+            assert!(err.to_string().starts_with(variable), "{bad}: {err}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Approve AWS Systems Manager Automation runbooks from Slack.
 //!
 //! - [`domain`]: pure logic (signature verification, parsing, authorization, rendering).
-//! - [`ssm`] and [`slack`]: the outbound adapters (AWS SDK, Slack Web API).
+//! - [`ssm`], [`store`], [`sessions`] and [`slack`]: the outbound adapters (AWS SDK for
+//!   SSM, DynamoDB and STS; the Slack Web API).
 //! - [`handlers`]: the two Lambda functions' handlers; the binaries only wire them up.
 
 pub mod config;
@@ -9,6 +10,7 @@ pub mod deadline;
 pub mod domain;
 pub mod handlers;
 pub mod logging;
+pub mod sessions;
 pub mod slack;
 pub mod ssm;
 pub mod store;

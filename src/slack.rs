@@ -191,6 +191,21 @@ impl SlackClient {
         Ok(out.users)
     }
 
+    /// Opens a modal with the `trigger_id` of a click (valid 3 seconds, once). Never
+    /// sent again after an answer that leaves it open: the trigger is spent by then.
+    pub async fn open_view(
+        &self,
+        trigger_id: &str,
+        view: &Value,
+        deadline: &Deadline,
+    ) -> Result<(), SlackError> {
+        let body = json!({"trigger_id": trigger_id, "view": view});
+        let _: Value = self
+            .web_api_with("views.open", &body, deadline, Resend::OnlyIfNotDone)
+            .await?;
+        Ok(())
+    }
+
     /// The workspace (and organization) the bot token belongs to.
     pub async fn auth_test(&self, deadline: &Deadline) -> Result<Identity, SlackError> {
         self.web_api("auth.test", &json!({}), deadline).await

@@ -12,6 +12,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_sdk_ssm::config::Credentials;
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -113,6 +114,23 @@ impl SsmError {
             Some("AutomationExecutionNotFoundException" | "InvalidResourceId")
         )
     }
+}
+
+/// A decision to send: its signal, the step it is for, and the comment recorded
+/// with an approval or rejection.
+#[derive(Debug, Clone, Copy)]
+pub struct Signal<'a> {
+    pub decision: Decision,
+    pub step_name: &'a str,
+    pub comment: &'a str,
+}
+
+/// An execution that waits, as `DescribeAutomationExecutions` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitingExecution {
+    pub id: ExecutionId,
+    pub document_name: String,
+    pub current_action: Option<String>,
 }
 
 /// What became of a decision sent to SSM.
@@ -245,28 +263,39 @@ impl Ssm {
     /// broken connection or a 5xx, which may mean the first attempt was applied. The
     /// SDK's own retries are off for this call: its standard classifier would retry
     /// all of those.
+    ///
+    /// `as_person`: the credentials of the deciding person's own STS session, so SSM
+    /// sees, counts and records that person; `None` signs with the function's role.
     pub async fn send_decision(
         &self,
         id: &ExecutionId,
-        decision: Decision,
-        comment: &str,
+        signal: &Signal<'_>,
+        as_person: Option<&Credentials>,
         deadline: &Deadline,
         reserve: Duration,
     ) -> SignalOutcome {
         const OPERATION: &str = "SendAutomationSignal";
         let mut backoff = SIGNAL_BACKOFF;
         let mut attempt = 1;
+        // Approve and Reject take a comment; Resume names the paused step, as SSM requires.
+        let (key, value) = match signal.decision {
+            Decision::Approve | Decision::Reject => ("Comment", signal.comment),
+            Decision::Resume => ("StepName", signal.step_name),
+        };
         loop {
-            let limits = match within(OPERATION, deadline, reserve) {
+            let mut limits = match within(OPERATION, deadline, reserve) {
                 Ok(limits) => limits.retry_config(RetryConfig::disabled()),
                 Err(e) => return SignalOutcome::NotApplied(e),
             };
+            if let Some(credentials) = as_person {
+                limits = limits.credentials_provider(credentials.clone());
+            }
             let result = self
                 .client
                 .send_automation_signal()
                 .automation_execution_id(id.as_str())
-                .signal_type(decision.signal_type().into())
-                .payload("Comment", vec![comment.to_owned()])
+                .signal_type(signal.decision.signal_type().into())
+                .payload(key, vec![value.to_owned()])
                 .customize()
                 .config_override(limits)
                 .send()
@@ -310,6 +339,63 @@ impl Ssm {
                 Answer::Unknown => return SignalOutcome::Unknown(error),
             }
         }
+    }
+
+    /// The executions waiting now (`ExecutionStatus: Waiting`), newest first, paged
+    /// while `deadline` leaves `reserve`. Returns them, and whether the list is
+    /// complete (every page read).
+    pub async fn waiting_executions(
+        &self,
+        deadline: &Deadline,
+        reserve: Duration,
+    ) -> Result<(Vec<WaitingExecution>, bool), SsmError> {
+        const OPERATION: &str = "DescribeAutomationExecutions";
+        const PAGE: i32 = 50;
+        const PAGES_MAX: usize = 20;
+        let mut waiting = vec![];
+        let mut next: Option<String> = None;
+        for page in 0..PAGES_MAX {
+            if page > 0 && !deadline.fits(Duration::ZERO, CallFloor::AWS, reserve) {
+                return Ok((waiting, false));
+            }
+            let filter = aws_sdk_ssm::types::AutomationExecutionFilter::builder()
+                .key(aws_sdk_ssm::types::AutomationExecutionFilterKey::ExecutionStatus)
+                .values("Waiting")
+                .build()
+                .expect("the filter's key and values are set");
+            let out = self
+                .client
+                .describe_automation_executions()
+                .filters(filter)
+                .max_results(PAGE)
+                .set_next_token(next.take())
+                .customize()
+                .config_override(within(OPERATION, deadline, reserve)?)
+                .send()
+                .await
+                .map_err(|e| SsmError::new(OPERATION, e))?;
+            for m in out.automation_execution_metadata_list() {
+                let Some(id) = m
+                    .automation_execution_id()
+                    .and_then(|id| ExecutionId::parse(id).ok())
+                else {
+                    continue;
+                };
+                if waiting.iter().any(|w: &WaitingExecution| w.id == id) {
+                    continue;
+                }
+                waiting.push(WaitingExecution {
+                    id,
+                    document_name: m.document_name().unwrap_or("(unknown runbook)").to_owned(),
+                    current_action: m.current_action().map(str::to_owned),
+                });
+            }
+            match out.next_token().filter(|t| !t.is_empty()) {
+                Some(token) => next = Some(token.to_owned()),
+                None => return Ok((waiting, true)),
+            }
+        }
+        Ok((waiting, false))
     }
 
     /// Resolves a secret: as given, or read once (decrypted) from Parameter Store.

@@ -297,12 +297,16 @@ impl ApprovalStore {
         deadline: &Deadline,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
-        let entry = AttributeValue::M(HashMap::from([
+        let mut fields = HashMap::from([
             ("decision".to_owned(), s(decision.decision.signal_type())),
             ("user_id".to_owned(), s(&decision.user_id)),
             ("handle".to_owned(), s(&decision.handle)),
             ("at".to_owned(), n(decision.at_unix)),
-        ]));
+        ]);
+        if let Some(reason) = &decision.reason {
+            fields.insert("reason".to_owned(), s(reason));
+        }
+        let entry = AttributeValue::M(fields);
         // The same decision appended twice (an SDK retry of an applied write) would
         // be two entries: the append is conditional on this decision not being the
         // last one recorded.
@@ -486,6 +490,7 @@ fn record_from(item: &Item) -> Result<StepRecord, StoreError> {
                 user_id: text(m, "user_id")?.to_owned(),
                 handle: text(m, "handle").unwrap_or_default().to_owned(),
                 at_unix: number(m, "at")?,
+                reason: text(m, "reason").map(str::to_owned),
             })
         })
         .collect();
@@ -524,6 +529,7 @@ mod tests {
                     ("user_id".into(), s("U1")),
                     ("handle".into(), s("bob")),
                     ("at".into(), n(200)),
+                    ("reason".into(), s("disk full")),
                 ]))]),
             ),
         ]);
@@ -540,6 +546,10 @@ mod tests {
         assert_eq!(
             r.last_decision().map(|d| d.decision),
             Some(Decision::Reject)
+        );
+        assert_eq!(
+            r.last_decision().and_then(|d| d.reason.as_deref()),
+            Some("disk full")
         );
         assert!(record_from(&HashMap::new()).is_err());
         assert_ne!(new_token(), new_token());

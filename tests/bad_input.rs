@@ -116,7 +116,12 @@ async fn bad_input_table() {
     set_header(&mut json_content, "content-type", Some("application/json"));
     let no_payload = with_body(&good, "command=%2Fapprovals&text=");
     let not_json = with_body(&good, "payload=%7Bnot+json");
-    let unknown_type = with_payload(&h, &good, |p| p["type"] = json!("view_submission"));
+    let unknown_type = with_payload(&h, &good, |p| p["type"] = json!("message_action"));
+    let viewless_submission = with_payload(&h, &good, |p| p["type"] = json!("view_submission"));
+    let forged_view = with_payload(&h, &good, |p| {
+        p["type"] = json!("view_submission");
+        p["view"] = json!({"callback_id": "ssm_reason", "private_metadata": "{\"d\":\"Approve\"}"});
+    });
     let unknown_action = with_payload(&h, &good, |p| {
         p["actions"][0]["action_id"] = json!("something_else")
     });
@@ -168,6 +173,12 @@ async fn bad_input_table() {
         ("payload is not JSON", &not_json, 400),
         ("block_actions without a user", &no_user, 400),
         ("unknown payload type", &unknown_type, 200),
+        ("view_submission without a view", &viewless_submission, 400),
+        (
+            "reason form whose metadata names no step",
+            &forged_view,
+            200,
+        ),
         ("unknown action_id", &unknown_action, 200),
         (
             "button names no step (bare execution ID)",

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use approvals::domain::execution::{APPROVE_ACTION, Execution, ExecutionId, Status, Step};
 use approvals::domain::interaction::Decision;
 use approvals::domain::record::DecisionRecord;
-use approvals::domain::render::{render_outcome, render_prompt};
+use approvals::domain::render::{PromptStyle, render_outcome, render_prompt};
+use approvals::domain::waiting::StepKind;
 use stand_ins::block_kit_text::render;
 
 const STARTED: i64 = 1_795_266_000; // 2026-11-21 13:00 UTC
@@ -64,7 +65,14 @@ fn readme_pictures_are_the_rendered_messages() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let (execution, step) = example(Status::Waiting, Status::Waiting);
     let prompt = render(
-        &render_prompt(&execution, &step, "us-east-1").blocks,
+        &render_prompt(
+            &execution,
+            &step,
+            StepKind::Approval,
+            "us-east-1",
+            PromptStyle::default(),
+        )
+        .blocks,
         &names,
     ) + "\n";
 
@@ -75,9 +83,16 @@ fn readme_pictures_are_the_rendered_messages() {
         user_id: "U0ALICE".into(),
         handle: "alice".into(),
         at_unix: STARTED + 600,
+        reason: None,
     };
     let decided = render(
-        &render_outcome(&execution, &step, Some(&record), "us-east-1").blocks,
+        &render_outcome(
+            &execution,
+            &step,
+            std::slice::from_ref(&record),
+            "us-east-1",
+        )
+        .blocks,
         &names,
     ) + "\n";
 
@@ -142,6 +157,9 @@ fn readme_documents_every_variable_the_functions_read() {
         ALLOWED_TEAMS,
         TABLE,
         RETENTION_DAYS,
+        ROUTES,
+        APPROVER_ROLE_ARN,
+        REJECT_REASON,
     ];
     for variable in read_by_the_code {
         assert!(
@@ -161,7 +179,10 @@ fn readme_documents_every_variable_the_functions_read() {
         .collect();
     for line in template.lines().map(str::trim) {
         if let Some((name, _)) = line.split_once(':')
-            && (name.starts_with("SLACK_") || name.starts_with("APPROVAL"))
+            && (name.starts_with("SLACK_")
+                || name.starts_with("APPROVAL")
+                || name.starts_with("APPROVER_")
+                || name == "REJECT_REASON")
         {
             assert!(
                 known.contains(&name),

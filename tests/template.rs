@@ -27,7 +27,11 @@ fn actions(block: &str) -> Vec<String> {
         .lines()
         .map(str::trim)
         .filter_map(|l| l.strip_prefix("- ").or_else(|| l.strip_prefix("Action: ")))
-        .filter(|l| l.starts_with("ssm:") || l.starts_with("dynamodb:") || l.starts_with("kms:"))
+        .filter(|l| {
+            ["ssm:", "dynamodb:", "kms:", "sts:"]
+                .iter()
+                .any(|service| l.starts_with(service))
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -76,6 +80,7 @@ fn each_function_may_make_exactly_the_calls_it_makes() {
             "ssm:SendAutomationSignal",
             "ssm:GetAutomationExecution",
             "ssm:DescribeAutomationStepExecutions",
+            "ssm:DescribeAutomationExecutions",
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
             "ssm:GetParameter",
@@ -113,5 +118,40 @@ fn the_events_function_scales_and_hears_only_what_it_acts_on() {
     assert!(t.contains(&format!(
         "{}: !Ref ApprovalsTable",
         approvals::config::TABLE
+    )));
+}
+
+#[test]
+fn per_person_sessions_are_allowed_exactly_as_the_code_asks_for_them() {
+    let t = template();
+    // The approver role trusts the interactions function's role, with source identity.
+    let role = resource(&t, "SlackApproverRole");
+    assert!(role.contains("Condition: PerPerson"));
+    assert!(role.contains("AWS: !GetAtt SlackInteractionsFunctionRole.Arn"));
+    assert_eq!(
+        actions(&role),
+        [
+            "sts:AssumeRole",
+            "sts:SetSourceIdentity",
+            "ssm:SendAutomationSignal"
+        ]
+    );
+    // The function's role may assume it, and set the source identity the code sets.
+    let assume = resource(&t, "SlackApproverAssumePolicy");
+    assert!(assume.contains("- !Ref SlackInteractionsFunctionRole"));
+    assert!(assume.contains("Resource: !GetAtt SlackApproverRole.Arn"));
+    assert_eq!(
+        actions(&assume),
+        ["sts:AssumeRole", "sts:SetSourceIdentity"]
+    );
+    // The variable the code reads is set from the role, only when enabled.
+    assert!(t.contains(&format!(
+        "{}: !If [PerPerson, !GetAtt SlackApproverRole.Arn, \"\"]",
+        approvals::config::APPROVER_ROLE_ARN
+    )));
+    assert!(t.contains(&format!("{}: !Ref SlackRoutes", approvals::config::ROUTES)));
+    assert!(t.contains(&format!(
+        "{}: !Ref RejectReason",
+        approvals::config::REJECT_REASON
     )));
 }

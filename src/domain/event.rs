@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::execution::{APPROVE_ACTION, ExecutionId, Status};
+use super::execution::{APPROVE_ACTION, ExecutionId, PAUSE_ACTION, Status};
 
 pub const STEP_DETAIL_TYPE: &str = "EC2 Automation Step Status-change Notification";
 pub const EXECUTION_DETAIL_TYPE: &str = "EC2 Automation Execution Status-change Notification";
@@ -105,8 +105,9 @@ impl AutomationEvent {
             ..
         } = &self.subject
             && action != APPROVE_ACTION
+            && action != PAUSE_ACTION
         {
-            return EventPlan::Ignore("the step is not an aws:approve step");
+            return EventPlan::Ignore("the step is not an aws:approve or aws:pause step");
         }
         match &self.status {
             // A step event without an Action is checked against the execution itself.

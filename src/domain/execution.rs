@@ -129,6 +129,8 @@ pub struct Step {
 }
 
 pub const APPROVE_ACTION: &str = "aws:approve";
+/// A step that waits until it is resumed (`SendAutomationSignal` `Resume`).
+pub const PAUSE_ACTION: &str = "aws:pause";
 
 impl Execution {
     /// The step a prompt was posted for, by its step execution ID (or name, for

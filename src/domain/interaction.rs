@@ -3,13 +3,21 @@
 //! Only what a decision needs is typed; the clicked message's blocks are kept as
 //! raw JSON, so block types we do not know never fail a click.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::waiting::StepTarget;
+use super::waiting::{StepKind, StepTarget};
 
 pub const APPROVE_ACTION_ID: &str = "ssm_approve";
 pub const REJECT_ACTION_ID: &str = "ssm_reject";
+pub const RESUME_ACTION_ID: &str = "ssm_resume";
+/// The `callback_id` of the modal that asks for a reason.
+pub const REASON_VIEW_ID: &str = "ssm_reason";
+/// The input block (and its element) of the reason modal.
+pub const REASON_BLOCK_ID: &str = "ssm_reason_block";
+pub const REASON_INPUT_ID: &str = "ssm_reason_input";
+/// The slash command that lists what waits.
+pub const APPROVALS_COMMAND: &str = "/approvals";
 /// The actions block's `block_id` is this prefix followed by the approval step's key
 /// (informative only: what a click decides is named by the button's value).
 pub const ACTIONS_BLOCK_PREFIX: &str = "ssm_decision/";
@@ -18,6 +26,8 @@ pub const ACTIONS_BLOCK_PREFIX: &str = "ssm_decision/";
 pub enum Decision {
     Approve,
     Reject,
+    /// Resume a paused runbook (`aws:pause`).
+    Resume,
 }
 
 impl Decision {
@@ -26,6 +36,7 @@ impl Decision {
         match self {
             Self::Approve => "Approve",
             Self::Reject => "Reject",
+            Self::Resume => "Resume",
         }
     }
 
@@ -33,6 +44,7 @@ impl Decision {
         match self {
             Self::Approve => "Approved",
             Self::Reject => "Rejected",
+            Self::Resume => "Resumed",
         }
     }
 
@@ -40,6 +52,24 @@ impl Decision {
         match raw {
             "Approve" => Some(Self::Approve),
             "Reject" => Some(Self::Reject),
+            "Resume" => Some(Self::Resume),
+            _ => None,
+        }
+    }
+
+    /// The kind of step this decision is for.
+    pub fn step_kind(self) -> StepKind {
+        match self {
+            Self::Approve | Self::Reject => StepKind::Approval,
+            Self::Resume => StepKind::Pause,
+        }
+    }
+
+    fn from_action_id(action_id: &str) -> Option<Self> {
+        match action_id {
+            APPROVE_ACTION_ID => Some(Self::Approve),
+            REJECT_ACTION_ID => Some(Self::Reject),
+            RESUME_ACTION_ID => Some(Self::Resume),
             _ => None,
         }
     }
@@ -68,29 +98,73 @@ impl SlackUser {
     }
 }
 
-/// A click on one of our Approve / Reject buttons.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DecisionClick {
-    pub decision: Decision,
-    /// The execution and the very step the clicked prompt showed (the button's value).
-    pub target: StepTarget,
+/// Who acts, and the workspace the request came through (`team.id`), when Slack sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
     pub user: SlackUser,
-    /// The workspace the click came through (`team.id`), when Slack sent it.
     pub team_id: Option<String>,
-    pub response_url: String,
-    /// The blocks of the message that was clicked, when Slack sent them.
-    pub message_blocks: Vec<Value>,
 }
 
-impl DecisionClick {
-    /// The workspace the clicker belongs to: `user.team_id`, else the payload's team.
-    pub fn clicker_team(&self) -> Option<&str> {
+impl Actor {
+    /// The workspace the person belongs to: `user.team_id`, else the request's team.
+    pub fn team(&self) -> Option<&str> {
         self.user
             .team_id
             .as_deref()
             .or(self.team_id.as_deref())
             .filter(|t| !t.is_empty())
     }
+}
+
+/// A click on one of our Approve / Reject / Resume buttons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionClick {
+    pub decision: Decision,
+    /// The execution and the very step the clicked prompt showed (the button's value).
+    pub target: StepTarget,
+    pub actor: Actor,
+    pub response_url: String,
+    /// Opens a modal (a reason for the decision) within 3 seconds of the click.
+    pub trigger_id: Option<String>,
+    /// The blocks of the message that was clicked, when Slack sent them (it does not
+    /// for ephemeral messages, such as the answer to `/approvals`).
+    pub message_blocks: Vec<Value>,
+    /// The click came from an ephemeral message (the `/approvals` list), not a prompt.
+    pub from_ephemeral: bool,
+}
+
+/// Where a reason modal came from, kept in its `private_metadata` (Slack hands it
+/// back untouched with the submission, which is signed like every request).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReasonContext {
+    #[serde(rename = "d", with = "signal_type_text")]
+    pub decision: Decision,
+    #[serde(rename = "t")]
+    pub target: StepTarget,
+    /// The clicked prompt's `response_url`, to replace it once decided.
+    #[serde(rename = "r")]
+    pub response_url: String,
+    /// The click came from an ephemeral message: do not replace it with the outcome.
+    #[serde(rename = "e", default)]
+    pub from_ephemeral: bool,
+}
+
+/// A submitted reason modal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReasonSubmission {
+    pub context: ReasonContext,
+    pub actor: Actor,
+    /// What the person typed, trimmed; `None` when they left it empty.
+    pub reason: Option<String>,
+}
+
+/// The `/approvals` slash command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlashCommand {
+    pub command: String,
+    pub text: String,
+    pub actor: Actor,
+    pub channel_id: Option<String>,
 }
 
 /// Why one of our buttons could not be acted on.
@@ -106,6 +180,9 @@ pub enum ButtonError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Interaction {
     Decision(DecisionClick),
+    Reason(ReasonSubmission),
+    /// A reason modal whose metadata is not ours: nothing to act on.
+    BadView(String),
     /// One of our buttons, but it does not name an execution and step: the clicker is told.
     BadButton {
         response_url: String,
@@ -121,7 +198,7 @@ pub enum PayloadError {
     NoPayload,
     #[error("`payload` is not valid JSON: {0}")]
     InvalidJson(#[source] serde_json::Error),
-    #[error("`payload` is not a block_actions payload we can read: {0}")]
+    #[error("`payload` is not an interaction payload we can read: {0}")]
     Malformed(#[source] serde_json::Error),
 }
 
@@ -145,9 +222,19 @@ struct BlockActions {
     #[serde(default)]
     response_url: Option<String>,
     #[serde(default)]
+    trigger_id: Option<String>,
+    #[serde(default)]
     actions: Vec<Action>,
     #[serde(default)]
     message: Option<MessageSeen>,
+    #[serde(default)]
+    container: Option<Container>,
+}
+
+#[derive(Deserialize)]
+struct Container {
+    #[serde(default)]
+    is_ephemeral: bool,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +251,24 @@ struct MessageSeen {
     blocks: Vec<Value>,
 }
 
+#[derive(Deserialize)]
+struct ViewSubmission {
+    user: SlackUser,
+    #[serde(default)]
+    team: Option<Team>,
+    view: View,
+}
+
+#[derive(Deserialize)]
+struct View {
+    #[serde(default)]
+    callback_id: Option<String>,
+    #[serde(default)]
+    private_metadata: Option<String>,
+    #[serde(default)]
+    state: Option<Value>,
+}
+
 /// Reads `payload` from an `application/x-www-form-urlencoded` body.
 pub fn payload_from_form(body: &[u8]) -> Result<String, PayloadError> {
     form_urlencoded::parse(body)
@@ -172,29 +277,62 @@ pub fn payload_from_form(body: &[u8]) -> Result<String, PayloadError> {
         .ok_or(PayloadError::NoPayload)
 }
 
+/// A slash command's form body (`command`, `text`, `user_id`, …), if it is one.
+pub fn command_from_form(body: &[u8]) -> Option<SlashCommand> {
+    let mut command = None;
+    let (mut text, mut user_id, mut user_name, mut team_id, mut channel_id) =
+        (String::new(), None, None, None, None);
+    for (key, value) in form_urlencoded::parse(body) {
+        let value = value.into_owned();
+        match &*key {
+            "command" => command = Some(value),
+            "text" => text = value,
+            "user_id" => user_id = Some(value),
+            "user_name" => user_name = Some(value),
+            "team_id" => team_id = Some(value),
+            "channel_id" => channel_id = Some(value),
+            _ => {}
+        }
+    }
+    let user_id = user_id.filter(|u| !u.trim().is_empty())?;
+    Some(SlashCommand {
+        command: command?,
+        text,
+        actor: Actor {
+            user: SlackUser {
+                id: user_id,
+                username: user_name.clone(),
+                name: user_name,
+                // A command says only the workspace it came through.
+                team_id: None,
+            },
+            team_id,
+        },
+        channel_id,
+    })
+}
+
 pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
     let value: Value = serde_json::from_str(payload).map_err(PayloadError::InvalidJson)?;
     let envelope = Envelope::deserialize(&value).map_err(PayloadError::Malformed)?;
     match envelope.kind.as_deref() {
-        Some("block_actions") => {}
-        Some(other) => {
-            return Ok(Interaction::Ignored(format!(
-                "interaction type {other:?} is not handled"
-            )));
-        }
-        None => return Ok(Interaction::Ignored("the payload has no type".into())),
+        Some("block_actions") => parse_block_actions(value),
+        Some("view_submission") => parse_view_submission(value),
+        Some(other) => Ok(Interaction::Ignored(format!(
+            "interaction type {other:?} is not handled"
+        ))),
+        None => Ok(Interaction::Ignored("the payload has no type".into())),
     }
+}
+
+fn parse_block_actions(value: Value) -> Result<Interaction, PayloadError> {
     let payload = BlockActions::deserialize(value).map_err(PayloadError::Malformed)?;
     let Some((decision, raw_value)) = payload.actions.iter().find_map(|a| {
-        let decision = match a.action_id.as_deref()? {
-            APPROVE_ACTION_ID => Decision::Approve,
-            REJECT_ACTION_ID => Decision::Reject,
-            _ => return None,
-        };
+        let decision = Decision::from_action_id(a.action_id.as_deref()?)?;
         Some((decision, a.value.clone().unwrap_or_default()))
     }) else {
         return Ok(Interaction::Ignored(
-            "no Approve or Reject action in the payload".into(),
+            "no Approve, Reject or Resume action in the payload".into(),
         ));
     };
     let Some(response_url) = payload.response_url.filter(|u| !u.is_empty()) else {
@@ -206,15 +344,73 @@ pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
         Ok(target) => Ok(Interaction::Decision(DecisionClick {
             decision,
             target,
-            user: payload.user,
-            team_id: payload.team.and_then(|t| t.id),
+            actor: Actor {
+                user: payload.user,
+                team_id: payload.team.and_then(|t| t.id),
+            },
             response_url,
+            trigger_id: payload.trigger_id.filter(|t| !t.is_empty()),
             message_blocks: payload.message.map(|m| m.blocks).unwrap_or_default(),
+            from_ephemeral: payload.container.is_some_and(|c| c.is_ephemeral),
         })),
         Err(error) => Ok(Interaction::BadButton {
             response_url,
             error,
         }),
+    }
+}
+
+fn parse_view_submission(value: Value) -> Result<Interaction, PayloadError> {
+    let payload = ViewSubmission::deserialize(value).map_err(PayloadError::Malformed)?;
+    if payload.view.callback_id.as_deref() != Some(REASON_VIEW_ID) {
+        return Ok(Interaction::Ignored("a view that is not ours".into()));
+    }
+    let context = match payload
+        .view
+        .private_metadata
+        .as_deref()
+        .map(serde_json::from_str::<ReasonContext>)
+    {
+        Some(Ok(context)) => context,
+        Some(Err(e)) => return Ok(Interaction::BadView(format!("unreadable metadata: {e}"))),
+        None => return Ok(Interaction::BadView("no metadata".into())),
+    };
+    let reason = payload
+        .view
+        .state
+        .as_ref()
+        .and_then(|s| {
+            s.pointer(&format!(
+                "/values/{REASON_BLOCK_ID}/{REASON_INPUT_ID}/value"
+            ))
+        })
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    Ok(Interaction::Reason(ReasonSubmission {
+        context,
+        actor: Actor {
+            user: payload.user,
+            team_id: payload.team.and_then(|t| t.id),
+        },
+        reason,
+    }))
+}
+
+mod signal_type_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Decision;
+
+    pub fn serialize<S: Serializer>(d: &Decision, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(d.signal_type())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decision, D::Error> {
+        let raw = String::deserialize(d)?;
+        Decision::parse_signal_type(&raw)
+            .ok_or_else(|| serde::de::Error::custom("not a signal type"))
     }
 }
 
@@ -294,9 +490,11 @@ mod tests {
         };
         assert_eq!(d.decision, Decision::Approve);
         assert_eq!(d.target, target());
-        assert_eq!(d.user.handle(), "alice");
-        assert_eq!(d.clicker_team(), Some("T0TEAM"));
+        assert_eq!(d.actor.user.handle(), "alice");
+        assert_eq!(d.actor.team(), Some("T0TEAM"));
         assert_eq!(d.message_blocks.len(), 3);
+        assert_eq!(d.trigger_id.as_deref(), Some("1.2.3"));
+        assert!(!d.from_ephemeral);
         let reject = parse_interaction(&click(REJECT_ACTION_ID, &value()).to_string()).unwrap();
         assert!(matches!(
             reject,
@@ -313,11 +511,17 @@ mod tests {
             parse_interaction(&click("something_else", &value()).to_string()).unwrap(),
             Interaction::Ignored(_)
         ));
-        let mut modal = click(APPROVE_ACTION_ID, &value());
-        modal["type"] = json!("view_submission");
+        let other_view = json!({"type": "view_submission", "user": {"id": "U0ALICE"},
+            "view": {"callback_id": "someone_elses", "private_metadata": "{}"}});
         assert!(matches!(
-            parse_interaction(&modal.to_string()).unwrap(),
+            parse_interaction(&other_view.to_string()).unwrap(),
             Interaction::Ignored(_)
+        ));
+        let forged_metadata = json!({"type": "view_submission", "user": {"id": "U0ALICE"},
+            "view": {"callback_id": REASON_VIEW_ID, "private_metadata": "{\"t\":1}"}});
+        assert!(matches!(
+            parse_interaction(&forged_metadata.to_string()).unwrap(),
+            Interaction::BadView(_)
         ));
         assert!(matches!(
             parse_interaction("{}").unwrap(),
@@ -379,6 +583,69 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_resume_click_from_an_ephemeral_list() {
+        let mut c = click(RESUME_ACTION_ID, &value());
+        c["container"]["is_ephemeral"] = json!(true);
+        c.as_object_mut().unwrap().remove("message");
+        let Interaction::Decision(d) = parse_interaction(&c.to_string()).unwrap() else {
+            panic!("not a decision");
+        };
+        assert_eq!(d.decision, Decision::Resume);
+        assert_eq!(d.decision.step_kind(), StepKind::Pause);
+        assert!(d.from_ephemeral);
+        assert!(d.message_blocks.is_empty());
+    }
+
+    #[test]
+    fn reads_a_reason_submission_with_its_context() {
+        let context = ReasonContext {
+            decision: Decision::Reject,
+            target: target(),
+            response_url: "https://hooks.slack.com/actions/T0TEAM/1/abc".into(),
+            from_ephemeral: false,
+        };
+        let metadata = serde_json::to_string(&context).unwrap();
+        let submission = |reason: Value| {
+            json!({"type": "view_submission", "team": {"id": "T0TEAM"},
+                "user": {"id": "U0BOB", "username": "bob", "team_id": "T0TEAM"},
+                "view": {"id": "V1", "callback_id": REASON_VIEW_ID, "private_metadata": metadata,
+                    "state": {"values": {REASON_BLOCK_ID: {REASON_INPUT_ID:
+                        {"type": "plain_text_input", "value": reason}}}}}})
+        };
+        let Interaction::Reason(r) =
+            parse_interaction(&submission(json!("  disk is full \n")).to_string()).unwrap()
+        else {
+            panic!("not a reason");
+        };
+        assert_eq!(r.context, context);
+        assert_eq!(r.reason.as_deref(), Some("disk is full"));
+        assert_eq!(r.actor.user.id, "U0BOB");
+        for empty in [json!(null), json!("   ")] {
+            let Interaction::Reason(r) = parse_interaction(&submission(empty).to_string()).unwrap()
+            else {
+                panic!("not a reason");
+            };
+            assert_eq!(r.reason, None);
+        }
+        // The context stays well within Slack's 3000 characters of private_metadata.
+        assert!(metadata.len() < 400, "{metadata}");
+    }
+
+    #[test]
+    fn reads_a_slash_command() {
+        let body = "token=t&team_id=T0TEAM&team_domain=acme&channel_id=C0OPS&channel_name=ops\
+            &user_id=U0ALICE&user_name=alice&command=%2Fapprovals&text=&api_app_id=A0APP\
+            &response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1&trigger_id=1.2.3";
+        let command = command_from_form(body.as_bytes()).unwrap();
+        assert_eq!(command.command, APPROVALS_COMMAND);
+        assert_eq!(command.actor.user.id, "U0ALICE");
+        assert_eq!(command.actor.team(), Some("T0TEAM"));
+        assert_eq!(command.channel_id.as_deref(), Some("C0OPS"));
+        assert_eq!(command_from_form(b"command=%2Fapprovals"), None);
+        assert_eq!(command_from_form(b"payload=%7B%7D"), None);
+    }
+
+    #[test]
     fn handle_falls_back_to_the_user_id() {
         let user: SlackUser = serde_json::from_value(json!({"id": "U1", "username": " "})).unwrap();
         assert_eq!(user.handle(), "U1");
@@ -411,7 +678,7 @@ mod tests {
             form in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
             payload in ".{0,300}",
             value in ".{0,120}",
-            action in proptest::sample::select(vec![APPROVE_ACTION_ID, REJECT_ACTION_ID, "x"]),
+            action in proptest::sample::select(vec![APPROVE_ACTION_ID, REJECT_ACTION_ID, RESUME_ACTION_ID, "x"]),
         ) {
             if let Ok(p) = payload_from_form(&form) {
                 let _ = parse_interaction(&p);
@@ -421,6 +688,11 @@ mod tests {
             c["user"]["team_id"] = json!(value.clone());
             let _ = parse_interaction(&c.to_string());
             let _ = parse_button_value(&value);
+            let _ = command_from_form(&form);
+            let view = json!({"type": "view_submission", "user": {"id": value.clone()},
+                "view": {"callback_id": REASON_VIEW_ID, "private_metadata": payload.clone(),
+                    "state": {"values": {REASON_BLOCK_ID: {REASON_INPUT_ID: {"value": value.clone()}}}}}});
+            let _ = parse_interaction(&view.to_string());
         }
     }
 }

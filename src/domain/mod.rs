@@ -3,8 +3,11 @@
 pub mod approvers;
 pub mod event;
 pub mod execution;
+pub mod identity;
 pub mod interaction;
 pub mod record;
 pub mod render;
+pub mod routes;
 pub mod signature;
+pub mod views;
 pub mod waiting;

@@ -2,7 +2,7 @@
 //! post its prompt, where the prompt is, what it last showed, and the decisions made
 //! in Slack (the audit trail). Pure: the rules, not the storage.
 
-use super::execution::{Execution, ExecutionId, Step};
+use super::execution::{Execution, ExecutionId, Status, Step};
 use super::interaction::Decision;
 
 /// A claim to post a step's prompt that has no prompt after this long was abandoned:
@@ -33,6 +33,8 @@ pub struct DecisionRecord {
     pub user_id: String,
     pub handle: String,
     pub at_unix: i64,
+    /// Why, when the person gave a reason.
+    pub reason: Option<String>,
 }
 
 /// One approval step's item in the table.
@@ -66,6 +68,44 @@ impl StepRecord {
         self.decisions.last()
     }
 
+    /// The approvals recorded for the step run `step_key`, one per person, oldest first.
+    pub fn approvals_of(&self, step_key: &str) -> Vec<&DecisionRecord> {
+        let mut seen = vec![];
+        for d in &self.decisions {
+            if d.step_key == step_key
+                && d.decision == Decision::Approve
+                && !seen
+                    .iter()
+                    .any(|s: &&DecisionRecord| s.user_id == d.user_id)
+            {
+                seen.push(d);
+            }
+        }
+        seen
+    }
+
+    /// The decisions made in Slack that explain how `step` ended: every approval
+    /// when it was approved (a quorum names them all), else the one decision (the
+    /// rejection or the resumption) that agrees with its status. Empty when the step
+    /// ended otherwise (timed out, decided in the console, cancelled).
+    pub fn deciding(&self, step: &Step) -> Vec<DecisionRecord> {
+        let agreeing = |d: &&DecisionRecord| {
+            d.step_key == step.key()
+                && matches!(
+                    (d.decision, &step.status),
+                    (Decision::Approve | Decision::Resume, Status::Success)
+                        | (Decision::Reject, Status::Failed)
+                )
+        };
+        match self.decisions.iter().rfind(agreeing) {
+            Some(last) if last.decision == Decision::Approve => {
+                self.approvals_of(step.key()).into_iter().cloned().collect()
+            }
+            Some(last) => vec![last.clone()],
+            None => vec![],
+        }
+    }
+
     pub fn posting_state(&self, now_unix: i64) -> PostingState {
         if let Some(prompt) = &self.prompt {
             return PostingState::Posted(prompt.clone());
@@ -84,17 +124,17 @@ impl StepRecord {
 
 /// What a prompt shows of its step: the step's and the runbook's status and who
 /// decided. A prompt is updated only when this changes.
-pub fn shown_state(
-    execution: &Execution,
-    step: &Step,
-    decision: Option<&DecisionRecord>,
-) -> String {
-    format!(
-        "{}/{}/{}",
-        step.status,
-        execution.status,
-        decision.map_or("-", |d| d.user_id.as_str())
-    )
+pub fn shown_state(execution: &Execution, step: &Step, deciding: &[DecisionRecord]) -> String {
+    let who = if deciding.is_empty() {
+        "-".to_owned()
+    } else {
+        deciding
+            .iter()
+            .map(|d| d.user_id.as_str())
+            .collect::<Vec<_>>()
+            .join("+")
+    };
+    format!("{}/{}/{who}", step.status, execution.status)
 }
 
 #[cfg(test)]
@@ -117,6 +157,54 @@ mod tests {
             decisions: vec![],
             shown: None,
         }
+    }
+
+    fn decision(user: &str, decision: Decision, step_key: &str) -> DecisionRecord {
+        DecisionRecord {
+            step_key: step_key.into(),
+            decision,
+            user_id: user.into(),
+            handle: user.to_lowercase(),
+            at_unix: 1,
+            reason: None,
+        }
+    }
+
+    fn step(status: Status) -> Step {
+        Step {
+            name: "approve".into(),
+            action: "aws:approve".into(),
+            status,
+            step_execution_id: Some("s1".into()),
+            inputs: Default::default(),
+            started_at_unix: None,
+            timeout_seconds: None,
+            failure_message: None,
+        }
+    }
+
+    #[test]
+    fn a_quorum_is_credited_to_every_approver_once() {
+        let mut r = record(None, true);
+        r.decisions = vec![
+            decision("U0ALICE", Decision::Approve, "s1"),
+            decision("U0ALICE", Decision::Approve, "s1"),
+            decision("U0BOB", Decision::Approve, "s0"),
+            decision("U0BOB", Decision::Approve, "s1"),
+        ];
+        let users = |v: Vec<DecisionRecord>| v.into_iter().map(|d| d.user_id).collect::<Vec<_>>();
+        assert_eq!(r.approvals_of("s1").len(), 2);
+        assert_eq!(
+            users(r.deciding(&step(Status::Success))),
+            ["U0ALICE", "U0BOB"]
+        );
+        // Approvals do not explain a rejection, a time-out or a step still waiting.
+        assert!(r.deciding(&step(Status::Failed)).is_empty());
+        assert!(r.deciding(&step(Status::TimedOut)).is_empty());
+        assert!(r.deciding(&step(Status::Waiting)).is_empty());
+        r.decisions
+            .push(decision("U0CAROL", Decision::Reject, "s1"));
+        assert_eq!(users(r.deciding(&step(Status::Failed))), ["U0CAROL"]);
     }
 
     #[test]

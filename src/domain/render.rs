@@ -8,10 +8,11 @@ use serde_json::{Value, json};
 
 use super::execution::{Execution, Status, Step};
 use super::interaction::{
-    ACTIONS_BLOCK_PREFIX, APPROVE_ACTION_ID, Decision, REJECT_ACTION_ID, button_value,
+    ACTIONS_BLOCK_PREFIX, APPROVE_ACTION_ID, Decision, REJECT_ACTION_ID, RESUME_ACTION_ID,
+    button_value,
 };
 use super::record::DecisionRecord;
-use super::waiting::StepTarget;
+use super::waiting::{StepKind, StepTarget};
 
 pub const STATUS_BLOCK: &str = "ssm_status";
 /// The section of fields (runbook, started by, and while the step waits: approvals
@@ -33,6 +34,11 @@ const PARAMETERS_SHOWN: usize = 10;
 const PARAMETER_VALUE_MAX: usize = 120;
 /// Names and principals shown in code spans are cut to this many characters first.
 const NAME_MAX: usize = 200;
+/// A reason is shown in full up to this many characters (the modal takes at most
+/// [`REASON_MAX`]).
+const REASON_SHOWN_MAX: usize = 1000;
+/// The longest reason the modal accepts.
+pub const REASON_MAX: usize = 1000;
 
 /// A message as `chat.postMessage`, `chat.update` and `response_url` take it.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,23 +62,80 @@ pub fn console_executions_url(region: &str) -> String {
     )
 }
 
-/// The prompt for an `aws:approve` step that is waiting. Each button names the
-/// execution and the very step execution it decides (see [`StepTarget`]).
-pub fn render_prompt(execution: &Execution, step: &Step, region: &str) -> SlackMessage {
-    let approval = step.approval();
-    let status = String::from(":hourglass_flowing_sand: *Waiting for approval*");
-    let mut blocks = details(execution, step, region, status);
-    let value = button_value(&StepTarget::for_step(&execution.id, step));
-    if value.chars().count() <= BUTTON_VALUE_MAX {
-        blocks.push(json!({
-            "type": "actions",
-            "block_id": truncate(&format!("{ACTIONS_BLOCK_PREFIX}{}", step.key()), 255),
-            "elements": [
-                {"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
-                 "text": {"type": "plain_text", "text": "Approve"}, "value": value},
-                {"type": "button", "action_id": REJECT_ACTION_ID, "style": "danger",
-                 "text": {"type": "plain_text", "text": "Reject"}, "value": value,
-                 "confirm": {
+/// How prompts are drawn, from the deployment's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PromptStyle {
+    /// Decisions are signalled under a session per person (`APPROVER_ROLE_ARN`), so
+    /// a quorum can be met from Slack.
+    pub per_person: bool,
+    /// Reject opens a modal asking for a reason (which is its confirmation).
+    pub reason_modal: bool,
+}
+
+/// The prompt for a step that waits for a person: an `aws:approve` step (Approve /
+/// Reject) or an `aws:pause` step (Resume). Each button names the execution and the
+/// very step execution it decides (see [`StepTarget`]).
+pub fn render_prompt(
+    execution: &Execution,
+    step: &Step,
+    kind: StepKind,
+    region: &str,
+    style: PromptStyle,
+) -> SlackMessage {
+    let status = match kind {
+        StepKind::Approval => ":hourglass_flowing_sand: *Waiting for approval*",
+        StepKind::Pause => ":double_vertical_bar: *Paused*: the runbook waits to be resumed",
+    };
+    let mut blocks = details(execution, step, region, status.into(), style);
+    let target = StepTarget::for_step(&execution.id, step);
+    match buttons(execution, step, &target, kind, style) {
+        Some(actions) => blocks.push(actions),
+        // A button must name its step; one that cannot is not offered at all.
+        None => blocks.push(context(
+            "This step's name is too long for a Slack button: decide in the AWS console.",
+        )),
+    }
+    let text = match kind {
+        StepKind::Approval => {
+            let summary = step
+                .approval()
+                .message
+                .unwrap_or_else(|| "an aws:approve step is waiting".into());
+            format!(
+                "Approval needed: {} — {}",
+                escape(&execution.document_name),
+                escape(&one_line(&truncate(&summary, NOTIFICATION_MAX)))
+            )
+        }
+        StepKind::Pause => format!(
+            "Runbook paused: {} waits to be resumed",
+            escape(&execution.document_name)
+        ),
+    };
+    SlackMessage {
+        text: notification(&text),
+        blocks,
+    }
+}
+
+/// The actions block of a waiting step, or `None` when its value would not fit a button.
+pub(crate) fn buttons(
+    execution: &Execution,
+    step: &Step,
+    target: &StepTarget,
+    kind: StepKind,
+    style: PromptStyle,
+) -> Option<Value> {
+    let value = button_value(target);
+    if value.chars().count() > BUTTON_VALUE_MAX {
+        return None;
+    }
+    let elements = match kind {
+        StepKind::Approval => {
+            let mut reject = json!({"type": "button", "action_id": REJECT_ACTION_ID, "style": "danger",
+                "text": {"type": "plain_text", "text": "Reject"}, "value": value});
+            if !style.reason_modal {
+                reject["confirm"] = json!({
                     "title": {"type": "plain_text", "text": "Reject this runbook?"},
                     "text": mrkdwn(&format!(
                         "The approval step {} of {} fails and the runbook stops.",
@@ -80,65 +143,130 @@ pub fn render_prompt(execution: &Execution, step: &Step, region: &str) -> SlackM
                         code(&truncate(&execution.document_name, CONFIRM_NAME_MAX)))),
                     "confirm": {"type": "plain_text", "text": "Reject"},
                     "deny": {"type": "plain_text", "text": "Cancel"},
-                    "style": "danger"}}
-            ]
-        }));
-    } else {
-        // A button must name its step; one that cannot is not offered at all.
-        blocks.push(context(
-            "This step's name is too long for a Slack button: decide in the AWS console.",
-        ));
-    }
-    let summary = approval
-        .message
-        .as_deref()
-        .unwrap_or("an aws:approve step is waiting");
-    SlackMessage {
-        text: notification(&format!(
-            "Approval needed: {} — {}",
-            escape(&execution.document_name),
-            escape(&one_line(&truncate(summary, NOTIFICATION_MAX)))
-        )),
-        blocks,
-    }
+                    "style": "danger"});
+            }
+            json!([
+                {"type": "button", "action_id": APPROVE_ACTION_ID, "style": "primary",
+                 "text": {"type": "plain_text", "text": "Approve"}, "value": value},
+                reject
+            ])
+        }
+        StepKind::Pause => json!([
+            {"type": "button", "action_id": RESUME_ACTION_ID, "style": "primary",
+             "text": {"type": "plain_text", "text": "Resume"}, "value": value}
+        ]),
+    };
+    Some(json!({
+        "type": "actions",
+        "block_id": truncate(&format!("{ACTIONS_BLOCK_PREFIX}{}", step.key()), 255),
+        "elements": elements
+    }))
 }
 
-/// The message once the approval step is no longer waiting (or the execution ended):
-/// the outcome in words, no buttons. `decision` names who decided in Slack, if anyone.
+/// The clicked prompt while a quorum is being gathered: the approvals so far in its
+/// status, the buttons kept for the next approver.
+pub fn render_progress(
+    clicked_blocks: &[Value],
+    approvals: &[DecisionRecord],
+    needed: u32,
+) -> Option<SlackMessage> {
+    if !clicked_blocks
+        .iter()
+        .any(|b| block_id(b) == Some(STATUS_BLOCK))
+    {
+        return None;
+    }
+    let line = progress_line(approvals, needed);
+    let blocks = clicked_blocks
+        .iter()
+        .map(|b| match block_id(b) {
+            Some(STATUS_BLOCK) => status_block(line.clone()),
+            _ => verbatim(b.clone()),
+        })
+        .collect();
+    Some(SlackMessage {
+        text: notification(&format!("{} of {needed} approvals so far", approvals.len())),
+        blocks,
+    })
+}
+
+/// "1 of 2 approvals: @alice".
+pub fn progress_line(approvals: &[DecisionRecord], needed: u32) -> String {
+    let who = approvals
+        .iter()
+        .map(|a| mention(&a.user_id, &a.handle))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        ":hourglass_flowing_sand: *Waiting for approval*: {} of {needed} approvals: {who}",
+        approvals.len()
+    )
+}
+
+/// The message once the step is no longer waiting (or the execution ended): the
+/// outcome in words, no buttons. `decided` are the decisions made in Slack that
+/// explain the outcome (see `StepRecord::deciding`); empty when there are none.
 pub fn render_outcome(
     execution: &Execution,
     step: &Step,
-    decision: Option<&DecisionRecord>,
+    decided: &[DecisionRecord],
     region: &str,
 ) -> SlackMessage {
-    let decision =
-        decision.filter(|d| d.step_key == step.key() && agrees(d.decision, &step.status));
-    let mut status = match (&step.status, decision) {
-        (_, Some(d)) => decided_line(d),
-        (Status::Success, None) => ":white_check_mark: *Approved*".to_owned(),
-        (Status::Failed, None) => ":x: *Rejected or failed*".to_owned(),
-        (Status::TimedOut, None) => ":alarm_clock: *Timed out*: nobody decided in time".to_owned(),
-        (Status::Cancelled | Status::Cancelling, None) => {
+    let decided = agreeing(step, decided);
+    let pause = StepKind::of(step) == Some(StepKind::Pause);
+    let mut status = match (&step.status, decided.is_empty()) {
+        (_, false) => decided_line(&decided),
+        (Status::Success, true) if pause => ":arrow_forward: *Resumed*".to_owned(),
+        (Status::Success, true) => ":white_check_mark: *Approved*".to_owned(),
+        (Status::Failed, true) if pause => ":x: *Failed*".to_owned(),
+        (Status::Failed, true) => ":x: *Rejected or failed*".to_owned(),
+        (Status::TimedOut, true) if pause => ":alarm_clock: *Timed out* while paused".to_owned(),
+        (Status::TimedOut, true) => ":alarm_clock: *Timed out*: nobody decided in time".to_owned(),
+        (Status::Cancelled | Status::Cancelling, true) => {
             ":no_entry_sign: *Cancelled* before a decision".to_owned()
         }
-        (Status::Waiting, None) => {
+        (Status::Waiting, true) if pause => ":double_vertical_bar: *Still paused*".to_owned(),
+        (Status::Waiting, true) => {
             ":hourglass_flowing_sand: *Still waiting for approval*".to_owned()
         }
-        (other, None) => format!(
-            ":grey_question: Approval step is *{}*",
+        (other, true) => format!(
+            ":grey_question: {} step is *{}*",
+            if pause { "Pause" } else { "Approval" },
             escape(other.as_str())
         ),
     };
-    if decision.is_none()
+    if decided.is_empty()
         && let Some(failure) = step.failure_message.as_deref().filter(|f| !f.is_empty())
     {
         status.push_str(&format!("\n{}", quote(&truncate(failure, 500))));
     }
     status.push_str(&format!("\n{}", execution_line(&execution.status)));
-    let headline = plain_headline(&step.status, decision);
+    let headline = plain_headline(&step.status, &decided, pause);
     SlackMessage {
         text: notification(&format!("{headline}: {}", escape(&execution.document_name))),
-        blocks: details(execution, step, region, status),
+        blocks: details(execution, step, region, status, PromptStyle::default()),
+    }
+}
+
+/// The decision just accepted by SSM for a step that waited, drawn from the
+/// execution (for a decision made in a modal, which has no clicked message at hand).
+pub fn render_decided_step(
+    execution: &Execution,
+    step: &Step,
+    decided: &[DecisionRecord],
+    region: &str,
+) -> SlackMessage {
+    let mut over = step.clone();
+    over.status = Status::Success; // not waiting: no waiting-only fields
+    SlackMessage {
+        text: notification(&decided_headline(decided)),
+        blocks: details(
+            execution,
+            &over,
+            region,
+            decided_line(&decided.iter().collect::<Vec<_>>()),
+            PromptStyle::default(),
+        ),
     }
 }
 
@@ -147,16 +275,31 @@ pub fn render_outcome(
 /// so no extra call to SSM is needed; falls back to a minimal message without it.
 pub fn render_decided(
     clicked_blocks: &[Value],
-    record: &DecisionRecord,
+    decided: &[DecisionRecord],
     execution_id: &str,
 ) -> SlackMessage {
     SlackMessage {
-        text: notification(&format!(
+        text: notification(&decided_headline(decided)),
+        blocks: replace_status(
+            clicked_blocks,
+            decided_line(&decided.iter().collect::<Vec<_>>()),
+            execution_id,
+        ),
+    }
+}
+
+fn decided_headline(decided: &[DecisionRecord]) -> String {
+    match decided.first() {
+        Some(first) => format!(
             "{} in Slack by {}",
-            record.decision.past_tense(),
-            escape(&record.handle)
-        )),
-        blocks: replace_status(clicked_blocks, decided_line(record), execution_id),
+            first.decision.past_tense(),
+            decided
+                .iter()
+                .map(|d| escape(&d.handle))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => "Decided in Slack".into(),
     }
 }
 
@@ -174,35 +317,50 @@ pub enum StepNews {
 pub fn explain_no_longer_waiting(
     execution: &Execution,
     step: &Step,
-    decision: Option<&DecisionRecord>,
+    decided: &[DecisionRecord],
     news: StepNews,
 ) -> String {
-    let decision =
-        decision.filter(|d| d.step_key == step.key() && agrees(d.decision, &step.status));
-    let became = match (&step.status, decision) {
+    let decided = agreeing(step, decided);
+    let pause = StepKind::of(step) == Some(StepKind::Pause);
+    let became = match (&step.status, decided.first()) {
         (_, Some(d)) => format!(
             "was *{}* by {}",
             d.decision.past_tense(),
-            mention(&d.user_id, &d.handle)
+            decided
+                .iter()
+                .map(|d| mention(&d.user_id, &d.handle))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
+        (Status::Success, None) if pause => "was *Resumed*".into(),
         (Status::Success, None) => "was *Approved*".into(),
+        (Status::Failed, None) if pause => "*Failed*".into(),
         (Status::Failed, None) => "was *Rejected or failed*".into(),
         (Status::TimedOut, None) => "*Timed out*".into(),
         (Status::Cancelled | Status::Cancelling, None) => "was *Cancelled*".into(),
         (Status::Waiting, None) => "no longer takes decisions".into(),
         (other, None) => format!("is *{}*", escape(other.as_str())),
     };
+    let kind = if pause { "pause" } else { "approval" };
     let lead = match news {
-        StepNews::NothingDone => "Nothing was done: the approval step",
-        StepNews::Unconfirmed => {
-            "AWS did not confirm your decision in time, so it was not sent again. The approval step"
-        }
+        StepNews::NothingDone => format!("Nothing was done: the {kind} step"),
+        StepNews::Unconfirmed => format!(
+            "AWS did not confirm your decision in time, so it was not sent again. The {kind} step"
+        ),
     };
     format!(
         "{lead} {} is no longer waiting. It {became}. {}",
         code(&step.name),
         execution_line(&execution.status)
     )
+}
+
+/// The decisions that agree with how `step` ended, for that very step run.
+fn agreeing<'a>(step: &Step, decided: &'a [DecisionRecord]) -> Vec<&'a DecisionRecord> {
+    decided
+        .iter()
+        .filter(|d| d.step_key == step.key() && agrees(d.decision, &step.status))
+        .collect()
 }
 
 /// The clicked prompt for an execution SSM no longer knows: no buttons left.
@@ -269,11 +427,20 @@ fn without_waiting_fields(block: &Value) -> Value {
     block
 }
 
-fn details(execution: &Execution, step: &Step, region: &str, status: String) -> Vec<Value> {
+fn details(
+    execution: &Execution,
+    step: &Step,
+    region: &str,
+    status: String,
+    style: PromptStyle,
+) -> Vec<Value> {
     let approval = step.approval();
+    let pause = StepKind::of(step) == Some(StepKind::Pause);
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "emoji": true,
-            "text": truncate(&format!("Runbook approval: {}", execution.document_name), HEADER_MAX)}}),
+            "text": truncate(&format!("{}: {}",
+                if pause { "Runbook paused" } else { "Runbook approval" },
+                execution.document_name), HEADER_MAX)}}),
         status_block(status),
     ];
     if let Some(message) = &approval.message {
@@ -295,11 +462,11 @@ fn details(execution: &Execution, step: &Step, region: &str, status: String) -> 
                 .unwrap_or("unknown".into())
         ),
     ];
-    if step.status == Status::Waiting {
+    if step.status == Status::Waiting && !pause {
         fields.push(format!(
             "{}\n{}",
             WAITING_FIELDS[0],
-            approvals_needed(approval.min_required_approvals)
+            approvals_needed(approval.min_required_approvals, style.per_person)
         ));
         if let Some(at) = approval.times_out_at_unix {
             fields.push(format!("{}\n{}", WAITING_FIELDS[1], slack_date(at)));
@@ -322,8 +489,8 @@ fn details(execution: &Execution, step: &Step, region: &str, status: String) -> 
     blocks
 }
 
-fn approvals_needed(n: u32) -> String {
-    if n > 1 {
+fn approvals_needed(n: u32, per_person: bool) -> String {
+    if n > 1 && !per_person {
         // Honest about today's limit: every Slack decision is signalled by one AWS role.
         format!("{n} (decisions from Slack count as one AWS approver)")
     } else {
@@ -361,17 +528,30 @@ fn parameters(execution: &Execution) -> String {
     text
 }
 
-fn decided_line(record: &DecisionRecord) -> String {
-    let icon = match record.decision {
+/// "Approved by @alice, @bob <date>", with the reason given, if any, quoted below.
+fn decided_line(decided: &[&DecisionRecord]) -> String {
+    let Some(last) = decided.last() else {
+        return ":grey_question: *Decided*".into();
+    };
+    let icon = match last.decision {
         Decision::Approve => ":white_check_mark:",
         Decision::Reject => ":x:",
+        Decision::Resume => ":arrow_forward:",
     };
-    format!(
-        "{icon} *{}* by {} {}",
-        record.decision.past_tense(),
-        mention(&record.user_id, &record.handle),
-        slack_date(record.at_unix)
-    )
+    let who = decided
+        .iter()
+        .map(|d| mention(&d.user_id, &d.handle))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut line = format!(
+        "{icon} *{}* by {who} {}",
+        last.decision.past_tense(),
+        slack_date(last.at_unix)
+    );
+    if let Some(reason) = last.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+        line.push_str(&format!("\n{}", quote(&truncate(reason, REASON_SHOWN_MAX))));
+    }
+    line
 }
 
 /// `<@U…>` for a well-formed Slack user ID; anything else is shown as text.
@@ -394,14 +574,29 @@ pub fn is_slack_id(raw: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-fn plain_headline(step_status: &Status, decision: Option<&DecisionRecord>) -> String {
-    match (step_status, decision) {
-        (_, Some(d)) => format!("{} by {}", d.decision.past_tense(), escape(&d.handle)),
+fn plain_headline(step_status: &Status, decided: &[&DecisionRecord], pause: bool) -> String {
+    match (step_status, decided.last()) {
+        (_, Some(d)) => format!(
+            "{} by {}",
+            d.decision.past_tense(),
+            decided
+                .iter()
+                .map(|d| escape(&d.handle))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        (Status::Success, None) if pause => "Resumed".into(),
         (Status::Success, None) => "Approved".into(),
+        (Status::Failed, None) if pause => "Failed".into(),
         (Status::Failed, None) => "Rejected or failed".into(),
+        (Status::TimedOut, None) if pause => "Pause timed out".into(),
         (Status::TimedOut, None) => "Approval timed out".into(),
         (Status::Cancelled | Status::Cancelling, None) => "Cancelled".into(),
-        (other, None) => format!("Approval step {}", escape(other.as_str())),
+        (other, None) => format!(
+            "{} step {}",
+            if pause { "Pause" } else { "Approval" },
+            escape(other.as_str())
+        ),
     }
 }
 
@@ -416,13 +611,14 @@ fn execution_line(status: &Status) -> String {
 fn agrees(decision: Decision, step_status: &Status) -> bool {
     matches!(
         (decision, step_status),
-        (Decision::Approve, Status::Success) | (Decision::Reject, Status::Failed)
+        (Decision::Approve | Decision::Resume, Status::Success)
+            | (Decision::Reject, Status::Failed)
     )
 }
 
 /// A mrkdwn text object. `verbatim` stops Slack from turning bare URLs, channel
 /// names and `@names` into links and mentions; what we escaped stays text.
-fn mrkdwn(text: &str) -> Value {
+pub(crate) fn mrkdwn(text: &str) -> Value {
     json!({"type": "mrkdwn", "text": truncate(text, SECTION_MAX), "verbatim": true})
 }
 
@@ -430,16 +626,16 @@ fn status_block(text: String) -> Value {
     json!({"type": "section", "block_id": STATUS_BLOCK, "text": mrkdwn(&text)})
 }
 
-fn section(text: &str) -> Value {
+pub(crate) fn section(text: &str) -> Value {
     json!({"type": "section", "text": mrkdwn(text)})
 }
 
-fn context(text: &str) -> Value {
+pub(crate) fn context(text: &str) -> Value {
     json!({"type": "context", "elements": [mrkdwn(text)]})
 }
 
 /// A message's top-level `text` (the notification): already escaped by the caller.
-fn notification(escaped: &str) -> String {
+pub(crate) fn notification(escaped: &str) -> String {
     truncate(escaped, NOTIFICATION_MAX)
 }
 
@@ -447,7 +643,7 @@ fn block_id(block: &Value) -> Option<&str> {
     block.get("block_id").and_then(Value::as_str)
 }
 
-fn quote(message: &str) -> String {
+pub(crate) fn quote(message: &str) -> String {
     escape(message)
         .lines()
         .map(|l| format!(">{l}"))
@@ -499,7 +695,7 @@ pub fn code(text: &str) -> String {
 }
 
 /// Line breaks shown as `↵`, so text stays on one line.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.replace("\r\n", "\u{21B5}")
         .replace(['\n', '\r', '\u{2028}', '\u{2029}'], "\u{21B5}")
 }
@@ -593,7 +789,13 @@ mod tests {
     #[test]
     fn prompt_shows_what_a_person_needs_and_two_buttons() {
         let (e, s) = execution(Status::Waiting, Status::Waiting);
-        let m = render_prompt(&e, &s, "eu-west-1");
+        let m = render_prompt(
+            &e,
+            &s,
+            StepKind::Approval,
+            "eu-west-1",
+            PromptStyle::default(),
+        );
         let text = all_text(&m.blocks);
         for expected in [
             "Deploy-Prod",
@@ -650,7 +852,7 @@ mod tests {
             (Status::Failed, "Rejected or failed"),
         ] {
             let (e, s) = execution(Status::Failed, step_status);
-            let m = render_outcome(&e, &s, None, "us-east-1");
+            let m = render_outcome(&e, &s, &[], "us-east-1");
             let text = all_text(&m.blocks);
             assert!(!text.contains("\"actions\""), "buttons left in {text}");
             assert!(text.contains(words), "{words} missing in {text}");
@@ -667,8 +869,9 @@ mod tests {
             user_id: "U0ALICE".into(),
             handle: "alice".into(),
             at_unix: 1_763_730_100,
+            reason: None,
         };
-        let m = render_outcome(&e, &s, Some(&record), "us-east-1");
+        let m = render_outcome(&e, &s, std::slice::from_ref(&record), "us-east-1");
         assert!(all_text(&m.blocks).contains("*Approved* by <@U0ALICE>"));
         assert_eq!(m.text, "Approved by alice: Deploy-Prod");
         let stale = DecisionRecord {
@@ -676,12 +879,12 @@ mod tests {
             ..record.clone()
         };
         assert!(
-            !all_text(&render_outcome(&e, &s, Some(&stale), "us-east-1").blocks)
+            !all_text(&render_outcome(&e, &s, std::slice::from_ref(&stale), "us-east-1").blocks)
                 .contains("U0ALICE")
         );
         let (e, s) = execution(Status::TimedOut, Status::TimedOut);
         assert!(
-            !all_text(&render_outcome(&e, &s, Some(&record), "us-east-1").blocks)
+            !all_text(&render_outcome(&e, &s, std::slice::from_ref(&record), "us-east-1").blocks)
                 .contains("U0ALICE")
         );
     }
@@ -689,13 +892,20 @@ mod tests {
     #[test]
     fn decided_replaces_the_status_and_drops_the_buttons() {
         let (e, s) = execution(Status::Waiting, Status::Waiting);
-        let prompt = render_prompt(&e, &s, "us-east-1");
+        let prompt = render_prompt(
+            &e,
+            &s,
+            StepKind::Approval,
+            "us-east-1",
+            PromptStyle::default(),
+        );
         let record = DecisionRecord {
             step_key: s.key().into(),
             decision: Decision::Reject,
             user_id: "U0BOB".into(),
             handle: "bob".into(),
             at_unix: 1_763_730_100,
+            reason: None,
         };
         // Slack's copy of the clicked message may have lost `verbatim`: it is set again.
         let mut echoed = prompt.blocks.clone();
@@ -703,7 +913,7 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("verbatim");
-        let decided = render_decided(&echoed, &record, ID);
+        let decided = render_decided(&echoed, std::slice::from_ref(&record), ID);
         assert_eq!(decided.blocks[2]["text"]["verbatim"], true);
         assert_eq!(decided.blocks.len(), prompt.blocks.len() - 1);
         let text = all_text(&decided.blocks);
@@ -711,7 +921,7 @@ mod tests {
             text.contains(":x: *Rejected* by <@U0BOB>") && !text.contains("Waiting for approval")
         );
         assert!(!text.contains("\"actions\""));
-        let minimal = render_decided(&[], &record, ID);
+        let minimal = render_decided(&[], std::slice::from_ref(&record), ID);
         assert!(all_text(&minimal.blocks).contains(ID));
         let gone = render_gone(&prompt.blocks, ID);
         assert!(
@@ -731,7 +941,13 @@ mod tests {
         e.parameters = (0..40)
             .map(|i| (format!("P{i}"), vec!["v".repeat(300)]))
             .collect();
-        let m = render_prompt(&e, &s, "us-east-1");
+        let m = render_prompt(
+            &e,
+            &s,
+            StepKind::Approval,
+            "us-east-1",
+            PromptStyle::default(),
+        );
         assert!(m.blocks.len() <= 50);
         assert!(
             m.blocks[0]["text"]["text"]
@@ -861,7 +1077,7 @@ mod tests {
             s.name = step_name.clone();
             s.inputs.insert("Message".into(), serde_json::to_string(&message).unwrap());
             e.steps = vec![s.clone()];
-            let prompt = render_prompt(&e, &s, "us-east-1");
+            let prompt = render_prompt(&e, &s, StepKind::Approval, "us-east-1", PromptStyle::default());
             assert_text_is_data(&prompt);
             if let Some(confirm) = prompt.blocks.last().unwrap()["elements"][1]["confirm"]["text"]["text"].as_str() {
                 assert!(confirm.chars().count() <= 300, "confirm text too long: {confirm}");
@@ -883,17 +1099,18 @@ mod tests {
             s.status = Status::Failed;
             s.failure_message = Some(failure.clone());
             e.status = Status::Failed;
-            assert_text_is_data(&render_outcome(&e, &s, None, "us-east-1"));
+            assert_text_is_data(&render_outcome(&e, &s, &[], "us-east-1"));
             let record = DecisionRecord {
                 step_key: s.key().into(),
                 decision: Decision::Reject,
                 user_id: "U0ALICE".into(),
                 handle,
                 at_unix: 1_763_730_100,
+                reason: None,
             };
-            assert_text_is_data(&render_outcome(&e, &s, Some(&record), "us-east-1"));
-            assert_text_is_data(&render_decided(&prompt.blocks, &record, ID));
-            let news = explain_no_longer_waiting(&e, &s, Some(&record), StepNews::NothingDone);
+            assert_text_is_data(&render_outcome(&e, &s, std::slice::from_ref(&record), "us-east-1"));
+            assert_text_is_data(&render_decided(&prompt.blocks, std::slice::from_ref(&record), ID));
+            let news = explain_no_longer_waiting(&e, &s, std::slice::from_ref(&record), StepNews::NothingDone);
             assert_no_markup(&news);
             for line in news.lines() {
                 assert!(line.matches('`').count() % 2 == 0, "{line:?}");
@@ -908,7 +1125,13 @@ mod tests {
             "Message".into(),
             serde_json::to_string("<!channel> read <https://evil.example|the runbook>").unwrap(),
         );
-        let m = render_prompt(&e, &s, "us-east-1");
+        let m = render_prompt(
+            &e,
+            &s,
+            StepKind::Approval,
+            "us-east-1",
+            PromptStyle::default(),
+        );
         assert_eq!(
             m.text,
             "Approval needed: Deploy-Prod — &lt;!channel&gt; read &lt;https://evil.example|the runbook&gt;"

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::execution::{APPROVE_ACTION, Execution, ExecutionId, Status, Step};
+use super::execution::{APPROVE_ACTION, Execution, ExecutionId, PAUSE_ACTION, Status, Step};
 
 /// The step a prompt (and each of its buttons) is about: its execution, its name, and
 /// the ID SSM gave that one run of the step (a step can run more than once, for
@@ -32,12 +32,24 @@ pub struct StepTarget {
 pub enum StepKind {
     /// `aws:approve`: Approve and Reject.
     Approval,
+    /// `aws:pause`: Resume.
+    Pause,
 }
 
 impl StepKind {
     pub fn action(self) -> &'static str {
         match self {
             Self::Approval => APPROVE_ACTION,
+            Self::Pause => PAUSE_ACTION,
+        }
+    }
+
+    /// The kind of a step that waits for a person, if it is one.
+    pub fn of(step: &Step) -> Option<Self> {
+        match step.action.as_str() {
+            APPROVE_ACTION => Some(Self::Approval),
+            PAUSE_ACTION => Some(Self::Pause),
+            _ => None,
         }
     }
 }
@@ -107,16 +119,17 @@ pub fn check_step<'a>(
     }
 }
 
-/// The step of `execution` that waits now for a signal of `kind`, if any.
-pub fn waiting_step(execution: &Execution, kind: StepKind) -> Option<&Step> {
+/// The step of `execution` that waits now for a person (an approval or a pause), if any.
+pub fn waiting_step(execution: &Execution) -> Option<(&Step, StepKind)> {
     let step = execution
         .steps
         .iter()
         .rev()
         .find(|s| s.status == Status::Waiting)?;
+    let kind = StepKind::of(step)?;
     let target = StepTarget::for_step(&execution.id, step);
     match check_step(execution, &target, kind) {
-        StepCheck::WaitingNow(step) => Some(step),
+        StepCheck::WaitingNow(step) => Some((step, kind)),
         _ => None,
     }
 }
@@ -190,8 +203,8 @@ mod tests {
             matches!(check_step(&e, &t, StepKind::Approval), StepCheck::WaitingNow(s) if s.name == "approveFirst")
         );
         assert_eq!(
-            waiting_step(&e, StepKind::Approval).map(|s| s.name.as_str()),
-            Some("approveFirst")
+            waiting_step(&e).map(|(s, kind)| (s.name.as_str(), kind)),
+            Some(("approveFirst", StepKind::Approval))
         );
     }
 
@@ -268,7 +281,20 @@ mod tests {
             check_step(&e, &target("pauseHere", Some("r1")), StepKind::Approval),
             StepCheck::WrongKind(_)
         ));
-        assert_eq!(waiting_step(&e, StepKind::Approval), None);
+        // A pause is resumed, not approved; it waits for a person all the same.
+        assert!(matches!(
+            check_step(&e, &target("pauseHere", Some("r1")), StepKind::Pause),
+            StepCheck::WaitingNow(_)
+        ));
+        assert_eq!(
+            waiting_step(&e).map(|(s, kind)| (s.name.as_str(), kind)),
+            Some(("pauseHere", StepKind::Pause))
+        );
+        let sleeping = execution(
+            Status::Waiting,
+            vec![step("sleep", "aws:sleep", Status::Waiting, "r1")],
+        );
+        assert_eq!(waiting_step(&sleeping), None);
     }
 
     #[test]

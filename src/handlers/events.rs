@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{StartupError, aws_clients};
-use crate::config::{Env, EventsSettings};
+use crate::config::{Env, EventsSettings, ReasonMode};
 use std::time::Duration;
 
 use crate::deadline::{CallFloor, Deadline, STARTUP_BUDGET, unix_now};
@@ -32,7 +32,8 @@ const TAKE_DOWN: Duration = Duration::from_secs(4);
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
 use crate::domain::record::{CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, shown_state};
-use crate::domain::render::{render_outcome, render_prompt};
+use crate::domain::render::{PromptStyle, render_outcome, render_prompt};
+use crate::domain::routes::Routes;
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step, waiting_step};
 use crate::slack::{SlackClient, SlackError};
 use crate::ssm::{Ssm, SsmError};
@@ -43,6 +44,8 @@ pub struct EventsApp {
     store: ApprovalStore,
     slack: SlackClient,
     channel: String,
+    routes: Routes,
+    style: PromptStyle,
     region: String,
 }
 
@@ -122,6 +125,11 @@ impl EventsApp {
             store: aws.store,
             slack,
             channel: settings.channel,
+            routes: settings.routes,
+            style: PromptStyle {
+                per_person: settings.approver_role.is_some(),
+                reason_modal: settings.reject_reason != ReasonMode::Off,
+            },
             region: aws.region,
         })
     }
@@ -170,8 +178,10 @@ async fn handle_plan(
         Err(e) => return Err(e.into()),
     };
     let posted = match plan {
-        EventPlan::Prompt => match waiting_step(&execution, StepKind::Approval) {
-            Some(step) => Some(prompt(app, &execution, step, region, deadline).await?),
+        EventPlan::Prompt => match waiting_step(&execution) {
+            Some((step, kind)) => {
+                Some(prompt(app, &execution, step, kind, region, deadline).await?)
+            }
             None => None,
         },
         _ => None,
@@ -211,7 +221,7 @@ async fn handle_plan(
             updated,
         },
         (None, None) if plan == EventPlan::Prompt => {
-            ignored("no aws:approve step of the execution is waiting")
+            ignored("no aws:approve or aws:pause step of the execution is waiting")
         }
         (None, None) => ignored("no prompt of the execution needs a change"),
     })
@@ -223,6 +233,7 @@ async fn prompt(
     app: &EventsApp,
     execution: &Execution,
     step: &Step,
+    kind: StepKind,
     region: &str,
     deadline: &Deadline,
 ) -> Result<(PromptRef, bool), EventError> {
@@ -266,13 +277,14 @@ async fn prompt(
             }
         },
     };
-    post_under_claim(app, execution, step, &claim, region, deadline).await
+    post_under_claim(app, execution, step, kind, &claim, region, deadline).await
 }
 
 async fn post_under_claim(
     app: &EventsApp,
     execution: &Execution,
     step: &Step,
+    kind: StepKind,
     claim: &Claim,
     region: &str,
     deadline: &Deadline,
@@ -283,8 +295,9 @@ async fn post_under_claim(
     let posted = match app
         .slack
         .post_message(
-            &app.channel,
-            &render_prompt(execution, step, region),
+            app.routes
+                .channel_for(&execution.document_name, &app.channel),
+            &render_prompt(execution, step, kind, region, app.style),
             &posting,
         )
         .await
@@ -370,16 +383,19 @@ async fn refresh(
         let Some(step) = execution.step_by_key(&record.step_key) else {
             continue;
         };
+        let Some(kind) = StepKind::of(step) else {
+            continue;
+        };
         let target = StepTarget::for_step(&execution.id, step);
-        if let StepCheck::WaitingNow(_) = check_step(execution, &target, StepKind::Approval) {
+        if let StepCheck::WaitingNow(_) = check_step(execution, &target, kind) {
             continue;
         }
-        let decision = record.last_decision();
-        let shown = shown_state(execution, step, decision);
+        let deciding = record.deciding(step);
+        let shown = shown_state(execution, step, &deciding);
         if record.shown.as_deref() == Some(shown.as_str()) {
             continue;
         }
-        let message = render_outcome(execution, step, decision, region);
+        let message = render_outcome(execution, step, &deciding, region);
         match app
             .slack
             .update_message(&prompt.channel, &prompt.ts, &message, deadline)

@@ -24,6 +24,8 @@ const DEFAULT_REGION: &str = "us-east-1";
 /// The AWS clients, from one standard AWS configuration chain (each service's
 /// endpoint can be set on its own: `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`).
 struct Aws {
+    /// The shared AWS configuration, for clients only one function needs.
+    sdk: aws_config::SdkConfig,
     ssm: Ssm,
     store: ApprovalStore,
     /// For console links.
@@ -43,5 +45,6 @@ async fn aws_clients(loader: ConfigLoader, table: &TableSettings) -> Aws {
             table.retention,
         ),
         region,
+        sdk,
     }
 }

@@ -1,11 +1,16 @@
-//! Local stand-ins for SSM, Slack and the Lambda Runtime API that speak the real wire
-//! protocols, for the tests, the demo and local runs of ssm-slack-approvals. A crate
-//! of its own: never part of a Lambda build, and independent of the product's code,
-//! so it plays the services as they behave, not as the product expects.
+//! Local stand-ins for SSM, STS, DynamoDB, Slack and the Lambda Runtime API that speak
+//! the real wire protocols, for the tests, the demo and local runs of
+//! ssm-slack-approvals. A crate of its own: never part of a Lambda build, and
+//! independent of the product's code, so it plays the services as they behave, not as
+//! the product expects.
 //!
 //! They are small but real implementations of the behaviour this project relies
 //! on: state that changes, errors the way the services send them, limits that the
 //! services enforce. Nothing in them is a one-shot canned reply.
+//!
+//! The AWS stand-ins know who signs a request by its SigV4 access key. STS issues
+//! session credentials and records whose they are in a [`Principals`] registry, which
+//! SSM consults to tell approvers apart, as AWS tells principals apart.
 
 pub mod aws;
 pub mod block_kit_text;
@@ -13,12 +18,14 @@ pub mod dynamodb;
 pub mod runtime_api;
 pub mod slack;
 pub mod ssm;
+pub mod sts;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -39,6 +46,47 @@ pub struct Incoming {
 impl Incoming {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Who signs with which access key: the AWS principal (an IAM user or role session
+/// ARN) behind each SigV4 access key, and the source identity its session carries.
+/// Shared by the AWS stand-ins: STS registers the sessions it issues, SSM looks up
+/// who signed. A key registered nowhere is a principal of its own, known only by
+/// the key.
+#[derive(Clone, Default)]
+pub struct Principals(Arc<Mutex<HashMap<String, Principal>>>);
+
+#[derive(Debug, Clone)]
+struct Principal {
+    arn: String,
+    source_identity: Option<String>,
+}
+
+impl Principals {
+    /// Records that `access_key` signs as `arn` (replacing what was known of it).
+    pub fn register(&self, access_key: &str, arn: &str, source_identity: Option<&str>) {
+        let principal = Principal {
+            arn: arn.into(),
+            source_identity: source_identity.map(str::to_owned),
+        };
+        self.lock().insert(access_key.into(), principal);
+    }
+
+    /// The ARN of the principal that signs with `access_key`, if it is registered.
+    pub fn arn_of(&self, access_key: &str) -> Option<String> {
+        self.lock().get(access_key).map(|p| p.arn.clone())
+    }
+
+    /// The source identity of the session `access_key` belongs to, if it has one.
+    pub fn source_identity_of(&self, access_key: &str) -> Option<String> {
+        self.lock()
+            .get(access_key)
+            .and_then(|p| p.source_identity.clone())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Principal>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -240,4 +288,50 @@ fn now_unix_f64() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Requests as an AWS SDK sends them, for the stand-ins' own tests.
+#[cfg(test)]
+mod test_requests {
+    use super::Incoming;
+
+    /// A `POST /` with this body, SigV4-signed by `access_key` for `service` (the
+    /// signature itself is not checked by the stand-ins, only its scope).
+    pub fn signed(
+        access_key: &str,
+        service: &str,
+        content_type: &str,
+        target: Option<&str>,
+        body: &str,
+    ) -> Incoming {
+        let mut request = unsigned(content_type, target, body);
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential={access_key}/20261122/us-east-1/{service}/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date, Signature=00"
+        );
+        request.headers.insert(
+            "authorization",
+            authorization.parse().expect("header value"),
+        );
+        request
+    }
+
+    pub fn unsigned(content_type: &str, target: Option<&str>, body: &str) -> Incoming {
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert("content-type", content_type.parse().expect("header value"));
+        headers.insert(
+            "x-amz-date",
+            "20261122T123441Z".parse().expect("header value"),
+        );
+        if let Some(target) = target {
+            headers.insert("x-amz-target", target.parse().expect("header value"));
+        }
+        Incoming {
+            method: "POST".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers,
+            body: body.to_owned().into(),
+        }
+    }
 }

@@ -3,21 +3,32 @@
 //!
 //! Executions run a list of steps in sequence: ordinary steps succeed at once, an
 //! `aws:approve` step waits for `MinRequiredApprovals` approvals from distinct AWS
-//! principals (told apart by the SigV4 access key) or one rejection, and can time
-//! out or be cancelled. A runbook may wait on several approvals in turn, and may
-//! loop back to run steps again, each run a step execution with its own ID, as SSM
-//! does. As in SSM, Approve and Reject name no step: they act on whatever approval
-//! waits when they arrive. Every status change is also emitted as the EventBridge
-//! event SSM would send, so a test or the demo can deliver it to the events function.
+//! principals or one rejection, and can time out or be cancelled; an `aws:pause`
+//! step waits for a `Resume` signal naming it. A runbook may wait on several steps in
+//! turn, and may loop back to run steps again, each run a step execution with its own
+//! ID, as SSM does. As in SSM, Approve and Reject name no step: they act on whatever
+//! approval waits when they arrive. Every status change is also emitted as the
+//! EventBridge event SSM would send, so a test or the demo can deliver it to the
+//! events function.
+//!
+//! Who signals is the principal behind the request's SigV4 access key, looked up in
+//! the stand-in's [`Principals`] (where the STS stand-in registers the sessions it
+//! issues); a key registered nowhere is a principal of its own. A registered principal
+//! may approve or reject only if the step's `Approvers` name it, or name the role its
+//! session belongs to. `DescribeAutomationExecutions` lists executions newest first,
+//! filtered and paged as SSM does.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::{HttpServer, Incoming, Outgoing, now_unix_f64};
+use crate::sts::{role_name, session_role};
+use crate::{HttpServer, Incoming, Outgoing, Principals, now_unix_f64};
 
 /// EventBridge `detail-type`s of SSM Automation status changes.
 pub const STEP_DETAIL_TYPE: &str = "EC2 Automation Step Status-change Notification";
@@ -26,6 +37,30 @@ pub const EXECUTION_DETAIL_TYPE: &str = "EC2 Automation Execution Status-change 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 pub const ACCOUNT: &str = "123456789012";
 const MAX_TAGS: usize = 5;
+/// The most executions `DescribeAutomationExecutions` returns in one page.
+const MAX_RESULTS: u64 = 50;
+/// The values `AutomationExecutionStatus` can take.
+const EXECUTION_STATUSES: &[&str] = &[
+    "Pending",
+    "InProgress",
+    "Waiting",
+    "Success",
+    "TimedOut",
+    "Cancelling",
+    "Cancelled",
+    "Failed",
+    "PendingApproval",
+    "Approved",
+    "Rejected",
+    "Scheduled",
+    "RunbookInProgress",
+    "PendingChangeCalendarOverride",
+    "ChangeCalendarOverrideApproved",
+    "ChangeCalendarOverrideRejected",
+    "CompletedWithSuccess",
+    "CompletedWithFailure",
+    "Exited",
+];
 
 /// A step of a runbook started on the stand-in.
 #[derive(Debug, Clone)]
@@ -57,6 +92,11 @@ impl StepSpec {
             loop_back_to: Some(step.into()),
             ..Self::run(name, "aws:branch")
         }
+    }
+
+    /// An `aws:pause` step: it waits until a `Resume` signal names it.
+    pub fn pause(name: &str) -> Self {
+        Self::run(name, "aws:pause")
     }
 
     /// An `aws:approve` step; inputs are JSON-encoded as SSM reports them.
@@ -136,6 +176,8 @@ pub struct SignalRecord {
     pub signal_type: String,
     pub payload: Value,
     pub access_key: String,
+    /// Who signed: the ARN registered for the access key, or the key itself.
+    pub principal: String,
     pub accepted: bool,
 }
 
@@ -155,6 +197,7 @@ struct ExecutionState {
     spec: RunbookSpec,
     status: String,
     started: f64,
+    ended: Option<f64>,
     steps: Vec<StepState>,
     tags: BTreeMap<String, String>,
 }
@@ -169,6 +212,8 @@ struct State {
     faults: HashMap<String, VecDeque<Fault>>,
     /// How many step executions `GetAutomationExecution` lists before it truncates.
     step_list_limit: Option<usize>,
+    /// Who signs with which access key.
+    principals: Principals,
 }
 
 /// Something going wrong with the next call to an operation.
@@ -189,8 +234,22 @@ pub struct SsmStandIn {
 }
 
 impl SsmStandIn {
+    /// Serves on `addr`, knowing no principal but by its access key.
     pub async fn start(addr: SocketAddr, region: &str) -> std::io::Result<Self> {
-        let state: Arc<Mutex<State>> = Arc::default();
+        Self::start_with(addr, region, Principals::default()).await
+    }
+
+    /// Serves on `addr`, telling signers apart by `principals` (shared with the STS
+    /// stand-in that issues their sessions).
+    pub async fn start_with(
+        addr: SocketAddr,
+        region: &str,
+        principals: Principals,
+    ) -> std::io::Result<Self> {
+        let state = Arc::new(Mutex::new(State {
+            principals,
+            ..State::default()
+        }));
         let (handler_state, handler_region) = (state.clone(), region.to_owned());
         let server = HttpServer::start(addr, move |req| {
             handle(&handler_state, &handler_region, req)
@@ -217,12 +276,17 @@ impl SsmStandIn {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The registry of principals the stand-in tells signers apart by.
+    pub fn principals(&self) -> Principals {
+        self.lock().principals.clone()
+    }
+
     /// Stores a SecureString parameter.
     pub fn put_parameter(&self, name: &str, value: &str) {
         self.lock().parameters.insert(name.into(), value.into());
     }
 
-    /// Starts an execution and runs it to its first approval (or its end).
+    /// Starts an execution and runs it to its first approval or pause (or its end).
     pub fn start_automation(&self, spec: RunbookSpec) -> String {
         self.start_automation_with_id(&uuid::Uuid::new_v4().to_string(), spec)
     }
@@ -239,6 +303,7 @@ impl SsmStandIn {
             spec,
             status: "InProgress".into(),
             started: now_unix_f64(),
+            ended: None,
             steps,
             tags: BTreeMap::new(),
         };
@@ -247,43 +312,48 @@ impl SsmStandIn {
         id.to_owned()
     }
 
-    /// The waiting approval step runs out of time (as after its `timeoutSeconds`).
+    /// The waiting approval (or pause) step runs out of time (as after its
+    /// `timeoutSeconds`).
     pub fn time_out(&self, id: &str) -> bool {
-        self.end_waiting(
-            id,
-            "TimedOut",
-            "TimedOut",
-            Some("Step timed out while waiting for approval"),
-        )
+        self.end_waiting(id, "TimedOut", "TimedOut", |action| {
+            Some(if action == "aws:approve" {
+                "Step timed out while waiting for approval".into()
+            } else {
+                "Step timed out while paused".into()
+            })
+        })
     }
 
-    /// Someone cancels the execution (`StopAutomationExecution`).
+    /// Someone cancels the waiting execution (`StopAutomationExecution`).
     pub fn cancel(&self, id: &str) -> bool {
-        self.end_waiting(id, "Cancelled", "Cancelled", None)
+        self.end_waiting(id, "Cancelled", "Cancelled", |_| None)
     }
 
+    /// Ends the waiting step with `step_status` (and the failure message `failure`
+    /// gives for its action) and the execution with `execution_status`.
     fn end_waiting(
         &self,
         id: &str,
         step_status: &str,
         execution_status: &str,
-        failure: Option<&str>,
+        failure: impl Fn(&str) -> Option<String>,
     ) -> bool {
         let mut state = self.lock();
         let region = self.region.clone();
         let Some(index) = waiting_step(&state, id) else {
             return false;
         };
-        set_step(
-            &mut state,
-            &region,
-            id,
-            index,
-            step_status,
-            failure.map(str::to_owned),
-        );
+        let message = failure(&state.executions[id].steps[index].spec.action);
+        set_step(&mut state, &region, id, index, step_status, message);
         set_execution(&mut state, &region, id, execution_status);
         true
+    }
+
+    /// Makes the execution look started at `unix_secs` (to age it).
+    pub fn set_started_at(&self, id: &str, unix_secs: f64) {
+        if let Some(e) = self.lock().executions.get_mut(id) {
+            e.started = unix_secs;
+        }
     }
 
     pub fn execution_status(&self, id: &str) -> Option<String> {
@@ -440,7 +510,7 @@ fn advance(state: &mut State, region: &str, id: &str) {
             set_execution(state, region, id, "Success");
             return;
         };
-        if execution.steps[index].spec.action == "aws:approve" {
+        if waits_for_signal(&execution.steps[index].spec.action) {
             let step = &mut state.executions.get_mut(id).expect("exists").steps[index];
             step.started = Some(now_unix_f64());
             set_step(state, region, id, index, "Waiting", None);
@@ -454,6 +524,11 @@ fn advance(state: &mut State, region: &str, id: &str) {
             set_execution(state, region, id, "InProgress");
         }
     }
+}
+
+/// Whether a step of this action waits for a signal: an approval or a pause.
+fn waits_for_signal(action: &str) -> bool {
+    action == "aws:approve" || action == "aws:pause"
 }
 
 /// A step with `loop_back_to` that just succeeded for the first time queues new runs
@@ -512,6 +587,9 @@ fn set_step(
 fn set_execution(state: &mut State, region: &str, id: &str, status: &str) {
     let execution = state.executions.get_mut(id).expect("exists");
     execution.status = status.into();
+    if !matches!(status, "Pending" | "InProgress" | "Waiting") {
+        execution.ended = Some(now_unix_f64());
+    }
     let definition = execution.spec.document_name.clone();
     let detail = json!({"ExecutionId": id, "Definition": definition, "DefinitionVersion": 1.0,
         "Status": status, "ExecutedBy": execution.spec.executed_by,
@@ -610,6 +688,7 @@ fn answer(
             }
         }
         "SendAutomationSignal" => signal(&mut state, region, &input, access_key),
+        "DescribeAutomationExecutions" => describe_executions(&state, &input),
         "ListTagsForResource" => {
             let id = match automation_resource(&input) {
                 Ok(id) => id,
@@ -724,55 +803,109 @@ fn signal(state: &mut State, region: &str, input: &Value, access_key: String) ->
         .unwrap_or_default()
         .to_owned();
     let signal_type = input["SignalType"].as_str().unwrap_or_default().to_owned();
+    let registered = state.principals.arn_of(&access_key);
     let mut record = SignalRecord {
         execution_id: id.clone(),
         signal_type: signal_type.clone(),
         payload: input.get("Payload").cloned().unwrap_or(Value::Null),
-        access_key: access_key.clone(),
+        principal: registered.clone().unwrap_or_else(|| access_key.clone()),
+        access_key,
         accepted: false,
     };
+    let signer = Signer {
+        principal: &record.principal,
+        registered: registered.is_some(),
+    };
+    let outcome = apply_signal(state, region, &id, &signal_type, &record.payload, signer);
+    record.accepted = outcome.is_ok();
+    state.signals.push(record);
+    outcome.map_or_else(|refused| refused, |()| ok(json!({})))
+}
+
+/// Who sends a signal: a principal's ARN when `registered`, else an access key.
+#[derive(Clone, Copy)]
+struct Signer<'a> {
+    principal: &'a str,
+    registered: bool,
+}
+
+/// Acts on a signal, or says why SSM refuses it.
+fn apply_signal(
+    state: &mut State,
+    region: &str,
+    id: &str,
+    signal_type: &str,
+    payload: &Value,
+    signer: Signer,
+) -> Result<(), Outgoing> {
     if id.len() != 36 {
-        state.signals.push(record);
-        return error(
+        return Err(error(
             400,
             "ValidationException",
             "AutomationExecutionId must be 36 characters",
-        );
+        ));
     }
-    if !state.executions.contains_key(&id) {
-        state.signals.push(record);
-        return not_found(&id);
+    if !state.executions.contains_key(id) {
+        return Err(not_found(id));
     }
-    let waiting = waiting_step(state, &id)
-        .filter(|i| state.executions[&id].steps[*i].spec.action == "aws:approve");
-    let Some(index) = waiting.filter(|_| matches!(signal_type.as_str(), "Approve" | "Reject"))
-    else {
-        state.signals.push(record);
-        let status = state.executions[&id].status.clone();
-        return error(
-            400,
-            "InvalidAutomationSignalException",
-            &format!(
-                "Automation execution {id} is {status} and is not waiting for signal {signal_type}"
-            ),
-        );
-    };
-    record.accepted = true;
-    state.signals.push(record);
-    let comment = input["Payload"]["Comment"][0]
+    match signal_type {
+        "Approve" | "Reject" => decide(state, region, id, signal_type, payload, signer),
+        "Resume" => resume(state, region, id, payload),
+        _ => Err(not_waiting_for(state, id, signal_type)),
+    }
+}
+
+fn not_waiting_for(state: &State, id: &str, signal_type: &str) -> Outgoing {
+    let status = &state.executions[id].status;
+    invalid_signal(&format!(
+        "Automation execution {id} is {status} and is not waiting for signal {signal_type}"
+    ))
+}
+
+fn invalid_signal(message: &str) -> Outgoing {
+    error(400, "InvalidAutomationSignalException", message)
+}
+
+/// The step of execution `id` that waits now, if it is of `action`.
+fn waiting_step_of(state: &State, id: &str, action: &str) -> Option<usize> {
+    waiting_step(state, id).filter(|i| state.executions[id].steps[*i].spec.action == action)
+}
+
+/// Approve or Reject: acts on the approval that waits, if the signer may decide it.
+fn decide(
+    state: &mut State,
+    region: &str,
+    id: &str,
+    signal_type: &str,
+    payload: &Value,
+    signer: Signer,
+) -> Result<(), Outgoing> {
+    let index = waiting_step_of(state, id, "aws:approve")
+        .ok_or_else(|| not_waiting_for(state, id, signal_type))?;
+    let step = &mut state.executions.get_mut(id).expect("exists").steps[index];
+    if signer.registered
+        && !approvers(&step.spec.inputs)
+            .iter()
+            .any(|a| approves(a, signer.principal))
+    {
+        return Err(invalid_signal(&format!(
+            "{} is not an approver of step {} of automation execution {id}",
+            signer.principal, step.spec.name
+        )));
+    }
+    let comment = payload["Comment"][0]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let step = &mut state.executions.get_mut(&id).expect("exists").steps[index];
     if signal_type == "Reject" {
-        let message = format!("Step was rejected by {access_key}: {comment}");
-        set_step(state, region, &id, index, "Failed", Some(message));
-        set_execution(state, region, &id, "Failed");
-        return ok(json!({}));
+        let message = format!("Step was rejected by {}: {comment}", signer.principal);
+        set_step(state, region, id, index, "Failed", Some(message));
+        set_execution(state, region, id, "Failed");
+        return Ok(());
     }
     // Approvals count once per AWS principal.
-    if !step.approvals.iter().any(|(key, _)| *key == access_key) {
-        step.approvals.push((access_key, comment));
+    if !step.approvals.iter().any(|(p, _)| p == signer.principal) {
+        step.approvals.push((signer.principal.to_owned(), comment));
     }
     let needed = step
         .spec
@@ -781,11 +914,58 @@ fn signal(state: &mut State, region: &str, input: &Value, access_key: String) ->
         .and_then(|n| n.trim_matches('"').parse().ok())
         .unwrap_or(1usize);
     if step.approvals.len() >= needed {
-        set_step(state, region, &id, index, "Success", None);
-        set_execution(state, region, &id, "InProgress");
-        advance(state, region, &id);
+        set_step(state, region, id, index, "Success", None);
+        set_execution(state, region, id, "InProgress");
+        advance(state, region, id);
     }
-    ok(json!({}))
+    Ok(())
+}
+
+/// Resume: the pause step named in the payload's `StepName` ends, if it is the one
+/// waiting, and the runbook goes on.
+fn resume(state: &mut State, region: &str, id: &str, payload: &Value) -> Result<(), Outgoing> {
+    let Some(step_name) = payload["StepName"][0].as_str().filter(|n| !n.is_empty()) else {
+        return Err(invalid_signal(
+            "The Payload of a Resume signal must name the step to resume (StepName)",
+        ));
+    };
+    let index = waiting_step_of(state, id, "aws:pause")
+        .filter(|i| state.executions[id].steps[*i].spec.name == step_name)
+        .ok_or_else(|| {
+            let status = &state.executions[id].status;
+            invalid_signal(&format!(
+                "Automation execution {id} is {status} and step {step_name} is not paused"
+            ))
+        })?;
+    set_step(state, region, id, index, "Success", None);
+    set_execution(state, region, id, "InProgress");
+    advance(state, region, id);
+    Ok(())
+}
+
+/// The `Approvers` input of an approval step: a JSON list as SSM reports it, or, read
+/// tolerantly, a comma-separated list.
+fn approvers(inputs: &BTreeMap<String, String>) -> Vec<String> {
+    let raw = inputs.get("Approvers").map_or("", String::as_str);
+    serde_json::from_str::<Vec<String>>(raw)
+        .unwrap_or_else(|_| raw.split(',').map(|a| a.trim().to_owned()).collect())
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
+/// Whether `approver`, as a step's `Approvers` lists it, is the principal `arn`: the
+/// same ARN, the IAM role `arn` is a session of, or the name of the IAM user `arn` is.
+fn approves(approver: &str, arn: &str) -> bool {
+    approver == arn
+        || session_role(arn).is_some_and(|session| role_name(approver) == Some(session))
+        || iam_user_name(arn) == Some(approver)
+}
+
+/// The name of an IAM user ARN, `arn:aws:iam::<account>:user/<path/>name`.
+fn iam_user_name(arn: &str) -> Option<&str> {
+    let (_, resource) = arn.strip_prefix("arn:aws:iam::")?.split_once(':')?;
+    resource.strip_prefix("user/")?.rsplit('/').next()
 }
 
 /// The step executions SSM reports for an execution (the ones that have started).
@@ -818,10 +998,221 @@ fn describe(id: &str, e: &ExecutionState, limit: Option<usize>) -> Value {
     if let Some(n) = limit {
         steps.truncate(n);
     }
-    json!({"AutomationExecutionId": id, "DocumentName": e.spec.document_name,
+    let mut out = json!({"AutomationExecutionId": id, "DocumentName": e.spec.document_name,
         "DocumentVersion": e.spec.document_version, "AutomationExecutionStatus": e.status,
         "ExecutionStartTime": e.started, "ExecutedBy": e.spec.executed_by, "Parameters": e.spec.parameters,
-        "Mode": "Auto", "StepExecutions": steps, "StepExecutionsTruncated": truncated})
+        "Mode": "Auto", "StepExecutions": steps, "StepExecutionsTruncated": truncated});
+    add_progress(&mut out, e);
+    out
+}
+
+/// What an execution is doing now, as SSM adds it to an execution's description:
+/// its end time once it ended, else the step running or waiting.
+fn add_progress(out: &mut Value, e: &ExecutionState) {
+    if let Some(ended) = e.ended {
+        out["ExecutionEndTime"] = json!(ended);
+    }
+    let current = e
+        .steps
+        .iter()
+        .find(|s| matches!(s.status.as_str(), "InProgress" | "Waiting"));
+    if let Some(step) = current {
+        out["CurrentStepName"] = json!(step.spec.name);
+        out["CurrentAction"] = json!(step.spec.action);
+    }
+}
+
+/// `DescribeAutomationExecutions`: the executions the `Filters` admit, newest first
+/// (by start time, then ID), `MaxResults` to a page. `NextToken` names the last
+/// execution of the page before, so executions started meanwhile shift no page.
+fn describe_executions(state: &State, input: &Value) -> Outgoing {
+    list_executions(state, input).map_or_else(|refused| refused, ok)
+}
+
+fn list_executions(state: &State, input: &Value) -> Result<Value, Outgoing> {
+    let filters = execution_filters(input)?;
+    let page = page_size(input)?;
+    let after =
+        match &input["NextToken"] {
+            Value::Null => None,
+            token => Some(token.as_str().and_then(decode_page_token).ok_or_else(|| {
+                error(400, "InvalidNextToken", "The specified token is not valid.")
+            })?),
+        };
+    let mut listed: Vec<(&str, &ExecutionState)> = state
+        .executions
+        .iter()
+        .map(|(id, e)| (id.as_str(), e))
+        .filter(|(id, e)| filters.iter().all(|f| f.admits(id, e)))
+        .filter(|(id, e)| {
+            after.as_ref().is_none_or(|(started, last)| {
+                newest_first((e.started, id), (*started, last)) == Ordering::Greater
+            })
+        })
+        .collect();
+    listed.sort_by(|a, b| newest_first((a.1.started, a.0), (b.1.started, b.0)));
+    let items: Vec<Value> = listed
+        .iter()
+        .take(page)
+        .map(|(id, e)| execution_metadata(id, e))
+        .collect();
+    let mut out = json!({"AutomationExecutionMetadataList": items});
+    if listed.len() > page {
+        let (id, e) = listed[page - 1];
+        out["NextToken"] = json!(page_token(e.started, id));
+    }
+    Ok(out)
+}
+
+/// The listing order of executions, given as (start time, ID): newest first, then
+/// by ID.
+fn newest_first(a: (f64, &str), b: (f64, &str)) -> Ordering {
+    b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1))
+}
+
+/// A `NextToken` naming the execution a page ended with.
+fn page_token(started: f64, id: &str) -> String {
+    let text = format!("{:016x}/{id}", started.to_bits());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn decode_page_token(token: &str) -> Option<(f64, String)> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (bits, id) = text.split_once('/')?;
+    let bits = u64::from_str_radix(bits, 16)
+        .ok()
+        .filter(|_| bits.len() == 16)?;
+    Some((f64::from_bits(bits), id.to_owned()))
+}
+
+/// An item of `AutomationExecutionMetadataList`.
+fn execution_metadata(id: &str, e: &ExecutionState) -> Value {
+    let mut item = json!({"AutomationExecutionId": id, "DocumentName": e.spec.document_name,
+        "DocumentVersion": e.spec.document_version, "AutomationExecutionStatus": e.status,
+        "ExecutionStartTime": e.started, "ExecutedBy": e.spec.executed_by, "Mode": "Auto",
+        "AutomationType": "Local"});
+    add_progress(&mut item, e);
+    item
+}
+
+/// A filter of `DescribeAutomationExecutions`, with its values.
+enum ExecutionFilter {
+    ExecutionStatus(Vec<String>),
+    DocumentNamePrefix(Vec<String>),
+    ExecutionId(Vec<String>),
+}
+
+impl ExecutionFilter {
+    fn admits(&self, id: &str, e: &ExecutionState) -> bool {
+        match self {
+            Self::ExecutionStatus(statuses) => statuses.contains(&e.status),
+            Self::DocumentNamePrefix(prefixes) => prefixes
+                .iter()
+                .any(|p| e.spec.document_name.starts_with(p.as_str())),
+            Self::ExecutionId(ids) => ids.iter().any(|i| i == id),
+        }
+    }
+}
+
+/// The `Filters` of a `DescribeAutomationExecutions` call: up to 10, each a known key
+/// with 1 to 10 values (statuses SSM knows, for `ExecutionStatus`).
+fn execution_filters(input: &Value) -> Result<Vec<ExecutionFilter>, Outgoing> {
+    let filters = match &input["Filters"] {
+        Value::Null => return Ok(vec![]),
+        Value::Array(filters) => filters,
+        _ => {
+            return Err(error(
+                400,
+                "SerializationException",
+                "Filters must be a list",
+            ));
+        }
+    };
+    if filters.is_empty() || filters.len() > 10 {
+        return Err(error(
+            400,
+            "ValidationException",
+            "1 validation error detected: Value at 'filters' failed to satisfy constraint: \
+             Member must have length between 1 and 10",
+        ));
+    }
+    filters.iter().map(execution_filter).collect()
+}
+
+fn execution_filter(filter: &Value) -> Result<ExecutionFilter, Outgoing> {
+    let key = filter["Key"].as_str().unwrap_or_default();
+    let values: Vec<String> = filter["Values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    let filter = match key {
+        "ExecutionStatus" => ExecutionFilter::ExecutionStatus,
+        "DocumentNamePrefix" => ExecutionFilter::DocumentNamePrefix,
+        "ExecutionId" => ExecutionFilter::ExecutionId,
+        other => {
+            return Err(error(
+                400,
+                "InvalidFilterKey",
+                &format!(
+                    "The filter key {other} is not valid: use ExecutionStatus, DocumentNamePrefix or ExecutionId"
+                ),
+            ));
+        }
+    };
+    if values.is_empty() || values.len() > 10 {
+        return Err(error(
+            400,
+            "InvalidFilterValue",
+            &format!("The filter {key} takes 1 to 10 values"),
+        ));
+    }
+    let unknown_status = values
+        .iter()
+        .find(|v| !EXECUTION_STATUSES.contains(&v.as_str()));
+    if let (Some(status), "ExecutionStatus") = (unknown_status, key) {
+        return Err(error(
+            400,
+            "InvalidFilterValue",
+            &format!("{status} is not a valid value for the filter ExecutionStatus"),
+        ));
+    }
+    Ok(filter(values))
+}
+
+/// `MaxResults`: 1 to 50, 50 when not given.
+fn page_size(input: &Value) -> Result<usize, Outgoing> {
+    let asked = match &input["MaxResults"] {
+        Value::Null => return Ok(MAX_RESULTS as usize),
+        asked => asked,
+    };
+    let Some(n) = asked.as_i64() else {
+        return Err(error(
+            400,
+            "SerializationException",
+            "MaxResults must be an integer",
+        ));
+    };
+    let broken = if n < 1 {
+        "greater than or equal to 1"
+    } else if n > MAX_RESULTS as i64 {
+        "less than or equal to 50"
+    } else {
+        return Ok(n as usize);
+    };
+    Err(error(
+        400,
+        "ValidationException",
+        &format!(
+            "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: \
+             Member must have value {broken}"
+        ),
+    ))
 }
 
 /// `DescribeAutomationStepExecutions`: filtered by `StepExecutionId`, `StepName` or
@@ -867,4 +1258,444 @@ fn describe_steps(e: &ExecutionState, input: &Value) -> Outgoing {
         out["NextToken"] = json!((offset + page).to_string());
     }
     ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_requests::signed;
+
+    const APPROVER_ROLE: &str = "arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole";
+
+    async fn ssm() -> SsmStandIn {
+        SsmStandIn::start("127.0.0.1:0".parse().unwrap(), "us-east-1")
+            .await
+            .unwrap()
+    }
+
+    fn call(ssm: &SsmStandIn, access_key: &str, operation: &str, input: Value) -> (u16, Value) {
+        let target = format!("AmazonSSM.{operation}");
+        let req = signed(
+            access_key,
+            "ssm",
+            CONTENT_TYPE,
+            Some(&target),
+            &input.to_string(),
+        );
+        let out = ssm.serve(req);
+        (out.status, serde_json::from_slice(&out.body).unwrap())
+    }
+
+    fn send_signal(
+        ssm: &SsmStandIn,
+        access_key: &str,
+        id: &str,
+        signal_type: &str,
+        payload: Value,
+    ) -> (u16, Value) {
+        let input =
+            json!({"AutomationExecutionId": id, "SignalType": signal_type, "Payload": payload});
+        call(ssm, access_key, "SendAutomationSignal", input)
+    }
+
+    fn approve(ssm: &SsmStandIn, access_key: &str, id: &str) -> (u16, Value) {
+        send_signal(ssm, access_key, id, "Approve", json!({"Comment": ["ok"]}))
+    }
+
+    fn runbook(document_name: &str, steps: Vec<StepSpec>) -> RunbookSpec {
+        RunbookSpec {
+            document_name: document_name.into(),
+            document_version: "1".into(),
+            executed_by: "arn:aws:sts::123456789012:assumed-role/Deployer/carol".into(),
+            parameters: BTreeMap::new(),
+            steps,
+        }
+    }
+
+    fn session(role: &str, name: &str) -> String {
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{name}")
+    }
+
+    #[tokio::test]
+    async fn approvals_count_once_per_principal_whatever_key_it_signs_with() {
+        let ssm = ssm().await;
+        let alice = session("approvals-SlackInteractionsRole", "U0ALICE");
+        ssm.principals()
+            .register("ASIAALICEFIRST000001", &alice, Some("U0ALICE"));
+        ssm.principals()
+            .register("ASIAALICESECOND00001", &alice, None);
+        let id = ssm.start_automation(RunbookSpec::sample("Ship it?", 2));
+        assert_eq!(approve(&ssm, "ASIAALICEFIRST000001", &id).0, 200);
+        assert_eq!(approve(&ssm, "ASIAALICESECOND00001", &id).0, 200);
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Waiting"));
+        assert_eq!(approve(&ssm, "AKIAUNREGISTERED0001", &id).0, 200);
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Success"));
+        let principals: Vec<String> = ssm.signals().into_iter().map(|s| s.principal).collect();
+        assert_eq!(
+            principals,
+            [alice.clone(), alice, "AKIAUNREGISTERED0001".into()]
+        );
+        assert_eq!(ssm.signals()[1].access_key, "ASIAALICESECOND00001");
+    }
+
+    #[tokio::test]
+    async fn registered_principals_decide_only_steps_that_name_them() {
+        let ssm = ssm().await;
+        let approvers = [
+            "arn:aws:iam::123456789012:role/slack/SlackApprover",
+            "arn:aws:sts::123456789012:assumed-role/Oncall/U0CAROL",
+            "dave",
+        ];
+        let steps = vec![StepSpec::approve("approveChange", "Go?", 3, &approvers)];
+        let id = ssm.start_automation(runbook("Change", steps));
+        let principals = ssm.principals();
+        let mallory = session("Deployer", "U0MALLORY");
+        principals.register("ASIAMALLORY000000001", &mallory, None);
+        principals.register("ASIAEVE0000000000001", &session("Oncall", "U0EVE"), None);
+        principals.register("ASIACAROL00000000001", &session("Oncall", "U0CAROL"), None);
+        principals.register(
+            "ASIAALICE00000000001",
+            &session("SlackApprover", "U0ALICE"),
+            None,
+        );
+        principals.register(
+            "AKIADAVE000000000001",
+            "arn:aws:iam::123456789012:user/ops/dave",
+            None,
+        );
+
+        let (status, refused) = approve(&ssm, "ASIAMALLORY000000001", &id);
+        assert_eq!(status, 400);
+        assert_eq!(refused["__type"], "InvalidAutomationSignalException");
+        assert_eq!(
+            refused["Message"],
+            format!(
+                "{mallory} is not an approver of step approveChange of automation execution {id}"
+            )
+        );
+        let reject = send_signal(&ssm, "ASIAMALLORY000000001", &id, "Reject", json!({}));
+        assert_eq!(reject.0, 400);
+        assert_eq!(
+            approve(&ssm, "ASIAEVE0000000000001", &id).0,
+            400,
+            "another session of the role"
+        );
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Waiting"));
+        assert_eq!(
+            ssm.step_status(&id, "approveChange").as_deref(),
+            Some("Waiting")
+        );
+
+        assert_eq!(
+            approve(&ssm, "ASIACAROL00000000001", &id).0,
+            200,
+            "the session named"
+        );
+        assert_eq!(
+            approve(&ssm, "ASIAALICE00000000001", &id).0,
+            200,
+            "a session of the role named"
+        );
+        assert_eq!(
+            approve(&ssm, "AKIADAVE000000000001", &id).0,
+            200,
+            "the user named"
+        );
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Success"));
+        let accepted: Vec<bool> = ssm.signals().iter().map(|s| s.accepted).collect();
+        assert_eq!(accepted, [false, false, false, true, true, true]);
+
+        let unchecked = ssm.start_automation(RunbookSpec::sample("Ship it?", 1));
+        assert_eq!(
+            approve(&ssm, "AKIANOBODY0000000001", &unchecked).0,
+            200,
+            "unregistered keys are not checked"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pause_waits_for_a_resume_naming_it() {
+        let ssm = ssm().await;
+        let steps = vec![
+            StepSpec::run("prepare", "aws:executeScript"),
+            StepSpec::pause("holdForWindow"),
+            StepSpec::approve("approveRollout", "Go?", 1, &[APPROVER_ROLE]),
+            StepSpec::run("rollOut", "aws:executeScript"),
+        ];
+        let id = ssm.start_automation(runbook("Deploy-Web", steps));
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Waiting"));
+        assert_eq!(
+            ssm.step_status(&id, "holdForWindow").as_deref(),
+            Some("Waiting")
+        );
+        let events = ssm.take_events();
+        let waiting: Vec<(&str, Option<&str>)> = events
+            .iter()
+            .filter(|e| e["detail"]["Status"] == "Waiting")
+            .map(|e| {
+                (
+                    e["detail-type"].as_str().unwrap(),
+                    e["detail"]["StepName"].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            waiting,
+            [
+                (STEP_DETAIL_TYPE, Some("holdForWindow")),
+                (EXECUTION_DETAIL_TYPE, None)
+            ]
+        );
+
+        let refused = |reply: (u16, Value)| {
+            assert_eq!(reply.0, 400, "{}", reply.1);
+            assert_eq!(reply.1["__type"], "InvalidAutomationSignalException");
+            reply.1["Message"].as_str().unwrap().to_owned()
+        };
+        let key = "AKIAOPERATOR00000001";
+        refused(approve(&ssm, key, &id));
+        assert!(refused(send_signal(&ssm, key, &id, "Resume", json!({}))).contains("StepName"));
+        let other = json!({"StepName": ["approveRollout"]});
+        refused(send_signal(&ssm, key, &id, "Resume", other.clone()));
+        let (_, get) = call(
+            &ssm,
+            key,
+            "GetAutomationExecution",
+            json!({"AutomationExecutionId": id}),
+        );
+        assert_eq!(
+            get["AutomationExecution"]["CurrentStepName"],
+            "holdForWindow"
+        );
+        assert_eq!(get["AutomationExecution"]["CurrentAction"], "aws:pause");
+
+        let resume = json!({"StepName": ["holdForWindow"]});
+        assert_eq!(send_signal(&ssm, key, &id, "Resume", resume.clone()).0, 200);
+        assert_eq!(
+            ssm.step_status(&id, "holdForWindow").as_deref(),
+            Some("Success")
+        );
+        assert_eq!(
+            ssm.step_status(&id, "approveRollout").as_deref(),
+            Some("Waiting")
+        );
+        refused(send_signal(&ssm, key, &id, "Resume", resume));
+        refused(send_signal(&ssm, key, &id, "Resume", other));
+        assert_eq!(approve(&ssm, key, &id).0, 200);
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Success"));
+        let accepted: Vec<(String, bool)> = ssm
+            .signals()
+            .into_iter()
+            .map(|s| (s.signal_type, s.accepted))
+            .collect();
+        assert_eq!(accepted.iter().filter(|(_, a)| *a).count(), 2);
+
+        let paused = ssm.start_automation(runbook("Deploy-Web", vec![StepSpec::pause("hold")]));
+        assert!(ssm.cancel(&paused));
+        assert_eq!(
+            ssm.step_status(&paused, "hold").as_deref(),
+            Some("Cancelled")
+        );
+        assert_eq!(ssm.execution_status(&paused).as_deref(), Some("Cancelled"));
+        assert!(!ssm.cancel(&paused), "no longer waiting");
+    }
+
+    /// `DescribeAutomationExecutions` as the SDK sends it.
+    fn describe(ssm: &SsmStandIn, input: Value) -> (u16, Value) {
+        call(
+            ssm,
+            "AKIAREADER0000000001",
+            "DescribeAutomationExecutions",
+            input,
+        )
+    }
+
+    fn listed_ids(reply: &Value) -> Vec<String> {
+        reply["AutomationExecutionMetadataList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["AutomationExecutionId"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Every page of a listing, with `MaxResults` `page`.
+    fn all_pages(ssm: &SsmStandIn, mut input: Value, page: u64) -> Vec<String> {
+        input["MaxResults"] = json!(page);
+        let mut ids = vec![];
+        loop {
+            let (status, reply) = describe(ssm, input.clone());
+            assert_eq!(status, 200, "{reply}");
+            let listed = listed_ids(&reply);
+            assert!(listed.len() <= page as usize);
+            ids.extend(listed);
+            match reply.get("NextToken") {
+                Some(token) => input["NextToken"] = token.clone(),
+                None => return ids,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn executions_are_listed_newest_first_filtered_and_paged() {
+        let ssm = ssm().await;
+        let done = |name: &str| runbook(name, vec![StepSpec::run("restart", "aws:executeScript")]);
+        let ids = [
+            ssm.start_automation_with_id(
+                "00000000-0000-4000-8000-000000000001",
+                RunbookSpec::sample("a", 1),
+            ),
+            ssm.start_automation_with_id(
+                "00000000-0000-4000-8000-000000000002",
+                done("Restart-Web"),
+            ),
+            ssm.start_automation_with_id(
+                "00000000-0000-4000-8000-000000000003",
+                RunbookSpec::sample("b", 1),
+            ),
+            ssm.start_automation_with_id(
+                "00000000-0000-4000-8000-000000000004",
+                done("Restart-Db"),
+            ),
+            ssm.start_automation_with_id(
+                "00000000-0000-4000-8000-000000000005",
+                RunbookSpec::sample("c", 1),
+            ),
+        ];
+        for (id, started) in ids.iter().zip([1000.0, 3000.0, 2000.0, 2000.0, 500.0]) {
+            ssm.set_started_at(id, started);
+        }
+        let pick = |ns: &[usize]| ns.iter().map(|n| ids[*n].clone()).collect::<Vec<_>>();
+        let newest_first = pick(&[1, 2, 3, 0, 4]);
+        let (_, all) = describe(&ssm, json!({}));
+        assert_eq!(listed_ids(&all), newest_first);
+        assert!(all.get("NextToken").is_none());
+
+        let filtered = |filters: Value| listed_ids(&describe(&ssm, json!({"Filters": filters})).1);
+        assert_eq!(
+            filtered(json!([{"Key": "ExecutionStatus", "Values": ["Waiting"]}])),
+            pick(&[2, 0, 4])
+        );
+        assert_eq!(
+            filtered(json!([{"Key": "ExecutionStatus", "Values": ["Success", "Failed"]}])),
+            pick(&[1, 3])
+        );
+        assert_eq!(
+            filtered(json!([{"Key": "DocumentNamePrefix", "Values": ["Restart-"]}])),
+            pick(&[1, 3])
+        );
+        assert_eq!(
+            filtered(json!([{"Key": "ExecutionId", "Values": [&ids[3]]}])),
+            pick(&[3])
+        );
+        assert!(
+            filtered(json!([{"Key": "ExecutionStatus", "Values": ["Waiting"]},
+            {"Key": "DocumentNamePrefix", "Values": ["Restart"]}]))
+            .is_empty()
+        );
+
+        let (_, waiting) = describe(
+            &ssm,
+            json!({"Filters": [{"Key": "ExecutionId", "Values": [&ids[0]]}]}),
+        );
+        let item = &waiting["AutomationExecutionMetadataList"][0];
+        assert_eq!(item["DocumentName"], "Deploy-Payments");
+        assert_eq!(item["DocumentVersion"], "4");
+        assert_eq!(item["AutomationExecutionStatus"], "Waiting");
+        assert_eq!(item["ExecutionStartTime"], 1000.0);
+        assert_eq!(
+            item["ExecutedBy"],
+            "arn:aws:sts::123456789012:assumed-role/Deployer/carol"
+        );
+        assert_eq!(item["Mode"], "Auto");
+        assert_eq!(item["AutomationType"], "Local");
+        assert_eq!(item["CurrentStepName"], "approveRollout");
+        assert_eq!(item["CurrentAction"], "aws:approve");
+        assert!(item.get("ExecutionEndTime").is_none());
+        let (_, ended) = describe(
+            &ssm,
+            json!({"Filters": [{"Key": "ExecutionId", "Values": [&ids[1]]}]}),
+        );
+        let item = &ended["AutomationExecutionMetadataList"][0];
+        assert!(item.get("CurrentStepName").is_none());
+        assert!(item["ExecutionEndTime"].is_f64());
+
+        assert_eq!(all_pages(&ssm, json!({}), 2), newest_first);
+        assert_eq!(all_pages(&ssm, json!({}), 1), newest_first);
+        let (_, first) = describe(&ssm, json!({"MaxResults": 2}));
+        assert_eq!(listed_ids(&first), newest_first[..2]);
+        let later = ssm.start_automation(RunbookSpec::sample("d", 1));
+        let (_, second) = describe(
+            &ssm,
+            json!({"MaxResults": 2, "NextToken": first["NextToken"]}),
+        );
+        assert_eq!(
+            listed_ids(&second),
+            newest_first[2..4],
+            "a newer execution shifts no page"
+        );
+        assert_eq!(all_pages(&ssm, json!({}), 50)[0], later);
+    }
+
+    #[tokio::test]
+    async fn listing_refuses_filters_and_pages_ssm_refuses() {
+        let ssm = ssm().await;
+        ssm.start_automation(RunbookSpec::sample("a", 1));
+        let refused = |input: Value| {
+            let (status, reply) = describe(&ssm, input);
+            assert_eq!(status, 400, "{reply}");
+            reply["__type"].as_str().unwrap().to_owned()
+        };
+        let filter =
+            |key: &str, values: Value| json!({"Filters": [{"Key": key, "Values": values}]});
+        assert_eq!(
+            refused(filter("TagKey", json!(["team"]))),
+            "InvalidFilterKey"
+        );
+        assert_eq!(
+            refused(filter("ExecutionStatus", json!([]))),
+            "InvalidFilterValue"
+        );
+        let eleven: Vec<String> = (0..11).map(|n| format!("Doc{n}")).collect();
+        assert_eq!(
+            refused(filter("DocumentNamePrefix", json!(eleven))),
+            "InvalidFilterValue"
+        );
+        assert_eq!(
+            refused(filter("ExecutionStatus", json!(["Paused"]))),
+            "InvalidFilterValue"
+        );
+        assert_eq!(refused(json!({"Filters": []})), "ValidationException");
+        assert_eq!(refused(json!({"MaxResults": 0})), "ValidationException");
+        assert_eq!(refused(json!({"MaxResults": 51})), "ValidationException");
+        assert_eq!(
+            refused(json!({"NextToken": "not-a-token"})),
+            "InvalidNextToken"
+        );
+        assert_eq!(refused(json!({"NextToken": "5"})), "InvalidNextToken");
+        assert_eq!(describe(&ssm, json!({"MaxResults": 50})).0, 200);
+    }
+
+    #[tokio::test]
+    async fn hundreds_of_executions_start_and_list_quickly() {
+        let ssm = ssm().await;
+        let clock = std::time::Instant::now();
+        let ids: Vec<String> = (0..600)
+            .map(|_| ssm.start_automation(RunbookSpec::sample("Ship it?", 1)))
+            .collect();
+        let started = clock.elapsed();
+        let listed = all_pages(&ssm, json!({}), 50);
+        let elapsed = clock.elapsed();
+        assert!(
+            started < Duration::from_secs(2),
+            "starting took {started:?}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(4),
+            "starting and listing took {elapsed:?}"
+        );
+        assert_eq!(listed.len(), ids.len());
+        let unique: std::collections::HashSet<&String> = listed.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+    }
 }

@@ -16,12 +16,22 @@ use stand_ins::aws::AwsEndpoint;
 use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::slack::{Person, SignedClick, SlackStandIn};
 use stand_ins::ssm::{RunbookSpec, SsmStandIn};
+use stand_ins::sts::StsStandIn;
 
 pub const SIGNING_SECRET: &str = "local-signing-secret-0123456789abcdef";
 pub const BOT_TOKEN: &str = "xoxb-local-bot-token";
 pub const CHANNEL: &str = "C0APPROVALS";
 pub const REGION: &str = "us-east-1";
 pub const TABLE: &str = "approvals";
+/// The approver role of per-person sessions (`APPROVER_ROLE_ARN`), as the template creates it.
+pub const APPROVER_ROLE: &str = "arn:aws:iam::123456789012:role/approvals-SlackApproverRole";
+/// The access key of the functions' own role (their Lambda role's credentials).
+pub const FUNCTION_KEY: &str = "AKIDLAMBDAROLE";
+
+/// The session ARN SSM sees for a person deciding under the approver role.
+pub fn session_arn(user_id: &str) -> String {
+    format!("arn:aws:sts::123456789012:assumed-role/approvals-SlackApproverRole/{user_id}")
+}
 
 /// The approvals table, as template.yaml creates it.
 pub fn create_approvals_table(dynamodb: &DynamoDbStandIn) {
@@ -41,6 +51,7 @@ pub fn mallory() -> Person {
 
 pub struct Harness {
     pub ssm: SsmStandIn,
+    pub sts: StsStandIn,
     pub dynamodb: DynamoDbStandIn,
     /// One endpoint for both AWS stand-ins (the in-process functions' SDK config).
     aws: AwsEndpoint,
@@ -56,6 +67,9 @@ pub struct Options {
     pub secrets_in_parameters: bool,
     /// More variables for both functions.
     pub env: Vec<(&'static str, &'static str)>,
+    /// `REJECT_REASON`; `None` leaves it unset (the product's default, a form that asks).
+    /// Most tests reject at once (`off`), as they test what follows a rejection.
+    pub reject_reason: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -64,6 +78,7 @@ impl Default for Options {
             approvers: Some("U0ALICE,S0OPS"),
             secrets_in_parameters: false,
             env: vec![],
+            reject_reason: Some("off"),
         }
     }
 }
@@ -77,7 +92,7 @@ pub fn loader(aws_url: &str, budget: SdkRetries) -> aws_config::ConfigLoader {
         .endpoint_url(aws_url)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(
-            "AKIDLAMBDAROLE",
+            FUNCTION_KEY,
             "local-secret-key",
             None,
             None,
@@ -95,7 +110,9 @@ impl Harness {
         let ssm = SsmStandIn::start(any, REGION).await.unwrap();
         let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
         create_approvals_table(&dynamodb);
-        let aws = AwsEndpoint::start(any, ssm.clone(), dynamodb.clone())
+        let sts = StsStandIn::start(any, ssm.principals()).await.unwrap();
+        sts.add_role(APPROVER_ROLE, &[FUNCTION_KEY], true);
+        let aws = AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone())
             .await
             .unwrap();
         let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
@@ -112,6 +129,9 @@ impl Harness {
         ]);
         for (name, value) in &options.env {
             env.insert((*name).into(), (*value).into());
+        }
+        if let Some(reason) = options.reject_reason {
+            env.insert("REJECT_REASON".into(), reason.into());
         }
         if let Some(approvers) = options.approvers {
             env.insert("SLACK_APPROVERS".into(), approvers.into());
@@ -145,6 +165,7 @@ impl Harness {
         .unwrap();
         Self {
             ssm,
+            sts,
             dynamodb,
             aws,
             slack,
