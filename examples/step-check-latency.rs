@@ -9,6 +9,11 @@
 //! with the authorization; its time is the `check_ms` the function logs per click.
 //! "Cold" is the first click of a new process (the SDK's first connection and
 //! request), "warm" every later click of one process.
+//!
+//! With `--sessions` (after the binary's path), decisions are signalled under a
+//! per-person STS session (`APPROVER_ROLE_ARN`, the STS stand-in): the authorization
+//! then includes the `AssumeRole` call on a person's first click (`sts_ms` in the log),
+//! and the session is kept for the later ones. Run both ways to compare.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,24 +26,29 @@ use stand_ins::aws::AwsEndpoint;
 use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::runtime_api::{Invocation, RuntimeApi};
 use stand_ins::slack::{Person, SlackStandIn};
-use stand_ins::ssm::{RunbookSpec, SsmStandIn};
+use stand_ins::ssm::{ACCOUNT, RunbookSpec, SsmStandIn, StepSpec};
+use stand_ins::sts::StsStandIn;
 
 const SECRET: &str = "latency-signing-secret";
 const TOKEN: &str = "xoxb-latency";
 const CHANNEL: &str = "C0APPROVALS";
 const COLD_RUNS: usize = 7;
 const WARM_CLICKS: usize = 200;
+const ROLE: &str = "arn:aws:iam::123456789012:role/SlackApprover";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let binary = std::env::args()
         .nth(1)
-        .ok_or("usage: step-check-latency <path to slack-interactions>")?;
+        .ok_or("usage: step-check-latency <path to slack-interactions> [--sessions]")?;
+    let sessions = std::env::args().nth(2).as_deref() == Some("--sessions");
     let any = "127.0.0.1:0".parse()?;
     let ssm = SsmStandIn::start(any, "us-east-1").await?;
+    let sts = StsStandIn::start(any, ssm.principals()).await?;
+    sts.add_role(ROLE, &["AKIDLOCAL"], true);
     let dynamodb = DynamoDbStandIn::start(any).await?;
     dynamodb.create_table("approvals", "execution_id", Some("step_key"));
-    let aws = AwsEndpoint::start(any, ssm.clone(), dynamodb.clone()).await?;
+    let aws = AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone()).await?;
     let slack = SlackStandIn::start(any, TOKEN, SECRET).await?;
     let alice = Person::new("U0ALICE", "alice");
     slack.add_person(alice.clone());
@@ -58,7 +68,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     // One waiting execution and its prompt per click.
     let prompt = async || -> Result<String, Box<dyn std::error::Error>> {
-        ssm.start_automation(RunbookSpec::sample("Latency check", 1));
+        let mut spec = RunbookSpec::sample("Latency check", 1);
+        spec.steps[1] = StepSpec::approve(
+            "approveRollout",
+            "Latency check",
+            1,
+            &[&format!("arn:aws:sts::{ACCOUNT}:assumed-role/SlackApprover/U0ALICE")],
+        );
+        ssm.start_automation(spec);
         for event in ssm.take_events() {
             approvals::handlers::events::handle_automation_event(
                 &events,
@@ -73,11 +90,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut cold = vec![];
     let mut warm = vec![];
     let mut warm_click_ms = vec![];
+    let (mut sts_new, mut sts_kept) = (vec![], vec![]);
     for run in 0..COLD_RUNS {
         let api = RuntimeApi::start(any).await?;
         let log_path = std::env::temp_dir().join(format!("step-check-latency-{run}.log"));
-        let mut child = Command::new(&binary)
-            .env_clear()
+        let mut command = Command::new(&binary);
+        command.env_clear();
+        if sessions {
+            command
+                .env("APPROVER_ROLE_ARN", ROLE)
+                .env("AWS_ENDPOINT_URL_STS", sts.url());
+        }
+        let mut child = command
             .env("AWS_LAMBDA_RUNTIME_API", api.address())
             .env("AWS_LAMBDA_FUNCTION_NAME", "slack-interactions")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -116,11 +140,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         child.kill()?;
         child.wait()?;
-        let checks: Vec<f64> = std::fs::read_to_string(&log_path)?
+        let log: Vec<serde_json::Value> = std::fs::read_to_string(&log_path)?
             .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let checks: Vec<f64> = log
+            .iter()
             .filter_map(|v| v["fields"]["check_ms"].as_f64())
             .collect();
+        for entry in &log {
+            if let Some(ms) = entry["fields"]["sts_ms"].as_f64() {
+                match entry["fields"]["new"].as_bool() {
+                    Some(true) => sts_new.push(ms),
+                    _ => sts_kept.push(ms),
+                }
+            }
+        }
         let (first, rest) = checks.split_first().ok_or("no check_ms in the log")?;
         cold.push(*first);
         warm.extend_from_slice(rest);
@@ -143,6 +178,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "whole warm click, as the emulator saw it: {}",
         summary(&mut warm_click_ms)
     );
+    if sessions {
+        println!(
+            "STS AssumeRole calls: {} (one per process: the session is kept)",
+            sts.assume_role_calls().len()
+        );
+        println!("new session (AssumeRole): {}", summary(&mut sts_new));
+        println!("kept session: {}", summary(&mut sts_kept));
+    }
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::runtime_api::{Invocation, RuntimeApi};
 use stand_ins::slack::SlackStandIn;
 use stand_ins::ssm::SsmStandIn;
+use stand_ins::sts::StsStandIn;
 use support::*;
 
 /// Environment variables for a function process.
@@ -96,10 +97,23 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
     let mut env = base_env(&ssm, &dynamodb, &slack);
     // The most verbose level there is: still nothing secret may reach the log.
     env.push(("AWS_LAMBDA_LOG_LEVEL", "TRACE".into()));
+    // Decisions under the person's own STS session, reached through AWS_ENDPOINT_URL_STS:
+    // the session's secret key and token must stay out of the log too.
+    let sts = StsStandIn::start(any, ssm.principals()).await.unwrap();
+    sts.add_role(APPROVER_ROLE, &[FUNCTION_KEY], true);
+    env.push(("AWS_ENDPOINT_URL_STS", sts.url()));
+    env.push(("APPROVER_ROLE_ARN", APPROVER_ROLE.into()));
     let events = spawn(env!("CARGO_BIN_EXE_automation-events"), &env).await;
     let interactions = spawn(env!("CARGO_BIN_EXE_slack-interactions"), &env).await;
 
-    let id = ssm.start_automation(runbook(1));
+    let mut spec = runbook(1);
+    spec.steps[1] = stand_ins::ssm::StepSpec::approve(
+        "approveRollout",
+        "Roll out?",
+        1,
+        &[&session_arn("U0ALICE")],
+    );
+    let id = ssm.start_automation(spec);
     for event in ssm.take_events() {
         let Invocation::Response(_) = invoke(&events, event).await else {
             panic!("events function failed")
@@ -122,6 +136,7 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
     };
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(ssm.execution_status(&id).as_deref(), Some("Success"));
+    assert_eq!(ssm.signals()[0].principal, session_arn("U0ALICE"));
     assert!(!has_buttons(
         &slack.message(CHANNEL, &prompt.ts).unwrap().blocks
     ));
@@ -159,6 +174,8 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
     // At TRACE, the runtime would write each raw event (with its response_url and
     // signature): none of it, nor any other secret, is in either function's output.
     let response_url_token = response_url_token(&click.body);
+    let sessions = sts.issued_secrets();
+    assert_eq!(sessions.len(), 1);
     let mut output = String::new();
     for mut f in [events, interactions] {
         let _ = f.child.kill();
@@ -176,6 +193,8 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
         stand_ins::slack::VERIFICATION_TOKEN,
         response_url_token.as_str(),
         click.signature.trim_start_matches("v0="),
+        sessions[0].0.as_str(),
+        sessions[0].1.as_str(),
     ] {
         assert!(
             !output.contains(secret),

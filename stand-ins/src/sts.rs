@@ -59,6 +59,8 @@ struct State {
     calls: Vec<AssumeRoleCall>,
     faults: VecDeque<Fault>,
     issued_access_keys: HashSet<String>,
+    /// The secret parts of every session issued: (secret access key, session token).
+    issued_secrets: Vec<(String, String)>,
 }
 
 /// Something going wrong with the next `AssumeRole`.
@@ -182,6 +184,12 @@ impl StsStandIn {
             role_id: format!("AROA{}", random_chars(ID_CHARS, 17)),
         };
         self.lock().roles.insert(role_arn.into(), role);
+    }
+
+    /// The secret access key and session token of every session issued so far (to
+    /// check that they never reach a log).
+    pub fn issued_secrets(&self) -> Vec<(String, String)> {
+        self.lock().issued_secrets.clone()
     }
 
     /// Every `AssumeRole` call answered so far, oldest first.
@@ -403,6 +411,10 @@ fn assume_role(
         &session.arn,
         session.source_identity.as_deref(),
     );
+    state.issued_secrets.push((
+        session.secret_access_key.clone(),
+        session.session_token.clone(),
+    ));
     Ok(session)
 }
 
