@@ -73,7 +73,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "approveRollout",
             "Latency check",
             1,
-            &[&format!("arn:aws:sts::{ACCOUNT}:assumed-role/SlackApprover/U0ALICE")],
+            &[&format!(
+                "arn:aws:sts::{ACCOUNT}:assumed-role/SlackApprover/U0ALICE"
+            )],
         );
         ssm.start_automation(spec);
         for event in ssm.take_events() {

@@ -131,6 +131,18 @@ pub struct DecisionClick {
     pub message_blocks: Vec<Value>,
     /// The click came from an ephemeral message (the `/approvals` list), not a prompt.
     pub from_ephemeral: bool,
+    /// Where the clicked prompt is (`container.channel_id` / `message_ts`): updated
+    /// with `chat.update` when its `response_url` no longer works.
+    pub prompt: Option<MessageRef>,
+}
+
+/// A message in a channel: `(channel, ts)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    #[serde(rename = "c")]
+    pub channel: String,
+    #[serde(rename = "m")]
+    pub ts: String,
 }
 
 /// Where a reason modal came from, kept in its `private_metadata` (Slack hands it
@@ -147,6 +159,9 @@ pub struct ReasonContext {
     /// The click came from an ephemeral message: do not replace it with the outcome.
     #[serde(rename = "e", default)]
     pub from_ephemeral: bool,
+    /// Where the prompt is, for `chat.update` once the `response_url` has expired.
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<MessageRef>,
 }
 
 /// A submitted reason modal.
@@ -235,6 +250,10 @@ struct BlockActions {
 struct Container {
     #[serde(default)]
     is_ephemeral: bool,
+    #[serde(default)]
+    channel_id: Option<String>,
+    #[serde(default)]
+    message_ts: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -351,6 +370,11 @@ fn parse_block_actions(value: Value) -> Result<Interaction, PayloadError> {
             response_url,
             trigger_id: payload.trigger_id.filter(|t| !t.is_empty()),
             message_blocks: payload.message.map(|m| m.blocks).unwrap_or_default(),
+            prompt: payload.container.as_ref().and_then(|c| {
+                let (channel, ts) = (c.channel_id.clone()?, c.message_ts.clone()?);
+                (!c.is_ephemeral && !channel.is_empty() && !ts.is_empty())
+                    .then_some(MessageRef { channel, ts })
+            }),
             from_ephemeral: payload.container.is_some_and(|c| c.is_ephemeral),
         })),
         Err(error) => Ok(Interaction::BadButton {
@@ -495,6 +519,13 @@ mod tests {
         assert_eq!(d.message_blocks.len(), 3);
         assert_eq!(d.trigger_id.as_deref(), Some("1.2.3"));
         assert!(!d.from_ephemeral);
+        assert_eq!(
+            d.prompt,
+            Some(MessageRef {
+                channel: "C0APPROVALS".into(),
+                ts: "1700000000.000100".into()
+            })
+        );
         let reject = parse_interaction(&click(REJECT_ACTION_ID, &value()).to_string()).unwrap();
         assert!(matches!(
             reject,
@@ -594,6 +625,7 @@ mod tests {
         assert_eq!(d.decision.step_kind(), StepKind::Pause);
         assert!(d.from_ephemeral);
         assert!(d.message_blocks.is_empty());
+        assert_eq!(d.prompt, None, "an ephemeral message is not ours to update");
     }
 
     #[test]
@@ -603,6 +635,10 @@ mod tests {
             target: target(),
             response_url: "https://hooks.slack.com/actions/T0TEAM/1/abc".into(),
             from_ephemeral: false,
+            prompt: Some(MessageRef {
+                channel: "C0APPROVALS".into(),
+                ts: "1700000000.000100".into(),
+            }),
         };
         let metadata = serde_json::to_string(&context).unwrap();
         let submission = |reason: Value| {

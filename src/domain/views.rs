@@ -304,6 +304,7 @@ mod tests {
             target: StepTarget::for_step(&e.id, &e.steps[0]),
             response_url: "https://hooks.slack.com/actions/T/1/x".into(),
             from_ephemeral: false,
+            prompt: None,
         };
         let view = reason_modal(&e, &e.steps[0], &ctx, true);
         assert!(view["title"]["text"].as_str().unwrap().chars().count() <= TITLE_MAX);

@@ -37,9 +37,9 @@ use crate::deadline::{Deadline, STARTUP_BUDGET, unix_now};
 use crate::domain::approvers::{ApproverPolicy, Verdict};
 use crate::domain::execution::{Execution, Step};
 use crate::domain::interaction::{
-    APPROVALS_COMMAND, Actor, ButtonError, Decision, DecisionClick, Interaction, REASON_BLOCK_ID,
-    ReasonContext, ReasonSubmission, SlashCommand, command_from_form, parse_interaction,
-    payload_from_form,
+    APPROVALS_COMMAND, Actor, ButtonError, Decision, DecisionClick, Interaction, MessageRef,
+    REASON_BLOCK_ID, ReasonContext, ReasonSubmission, SlashCommand, command_from_form,
+    parse_interaction, payload_from_form,
 };
 use crate::domain::record::DecisionRecord;
 use crate::domain::render::{
@@ -53,7 +53,7 @@ use crate::domain::views::{
 };
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step, waiting_step};
 use crate::sessions::{PersonSessions, SessionError};
-use crate::slack::SlackClient;
+use crate::slack::{SlackClient, SlackError};
 use crate::ssm::{Signal, SignalOutcome, Ssm};
 use crate::store::ApprovalStore;
 use aws_sdk_ssm::config::Credentials;
@@ -247,6 +247,8 @@ struct DecisionRequest<'a> {
     reason: Option<&'a str>,
     /// Open the reason modal with this trigger instead of signalling a rejection.
     ask_reason_with: Option<&'a str>,
+    /// Where the prompt is, for `chat.update` when its `response_url` has expired.
+    prompt: Option<&'a MessageRef>,
 }
 
 async fn clicked(app: &InteractionsApp, click: DecisionClick, deadline: Deadline) {
@@ -270,6 +272,7 @@ async fn clicked(app: &InteractionsApp, click: DecisionClick, deadline: Deadline
         from_ephemeral: click.from_ephemeral,
         reason: None,
         ask_reason_with,
+        prompt: click.prompt.as_ref(),
     };
     if let Some(text) = decide(app, &request, &deadline).instrument(span).await {
         tell(app, &click.response_url, &text, &deadline).await;
@@ -308,10 +311,13 @@ async fn reason_submitted(
         from_ephemeral: context.from_ephemeral,
         reason: reason.as_deref(),
         ask_reason_with: None,
+        prompt: context.prompt.as_ref(),
     };
     match decide(app, &request, &deadline).instrument(span).await {
         None => json_response(&json!({"response_action": "clear"})),
-        Some(text) => view_notice("Nothing was done", &text),
+        // What became of it: a refusal, the step's real state, or (from the list) the
+        // decision itself.
+        Some(text) => view_notice("Runbook decision", &text),
     }
 }
 
@@ -464,6 +470,7 @@ async fn ask_reason(
         target: request.target.clone(),
         response_url: request.response_url.to_owned(),
         from_ephemeral: request.from_ephemeral,
+        prompt: request.prompt.cloned(),
     };
     let view = reason_modal(
         execution,
@@ -674,24 +681,19 @@ async fn show_decided(
     let id = &request.target.execution_id;
     let replacing = async {
         if request.from_ephemeral {
-            return Ok(());
+            return;
         }
         let message = if request.message_blocks.is_empty() {
             render_decided_step(execution, step, deciding, &app.region)
         } else {
             render_decided(request.message_blocks, deciding, id.as_str())
         };
-        app.slack
-            .respond(request.response_url, &replace(&message), deadline)
-            .await
+        replace_prompt(app, request, &message, deadline).await;
     };
-    let (replaced, recorded) = tokio::join!(
+    let ((), recorded) = tokio::join!(
         replacing,
         app.store.record_decision(id, &step.name, record, deadline),
     );
-    if let Err(e) = replaced {
-        tracing::error!(error = %e, "decision recorded in SSM, but the prompt could not be replaced");
-    }
     if let Err(e) = recorded {
         tracing::error!(error = %e, "decision recorded in SSM, but not in the approvals table");
     }
@@ -749,7 +751,7 @@ async fn quorum_progress(
             if !request.from_ephemeral
                 && let Some(message) = render_progress(request.message_blocks, &approvals, needed)
             {
-                replace_prompt(app, request.response_url, &message, deadline).await;
+                replace_prompt(app, request, &message, deadline).await;
             }
             Some(format!(
                 "Your approval is recorded. {}. The step waits for {} more.",
@@ -781,7 +783,7 @@ async fn quorum_progress(
                 } else {
                     render_decided(request.message_blocks, &decided, id.as_str())
                 };
-                replace_prompt(app, request.response_url, &message, deadline).await;
+                replace_prompt(app, request, &message, deadline).await;
                 None
             } else {
                 Some(format!(
@@ -829,7 +831,7 @@ async fn show_real_state(
     let text = explain_no_longer_waiting(execution, step, &deciding, news);
     if !request.from_ephemeral {
         let current = render_outcome(execution, step, &deciding, &app.region);
-        replace_prompt(app, request.response_url, &current, deadline).await;
+        replace_prompt(app, request, &current, deadline).await;
     }
     Some(text)
 }
@@ -843,7 +845,7 @@ async fn execution_gone(
     tracing::info!("execution not found");
     if !request.from_ephemeral {
         let gone = render_gone(request.message_blocks, id.as_str());
-        replace_prompt(app, request.response_url, &gone, deadline).await;
+        replace_prompt(app, request, &gone, deadline).await;
     }
     Some(format!(
         "Automation execution {} no longer exists, so nothing was done.",
@@ -1032,15 +1034,35 @@ async fn tell(app: &InteractionsApp, response_url: &str, text: &str, deadline: &
     }
 }
 
+/// Replaces the prompt through the `response_url`, or, once that no longer works (used
+/// 5 times, or older than 30 minutes), with `chat.update`: the prompt is the bot's own.
 async fn replace_prompt(
     app: &InteractionsApp,
-    response_url: &str,
+    request: &DecisionRequest<'_>,
     message: &SlackMessage,
     deadline: &Deadline,
 ) {
+    let refused = match app
+        .slack
+        .respond(request.response_url, &replace(message), deadline)
+        .await
+    {
+        Ok(()) => return,
+        // Slack answered and refused it; a timeout may have been applied.
+        Err(e @ (SlackError::Api { .. } | SlackError::Status { .. })) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not bring the prompt up to date");
+            return;
+        }
+    };
+    let Some(prompt) = request.prompt else {
+        tracing::warn!(error = %refused, "could not bring the prompt up to date");
+        return;
+    };
+    tracing::info!(error = %refused, "response_url refused; updating the prompt with chat.update");
     if let Err(e) = app
         .slack
-        .respond(response_url, &replace(message), deadline)
+        .update_message(&prompt.channel, &prompt.ts, message, deadline)
         .await
     {
         tracing::warn!(error = %e, "could not bring the prompt up to date");

@@ -606,6 +606,14 @@ impl SlackStandIn {
         }
     }
 
+    /// Makes every `response_url` issued so far older by `by`: past 30 minutes, Slack
+    /// answers `expired_url`.
+    pub fn age_response_urls(&self, by: Duration) {
+        for url in self.lock().response_urls.values_mut() {
+            url.issued = url.issued.checked_sub(by).unwrap_or(url.issued);
+        }
+    }
+
     /// The modals open now, oldest first.
     pub fn open_views(&self) -> Vec<OpenView> {
         self.lock().views.iter().map(|v| v.open.clone()).collect()

@@ -185,6 +185,16 @@ impl Harness {
         .unwrap()
     }
 
+    /// A second execution environment of the interactions function.
+    pub async fn another_interactions_environment(&self) -> InteractionsApp {
+        InteractionsApp::from_env(
+            &env_from(self.env.clone()),
+            loader(&self.aws.url(), SdkRetries::INTERACTIVE),
+        )
+        .await
+        .unwrap()
+    }
+
     /// A runbook with a preparation step, then an approval, then the change.
     pub fn start_runbook(&self, min_approvals: u32) -> String {
         self.ssm.start_automation(runbook(min_approvals))
