@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::domain::approvers::{ApproverPolicy, ApproversError};
-use crate::domain::routes::{RouteError, Routes, is_channel_id};
+use crate::domain::routes::{RouteError, Routes, RunbookPrefixes, is_channel_id};
 
 pub const SIGNING_SECRET: &str = "SLACK_SIGNING_SECRET";
 pub const BOT_TOKEN: &str = "SLACK_BOT_TOKEN";
@@ -22,6 +22,7 @@ pub const TEAM_ID: &str = "SLACK_TEAM_ID";
 pub const TABLE: &str = "APPROVALS_TABLE";
 pub const RETENTION_DAYS: &str = "APPROVAL_RETENTION_DAYS";
 pub const ROUTES: &str = "SLACK_ROUTES";
+pub const RESUME_PREFIXES: &str = "SLACK_RESUME_PREFIXES";
 pub const APPROVER_ROLE_ARN: &str = "APPROVER_ROLE_ARN";
 pub const REJECT_REASON: &str = "REJECT_REASON";
 /// How long the table keeps a step's item (its audit trail) after its last change.
@@ -162,6 +163,8 @@ pub struct EventsSettings {
     pub channel: String,
     /// Channels for runbooks by name prefix (`SLACK_ROUTES`); `channel` otherwise.
     pub routes: Routes,
+    /// Runbooks whose `aws:pause` steps get a Resume prompt (`SLACK_RESUME_PREFIXES`).
+    pub resumable: RunbookPrefixes,
     /// Read only to draw prompts as the interactions function will treat them.
     pub approver_role: Option<String>,
     pub reject_reason: ReasonMode,
@@ -196,6 +199,8 @@ pub struct InteractionsSettings {
     /// Slack user (`APPROVER_ROLE_ARN`); unset: under the function's own role.
     pub approver_role: Option<String>,
     pub reject_reason: ReasonMode,
+    /// Runbooks whose `aws:pause` steps may be resumed from Slack (`SLACK_RESUME_PREFIXES`).
+    pub resumable: RunbookPrefixes,
     pub table: TableSettings,
 }
 
@@ -219,6 +224,7 @@ impl EventsSettings {
             bot_token: secret_source(env, BOT_TOKEN)?,
             channel,
             routes: Routes::parse(&env.get(ROUTES).unwrap_or_default())?,
+            resumable: RunbookPrefixes::parse(&env.get(RESUME_PREFIXES).unwrap_or_default()),
             approver_role: env
                 .get(APPROVER_ROLE_ARN)
                 .map(|raw| role_arn(&raw))
@@ -256,6 +262,7 @@ impl InteractionsSettings {
                 .map(|raw| role_arn(&raw))
                 .transpose()?,
             reject_reason: reason_mode(env)?,
+            resumable: RunbookPrefixes::parse(&env.get(RESUME_PREFIXES).unwrap_or_default()),
             table: TableSettings::from_env(env)?,
         })
     }

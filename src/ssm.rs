@@ -131,6 +131,18 @@ pub struct WaitingExecution {
     pub id: ExecutionId,
     pub document_name: String,
     pub current_action: Option<String>,
+    /// When it started (Unix seconds), if SSM said.
+    pub started_at: Option<f64>,
+}
+
+/// Sorted by start time, newest first; executions without one last.
+fn newest_first(mut waiting: Vec<WaitingExecution>) -> Vec<WaitingExecution> {
+    waiting.sort_by(|a, b| {
+        b.started_at
+            .unwrap_or(f64::MIN)
+            .total_cmp(&a.started_at.unwrap_or(f64::MIN))
+    });
+    waiting
 }
 
 /// What became of a decision sent to SSM.
@@ -341,7 +353,8 @@ impl Ssm {
         }
     }
 
-    /// The executions waiting now (`ExecutionStatus: Waiting`), newest first, paged
+    /// The executions waiting now (`ExecutionStatus: Waiting`), newest first (SSM
+    /// documents no order, so they are sorted by start time here), paged
     /// while `deadline` leaves `reserve`. Returns them, and whether the list is
     /// complete (every page read).
     pub async fn waiting_executions(
@@ -388,14 +401,15 @@ impl Ssm {
                     id,
                     document_name: m.document_name().unwrap_or("(unknown runbook)").to_owned(),
                     current_action: m.current_action().map(str::to_owned),
+                    started_at: m.execution_start_time().map(|t| t.as_secs_f64()),
                 });
             }
             match out.next_token().filter(|t| !t.is_empty()) {
                 Some(token) => next = Some(token.to_owned()),
-                None => return Ok((waiting, true)),
+                None => return Ok((newest_first(waiting), true)),
             }
         }
-        Ok((waiting, false))
+        Ok((newest_first(waiting), false))
     }
 
     /// Resolves a secret: as given, or read once (decrypted) from Parameter Store.
@@ -484,5 +498,31 @@ fn step_from_sdk(s: &aws_sdk_ssm::types::StepExecution) -> Step {
         started_at_unix: s.execution_start_time().map(|t| t.secs()),
         timeout_seconds: s.timeout_seconds(),
         failure_message: s.failure_message().map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_executions_are_listed_newest_first() {
+        let at = |n: u8, started_at: Option<f64>| WaitingExecution {
+            id: ExecutionId::parse(&format!("00000000-0000-4000-8000-0000000000{n:02}")).unwrap(),
+            document_name: "D".into(),
+            current_action: None,
+            started_at,
+        };
+        let sorted = newest_first(vec![
+            at(1, Some(10.0)),
+            at(2, None),
+            at(3, Some(30.0)),
+            at(4, Some(20.0)),
+        ]);
+        let order: Vec<String> = sorted
+            .iter()
+            .map(|w| w.id.as_str()[34..].to_owned())
+            .collect();
+        assert_eq!(order, ["03", "04", "01", "02"]);
     }
 }

@@ -382,7 +382,11 @@ fn list_of(h: &Harness, body: &str, person: &Person) -> (String, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn approvals_lists_what_waits_with_buttons_that_decide() {
-    let h = Harness::start().await;
+    let h = Harness::with(Options {
+        env: vec![("SLACK_RESUME_PREFIXES", "Pause-")],
+        ..Options::default()
+    })
+    .await;
     let mut ids = vec![];
     for _ in 0..12 {
         ids.push(h.start_runbook(1));
@@ -419,7 +423,20 @@ async fn approvals_lists_what_waits_with_buttons_that_decide() {
     assert!(text.contains("…and 3 more"), "{text}");
     assert!(!text.contains(&done), "a cancelled runbook is not listed");
     // Newest first: the pause (started last of the waiting ones) leads, with Resume.
-    assert!(text.contains(RESUME_ACTION_ID) && text.contains(&pause_id));
+    let first_actions = answer["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap();
+    assert!(
+        first_actions["block_id"]
+            .as_str()
+            .unwrap()
+            .contains(&pause_id),
+        "{first_actions}"
+    );
+    assert_eq!(first_actions["elements"][0]["action_id"], RESUME_ACTION_ID);
     assert_eq!(h.ssm.count_calls("DescribeAutomationExecutions"), 1);
 
     // A click in the list decides exactly that step; the list is not replaced.
@@ -478,7 +495,24 @@ async fn nothing_waiting_is_said_plainly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paused_runbook_is_resumed_from_slack() {
-    let h = Harness::start().await;
+    let h = Harness::with(Options {
+        env: vec![("SLACK_RESUME_PREFIXES", "Deploy-")],
+        ..Options::default()
+    })
+    .await;
+    // A pause has no approver list: only runbooks chosen for it are resumed from Slack.
+    let mut unchosen = runbook(1);
+    unchosen.document_name = "Cleanup".into();
+    unchosen.steps.insert(1, StepSpec::pause("waitForGo"));
+    let cleanup = h.ssm.start_automation(unchosen);
+    h.deliver_events().await;
+    assert!(
+        h.slack.messages().is_empty(),
+        "no Resume prompt for Cleanup"
+    );
+    h.ssm.cancel(&cleanup);
+    h.deliver_events().await;
+
     let mut spec = runbook(1);
     spec.steps.insert(1, StepSpec::pause("waitForGo"));
     let id = h.ssm.start_automation(spec);
@@ -558,4 +592,31 @@ async fn prompts_go_to_the_channel_of_the_longest_matching_route() {
     h.deliver_events().await;
     let after = h.slack.message("C0PAYMENTS", &payments.ts).unwrap();
     assert!(text_of(&after.blocks).contains("*Approved* by <@U0ALICE>"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reject_without_a_trigger_never_skips_the_reason_form() {
+    let h = Harness::with(Options {
+        reject_reason: None,
+        ..Options::default()
+    })
+    .await;
+    h.start_runbook(1);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    let click = h
+        .slack
+        .click(&prompt.channel, &prompt.ts, &alice(), REJECT_ACTION_ID)
+        .unwrap();
+    let mut event = click.to_apigw_v2_event(false);
+    stand_ins::slack::edit_payload(&mut event, |p| {
+        p.as_object_mut().unwrap().remove("trigger_id");
+    })
+    .unwrap();
+    stand_ins::slack::resign_event(&mut event, SIGNING_SECRET, click.timestamp).unwrap();
+    let (status, _) = h.invoke_interactions(&event).await;
+    assert_eq!(status, 200);
+    assert_eq!(h.signals_sent(), 0, "no rejection without its form");
+    assert!(h.slack.open_views().is_empty());
+    assert!(last_ephemeral(&h, "U0ALICE").contains("Click Reject again"));
 }

@@ -158,6 +158,7 @@ fn readme_documents_every_variable_the_functions_read() {
         TABLE,
         RETENTION_DAYS,
         ROUTES,
+        RESUME_PREFIXES,
         APPROVER_ROLE_ARN,
         REJECT_REASON,
     ];

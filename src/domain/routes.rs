@@ -69,6 +69,37 @@ impl Routes {
     }
 }
 
+/// Runbooks chosen by name prefix (`SLACK_RESUME_PREFIXES`): comma-separated
+/// prefixes, or `*` for every runbook. Empty chooses none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunbookPrefixes {
+    all: bool,
+    prefixes: Vec<String>,
+}
+
+impl RunbookPrefixes {
+    pub fn parse(raw: &str) -> Self {
+        let entries: Vec<String> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Self {
+            all: entries.iter().any(|e| e == "*"),
+            prefixes: entries,
+        }
+    }
+
+    pub fn matches(&self, document_name: &str) -> bool {
+        self.all
+            || self
+                .prefixes
+                .iter()
+                .any(|p| document_name.starts_with(p.as_str()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +123,16 @@ mod tests {
         let routes = Routes::parse(" , ").unwrap();
         assert!(routes.is_empty());
         assert_eq!(routes.channel_for("Anything", "C0DEFAULT"), "C0DEFAULT");
+    }
+
+    #[test]
+    fn resumable_runbooks_are_chosen_by_prefix_and_none_by_default() {
+        let none = RunbookPrefixes::parse("");
+        assert!(!none.matches("Deploy"));
+        let some = RunbookPrefixes::parse("Deploy-, Maint");
+        assert!(some.matches("Deploy-Web") && some.matches("Maintenance"));
+        assert!(!some.matches("Cleanup"));
+        assert!(RunbookPrefixes::parse("*").matches("Anything"));
     }
 
     #[test]

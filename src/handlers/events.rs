@@ -33,7 +33,7 @@ use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
 use crate::domain::record::{CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, shown_state};
 use crate::domain::render::{PromptStyle, render_outcome, render_prompt};
-use crate::domain::routes::Routes;
+use crate::domain::routes::{Routes, RunbookPrefixes};
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step, waiting_step};
 use crate::slack::{SlackClient, SlackError};
 use crate::ssm::{Ssm, SsmError};
@@ -45,6 +45,7 @@ pub struct EventsApp {
     slack: SlackClient,
     channel: String,
     routes: Routes,
+    resumable: RunbookPrefixes,
     style: PromptStyle,
     region: String,
 }
@@ -126,6 +127,7 @@ impl EventsApp {
             slack,
             channel: settings.channel,
             routes: settings.routes,
+            resumable: settings.resumable,
             style: PromptStyle {
                 per_person: settings.approver_role.is_some(),
                 reason_modal: settings.reject_reason != ReasonMode::Off,
@@ -179,6 +181,9 @@ async fn handle_plan(
     };
     let posted = match plan {
         EventPlan::Prompt => match waiting_step(&execution) {
+            // A pause has no approver list of its own: Slack resumes only the runbooks
+            // chosen for it.
+            Some((_, StepKind::Pause)) if !app.resumable.matches(&execution.document_name) => None,
             Some((step, kind)) => {
                 Some(prompt(app, &execution, step, kind, region, deadline).await?)
             }
@@ -220,9 +225,9 @@ async fn handle_plan(
             step_status,
             updated,
         },
-        (None, None) if plan == EventPlan::Prompt => {
-            ignored("no aws:approve or aws:pause step of the execution is waiting")
-        }
+        (None, None) if plan == EventPlan::Prompt => ignored(
+            "no aws:approve step (or aws:pause step of a runbook in SLACK_RESUME_PREFIXES) waits",
+        ),
         (None, None) => ignored("no prompt of the execution needs a change"),
     })
 }

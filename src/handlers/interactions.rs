@@ -47,6 +47,7 @@ use crate::domain::render::{
     explain_no_longer_waiting, mention, progress_line, render_decided, render_decided_step,
     render_gone, render_outcome, render_progress, truncate,
 };
+use crate::domain::routes::RunbookPrefixes;
 use crate::domain::signature::verify_slack_signature;
 use crate::domain::views::{
     LISTED_MAX, Listed, ephemeral, notice_modal, reason_modal, waiting_list,
@@ -79,6 +80,8 @@ pub struct InteractionsApp {
     /// Per-person STS sessions (`APPROVER_ROLE_ARN`); `None`: the function's own role.
     sessions: Option<PersonSessions>,
     reject_reason: ReasonMode,
+    /// Runbooks whose pauses may be resumed from Slack (`SLACK_RESUME_PREFIXES`).
+    resumable: RunbookPrefixes,
 }
 
 impl InteractionsApp {
@@ -113,6 +116,7 @@ impl InteractionsApp {
             allowed_teams: settings.allowed_teams,
             sessions,
             reject_reason: settings.reject_reason,
+            resumable: settings.resumable,
         })
     }
 
@@ -259,10 +263,15 @@ async fn clicked(app: &InteractionsApp, click: DecisionClick, deadline: Deadline
         user_id = %click.actor.user.id,
         decision = click.decision.signal_type()
     );
-    let ask_reason_with = (click.decision == Decision::Reject
-        && app.reject_reason != ReasonMode::Off)
-        .then_some(click.trigger_id.as_deref())
-        .flatten();
+    let asks_reason = click.decision == Decision::Reject && app.reject_reason != ReasonMode::Off;
+    let ask_reason_with = asks_reason.then_some(click.trigger_id.as_deref()).flatten();
+    if asks_reason && ask_reason_with.is_none() {
+        // The form is the rejection's confirmation (and its reason): never skip it.
+        tracing::warn!("a Reject click without a trigger_id; nothing done");
+        let text = "Nothing was done: Slack sent no way to open the form for your reason. \
+                    Click Reject again.";
+        return tell(app, &click.response_url, text, &deadline).await;
+    }
     let request = DecisionRequest {
         decision: click.decision,
         target: &click.target,
@@ -337,7 +346,26 @@ async fn decide(
         authorize(app, request.actor, &before_signal).await?;
         person_session(app, request, &before_signal).await
     };
-    let (allowed, execution) = tokio::join!(allowed_as, app.ssm.get_execution(id, &before_signal));
+    // With per-person sessions, an approval may count toward a quorum: the approvals
+    // so far are read at the same time (one person counts once).
+    let prior = async {
+        if app.sessions.is_none() || request.decision != Decision::Approve {
+            return None;
+        }
+        match app
+            .store
+            .get(id, &step_key_hint(request), &before_signal)
+            .await
+        {
+            Ok(item) => Some(item),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the approvals so far");
+                None
+            }
+        }
+    };
+    let (allowed, execution, prior) =
+        tokio::join!(allowed_as, app.ssm.get_execution(id, &before_signal), prior);
     tracing::info!(
         check_ms = checking.elapsed().as_secs_f64() * 1000.0,
         "authorization and step check done"
@@ -362,16 +390,31 @@ async fn decide(
         }
     };
     match check_step(&execution, request.target, request.decision.step_kind()) {
+        StepCheck::WaitingNow(_)
+            if request.decision == Decision::Resume
+                && !app.resumable.matches(&execution.document_name) =>
+        {
+            tracing::warn!("resume refused: the runbook is not in SLACK_RESUME_PREFIXES");
+            Some(format!(
+                "Nothing was done: runbook {} cannot be resumed from Slack. Resume it in the AWS console.",
+                code(&execution.document_name)
+            ))
+        }
         StepCheck::WaitingNow(step) => {
             if let Some(trigger_id) = request.ask_reason_with {
                 return ask_reason(app, request, &execution, step, trigger_id, deadline).await;
             }
+            let prior: Vec<DecisionRecord> = prior
+                .flatten()
+                .map(|item| item.approvals_of(step.key()).into_iter().cloned().collect())
+                .unwrap_or_default();
             signal(
                 app,
                 request,
                 &execution,
                 step,
                 credentials.as_ref(),
+                &prior,
                 deadline,
             )
             .await
@@ -409,6 +452,16 @@ async fn decide(
             ))
         }
     }
+}
+
+/// The table's key for the step a request names: its run's ID, else its name (as
+/// `Step::key` gives it for the step SSM reports).
+fn step_key_hint(request: &DecisionRequest<'_>) -> String {
+    request
+        .target
+        .step_execution_id
+        .clone()
+        .unwrap_or_else(|| request.target.step_name.clone())
 }
 
 /// The person's own STS session, when decisions are signalled per person.
@@ -513,6 +566,7 @@ async fn signal(
     execution: &Execution,
     step: &Step,
     credentials: Option<&Credentials>,
+    prior: &[DecisionRecord],
     deadline: &Deadline,
 ) -> Option<String> {
     let DecisionRequest {
@@ -526,26 +580,15 @@ async fn signal(
     let id = &target.execution_id;
     let needed = step.approval().min_required_approvals;
     let quorum = *decision == Decision::Approve && needed > 1;
-    if quorum && credentials.is_some() {
-        // The same person approving twice counts once: say so instead of signalling.
-        if let Ok(Some(item)) = app
-            .store
-            .get(id, step.key(), &deadline.keeping(SIGNAL_AND_REPLY))
-            .await
-        {
-            let approvals: Vec<DecisionRecord> =
-                item.approvals_of(step.key()).into_iter().cloned().collect();
-            if approvals.iter().any(|a| a.user_id == user.id) {
-                tracing::info!("approved before by the same person; nothing signalled");
-                return Some(format!(
-                    "You approved step {} already, and one person counts once. {}. \
-                     It waits for another approver.",
-                    code(&step.name),
-                    progress_line(&approvals, needed)
-                        .trim_start_matches(":hourglass_flowing_sand: ")
-                ));
-            }
-        }
+    // The same person approving twice counts once: say so instead of signalling.
+    if quorum && credentials.is_some() && prior.iter().any(|a| a.user_id == user.id) {
+        tracing::info!("approved before by the same person; nothing signalled");
+        return Some(format!(
+            "You approved step {} already, and one person counts once. {}. \
+             It waits for another approver.",
+            code(&step.name),
+            progress_line(prior, needed).trim_start_matches(":hourglass_flowing_sand: ")
+        ));
     }
     let mut comment = format!(
         "{} in Slack by {} ({})",
@@ -583,11 +626,14 @@ async fn signal(
                 reason: reason.map(str::to_owned),
             };
             if quorum {
+                let mut approvals = prior.to_vec();
+                approvals.push(record.clone());
                 return quorum_progress(
                     app,
                     request,
                     step,
                     record,
+                    approvals,
                     credentials.is_some(),
                     deadline,
                 )
@@ -713,6 +759,7 @@ async fn quorum_progress(
     request: &DecisionRequest<'_>,
     step: &Step,
     record: DecisionRecord,
+    approvals: Vec<DecisionRecord>,
     per_person: bool,
     deadline: &Deadline,
 ) -> Option<String> {
@@ -726,14 +773,6 @@ async fn quorum_progress(
     if let Err(e) = &recorded {
         tracing::error!(error = %e, "approval recorded in SSM, but not in the approvals table");
     }
-    let approvals: Vec<DecisionRecord> = match app
-        .store
-        .get(id, step.key(), &deadline.keeping(REPLY_RESERVE))
-        .await
-    {
-        Ok(Some(item)) => item.approvals_of(step.key()).into_iter().cloned().collect(),
-        _ => vec![record.clone()],
-    };
     let execution = match now {
         Ok(execution) => execution,
         Err(e) => {
@@ -745,8 +784,11 @@ async fn quorum_progress(
             ));
         }
     };
+    // SSM may apply the approval that meets the quorum a moment later: a count that
+    // meets it is shown as met even while SSM still reports the step waiting.
+    let met = per_person && approvals.len() >= needed as usize;
     match check_step(&execution, request.target, StepKind::Approval) {
-        StepCheck::WaitingNow(_) if per_person => {
+        StepCheck::WaitingNow(_) if per_person && !met => {
             // Progress on the prompt, buttons kept for the next approver.
             if !request.from_ephemeral
                 && let Some(message) = render_progress(request.message_blocks, &approvals, needed)
@@ -756,41 +798,23 @@ async fn quorum_progress(
             Some(format!(
                 "Your approval is recorded. {}. The step waits for {} more.",
                 progress_line(&approvals, needed).trim_start_matches(":hourglass_flowing_sand: "),
-                needed as usize - approvals.len().min(needed as usize)
+                needed as usize - approvals.len()
             ))
         }
-        StepCheck::WaitingNow(_) => Some(format!(
+        StepCheck::WaitingNow(_) if !per_person => Some(format!(
             "SSM recorded your approval, but step {} needs {needed} approvals from \
              different AWS principals and still waits: every decision from Slack is \
              signalled by the same AWS role, so it counts once. (Set APPROVER_ROLE_ARN \
              to sign each person's decision as that person.)",
             code(&step.name)
         )),
+        StepCheck::WaitingNow(over) => {
+            quorum_met(app, request, &execution, over, &approvals, deadline).await
+        }
         StepCheck::NoLongerWaiting(over)
             if over.status == crate::domain::execution::Status::Success =>
         {
-            let decided = if approvals.iter().any(|a| a.user_id == record.user_id) {
-                approvals
-            } else {
-                let mut all = approvals;
-                all.push(record.clone());
-                all
-            };
-            // Recorded above already: only the prompt is left to show.
-            if !request.from_ephemeral {
-                let message = if request.message_blocks.is_empty() {
-                    render_decided_step(&execution, over, &decided, &app.region)
-                } else {
-                    render_decided(request.message_blocks, &decided, id.as_str())
-                };
-                replace_prompt(app, request, &message, deadline).await;
-                None
-            } else {
-                Some(format!(
-                    "Approved: your approval met the quorum of step {}.",
-                    code(&over.name)
-                ))
-            }
+            quorum_met(app, request, &execution, over, &approvals, deadline).await
         }
         StepCheck::NoLongerWaiting(over) => {
             show_real_state(
@@ -805,6 +829,31 @@ async fn quorum_progress(
         }
         _ => None,
     }
+}
+
+/// The approval that met the quorum: the prompt names every approver, no buttons.
+async fn quorum_met(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    execution: &Execution,
+    step: &Step,
+    approvals: &[DecisionRecord],
+    deadline: &Deadline,
+) -> Option<String> {
+    if request.from_ephemeral {
+        return Some(format!(
+            "Approved: your approval met the quorum of step {}.",
+            code(&step.name)
+        ));
+    }
+    let id = &request.target.execution_id;
+    let message = if request.message_blocks.is_empty() {
+        render_decided_step(execution, step, approvals, &app.region)
+    } else {
+        render_decided(request.message_blocks, approvals, id.as_str())
+    };
+    replace_prompt(app, request, &message, deadline).await;
+    None
 }
 
 /// The step no longer waits: say what became of it, and show its real outcome in
@@ -891,6 +940,15 @@ async fn slash_command(
         for (summary, read) in shown.iter().zip(&executions) {
             let item = match read {
                 Ok(execution) => match waiting_step(execution) {
+                    Some((_, StepKind::Pause))
+                        if !app.resumable.matches(&execution.document_name) =>
+                    {
+                        Listed::Elsewhere {
+                            execution_id: summary.id.as_str(),
+                            document_name: &summary.document_name,
+                            why: "paused: resume it in the console".into(),
+                        }
+                    }
                     Some((step, kind)) => Listed::Decidable {
                         execution,
                         step,
