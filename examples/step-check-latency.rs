@@ -15,59 +15,30 @@
 //! then includes the `AssumeRole` call on a person's first click (`sts_ms` in the log),
 //! and the session is kept for the later ones. Run both ways to compare.
 
-use std::process::{Command, Stdio};
+mod local;
+
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use approvals::domain::interaction::APPROVE_ACTION_ID;
-use approvals::handlers::events::EventsApp;
-use approvals::ssm::{SdkRetries, config_loader};
-use aws_sdk_ssm::config::{Credentials, Region};
-use stand_ins::aws::AwsEndpoint;
-use stand_ins::dynamodb::DynamoDbStandIn;
+use local::{CHANNEL, Local, ROLE};
 use stand_ins::runtime_api::{Invocation, RuntimeApi};
-use stand_ins::slack::{Person, SlackStandIn};
-use stand_ins::ssm::{ACCOUNT, RunbookSpec, SsmStandIn, StepSpec};
-use stand_ins::sts::StsStandIn;
+use stand_ins::ssm::{ACCOUNT, RunbookSpec, StepSpec};
 
-const SECRET: &str = "latency-signing-secret";
-const TOKEN: &str = "xoxb-latency";
-const CHANNEL: &str = "C0APPROVALS";
 const COLD_RUNS: usize = 7;
 const WARM_CLICKS: usize = 200;
-const ROLE: &str = "arn:aws:iam::123456789012:role/SlackApprover";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), local::Error> {
     let binary = std::env::args()
         .nth(1)
         .ok_or("usage: step-check-latency <path to slack-interactions> [--sessions]")?;
     let sessions = std::env::args().nth(2).as_deref() == Some("--sessions");
     let any = "127.0.0.1:0".parse()?;
-    let ssm = SsmStandIn::start(any, "us-east-1").await?;
-    let sts = StsStandIn::start(any, ssm.principals()).await?;
-    sts.add_role(ROLE, &["AKIDLOCAL"], true);
-    let dynamodb = DynamoDbStandIn::start(any).await?;
-    dynamodb.create_table("approvals", "execution_id", Some("step_key"));
-    let aws = AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone()).await?;
-    let slack = SlackStandIn::start(any, TOKEN, SECRET).await?;
-    let alice = Person::new("U0ALICE", "alice");
-    slack.add_person(alice.clone());
-    let events = EventsApp::from_env(
-        &|name: &str| match name {
-            "SLACK_CHANNEL" => Some(CHANNEL.to_owned()),
-            "APPROVALS_TABLE" => Some("approvals".to_owned()),
-            "SLACK_API_URL" => Some(slack.api_url()),
-            "SLACK_BOT_TOKEN" => Some(TOKEN.to_owned()),
-            _ => None,
-        },
-        config_loader(SdkRetries::BACKGROUND)
-            .endpoint_url(aws.url())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDLOCAL", "local", None, None, "local")),
-    )
-    .await?;
-    // One waiting execution and its prompt per click.
-    let prompt = async || -> Result<String, Box<dyn std::error::Error>> {
+    let local = Local::start().await?;
+    let (ssm, sts, slack, alice) = (&local.ssm, &local.sts, &local.slack, &local.alice);
+    // One waiting execution and its prompt per click; its approver is Alice's session.
+    let prompt = async || -> Result<String, local::Error> {
         let mut spec = RunbookSpec::sample("Latency check", 1);
         spec.steps[1] = StepSpec::approve(
             "approveRollout",
@@ -77,16 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "arn:aws:sts::{ACCOUNT}:assumed-role/SlackApprover/U0ALICE"
             )],
         );
-        ssm.start_automation(spec);
-        for event in ssm.take_events() {
-            approvals::handlers::events::handle_automation_event(
-                &events,
-                &event,
-                &approvals::deadline::Deadline::for_event(None),
-            )
-            .await?;
-        }
-        Ok(slack.messages().last().ok_or("no prompt")?.ts.clone())
+        local.prompt(spec).await
     };
 
     let mut cold = vec![];
@@ -96,38 +58,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for run in 0..COLD_RUNS {
         let api = RuntimeApi::start(any).await?;
         let log_path = std::env::temp_dir().join(format!("step-check-latency-{run}.log"));
-        let mut command = Command::new(&binary);
-        command.env_clear();
+        let mut command = local.interactions(&binary, &api.address());
         if sessions {
             command
                 .env("APPROVER_ROLE_ARN", ROLE)
                 .env("AWS_ENDPOINT_URL_STS", sts.url());
         }
         let mut child = command
-            .env("AWS_LAMBDA_RUNTIME_API", api.address())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "slack-interactions")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL_SSM", ssm.url())
-            .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url())
-            .env("APPROVALS_TABLE", "approvals")
-            .env("SLACK_API_URL", slack.api_url())
-            .env("SLACK_BOT_TOKEN", TOKEN)
-            .env("SLACK_SIGNING_SECRET", SECRET)
-            .env("SLACK_APPROVERS", "U0ALICE")
-            .env("SLACK_TEAM_ID", stand_ins::slack::TEAM_ID)
             .stdout(Stdio::from(std::fs::File::create(&log_path)?))
             .stderr(Stdio::inherit())
             .spawn()?;
         let clicks = if run == 0 { 1 + WARM_CLICKS } else { 1 };
         for n in 0..clicks {
             let ts = prompt().await?;
-            let click = slack.click(CHANNEL, &ts, &alice, APPROVE_ACTION_ID)?;
+            let click = slack.click(CHANNEL, &ts, alice, APPROVE_ACTION_ID)?;
             let started = Instant::now();
             let Invocation::Response(_) = api
                 .invoke(click.to_apigw_v2_event(false), Duration::from_secs(10))

@@ -34,6 +34,17 @@ fn quorum_runbook(needed: u32, people: &[&str]) -> RunbookSpec {
     spec
 }
 
+/// The harness with `options`, the sample runbook waiting at its approval, and its prompt.
+async fn with_waiting_prompt(
+    options: Options,
+) -> (Harness, String, stand_ins::slack::StoredMessage) {
+    let h = Harness::with(options).await;
+    let id = h.start_runbook(1);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    (h, id, prompt)
+}
+
 fn last_ephemeral(h: &Harness, user: &str) -> String {
     h.slack
         .ephemeral()
@@ -147,14 +158,11 @@ async fn a_person_ssm_does_not_list_is_refused_by_ssm_and_told_so() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_name_sts_would_refuse_is_never_asked_for() {
-    let h = Harness::with(Options {
+    let (h, _, prompt) = with_waiting_prompt(Options {
         approvers: Some("*"),
         ..per_person()
     })
     .await;
-    h.start_runbook(1);
-    h.deliver_events().await;
-    let prompt = h.only_prompt();
     let odd = Person::new("U0 ODD/NAME", "odd");
     h.slack.add_person(odd.clone());
     h.click(CHANNEL, &prompt.ts, &odd, APPROVE_ACTION_ID).await;
@@ -177,14 +185,11 @@ async fn a_session_name_sts_would_refuse_is_never_asked_for() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reject_asks_for_a_reason_and_sends_it_with_the_rejection() {
-    let h = Harness::with(Options {
+    let (h, id, prompt) = with_waiting_prompt(Options {
         reject_reason: None,
         ..Options::default()
     })
     .await;
-    let id = h.start_runbook(1);
-    h.deliver_events().await;
-    let prompt = h.only_prompt();
     // The form is the confirmation: no second dialog on the button.
     assert!(!text_of(&prompt.blocks).contains("\"confirm\""));
 
@@ -239,14 +244,11 @@ async fn reject_asks_for_a_reason_and_sends_it_with_the_rejection() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_required_reason_must_be_given() {
-    let h = Harness::with(Options {
+    let (h, _, prompt) = with_waiting_prompt(Options {
         reject_reason: Some("required"),
         ..Options::default()
     })
     .await;
-    h.start_runbook(1);
-    h.deliver_events().await;
-    let prompt = h.only_prompt();
     h.click(CHANNEL, &prompt.ts, &alice(), REJECT_ACTION_ID)
         .await;
     let view = h.slack.open_views().remove(0);
@@ -270,15 +272,12 @@ async fn a_required_reason_must_be_given() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forged_late_or_no_longer_authorized_reasons_do_nothing() {
-    let h = Harness::with(Options {
+    let (h, id, prompt) = with_waiting_prompt(Options {
         reject_reason: None,
         env: vec![("SLACK_GROUP_CACHE_SECONDS", "0")],
         ..Options::default()
     })
     .await;
-    let id = h.start_runbook(1);
-    h.deliver_events().await;
-    let prompt = h.only_prompt();
     let reason = [(REASON_BLOCK_ID, REASON_INPUT_ID, "no")];
 
     // Bob (an approver through S0OPS) opens the form, then leaves the group.
@@ -347,14 +346,11 @@ async fn forged_late_or_no_longer_authorized_reasons_do_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_trigger_opens_no_form_and_sends_nothing() {
-    let h = Harness::with(Options {
+    let (h, _, prompt) = with_waiting_prompt(Options {
         reject_reason: None,
         ..Options::default()
     })
     .await;
-    h.start_runbook(1);
-    h.deliver_events().await;
-    let prompt = h.only_prompt();
     let click = h
         .slack
         .click(&prompt.channel, &prompt.ts, &alice(), REJECT_ACTION_ID)
@@ -596,14 +592,11 @@ async fn prompts_go_to_the_channel_of_the_longest_matching_route() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reject_without_a_trigger_never_skips_the_reason_form() {
-    let h = Harness::with(Options {
+    let (h, _, prompt) = with_waiting_prompt(Options {
         reject_reason: None,
         ..Options::default()
     })
     .await;
-    h.start_runbook(1);
-    h.deliver_events().await;
-    let prompt = h.only_prompt();
     let click = h
         .slack
         .click(&prompt.channel, &prompt.ts, &alice(), REJECT_ACTION_ID)

@@ -190,17 +190,39 @@ pub fn render_progress(
     })
 }
 
-/// "1 of 2 approvals: @alice".
+/// The prompt's status while a quorum is gathered: "Waiting for approval: 1 of 2 …".
 pub fn progress_line(approvals: &[DecisionRecord], needed: u32) -> String {
-    let who = approvals
-        .iter()
-        .map(|a| mention(&a.user_id, &a.handle))
-        .collect::<Vec<_>>()
-        .join(", ");
     format!(
-        ":hourglass_flowing_sand: *Waiting for approval*: {} of {needed} approvals: {who}",
-        approvals.len()
+        ":hourglass_flowing_sand: *Waiting for approval*: {}",
+        progress(approvals, needed)
     )
+}
+
+/// "1 of 2 approvals: @alice".
+pub fn progress(approvals: &[DecisionRecord], needed: u32) -> String {
+    format!(
+        "{} of {needed} approvals: {}",
+        approvals.len(),
+        mentions(approvals)
+    )
+}
+
+/// "@alice, @bob": who made these decisions, as mentions.
+fn mentions<'a>(decided: impl IntoIterator<Item = &'a DecisionRecord>) -> String {
+    decided
+        .into_iter()
+        .map(|d| mention(&d.user_id, &d.handle))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "alice, bob": who made these decisions, as plain text (for notifications).
+fn handles<'a>(decided: impl IntoIterator<Item = &'a DecisionRecord>) -> String {
+    decided
+        .into_iter()
+        .map(|d| escape(&d.handle))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The message once the step is no longer waiting (or the execution ended): the
@@ -293,11 +315,7 @@ fn decided_headline(decided: &[DecisionRecord]) -> String {
         Some(first) => format!(
             "{} in Slack by {}",
             first.decision.past_tense(),
-            decided
-                .iter()
-                .map(|d| escape(&d.handle))
-                .collect::<Vec<_>>()
-                .join(", ")
+            handles(decided)
         ),
         None => "Decided in Slack".into(),
     }
@@ -326,11 +344,7 @@ pub fn explain_no_longer_waiting(
         (_, Some(d)) => format!(
             "was *{}* by {}",
             d.decision.past_tense(),
-            decided
-                .iter()
-                .map(|d| mention(&d.user_id, &d.handle))
-                .collect::<Vec<_>>()
-                .join(", ")
+            mentions(decided.iter().copied())
         ),
         (Status::Success, None) if pause => "was *Resumed*".into(),
         (Status::Success, None) => "was *Approved*".into(),
@@ -538,14 +552,10 @@ fn decided_line(decided: &[&DecisionRecord]) -> String {
         Decision::Reject => ":x:",
         Decision::Resume => ":arrow_forward:",
     };
-    let who = decided
-        .iter()
-        .map(|d| mention(&d.user_id, &d.handle))
-        .collect::<Vec<_>>()
-        .join(", ");
     let mut line = format!(
-        "{icon} *{}* by {who} {}",
+        "{icon} *{}* by {} {}",
         last.decision.past_tense(),
+        mentions(decided.iter().copied()),
         slack_date(last.at_unix)
     );
     if let Some(reason) = last.reason.as_deref().filter(|r| !r.trim().is_empty()) {
@@ -579,11 +589,7 @@ fn plain_headline(step_status: &Status, decided: &[&DecisionRecord], pause: bool
         (_, Some(d)) => format!(
             "{} by {}",
             d.decision.past_tense(),
-            decided
-                .iter()
-                .map(|d| escape(&d.handle))
-                .collect::<Vec<_>>()
-                .join(", ")
+            handles(decided.iter().copied())
         ),
         (Status::Success, None) if pause => "Resumed".into(),
         (Status::Success, None) => "Approved".into(),

@@ -44,8 +44,8 @@ use crate::domain::interaction::{
 use crate::domain::record::DecisionRecord;
 use crate::domain::render::{
     PromptStyle, SlackMessage, StepNews, code, console_executions_url, escape,
-    explain_no_longer_waiting, mention, progress_line, render_decided, render_decided_step,
-    render_gone, render_outcome, render_progress, truncate,
+    explain_no_longer_waiting, mention, progress, render_decided, render_decided_step, render_gone,
+    render_outcome, render_progress, truncate,
 };
 use crate::domain::routes::RunbookPrefixes;
 use crate::domain::signature::verify_slack_signature;
@@ -587,7 +587,7 @@ async fn signal(
             "You approved step {} already, and one person counts once. {}. \
              It waits for another approver.",
             code(&step.name),
-            progress_line(prior, needed).trim_start_matches(":hourglass_flowing_sand: ")
+            progress(prior, needed)
         ));
     }
     let mut comment = format!(
@@ -729,11 +729,7 @@ async fn show_decided(
         if request.from_ephemeral {
             return;
         }
-        let message = if request.message_blocks.is_empty() {
-            render_decided_step(execution, step, deciding, &app.region)
-        } else {
-            render_decided(request.message_blocks, deciding, id.as_str())
-        };
+        let message = decided_prompt(app, request, execution, step, deciding);
         replace_prompt(app, request, &message, deadline).await;
     };
     let ((), recorded) = tokio::join!(
@@ -797,7 +793,7 @@ async fn quorum_progress(
             }
             Some(format!(
                 "Your approval is recorded. {}. The step waits for {} more.",
-                progress_line(&approvals, needed).trim_start_matches(":hourglass_flowing_sand: "),
+                progress(&approvals, needed),
                 needed as usize - approvals.len()
             ))
         }
@@ -846,14 +842,29 @@ async fn quorum_met(
             code(&step.name)
         ));
     }
-    let id = &request.target.execution_id;
-    let message = if request.message_blocks.is_empty() {
-        render_decided_step(execution, step, approvals, &app.region)
-    } else {
-        render_decided(request.message_blocks, approvals, id.as_str())
-    };
+    let message = decided_prompt(app, request, execution, step, approvals);
     replace_prompt(app, request, &message, deadline).await;
     None
+}
+
+/// The prompt once decided: the clicked blocks with the outcome in place of the
+/// buttons, or, without them (a decision made in the reason form), drawn anew.
+fn decided_prompt(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    execution: &Execution,
+    step: &Step,
+    decided: &[DecisionRecord],
+) -> SlackMessage {
+    if request.message_blocks.is_empty() {
+        render_decided_step(execution, step, decided, &app.region)
+    } else {
+        render_decided(
+            request.message_blocks,
+            decided,
+            request.target.execution_id.as_str(),
+        )
+    }
 }
 
 /// The step no longer waits: say what became of it, and show its real outcome in

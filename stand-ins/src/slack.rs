@@ -247,7 +247,56 @@ struct State {
     late: HashMap<String, VecDeque<std::time::Duration>>,
 }
 
+/// A button clicked, and the message it is on.
+struct Clicked<'a> {
+    channel: &'a str,
+    ts: &'a str,
+    /// The message as Slack sends it back: `None` for an ephemeral one.
+    message: Option<&'a StoredMessage>,
+    block_id: &'a Value,
+    button: &'a Value,
+}
+
 impl State {
+    /// The signed `block_actions` request Slack sends when `person` clicks, with a
+    /// fresh `response_url` (acting on `original`) and `trigger_id`.
+    fn block_actions(
+        &mut self,
+        server_url: &str,
+        person: &Person,
+        original: Original,
+        clicked: Clicked<'_>,
+    ) -> SignedClick {
+        let Clicked {
+            channel,
+            ts,
+            message,
+            block_id,
+            button,
+        } = clicked;
+        let response_url = self.issue_response_url(server_url, "actions", original, &person.id);
+        let trigger_id = self.issue_trigger(&person.id);
+        let now = now_unix_f64();
+        let mut payload = json!({
+            "type": "block_actions",
+            "user": user_json(person),
+            "api_app_id": APP_ID, "token": VERIFICATION_TOKEN,
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel,
+                          "is_ephemeral": message.is_none()},
+            "trigger_id": trigger_id,
+            "team": {"id": person.team_id, "domain": "local"}, "enterprise": null, "is_enterprise_install": false,
+            "channel": {"id": channel, "name": "approvals"},
+            "state": {"values": {}},
+            "response_url": response_url,
+            "actions": [button_action(block_id, button, now)]
+        });
+        if let Some(message) = message {
+            payload["message"] = json!({"type": "message", "subtype": "bot_message",
+                "text": message.text, "ts": ts, "bot_id": BOT_ID, "blocks": message.blocks});
+        }
+        self.signed(payload_form(&payload))
+    }
+
     /// A fresh `trigger_id` for `user_id`'s interaction, in Slack's form
     /// (`<seconds>.<number>.<hex>`).
     fn issue_trigger(&mut self, user_id: &str) -> String {
@@ -543,32 +592,18 @@ impl SlackStandIn {
             find_button(&message.blocks, block_id, action_id).ok_or_else(|| {
                 format!("the message has no button {action_id:?} (buttons are gone once decided)")
             })?;
-        let response_url = state.issue_response_url(
-            &self.server.url(),
-            "actions",
-            Original::Message {
-                channel: channel.into(),
-                ts: ts.into(),
-            },
-            &person.id,
-        );
-        let trigger_id = state.issue_trigger(&person.id);
-        let now = now_unix_f64();
-        let payload = json!({
-            "type": "block_actions",
-            "user": user_json(person),
-            "api_app_id": APP_ID, "token": VERIFICATION_TOKEN,
-            "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false},
-            "trigger_id": trigger_id,
-            "team": {"id": person.team_id, "domain": "local"}, "enterprise": null, "is_enterprise_install": false,
-            "channel": {"id": channel, "name": "approvals"},
-            "message": {"type": "message", "subtype": "bot_message", "text": message.text, "ts": ts,
-                        "bot_id": BOT_ID, "blocks": message.blocks},
-            "state": {"values": {}},
-            "response_url": response_url,
-            "actions": [button_action(&block_id, &button, now)]
-        });
-        Ok(state.signed(payload_form(&payload)))
+        let original = Original::Message {
+            channel: channel.into(),
+            ts: ts.into(),
+        };
+        let clicked = Clicked {
+            channel,
+            ts,
+            message: Some(&message),
+            block_id: &block_id,
+            button: &button,
+        };
+        Ok(state.block_actions(&self.server.url(), person, original, clicked))
     }
 
     /// A `response_url` for `user_id`'s interaction with the message at (`channel`, `ts`),
@@ -917,30 +952,19 @@ impl SlackStandIn {
             .ok_or_else(|| {
                 format!("ephemeral message {id} has no button {action_id:?} in block {block_id:?}")
             })?;
-        let response_url = state.issue_response_url(
-            &self.server.url(),
-            "actions",
-            Original::Ephemeral {
-                channel: channel.clone(),
-                id: id.into(),
-            },
-            &person.id,
-        );
-        let trigger_id = state.issue_trigger(&person.id);
-        let now = now_unix_f64();
-        let payload = json!({
-            "type": "block_actions",
-            "user": user_json(person),
-            "api_app_id": APP_ID, "token": VERIFICATION_TOKEN,
-            "container": {"type": "message", "message_ts": id, "channel_id": channel, "is_ephemeral": true},
-            "trigger_id": trigger_id,
-            "team": {"id": person.team_id, "domain": "local"}, "enterprise": null, "is_enterprise_install": false,
-            "channel": {"id": channel, "name": "approvals"},
-            "state": {"values": {}},
-            "response_url": response_url,
-            "actions": [button_action(&block_id, &button, now)]
-        });
-        Ok(state.signed(payload_form(&payload)))
+        let original = Original::Ephemeral {
+            channel: channel.clone(),
+            id: id.into(),
+        };
+        // Slack does not send an ephemeral message back with its clicks.
+        let clicked = Clicked {
+            channel: &channel,
+            ts: id,
+            message: None,
+            block_id: &block_id,
+            button: &button,
+        };
+        Ok(state.block_actions(&self.server.url(), person, original, clicked))
     }
 
     /// The display name Slack shows for a user ID (for terminal rendering).
