@@ -7,6 +7,15 @@
 //! (18.7 ms → 8.3 ms init, `bench/`). The bundle holds the same roots. So, when the
 //! deployment sets neither `SSL_CERT_FILE` nor `SSL_CERT_DIR`, the first bundle of
 //! the known places that exists is named in `SSL_CERT_FILE` and read alone.
+//!
+//! Both stacks then still parsed that bundle, each with the constant-time base64
+//! decoder of `rustls-pki-types` (made for private keys; root certificates are
+//! public): two thirds of a cold start's instructions. The SDK's stack keeps its own
+//! loading (it takes no parsed roots), but Slack's client is given the roots read
+//! here, once, with an ordinary base64 decoder ([`bundle_roots`]).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 
 /// Where distributions keep the one-file bundle: Amazon Linux 2023 (the Lambda
 /// `provided.al2023` runtime) and Fedora, Debian and Ubuntu, Alpine and others.
@@ -32,6 +41,50 @@ pub fn prefer_one_bundle() -> Option<&'static str> {
     Some(bundle)
 }
 
+/// The root certificates (DER) of the bundle `SSL_CERT_FILE` names, when it names
+/// one and `SSL_CERT_DIR` adds no directory. `None` when there is none to read or it
+/// holds no certificate: the HTTP client then loads the system's roots itself.
+pub fn bundle_roots() -> Option<Vec<Vec<u8>>> {
+    if std::env::var_os("SSL_CERT_DIR").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    let path = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty())?;
+    let pem = std::fs::read(&path)
+        .inspect_err(|e| tracing::warn!(error = %e, "SSL_CERT_FILE cannot be read"))
+        .ok()?;
+    let roots = pem_certificates(&pem);
+    (!roots.is_empty()).then_some(roots)
+}
+
+/// The `CERTIFICATE` blocks of a PEM file, decoded. Other blocks (`TRUSTED
+/// CERTIFICATE`, keys, CRLs), text around them and blocks that are not valid base64
+/// are skipped, as `rustls-native-certs` skips them.
+pub fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    let mut certificates = vec![];
+    let mut block: Option<Vec<u8>> = None;
+    for line in pem.split(|&b| b == b'\n') {
+        let line = line.trim_ascii();
+        match block.as_mut() {
+            None if line == BEGIN => block = Some(Vec::with_capacity(2048)),
+            None => {}
+            Some(_) if line == END => {
+                if let Some(der) = block.take().and_then(|b64| STANDARD.decode(b64).ok()) {
+                    certificates.push(der);
+                }
+            }
+            // A block that starts again before it ends is not one.
+            Some(_) if line.starts_with(b"-----") => block = (line == BEGIN).then(Vec::new),
+            Some(b64) if line.iter().any(u8::is_ascii_whitespace) => {
+                b64.extend(line.iter().filter(|b| !b.is_ascii_whitespace()))
+            }
+            Some(b64) => b64.extend_from_slice(line),
+        }
+    }
+    certificates
+}
+
 fn choose(exists: impl Fn(&str) -> bool) -> Option<&'static str> {
     BUNDLES.into_iter().find(|path| exists(path))
 }
@@ -48,5 +101,55 @@ mod tests {
         );
         assert_eq!(choose(|p| p.contains("pki")), Some(BUNDLES[0]));
         assert_eq!(choose(|_| false), None);
+    }
+
+    /// The reference: how `rustls-native-certs` reads a bundle.
+    fn reference(pem: &[u8]) -> Vec<Vec<u8>> {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        CertificateDer::pem_slice_iter(pem)
+            .filter_map(Result::ok)
+            .map(|c| c.to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn a_system_bundle_reads_as_rustls_reads_it() {
+        let Some(path) = choose(|p| std::path::Path::new(p).is_file()) else {
+            eprintln!("no system CA bundle on this machine; nothing to compare");
+            return;
+        };
+        let pem = std::fs::read(path).unwrap();
+        let ours = pem_certificates(&pem);
+        assert!(ours.len() > 10, "{path}: {} certificates", ours.len());
+        assert_eq!(ours, reference(&pem));
+        // The same bundle with Windows line ends.
+        let crlf = String::from_utf8(pem).unwrap().replace('\n', "\r\n");
+        assert_eq!(pem_certificates(crlf.as_bytes()), ours);
+    }
+
+    #[test]
+    fn only_whole_valid_certificate_blocks_count() {
+        let block = |label: &str, body: &str| {
+            format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+        };
+        let pem = [
+            "Subject: a comment line\n".to_owned(),
+            block("CERTIFICATE", "AQID\nBAU="),
+            block("TRUSTED CERTIFICATE", "BgcI"),
+            block("CERTIFICATE", "not base64!"),
+            "-----BEGIN CERTIFICATE-----\nCQo=\n".to_owned(), // never ended
+            block("CERTIFICATE", "CwwN"),
+        ]
+        .concat();
+        assert_eq!(
+            pem_certificates(pem.as_bytes()),
+            vec![vec![1, 2, 3, 4, 5], vec![11, 12, 13]]
+        );
+        assert_eq!(
+            reference(pem.as_bytes()).first(),
+            Some(&vec![1, 2, 3, 4, 5])
+        );
+        assert!(pem_certificates(b"").is_empty());
     }
 }

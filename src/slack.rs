@@ -107,11 +107,26 @@ pub struct SlackClient {
 
 impl SlackClient {
     pub fn new(api_url: &str, token: Secret) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .pool_idle_timeout(Duration::from_secs(50))
-            .build()?;
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(USER_AGENT)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .pool_idle_timeout(Duration::from_secs(50))
+        };
+        // The bundle's roots, read once (see `ca_bundle`); a root the TLS stack
+        // cannot use fails the whole build, and then it loads the system's roots.
+        let http = match crate::ca_bundle::bundle_roots() {
+            Some(roots) => roots
+                .iter()
+                .map(|der| reqwest::Certificate::from_der(der))
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|roots| builder().tls_certs_only(roots).build())
+                .or_else(|e| {
+                    tracing::warn!(error = %e, "CA bundle not usable as read; loading the system's roots");
+                    builder().build()
+                })?,
+            None => builder().build()?,
+        };
         Ok(Self {
             http,
             api_url: api_url.trim_end_matches('/').to_owned(),
