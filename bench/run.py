@@ -373,6 +373,9 @@ def main():
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--json", default=str(OUT / "results.json"))
+    parser.add_argument("--only", choices=sorted(IMPLS),
+                        help="run one implementation and print its figures (for tuning; the table "
+                             "needs both, in one run)")
     args = parser.parse_args()
     if args.warm < 1 or args.cold < 1:
         fail("--warm and --cold must be at least 1")
@@ -382,7 +385,17 @@ def main():
         for kind in FUNCTIONS:
             if not Path(IMPLS[impl][kind][0]).exists():
                 fail(f"{IMPLS[impl][kind][0]} is missing")
-    venv = peer_venv()
+    venv = peer_venv() if args.only != "ours" else None
+    if args.only:
+        control = Control()
+        try:
+            result = bench_impl(control, args.only, venv, args.cold, args.warm)
+        finally:
+            control.stop()
+        for kind, r in result.items():
+            r.pop("calls", None)
+            print(f"{args.only} {kind}: " + json.dumps({k: round(v, 3) for k, v in figures(r).items() if v is not None}))
+        return
     load = os.getloadavg()
     started = datetime.datetime.now(datetime.timezone.utc)
     control = Control()
