@@ -16,6 +16,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use memchr::memmem;
 
 /// Where distributions keep the one-file bundle: Amazon Linux 2023 (the Lambda
 /// `provided.al2023` runtime) and Fedora, Debian and Ubuntu, Alpine and others.
@@ -62,27 +63,41 @@ pub fn bundle_roots() -> Option<Vec<Vec<u8>>> {
 pub fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
     const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
     const END: &[u8] = b"-----END CERTIFICATE-----";
+    let (begin, end) = (memmem::Finder::new(BEGIN), memmem::Finder::new(END));
     let mut certificates = vec![];
-    let mut block: Option<Vec<u8>> = None;
-    for line in pem.split(|&b| b == b'\n') {
-        let line = line.trim_ascii();
-        match block.as_mut() {
-            None if line == BEGIN => block = Some(Vec::with_capacity(2048)),
-            None => {}
-            Some(_) if line == END => {
-                if let Some(der) = block.take().and_then(|b64| STANDARD.decode(b64).ok()) {
-                    certificates.push(der);
-                }
-            }
-            // A block that starts again before it ends is not one.
-            Some(_) if line.starts_with(b"-----") => block = (line == BEGIN).then(Vec::new),
-            Some(b64) if line.iter().any(u8::is_ascii_whitespace) => {
-                b64.extend(line.iter().filter(|b| !b.is_ascii_whitespace()))
-            }
-            Some(b64) => b64.extend_from_slice(line),
+    let mut rest = pem;
+    while let Some(at) = begin.find(rest) {
+        rest = &rest[at + BEGIN.len()..];
+        let Some(stop) = end.find(rest) else {
+            break;
+        };
+        let body = &rest[..stop];
+        // Another boundary inside: this block never ended; look again from there.
+        if let Some(boundary) = memmem::find(body, b"-----") {
+            rest = &rest[boundary..];
+            continue;
+        }
+        rest = &rest[stop + END.len()..];
+        if let Some(der) = base64_lines(body) {
+            certificates.push(der);
         }
     }
     certificates
+}
+
+/// Base64 spread over lines (and maybe other whitespace), decoded.
+fn base64_lines(body: &[u8]) -> Option<Vec<u8>> {
+    let mut b64 = Vec::with_capacity(body.len());
+    let mut line_start = 0;
+    for line_end in memchr::memchr_iter(b'\n', body).chain([body.len()]) {
+        b64.extend_from_slice(body[line_start..line_end].trim_ascii());
+        line_start = line_end + 1;
+    }
+    STANDARD.decode(&b64).ok().or_else(|| {
+        // Whitespace inside a line, rarely: decoded again without it.
+        b64.retain(|b| !b.is_ascii_whitespace());
+        STANDARD.decode(&b64).ok()
+    })
 }
 
 fn choose(exists: impl Fn(&str) -> bool) -> Option<&'static str> {
@@ -151,5 +166,10 @@ mod tests {
             Some(&vec![1, 2, 3, 4, 5])
         );
         assert!(pem_certificates(b"").is_empty());
+        // Whitespace inside a line is not base64, and not part of the certificate.
+        assert_eq!(
+            pem_certificates(block("CERTIFICATE", "AQ ID\r\n\tBAU=").as_bytes()),
+            vec![vec![1, 2, 3, 4, 5]]
+        );
     }
 }
