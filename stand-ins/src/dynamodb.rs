@@ -41,7 +41,8 @@ struct State {
     tables: HashMap<String, Table>,
     calls: Vec<(String, Value)>,
     stale_reads: bool,
-    faults: HashMap<String, Vec<(u16, String)>>,
+    /// Per operation, the next calls' errors; `None`: that call is answered as usual.
+    faults: HashMap<String, Vec<Option<(u16, String)>>>,
 }
 
 /// The DynamoDB stand-in: an HTTP server plus in-process control of its tables.
@@ -149,7 +150,17 @@ impl DynamoDbStandIn {
             .faults
             .entry(operation.into())
             .or_default()
-            .push((status, error_type.into()));
+            .push(Some((status, error_type.into())));
+    }
+
+    /// The next call to `operation` is answered as usual, so the faults queued after
+    /// this hit the call after it.
+    pub fn answer_next_normally(&self, operation: &str) {
+        self.lock()
+            .faults
+            .entry(operation.into())
+            .or_default()
+            .push(None);
     }
 }
 
@@ -183,8 +194,8 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
     state.calls.push((operation.clone(), input.clone()));
     if let Some(faults) = state.faults.get_mut(&operation)
         && !faults.is_empty()
+        && let Some((status, error_type)) = faults.remove(0)
     {
-        let (status, error_type) = faults.remove(0);
         return error(status, &error_type, "injected by the stand-in");
     }
     let result = match operation.as_str() {

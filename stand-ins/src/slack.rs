@@ -245,6 +245,9 @@ struct State {
     faults: HashMap<String, VecDeque<Outgoing>>,
     /// Calls that are carried out at once but answered late.
     late: HashMap<String, VecDeque<std::time::Duration>>,
+    /// Calls that are carried out, then answered with an error all the same (Slack's
+    /// `internal_error`, `fatal_error` and 5xx may follow a call that took effect).
+    done_but_failed: HashMap<String, VecDeque<Outgoing>>,
 }
 
 /// A button clicked, and the message it is on.
@@ -533,6 +536,29 @@ impl SlackStandIn {
             body: b"<html>upstream error</html>".to_vec(),
             delay: None,
         };
+        self.lock()
+            .faults
+            .entry(method.into())
+            .or_default()
+            .push_back(out);
+    }
+
+    /// The next call to `method` is carried out, and then answered with HTTP `status`
+    /// and `{"ok":false,"error":error}`, as Slack documents for `internal_error`,
+    /// `fatal_error` and 5xx answers: the caller cannot tell it took effect.
+    pub fn fail_next_after_doing(&self, method: &str, status: u16, error: &str) {
+        let out = Outgoing::json(status, &json!({"ok": false, "error": error}), JSON);
+        self.lock()
+            .done_but_failed
+            .entry(method.into())
+            .or_default()
+            .push_back(out);
+    }
+
+    /// The next call to `method` is refused with HTTP `status` and
+    /// `{"ok":false,"error":error}`, without being carried out.
+    pub fn refuse_next(&self, method: &str, status: u16, error: &str) {
+        let out = Outgoing::json(status, &json!({"ok": false, "error": error}), JSON);
         self.lock()
             .faults
             .entry(method.into())
@@ -880,6 +906,16 @@ impl SlackStandIn {
         state.signed(body)
     }
 
+    /// The request Slack sends to a slash command's URL to check its certificate:
+    /// `ssl_check=1` and the (deprecated) verification token, signed as usual.
+    pub fn ssl_check(&self) -> SignedClick {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("ssl_check", "1")
+            .append_pair("token", VERIFICATION_TOKEN)
+            .finish();
+        self.lock().signed(body)
+    }
+
     /// Shows `person` in `channel` the app's direct answer to a slash command (the
     /// HTTP response body: a message object, or a JSON string shown as plain text),
     /// as an ephemeral message. Returns its `message_ts`, or Slack's error for a
@@ -1030,6 +1066,19 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
     if let Some(fault) = state.faults.get_mut(&method).and_then(VecDeque::pop_front) {
         return fault;
     }
+    let answer = carry_out(&mut state, &method, &args, &req);
+    match state
+        .done_but_failed
+        .get_mut(&method)
+        .and_then(VecDeque::pop_front)
+    {
+        Some(failure) => failure,
+        None => answer,
+    }
+}
+
+/// A Web API call, carried out as Slack does.
+fn carry_out(state: &mut State, method: &str, args: &Value, req: &Incoming) -> Outgoing {
     let bearer = req
         .header("authorization")
         .and_then(|a| a.strip_prefix("Bearer "))
@@ -1048,13 +1097,13 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
             .unwrap_or_default()
             .to_owned()
     };
-    match method.as_str() {
+    match method {
         "chat.postMessage" => {
             let channel = text("channel");
             if !valid_channel(&channel) {
                 return fail("channel_not_found");
             }
-            let (message_text, blocks) = match content(&args) {
+            let (message_text, blocks) = match content(args) {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
@@ -1076,7 +1125,7 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
         }
         "chat.update" => {
             let (channel, ts) = (text("channel"), text("ts"));
-            let (message_text, blocks) = match content(&args) {
+            let (message_text, blocks) = match content(args) {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
@@ -1104,7 +1153,18 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
             Some(users) => ok(json!({"users": users})),
             None => fail("no_such_subteam"),
         },
-        "views.open" => views_open(&mut state, &args),
+        "chat.getPermalink" => {
+            let (channel, ts) = (text("channel"), text("message_ts"));
+            if !state.messages.contains_key(&(channel.clone(), ts.clone())) {
+                return no_message(&channel);
+            }
+            let permalink = format!(
+                "https://local.slack.test/archives/{channel}/p{}",
+                ts.replace('.', "")
+            );
+            ok(json!({"channel": channel, "permalink": permalink}))
+        }
+        "views.open" => views_open(state, args),
         _ => Outgoing::json(404, &json!({"ok": false, "error": "unknown_method"}), JSON),
     }
 }

@@ -190,6 +190,9 @@ struct StepState {
     ended: Option<f64>,
     failure_message: Option<String>,
     approvals: Vec<(String, String)>,
+    /// Every decision taken on an approval step, as its `ApproverDecisions` output
+    /// reports them: (approver, `Approve` / `Reject`, time, comment).
+    decisions: Vec<(String, &'static str, f64, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,6 +226,8 @@ enum Fault {
     Error { status: u16, error_type: String },
     /// Acted on, but answered only after this long (the caller may have given up).
     LateAnswer(Duration),
+    /// Answered as usual: lets the faults queued after it hit a later call.
+    None,
 }
 
 /// The SSM stand-in: an HTTP server plus in-process control of its state.
@@ -429,6 +434,12 @@ impl SsmStandIn {
         self.push_fault(operation, Fault::LateAnswer(delay));
     }
 
+    /// The next call to `operation` is answered as usual, so the faults queued after
+    /// this hit the call after it (a read that fails only the second time).
+    pub fn answer_next_normally(&self, operation: &str) {
+        self.push_fault(operation, Fault::None);
+    }
+
     fn push_fault(&self, operation: &str, fault: Fault) {
         self.lock()
             .faults
@@ -466,6 +477,7 @@ impl StepState {
             ended: None,
             failure_message: None,
             approvals: vec![],
+            decisions: vec![],
         }
     }
 }
@@ -661,7 +673,7 @@ fn answer(
             return error(status, &error_type, "injected by the stand-in");
         }
         Some(Fault::LateAnswer(late)) => *delay = Some(late),
-        None => {}
+        Some(Fault::None) | None => {}
     }
     let text = |key: &str| {
         input
@@ -848,11 +860,63 @@ fn apply_signal(
     if !state.executions.contains_key(id) {
         return Err(not_found(id));
     }
+    check_payload(payload)?;
     match signal_type {
         "Approve" | "Reject" => decide(state, region, id, signal_type, payload, signer),
         "Resume" => resume(state, region, id, payload),
         _ => Err(not_waiting_for(state, id, signal_type)),
     }
+}
+
+/// A Unix time as SSM writes `ApprovalDecisionTime`: `2022-04-06T07:22:51.034463Z`.
+fn iso_time(unix: f64) -> String {
+    let secs = unix.floor() as i64;
+    let micros = ((unix - unix.floor()) * 1e6) as u32;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian, eras of 400 years).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// SSM's limits on a signal's `Payload` (its API model): at most 200 keys, each a list
+/// of at most 50 values of 1 to 512 characters. Past them nothing is signalled.
+fn check_payload(payload: &Value) -> Result<(), Outgoing> {
+    let refused = |why: String| Err(error(400, "ValidationException", &why));
+    let Some(map) = payload.as_object() else {
+        return Ok(());
+    };
+    if map.len() > 200 {
+        return refused("Payload must have at most 200 keys".into());
+    }
+    for (key, values) in map {
+        let values = values.as_array().map_or(&[][..], Vec::as_slice);
+        if values.len() > 50 {
+            return refused(format!("Payload {key} must have at most 50 values"));
+        }
+        for value in values {
+            let length = value.as_str().map_or(0, |v| v.chars().count());
+            if !(1..=512).contains(&length) {
+                return refused(format!(
+                    "1 validation error detected: Value at 'payload.{key}' failed to satisfy \
+                     constraint: Member must have length between 1 and 512 (was {length})"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn not_waiting_for(state: &State, id: &str, signal_type: &str) -> Outgoing {
@@ -897,6 +961,17 @@ fn decide(
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    let decision = if signal_type == "Reject" {
+        "Reject"
+    } else {
+        "Approve"
+    };
+    step.decisions.push((
+        signer.principal.to_owned(),
+        decision,
+        now_unix_f64(),
+        comment.clone(),
+    ));
     if signal_type == "Reject" {
         let message = format!("Step was rejected by {}: {comment}", signer.principal);
         set_step(state, region, id, index, "Failed", Some(message));
@@ -983,7 +1058,18 @@ fn step_executions(e: &ExecutionState) -> Vec<Value> {
             if let Some(f) = &s.failure_message { step["FailureMessage"] = json!(f); }
             if s.spec.action == "aws:approve" && s.status != "Waiting" {
                 let status = if s.status == "Success" { "Approved" } else { &s.status };
-                step["Outputs"] = json!({"ApprovalStatus": [status]});
+                // One JSON object per decision, as SSM lists its `ApproverDecisions`.
+                let decisions: Vec<String> = s
+                    .decisions
+                    .iter()
+                    .map(|(approver, decision, at, comment)| {
+                        json!({"Approver": approver, "Decision": decision,
+                            "ApprovalDecisionTime": iso_time(*at), "Comment": comment})
+                        .to_string()
+                    })
+                    .collect();
+                step["Outputs"] =
+                    json!({"ApprovalStatus": [status], "ApproverDecisions": decisions});
             }
             step
         })
@@ -1262,6 +1348,41 @@ fn describe_steps(e: &ExecutionState, input: &Value) -> Outgoing {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn decision_times_read_as_ssm_writes_them() {
+        assert_eq!(iso_time(0.0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(iso_time(1_649_229_771.5), "2022-04-06T07:22:51.500000Z");
+        assert_eq!(iso_time(951_782_400.0), "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[tokio::test]
+    async fn a_comment_longer_than_512_characters_signals_nothing() {
+        let ssm = ssm().await;
+        let id = ssm.start_automation(RunbookSpec::sample("Go?", 1));
+        let long = "é".repeat(513);
+        let (status, body) = send_signal(
+            &ssm,
+            "AKIDLAMBDAROLE",
+            &id,
+            "Reject",
+            json!({"Comment": [long]}),
+        );
+        assert_eq!(
+            (status, body["__type"].as_str()),
+            (400, Some("ValidationException"))
+        );
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Waiting"));
+        let (status, _) = send_signal(
+            &ssm,
+            "AKIDLAMBDAROLE",
+            &id,
+            "Reject",
+            json!({"Comment": ["é".repeat(512)]}),
+        );
+        assert_eq!(status, 200);
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Failed"));
+    }
     use super::*;
     use crate::test_requests::signed;
 
