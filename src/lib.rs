@@ -5,6 +5,7 @@
 //!   SSM, DynamoDB and STS; the Slack Web API).
 //! - [`handlers`]: the two Lambda functions' handlers; the binaries only wire them up.
 
+pub mod authorization;
 pub mod ca_bundle;
 pub mod config;
 pub mod deadline;

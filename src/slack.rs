@@ -1,5 +1,5 @@
 //! Outbound adapter: the Slack Web API (`chat.postMessage`, `chat.update`,
-//! `usergroups.users.list`) and `response_url`s.
+//! `chat.getPermalink`, `usergroups.users.list`, …) and `response_url`s.
 //!
 //! Every call has a deadline. HTTP 429 is retried after `Retry-After` only when the
 //! wait fits before the deadline; 5xx and connection failures are retried with a
@@ -34,7 +34,12 @@ pub enum SlackError {
         detail: String,
     },
     #[error("Slack {method} refused the call: {error}")]
-    Api { method: &'static str, error: String },
+    Api {
+        method: &'static str,
+        error: String,
+        /// The HTTP status it came with (Slack answers most refusals with 200).
+        status: u16,
+    },
     #[error(
         "Slack {method} is rate limited (Retry-After {retry_after:?}) and there is no time left to wait"
     )]
@@ -49,18 +54,18 @@ pub enum SlackError {
 }
 
 impl SlackError {
-    /// Slack certainly did not carry the call out: it answered with an error, or the
-    /// call was never sent. (A transport error after the request went out, such as a
-    /// timeout waiting for the answer, leaves it open.)
+    /// Slack certainly did not carry the call out: it answered with an error that says
+    /// nothing happened, or the call was never sent. Everything else (a timeout after
+    /// the request went out, a 5xx, `internal_error`, …) leaves it open; see
+    /// [`effect_of_answer`].
     pub fn certainly_not_done(&self) -> bool {
         match self {
             Self::Transport { source, .. } => source.is_connect() || source.is_builder(),
-            // A 5xx, or a success answer that could not be read, may follow a done call.
-            Self::Status { status, .. } => (400..500).contains(status),
-            Self::Api { .. }
-            | Self::RateLimited { .. }
-            | Self::OutOfTime { .. }
-            | Self::UnsafeUrl { .. } => true,
+            Self::Status { status, .. } => effect_of_answer(*status, None) == Effect::NotDone,
+            Self::Api { error, status, .. } => {
+                effect_of_answer(*status, Some(error)) == Effect::NotDone
+            }
+            Self::RateLimited { .. } | Self::OutOfTime { .. } | Self::UnsafeUrl { .. } => true,
         }
     }
 
@@ -70,6 +75,43 @@ impl SlackError {
             Self::Api { error, .. } => Some(error),
             _ => None,
         }
+    }
+}
+
+/// What an answer from Slack says about whether the call took effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Slack says nothing happened (`ratelimited`, `channel_not_found`, …): the call
+    /// can be made again without doing it twice.
+    NotDone,
+    /// It may have taken effect, partly or wholly: never made again at once.
+    MaybeDone,
+}
+
+/// Error codes Slack documents as possibly following a call that took effect.
+pub const MAYBE_DONE_ERRORS: &[&str] = &[
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    // An answer that names no error says nothing either way.
+    "unknown_error",
+];
+
+/// The one place where an error answer (HTTP `status`, and Slack's `error` code when
+/// the body was `{"ok":false,…}`) is read for what it means: a 5xx, with or without a
+/// JSON body, and the codes in [`MAYBE_DONE_ERRORS`] may follow a call that took
+/// effect; any other refusal says nothing happened.
+pub fn effect_of_answer(status: u16, error: Option<&str>) -> Effect {
+    if status >= 500 || error.is_some_and(|e| MAYBE_DONE_ERRORS.contains(&e)) {
+        return Effect::MaybeDone;
+    }
+    match error {
+        Some(_) => Effect::NotDone,
+        // No error code: a 4xx says it was refused; a success status whose body could
+        // not be read may follow a call that was done.
+        None if (400..500).contains(&status) => Effect::NotDone,
+        None => Effect::MaybeDone,
     }
 }
 
@@ -221,6 +263,32 @@ impl SlackClient {
         Ok(())
     }
 
+    /// A link that opens one of the channel's messages (`chat.getPermalink`).
+    pub async fn permalink(
+        &self,
+        channel: &str,
+        ts: &str,
+        deadline: &Deadline,
+    ) -> Result<String, SlackError> {
+        #[derive(Deserialize)]
+        struct Out {
+            permalink: String,
+        }
+        const METHOD: &str = "chat.getPermalink";
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("channel", channel)
+            .append_pair("message_ts", ts)
+            .finish();
+        let url = format!("{}/{METHOD}?{query}", self.api_url);
+        let response = self
+            .send(METHOD, deadline, || {
+                self.http.get(&url).bearer_auth(self.token.expose())
+            })
+            .await?;
+        let out: Out = read_web_api(METHOD, response).await?;
+        Ok(out.permalink)
+    }
+
     /// The workspace (and organization) the bot token belongs to.
     pub async fn auth_test(&self, deadline: &Deadline) -> Result<Identity, SlackError> {
         self.web_api("auth.test", &json!({}), deadline).await
@@ -262,6 +330,7 @@ impl SlackClient {
             (_, Some(error)) => Err(SlackError::Api {
                 method: METHOD,
                 error,
+                status: status.as_u16(),
             }),
             (false, None) => Err(SlackError::Status {
                 method: METHOD,
@@ -394,7 +463,11 @@ async fn read_web_api<T: for<'de> Deserialize<'de>>(
             .and_then(Value::as_str)
             .unwrap_or("unknown_error")
             .to_owned();
-        return Err(SlackError::Api { method, error });
+        return Err(SlackError::Api {
+            method,
+            error,
+            status: status.as_u16(),
+        });
     }
     serde_json::from_value(value).map_err(|e| SlackError::Status {
         method,
@@ -428,5 +501,84 @@ impl std::fmt::Debug for SlackClient {
         f.debug_struct("SlackClient")
             .field("api_url", &self.api_url)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(error: &str, status: u16) -> SlackError {
+        SlackError::Api {
+            method: "chat.postMessage",
+            error: error.into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn answers_that_may_follow_a_done_call_keep_it_open() {
+        for code in [
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+            "unknown_error",
+        ] {
+            assert_eq!(
+                effect_of_answer(200, Some(code)),
+                Effect::MaybeDone,
+                "{code}"
+            );
+            assert!(!api(code, 200).certainly_not_done(), "{code}");
+        }
+        // A 5xx says nothing either way, whatever its body.
+        for status in [500, 502, 503, 504] {
+            assert_eq!(effect_of_answer(status, None), Effect::MaybeDone);
+            assert!(!api("ratelimited", status).certainly_not_done());
+            let bare = SlackError::Status {
+                method: "chat.postMessage",
+                status,
+                detail: String::new(),
+            };
+            assert!(!bare.certainly_not_done());
+        }
+        // A success status with a body that could not be read.
+        assert_eq!(effect_of_answer(200, None), Effect::MaybeDone);
+    }
+
+    #[test]
+    fn answers_that_say_nothing_happened_give_it_up() {
+        for code in [
+            "ratelimited",
+            "not_in_channel",
+            "channel_not_found",
+            "invalid_auth",
+            "not_authed",
+            "account_inactive",
+            "token_revoked",
+            "missing_scope",
+            "invalid_blocks",
+            "msg_too_long",
+            "is_archived",
+            "restricted_action",
+            "too_many_attachments",
+        ] {
+            assert_eq!(effect_of_answer(200, Some(code)), Effect::NotDone, "{code}");
+            assert!(api(code, 200).certainly_not_done(), "{code}");
+        }
+        assert_eq!(effect_of_answer(429, Some("ratelimited")), Effect::NotDone);
+        assert_eq!(effect_of_answer(404, None), Effect::NotDone);
+        let limited = SlackError::RateLimited {
+            method: "chat.postMessage",
+            retry_after: Duration::from_secs(30),
+        };
+        assert!(limited.certainly_not_done());
+        assert!(
+            SlackError::OutOfTime {
+                method: "chat.postMessage"
+            }
+            .certainly_not_done()
+        );
     }
 }

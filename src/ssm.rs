@@ -504,6 +504,10 @@ fn step_from_sdk(s: &aws_sdk_ssm::types::StepExecution) -> Step {
         started_at_unix: s.execution_start_time().map(|t| t.secs()),
         timeout_seconds: s.timeout_seconds(),
         failure_message: s.failure_message().map(str::to_owned),
+        outputs: s
+            .outputs()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
     }
 }
 

@@ -10,12 +10,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::deadline::{Deadline, OutOfTime, random_u64, sdk_timeouts, unix_now};
 use crate::domain::execution::ExecutionId;
 use crate::domain::interaction::Decision;
-use crate::domain::record::{Claim, DecisionRecord, PromptRef, StepRecord};
+use crate::domain::record::{
+    Claim, DECISION_LEASE_SECS, DecisionClaim, DecisionRecord, PromptRef, StepRecord,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -58,8 +60,21 @@ pub enum ClaimOutcome {
     /// This delivery holds the claim: it posts.
     Won(Claim),
     /// Someone else's claim (or prompt) was there first; the item as it is.
+    Lost(Box<StepRecord>),
+}
+
+/// The outcome of claiming the decision of a step run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionClaimOutcome {
+    /// This click holds the claim; the item as it is now (the decisions so far).
+    Won(StepRecord),
+    /// Another click holds a live claim, or the step run is decided: the item.
     Lost(StepRecord),
 }
+
+/// The attributes of a decision claim on a step's item.
+const DECIDING: &str =
+    "deciding_token, deciding_user, deciding_handle, deciding_signal, deciding_at";
 
 #[derive(Debug, Clone)]
 pub struct ApprovalStore {
@@ -170,13 +185,13 @@ impl ApprovalStore {
                         Some(record) if record.claim.as_ref() == Some(&claim) => {
                             Ok(ClaimOutcome::Won(claim))
                         }
-                        Some(record) => Ok(ClaimOutcome::Lost(record)),
+                        Some(record) => Ok(ClaimOutcome::Lost(Box::new(record))),
                         // Older DynamoDB answers carry no item: read it.
                         None => match self.get(id, step_key, deadline).await? {
                             Some(record) if record.claim.as_ref() == Some(&claim) => {
                                 Ok(ClaimOutcome::Won(claim))
                             }
-                            Some(record) => Ok(ClaimOutcome::Lost(record)),
+                            Some(record) => Ok(ClaimOutcome::Lost(Box::new(record))),
                             None => Err(StoreError::Unreadable("claimed item vanished".into())),
                         },
                     }
@@ -288,15 +303,189 @@ impl ApprovalStore {
         Ok(())
     }
 
-    /// Appends a decision made in Slack to its step's item (the audit trail).
+    /// Appends a decision made in Slack to its step's item (the audit trail), once:
+    /// the same decision appended twice (an SDK retry of an applied write, or a
+    /// decision filled in from SSM's record) would be two entries, so the append is
+    /// conditional on this decision not being the last one recorded. `decided`: it
+    /// ended the step run.
     pub async fn record_decision(
         &self,
         id: &ExecutionId,
         step_name: &str,
         decision: &DecisionRecord,
+        decided: bool,
         deadline: &Deadline,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
+        let mut set = format!("SET {APPEND_DECISION}");
+        if decided {
+            set.push_str(", decided = :decided");
+        }
+        let mut request = self
+            .update(id, &decision.step_key)
+            .update_expression(set)
+            .condition_expression("attribute_not_exists(last_decision) OR last_decision <> :id");
+        for (name, value) in self.decision_values(step_name, decision) {
+            request = request.expression_attribute_values(name, value);
+        }
+        if decided {
+            request = request.expression_attribute_values(":decided", s(&decided_by(decision)));
+        }
+        let result = request
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await;
+        // Already the last decision recorded: this write was applied before.
+        condition_failed_is_fine(OPERATION, result)
+    }
+
+    /// Claims the decision of the step run `step_key` for `claim`'s click: a
+    /// conditional write that succeeds only while no other click's claim is live and
+    /// the run is not decided, so of clicks arriving together one signals. The answer
+    /// carries the item, with the decisions so far, read in the same write.
+    pub async fn claim_decision(
+        &self,
+        id: &ExecutionId,
+        step_key: &str,
+        step_name: &str,
+        claim: &DecisionClaim,
+        deadline: &Deadline,
+    ) -> Result<DecisionClaimOutcome, StoreError> {
+        const OPERATION: &str = "UpdateItem";
+        let result = self
+            .update(id, step_key)
+            .update_expression(
+                "SET deciding_token = :token, deciding_user = :user, deciding_handle = :handle, \
+                 deciding_signal = :signal, deciding_at = :at, \
+                 step_name = if_not_exists(step_name, :name), expires_at = :exp",
+            )
+            .condition_expression(
+                "attribute_not_exists(decided) AND \
+                 (attribute_not_exists(deciding_token) OR deciding_at <= :abandoned)",
+            )
+            .expression_attribute_values(":token", s(&claim.token))
+            .expression_attribute_values(":user", s(&claim.user_id))
+            .expression_attribute_values(":handle", s(&claim.handle))
+            .expression_attribute_values(":signal", s(claim.decision.signal_type()))
+            .expression_attribute_values(":at", n(claim.at_unix))
+            .expression_attribute_values(":abandoned", n(claim.at_unix - DECISION_LEASE_SECS))
+            .expression_attribute_values(":name", s(step_name))
+            .expression_attribute_values(":exp", self.expires_at())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await;
+        let held = match result {
+            Ok(out) => {
+                return match out.attributes() {
+                    Some(item) => Ok(DecisionClaimOutcome::Won(record_from(item)?)),
+                    None => Err(StoreError::Unreadable("the claimed item came back empty".into())),
+                };
+            }
+            Err(err) => match err.as_service_error() {
+                Some(
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c),
+                ) => c.item().cloned(),
+                _ => return Err(StoreError::call(OPERATION, err)),
+            },
+        };
+        let record = match held {
+            Some(item) => record_from(&item)?,
+            // Older DynamoDB answers carry no item: read it.
+            None => self
+                .get(id, step_key, deadline)
+                .await?
+                .ok_or_else(|| StoreError::Unreadable("claimed item vanished".into()))?,
+        };
+        // Our own claim: an earlier attempt of this write was applied and its answer
+        // lost, and the SDK sent it again.
+        if record.deciding.as_ref().map(|c| &c.token) == Some(&claim.token) {
+            return Ok(DecisionClaimOutcome::Won(record));
+        }
+        Ok(DecisionClaimOutcome::Lost(record))
+    }
+
+    /// Gives a decision claim up: nothing was decided, another click may decide.
+    pub async fn release_decision(
+        &self,
+        id: &ExecutionId,
+        step_key: &str,
+        claim: &DecisionClaim,
+        deadline: &Deadline,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "UpdateItem";
+        let result = self
+            .update(id, step_key)
+            .update_expression(format!("REMOVE {DECIDING}"))
+            .condition_expression("deciding_token = :token")
+            .expression_attribute_values(":token", s(&claim.token))
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await;
+        // No longer ours: nothing to give up.
+        condition_failed_is_fine(OPERATION, result)
+    }
+
+    /// Records a decision SSM accepted and gives the claim that sent it up, in one
+    /// write; `decided`: it ended the step run, so no click claims it again. Should
+    /// the claim no longer be ours (its lease ran out), the decision is recorded all
+    /// the same.
+    pub async fn finish_decision(
+        &self,
+        id: &ExecutionId,
+        step_name: &str,
+        claim: &DecisionClaim,
+        decision: &DecisionRecord,
+        decided: bool,
+        deadline: &Deadline,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "UpdateItem";
+        let mut set = format!("SET {APPEND_DECISION}");
+        if decided {
+            set.push_str(", decided = :decided");
+        }
+        let mut request = self
+            .update(id, &decision.step_key)
+            .update_expression(format!("{set} REMOVE {DECIDING}"))
+            .condition_expression("deciding_token = :token")
+            .expression_attribute_values(":token", s(&claim.token));
+        for (name, value) in self.decision_values(step_name, decision) {
+            request = request.expression_attribute_values(name, value);
+        }
+        if decided {
+            request = request.expression_attribute_values(":decided", s(&decided_by(decision)));
+        }
+        let result = request
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                // Applied before (the SDK sent it again), or the claim is gone: the
+                // append is conditional on this decision not being recorded yet.
+                self.record_decision(id, step_name, decision, decided, deadline)
+                    .await
+            }
+            Err(err) => Err(StoreError::call(OPERATION, err)),
+        }
+    }
+
+    /// The values of [`APPEND_DECISION`] for `decision`.
+    fn decision_values(
+        &self,
+        step_name: &str,
+        decision: &DecisionRecord,
+    ) -> Vec<(&'static str, AttributeValue)> {
         let mut fields = HashMap::from([
             ("decision".to_owned(), s(decision.decision.signal_type())),
             ("user_id".to_owned(), s(&decision.user_id)),
@@ -306,34 +495,13 @@ impl ApprovalStore {
         if let Some(reason) = &decision.reason {
             fields.insert("reason".to_owned(), s(reason));
         }
-        let entry = AttributeValue::M(fields);
-        // The same decision appended twice (an SDK retry of an applied write) would
-        // be two entries: the append is conditional on this decision not being the
-        // last one recorded.
-        let decision_id = format!(
-            "{}/{}/{}",
-            decision.user_id,
-            decision.decision.signal_type(),
-            decision.at_unix
-        );
-        let result = self
-            .update(id, &decision.step_key)
-            .update_expression(
-                "SET decisions = list_append(if_not_exists(decisions, :none), :new), \
-                 last_decision = :id, step_name = if_not_exists(step_name, :name), expires_at = :exp",
-            )
-            .condition_expression("attribute_not_exists(last_decision) OR last_decision <> :id")
-            .expression_attribute_values(":none", AttributeValue::L(vec![]))
-            .expression_attribute_values(":new", AttributeValue::L(vec![entry]))
-            .expression_attribute_values(":id", s(&decision_id))
-            .expression_attribute_values(":name", s(step_name))
-            .expression_attribute_values(":exp", self.expires_at())
-            .customize()
-            .config_override(limits(OPERATION, deadline)?)
-            .send()
-            .await;
-        // Already the last decision recorded: this write was applied before.
-        condition_failed_is_fine(OPERATION, result)
+        vec![
+            (":none", AttributeValue::L(vec![])),
+            (":new", AttributeValue::L(vec![AttributeValue::M(fields)])),
+            (":id", s(&decision_id(decision))),
+            (":name", s(step_name)),
+            (":exp", self.expires_at()),
+        ]
     }
 
     /// Records what a prompt now shows.
@@ -414,6 +582,25 @@ impl ApprovalStore {
     }
 }
 
+/// Appends a decision to the trail: `:none`, `:new`, `:id`, `:name`, `:exp`.
+const APPEND_DECISION: &str = "decisions = list_append(if_not_exists(decisions, :none), :new), \
+     last_decision = :id, step_name = if_not_exists(step_name, :name), expires_at = :exp";
+
+/// One decision's identity in the trail.
+fn decision_id(decision: &DecisionRecord) -> String {
+    format!(
+        "{}/{}/{}",
+        decision.user_id,
+        decision.decision.signal_type(),
+        decision.at_unix
+    )
+}
+
+/// What `decided` holds: the decision that ended the step run, and who made it.
+fn decided_by(decision: &DecisionRecord) -> String {
+    format!("{}/{}", decision.decision.signal_type(), decision.user_id)
+}
+
 /// An `UpdateItem` whose condition failing means there is nothing (more) to do.
 fn condition_failed_is_fine<O>(
     operation: &'static str,
@@ -439,7 +626,7 @@ fn condition_failed_is_fine<O>(
 }
 
 /// 128 random bits, hex: a claim's identity.
-fn new_token() -> String {
+pub fn new_token() -> String {
     format!("{:016x}{:016x}", random_u64(), random_u64())
 }
 
@@ -502,6 +689,21 @@ fn record_from(item: &Item) -> Result<StepRecord, StoreError> {
         prompt,
         decisions,
         shown: text(item, "shown").map(str::to_owned),
+        deciding: match (
+            text(item, "deciding_token"),
+            text(item, "deciding_signal").and_then(Decision::parse_signal_type),
+            number(item, "deciding_at"),
+        ) {
+            (Some(token), Some(decision), Some(at_unix)) => Some(DecisionClaim {
+                token: token.to_owned(),
+                user_id: text(item, "deciding_user").unwrap_or_default().to_owned(),
+                handle: text(item, "deciding_handle").unwrap_or_default().to_owned(),
+                decision,
+                at_unix,
+            }),
+            _ => None,
+        },
+        decided: item.contains_key("decided"),
     })
 }
 

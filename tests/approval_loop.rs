@@ -68,14 +68,18 @@ async fn full_loop_approve_in_slack() {
         .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
         .await;
     assert_eq!(status, 200);
-    // Outbound calls of the click: the step check, the signal, then the prompt replaced
-    // and the decision recorded in the table (concurrently). Alice is listed by ID, so
-    // no user-group lookup; the app's own workspace is read once per environment.
+    // Outbound calls of the click: the claim on the step run (a conditional write), the
+    // step check, the signal, then the prompt replaced and the decision recorded in the
+    // table, giving the claim up (concurrently). Alice is listed by ID, so no user-group
+    // lookup; the app's own workspace is read once per environment.
     assert_eq!(
         h.ssm.calls()[ssm_before..],
         ["GetAutomationExecution", "SendAutomationSignal"]
     );
-    assert_eq!(h.dynamodb.calls()[table_before..], ["UpdateItem"]);
+    assert_eq!(
+        h.dynamodb.calls()[table_before..],
+        ["UpdateItem", "UpdateItem"]
+    );
     let slack_calls: Vec<String> = h.slack.calls()[slack_before..]
         .iter()
         .map(|(m, _)| m.clone())

@@ -29,6 +29,7 @@ fn example(step_status: Status, execution_status: Status) -> (Execution, Step) {
         started_at_unix: Some(STARTED),
         timeout_seconds: Some(3600),
         failure_message: None,
+        outputs: Default::default(),
     };
     let execution = Execution {
         id: ExecutionId::parse("5c3e9b1a-7d2f-4e8a-9b6c-1f0a2d3e4b5c").unwrap(),

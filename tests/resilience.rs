@@ -229,7 +229,20 @@ async fn a_signal_answered_with_a_5xx_is_never_sent_again() {
         &h.slack.message(CHANNEL, &prompt.ts).unwrap().blocks
     ));
 
-    // Refused outright (the role may not signal): nothing applied, and said so.
+    // The signal may still be on its way: a click at once is not signalled (the claim
+    // is kept for its lease), and is told so.
+    h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
+    assert_eq!(h.ssm.count_calls("SendAutomationSignal"), 1);
+    let told = h.slack.ephemeral();
+    assert!(
+        told[1].text.contains("being sent to AWS"),
+        "{}",
+        told[1].text
+    );
+
+    // After the lease: refused outright (the role may not signal), and said so.
+    h.expire_decision_claim(&id);
     h.ssm
         .fail_next("SendAutomationSignal", 400, "AccessDeniedException");
     h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
@@ -237,11 +250,11 @@ async fn a_signal_answered_with_a_5xx_is_never_sent_again() {
     assert_eq!(h.ssm.count_calls("SendAutomationSignal"), 2);
     let told = h.slack.ephemeral();
     assert!(
-        told[1]
+        told[2]
             .text
             .contains("AWS did not take the decision (AccessDeniedException)"),
         "{}",
-        told[1].text
+        told[2].text
     );
 }
 

@@ -1,7 +1,8 @@
 //! What the code expects of the deployment and what template.yaml deploys agree: the
 //! table's keys and TTL attribute, the permissions each function's calls need (and no
-//! more), the variables, and the EventBridge rules that let through only what the
-//! events function acts on.
+//! more, under the conditions it makes them), the variables, the EventBridge rules that
+//! let through only what the events function acts on, and an endpoint Slack is not
+//! throttled out of.
 
 use approvals::store::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 
@@ -34,6 +35,51 @@ fn actions(block: &str) -> Vec<String> {
         })
         .map(str::to_owned)
         .collect()
+}
+
+/// A block's policy statements split by condition: the lines outside any `!If`, and for
+/// each `- !If [Condition, then, else]` item its condition, then-branch and else-branch.
+struct Conditional {
+    condition: String,
+    then: String,
+    otherwise: String,
+}
+
+fn split_conditionals(block: &str) -> (String, Vec<Conditional>) {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let lines: Vec<&str> = block.lines().collect();
+    let (mut plain, mut conditionals) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim() != "- !If" {
+            plain.push(lines[i]);
+            i += 1;
+            continue;
+        }
+        // The item's three entries sit one level deeper than its `- !If`.
+        let depth = indent(lines[i]);
+        let item: Vec<&str> = lines[i + 1..]
+            .iter()
+            .take_while(|l| l.trim().is_empty() || indent(l) > depth)
+            .copied()
+            .collect();
+        i += 1 + item.len();
+        let entry = indent(item[0]);
+        let mut entries = vec![Vec::new()];
+        for (n, line) in item.iter().enumerate() {
+            if n > 0 && indent(line) == entry && line.trim_start().starts_with("- ") {
+                entries.push(Vec::new());
+            }
+            entries.last_mut().unwrap().push(*line);
+        }
+        assert_eq!(entries.len(), 3, "a !If of three entries: {item:#?}");
+        conditionals.push(Conditional {
+            condition: entries[0][0].trim().trim_start_matches("- ").to_owned(),
+            then: entries[1].join("\n"),
+            otherwise: entries[2].join("\n"),
+        });
+    }
+    (plain.join("\n"), conditionals)
 }
 
 #[test]
@@ -119,6 +165,73 @@ fn the_events_function_scales_and_hears_only_what_it_acts_on() {
         "{}: !Ref ApprovalsTable",
         approvals::config::TABLE
     )));
+}
+
+#[test]
+fn decisions_are_signalled_by_the_function_role_only_without_per_person_approvals() {
+    let t = template();
+    assert!(t.contains("  NotPerPerson: !Not [!Condition PerPerson]\n"));
+    // The function's own role may signal only under NotPerPerson: with per-person
+    // approvals every signal goes through a SlackApproverRole session.
+    let (plain, conditionals) = split_conditionals(&resource(&t, "SlackInteractionsFunction"));
+    assert!(!actions(&plain).contains(&"ssm:SendAutomationSignal".to_owned()));
+    let signals: Vec<_> = conditionals
+        .iter()
+        .filter(|c| {
+            actions(&c.then).contains(&"ssm:SendAutomationSignal".to_owned())
+                || actions(&c.otherwise).contains(&"ssm:SendAutomationSignal".to_owned())
+        })
+        .collect();
+    assert_eq!(signals.len(), 1, "one conditional statement signals");
+    assert_eq!(signals[0].condition, "NotPerPerson");
+    assert_eq!(actions(&signals[0].then), ["ssm:SendAutomationSignal"]);
+    assert_eq!(signals[0].otherwise.trim(), "- !Ref AWS::NoValue");
+    assert!(
+        signals[0].then.contains(":automation-execution/*"),
+        "{}",
+        signals[0].then
+    );
+    // What it reads it reads either way, and nothing else it holds signals.
+    for action in [
+        "ssm:GetAutomationExecution",
+        "ssm:DescribeAutomationStepExecutions",
+        "ssm:DescribeAutomationExecutions",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "ssm:GetParameter",
+    ] {
+        assert!(actions(&plain).contains(&action.to_owned()), "{action}");
+    }
+    assert!(
+        !actions(&resource(&t, "SlackApproverAssumePolicy"))
+            .contains(&"ssm:SendAutomationSignal".to_owned())
+    );
+    // The approver role, which exists exactly when per-person approvals are on, signals.
+    let role = resource(&t, "SlackApproverRole");
+    assert!(role.contains("Condition: PerPerson"));
+    assert!(actions(&role).contains(&"ssm:SendAutomationSignal".to_owned()));
+    assert!(role.contains(":automation-execution/*"));
+}
+
+#[test]
+fn slack_is_not_throttled_out_of_its_endpoint() {
+    let api = resource(&template(), "SlackApi");
+    let limit = |name: &str| -> Option<u32> {
+        api.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .map(|v| v.parse().unwrap())
+    };
+    // A stage throttle is one bucket for Slack and whoever floods the URL: it must be far
+    // above what Slack sends, or absent.
+    for name in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
+        assert!(
+            limit(name).is_none_or(|n| n >= 1000),
+            "{name} {:?}",
+            limit(name)
+        );
+    }
+    assert!(api.contains("DestinationArn: !GetAtt SlackApiAccessLogs.Arn"));
+    assert!(api.contains("$context.requestId"));
 }
 
 #[test]

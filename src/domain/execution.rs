@@ -126,6 +126,9 @@ pub struct Step {
     pub started_at_unix: Option<i64>,
     pub timeout_seconds: Option<i64>,
     pub failure_message: Option<String>,
+    /// The step's outputs as SSM reports them (for `aws:approve`: `ApprovalStatus`,
+    /// `ApproverDecisions`).
+    pub outputs: BTreeMap<String, Vec<String>>,
 }
 
 pub const APPROVE_ACTION: &str = "aws:approve";
@@ -227,6 +230,7 @@ mod tests {
             started_at_unix: Some(1_000),
             timeout_seconds: None,
             failure_message: None,
+            outputs: Default::default(),
         }
     }
 

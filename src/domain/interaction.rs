@@ -332,6 +332,20 @@ fn form_decode(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Slack's certificate check of a slash-command URL: a form with `ssl_check=1` (and a
+/// `token`), no `payload` and no `command`. It is answered 200 before anything else.
+pub fn is_ssl_check(body: &[u8]) -> bool {
+    let mut check = false;
+    for (key, value) in form_urlencoded::parse(body) {
+        match &*key {
+            "ssl_check" => check = value == "1",
+            "payload" | "command" => return false,
+            _ => {}
+        }
+    }
+    check
+}
+
 /// A slash command's form body (`command`, `text`, `user_id`, …), if it is one.
 pub fn command_from_form(body: &[u8]) -> Option<SlashCommand> {
     let mut command = None;
@@ -510,6 +524,18 @@ pub fn parse_button_value(raw: &str) -> Result<StepTarget, ButtonError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn slacks_certificate_check_is_recognised_and_nothing_else() {
+        assert!(is_ssl_check(b"ssl_check=1&token=abc"));
+        assert!(is_ssl_check(b"token=abc&ssl_check=1"));
+        assert!(!is_ssl_check(b"ssl_check=0&token=abc"));
+        assert!(!is_ssl_check(b"ssl_check=1&payload=%7B%7D"));
+        assert!(!is_ssl_check(b"ssl_check=1&command=%2Fapprovals"));
+        assert!(!is_ssl_check(b"payload=%7B%7D"));
+        assert!(!is_ssl_check(b""));
+    }
+
     use super::*;
     use serde_json::json;
 
@@ -521,6 +547,7 @@ mod tests {
             execution_id: crate::domain::execution::ExecutionId::parse(ID).unwrap(),
             step_name: "approveRollout".into(),
             step_execution_id: Some(STEP_RUN.into()),
+            runbook: None,
         }
     }
 

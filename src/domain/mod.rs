@@ -1,6 +1,7 @@
 //! The approval domain: pure logic with no I/O (verify, parse, decide, render).
 
 pub mod approvers;
+pub mod comment;
 pub mod event;
 pub mod execution;
 pub mod identity;

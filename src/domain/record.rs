@@ -10,6 +10,29 @@ use super::interaction::Decision;
 /// 60 s, so no poster is still at work by then.
 pub const CLAIM_LEASE_SECS: i64 = 120;
 
+/// A claim on deciding a step run from Slack whose click has not finished after this
+/// long was abandoned: the click died between its claim and its record. The
+/// interactions function's timeout is 5 s and a click stops itself within Slack's 3 s,
+/// so no click still at work holds one this old.
+pub const DECISION_LEASE_SECS: i64 = 20;
+
+/// A click's claim on deciding a step run: while it holds, no other click signals
+/// that step, so a second signal cannot land on the step that follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionClaim {
+    pub token: String,
+    pub user_id: String,
+    pub handle: String,
+    pub decision: Decision,
+    pub at_unix: i64,
+}
+
+impl DecisionClaim {
+    pub fn is_live(&self, now_unix: i64) -> bool {
+        now_unix - self.at_unix < DECISION_LEASE_SECS
+    }
+}
+
 /// Where a step's prompt was posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptRef {
@@ -49,6 +72,11 @@ pub struct StepRecord {
     pub decisions: Vec<DecisionRecord>,
     /// What the prompt shows now (see [`shown_state`]), so it is updated only on change.
     pub shown: Option<String>,
+    /// A click deciding the step run right now (or that died doing so).
+    pub deciding: Option<DecisionClaim>,
+    /// The step run was decided from Slack (rejected, resumed, or approved by all it
+    /// needs): no click claims it again.
+    pub decided: bool,
 }
 
 /// Where posting a step's prompt stands, for a delivery that did not win the claim.
@@ -106,6 +134,20 @@ impl StepRecord {
         }
     }
 
+    /// The decision from Slack that ended the step run `step_key`, if one did: the
+    /// last rejection or resumption, or the last approval once the run is decided.
+    pub fn final_decision(&self, step_key: &str) -> Option<&DecisionRecord> {
+        let of_run = |d: &&DecisionRecord| d.step_key == step_key;
+        self.decisions
+            .iter()
+            .rfind(|d| of_run(d) && d.decision != Decision::Approve)
+            .or_else(|| {
+                self.decided
+                    .then(|| self.decisions.iter().rfind(of_run))
+                    .flatten()
+            })
+    }
+
     pub fn posting_state(&self, now_unix: i64) -> PostingState {
         if let Some(prompt) = &self.prompt {
             return PostingState::Posted(prompt.clone());
@@ -156,6 +198,8 @@ mod tests {
             }),
             decisions: vec![],
             shown: None,
+            deciding: None,
+            decided: false,
         }
     }
 
@@ -180,6 +224,7 @@ mod tests {
             started_at_unix: None,
             timeout_seconds: None,
             failure_message: None,
+            outputs: Default::default(),
         }
     }
 

@@ -126,7 +126,13 @@ pub(crate) fn buttons(
     kind: StepKind,
     style: PromptStyle,
 ) -> Option<Value> {
-    let value = button_value(target);
+    let value = match kind {
+        StepKind::Approval => button_value(target),
+        StepKind::Pause => button_value(&StepTarget {
+            runbook: Some(execution.document_name.clone()),
+            ..target.clone()
+        }),
+    };
     if value.chars().count() > BUTTON_VALUE_MAX {
         return None;
     }
@@ -772,6 +778,7 @@ mod tests {
             started_at_unix: Some(1_763_730_000),
             timeout_seconds: Some(3600),
             failure_message: None,
+            outputs: Default::default(),
         };
         let execution = Execution {
             id: ExecutionId::parse(ID).unwrap(),

@@ -98,6 +98,11 @@ impl RunbookPrefixes {
                 .iter()
                 .any(|p| document_name.starts_with(p.as_str()))
     }
+
+    /// No runbook may be resumed from Slack (the default).
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.prefixes.is_empty()
+    }
 }
 
 #[cfg(test)]

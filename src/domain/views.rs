@@ -76,6 +76,14 @@ pub enum Listed<'a> {
         step: &'a Step,
         kind: StepKind,
     },
+    /// Waiting for a person, listed without buttons (approvers are anyone who can see
+    /// the prompt, so it is decided on the prompt): a link to it, if it has one.
+    Linked {
+        execution: &'a Execution,
+        step: &'a Step,
+        kind: StepKind,
+        permalink: Option<String>,
+    },
     /// Waiting on something else, or its steps could not be read in time.
     Elsewhere {
         execution_id: &'a str,
@@ -131,6 +139,19 @@ pub fn waiting_list(
                     ));
                     blocks.push(actions);
                 }
+            }
+            Listed::Linked {
+                execution,
+                step,
+                kind,
+                permalink,
+            } => {
+                let mut line = decidable_line(execution, step, *kind, now_unix, region);
+                line.push_str(&match permalink {
+                    Some(link) => format!("\n<{link}|Decide on its prompt>"),
+                    None => "\nIts prompt could not be found: decide in the console.".into(),
+                });
+                blocks.push(section(&line));
             }
             Listed::Elsewhere {
                 execution_id,
@@ -230,8 +251,33 @@ mod tests {
                 started_at_unix: Some(1_000),
                 timeout_seconds: None,
                 failure_message: None,
+                outputs: BTreeMap::new(),
             }],
         }
+    }
+
+    #[test]
+    fn a_linked_entry_has_no_buttons_and_opens_its_prompt() {
+        let e = execution(1, APPROVE_ACTION);
+        let listed = [
+            Listed::Linked {
+                execution: &e,
+                step: &e.steps[0],
+                kind: StepKind::Approval,
+                permalink: Some("https://x.slack.com/archives/C1/p1".into()),
+            },
+            Listed::Linked {
+                execution: &e,
+                step: &e.steps[0],
+                kind: StepKind::Approval,
+                permalink: None,
+            },
+        ];
+        let m = waiting_list(&listed, 0, true, 2_000, "us-east-1", PromptStyle::default());
+        assert!(m.blocks.iter().all(|b| b["type"] != "actions"));
+        let text = serde_json::to_string(&m.blocks).unwrap();
+        assert!(text.contains("<https://x.slack.com/archives/C1/p1|Decide on its prompt>"));
+        assert!(text.contains("decide in the console"));
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct StepTarget {
         skip_serializing_if = "Option::is_none"
     )]
     pub step_execution_id: Option<String>,
+    /// The runbook, on Resume buttons: whether it may be resumed from Slack
+    /// (`SLACK_RESUME_PREFIXES`) is then known before anything is asked of AWS.
+    #[serde(rename = "runbook", default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
 }
 
 /// What a signal needs the step to be.
@@ -74,6 +78,7 @@ impl StepTarget {
             execution_id: execution_id.clone(),
             step_name: step.name.clone(),
             step_execution_id: step.step_execution_id.clone(),
+            runbook: None,
         }
     }
 
@@ -166,6 +171,7 @@ mod tests {
             started_at_unix: Some(1),
             timeout_seconds: None,
             failure_message: None,
+            outputs: Default::default(),
         }
     }
 
@@ -186,6 +192,7 @@ mod tests {
             execution_id: ExecutionId::parse(ID).unwrap(),
             step_name: name.into(),
             step_execution_id: run.map(str::to_owned),
+            runbook: None,
         }
     }
 

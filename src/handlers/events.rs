@@ -29,9 +29,12 @@ const AFTER_POST: Duration = Duration::from_secs(10);
 /// Kept back from recording a prompt: time to take it down if it cannot be recorded
 /// (at most half of what is left).
 const TAKE_DOWN: Duration = Duration::from_secs(4);
+use crate::domain::comment::decisions_in_outputs;
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
-use crate::domain::record::{CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, shown_state};
+use crate::domain::record::{
+    CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, StepRecord, shown_state,
+};
 use crate::domain::render::{PromptStyle, render_outcome, render_prompt};
 use crate::domain::routes::{Routes, RunbookPrefixes};
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step, waiting_step};
@@ -193,14 +196,10 @@ async fn handle_plan(
     };
     // A prompt just posted may show a step that was decided meanwhile, after the
     // deliveries of that decision looked for prompts to update: look again.
+    // If that read fails, so does the delivery: Lambda retries it, and the retry finds
+    // the prompt posted and brings it up to date.
     let execution = match &posted {
-        Some((_, true)) => match app.ssm.get_execution(id, deadline).await {
-            Ok(now) => now,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the execution again after posting");
-                execution
-            }
-        },
+        Some((_, true)) => app.ssm.get_execution(id, deadline).await?,
         _ => execution,
     };
     let refreshed = refresh(app, &execution, region, deadline).await?;
@@ -341,11 +340,18 @@ async fn post_under_claim(
                 pause = (pause * 2).min(std::time::Duration::from_secs(2));
             }
             Err(e) => {
-                // A write whose answer was lost may have been applied: look first.
-                if let Ok(Some(record)) = app.store.get(id, step.key(), deadline).await
-                    && record.prompt.as_ref() == Some(&prompt)
-                {
-                    return Ok((prompt, true));
+                // A write whose answer was lost may have been applied: look first, and
+                // take the prompt down only if the table says it is not recorded.
+                match app.store.get(id, step.key(), deadline).await {
+                    Ok(Some(record)) if record.prompt.as_ref() == Some(&prompt) => {
+                        return Ok((prompt, true));
+                    }
+                    Ok(_) => {}
+                    Err(read) => {
+                        tracing::error!(error = %e, read_error = %read, channel = %prompt.channel,
+                            ts = %prompt.ts, "posted a prompt whose record cannot be confirmed; it stays");
+                        return Err(e.into());
+                    }
                 }
                 tracing::error!(error = %e, "posted a prompt but could not record it; deleting it");
                 match app
@@ -381,10 +387,7 @@ async fn refresh(
     deadline: &Deadline,
 ) -> Result<Vec<(PromptRef, String)>, EventError> {
     let mut updated = vec![];
-    for record in app.store.steps_of(&execution.id, deadline).await? {
-        let Some(prompt) = record.prompt.clone() else {
-            continue;
-        };
+    for mut record in app.store.steps_of(&execution.id, deadline).await? {
         let Some(step) = execution.step_by_key(&record.step_key) else {
             continue;
         };
@@ -395,6 +398,10 @@ async fn refresh(
         if let StepCheck::WaitingNow(_) = check_step(execution, &target, kind) {
             continue;
         }
+        complete_trail(app, execution, step, &mut record, deadline).await?;
+        let Some(prompt) = record.prompt.clone() else {
+            continue;
+        };
         let deciding = record.deciding(step);
         let shown = shown_state(execution, step, &deciding);
         if record.shown.as_deref() == Some(shown.as_str()) {
@@ -433,6 +440,41 @@ async fn refresh(
         updated.push((prompt, step.status.to_string()));
     }
     Ok(updated)
+}
+
+/// The audit trail holds every decision from Slack that SSM accepted: one whose record
+/// could not be written in its click (or whose outcome the click never learnt) is
+/// read from SSM's own record of the ended step, its `ApproverDecisions`, and added.
+async fn complete_trail(
+    app: &EventsApp,
+    execution: &Execution,
+    step: &Step,
+    record: &mut StepRecord,
+    deadline: &Deadline,
+) -> Result<(), EventError> {
+    let Some(outputs) = step.outputs.get("ApproverDecisions") else {
+        return Ok(());
+    };
+    for found in decisions_in_outputs(outputs) {
+        let known = record.decisions.iter().any(|d| {
+            d.step_key == step.key() && d.user_id == found.user_id && d.decision == found.decision
+        });
+        if known {
+            continue;
+        }
+        let fallback_at = record
+            .deciding
+            .as_ref()
+            .map_or_else(unix_now, |c| c.at_unix);
+        let decision = found.into_record(step.key(), fallback_at);
+        app.store
+            .record_decision(&execution.id, &step.name, &decision, true, deadline)
+            .await?;
+        tracing::warn!(step_key = step.key(), user_id = %decision.user_id, decision = decision.decision.signal_type(),
+            "a decision SSM accepted was missing from the audit trail; filled in from SSM's record");
+        record.decisions.push(decision);
+    }
+    Ok(())
 }
 
 fn ignored(reason: impl Into<String>) -> EventOutcome {

@@ -195,6 +195,26 @@ impl Harness {
         .unwrap()
     }
 
+    /// An environment of the interactions function whose variables differ from the
+    /// harness's by `changes` (the same stand-ins behind it).
+    pub async fn interactions_with(&self, changes: &[(&str, &str)]) -> InteractionsApp {
+        let mut env = self.env.clone();
+        for (name, value) in changes {
+            env.insert((*name).into(), (*value).into());
+        }
+        InteractionsApp::from_env(
+            &env_from(env),
+            loader(&self.aws.url(), SdkRetries::INTERACTIVE),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Every call made to an AWS stand-in so far (SSM, DynamoDB, STS).
+    pub fn aws_calls(&self) -> usize {
+        self.ssm.calls().len() + self.dynamodb.calls().len() + self.sts.assume_role_calls().len()
+    }
+
     /// A runbook with a preparation step, then an approval, then the change.
     pub fn start_runbook(&self, min_approvals: u32) -> String {
         self.ssm.start_automation(runbook(min_approvals))
@@ -236,9 +256,14 @@ impl Harness {
 
     /// Sends an API Gateway event (JSON) to the interactions function, as the runtime would.
     pub async fn invoke_interactions(&self, event: &Value) -> (u16, String) {
+        Self::invoke_on(&self.interactions, event).await
+    }
+
+    /// Sends an API Gateway event to `app`, one environment of the interactions function.
+    pub async fn invoke_on(app: &InteractionsApp, event: &Value) -> (u16, String) {
         let request =
             lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
-        let response = handle_slack_request(&self.interactions, request).await;
+        let response = handle_slack_request(app, request).await;
         let status = response.status().as_u16();
         let body = match response.body() {
             Body::Empty => String::new(),
@@ -328,6 +353,24 @@ impl Harness {
         let long_ago = approvals::deadline::unix_now_ms() / 1000
             - approvals::domain::record::CLAIM_LEASE_SECS as u64;
         item["claimed_at"] = serde_json::json!({"N": long_ago.to_string()});
+        self.dynamodb.put_raw(TABLE, item);
+    }
+}
+
+impl Harness {
+    /// Moves the decision claim on the execution's only step item back past its lease,
+    /// as if the click holding it had died that long ago.
+    pub fn expire_decision_claim(&self, execution_id: &str) {
+        let mut items = self.step_items(execution_id);
+        assert_eq!(items.len(), 1, "{items:#?}");
+        let mut item = items.remove(0);
+        assert!(
+            item.get("deciding_token").is_some(),
+            "no decision claim: {item:#}"
+        );
+        let long_ago = approvals::deadline::unix_now_ms() / 1000
+            - approvals::domain::record::DECISION_LEASE_SECS as u64;
+        item["deciding_at"] = serde_json::json!({"N": long_ago.to_string()});
         self.dynamodb.put_raw(TABLE, item);
     }
 }

@@ -1,0 +1,226 @@
+//! The comment a decision carries to SSM, and reading it back from SSM's record of
+//! the step (`ApproverDecisions`), so the audit trail can be completed from SSM.
+//!
+//! SSM takes at most 512 characters per payload value, `Comment` included: a longer
+//! one is refused with a `ValidationException` and nothing is decided. The comment
+//! therefore carries who decided and as much of the reason as fits; the whole reason
+//! stays on the prompt and in the audit trail.
+
+use serde_json::Value;
+
+use super::interaction::Decision;
+use super::record::DecisionRecord;
+
+/// SSM's limit on one payload value (its API model: 1 to 512 characters).
+pub const COMMENT_MAX: usize = 512;
+
+/// What each decision from Slack begins its comment with, before the person.
+const IN_SLACK: &str = " in Slack by ";
+
+/// `Rejected in Slack by bob (U0BOB): reason`, cut to fit [`COMMENT_MAX`]. Counted
+/// in UTF-16 units, which is never more than characters: whichever way SSM counts,
+/// it fits.
+pub fn signal_comment(
+    decision: Decision,
+    handle: &str,
+    user_id: &str,
+    reason: Option<&str>,
+) -> String {
+    let mut comment = format!("{}{IN_SLACK}{handle} ({user_id})", decision.past_tense());
+    if let Some(reason) = reason {
+        comment.push_str(": ");
+        comment.push_str(reason);
+    }
+    if comment.encode_utf16().count() <= COMMENT_MAX {
+        return comment;
+    }
+    let mut cut = String::new();
+    let mut units = 0;
+    for c in comment.chars() {
+        // Room for the ellipsis that says the reason goes on.
+        if units + c.len_utf16() > COMMENT_MAX - 1 {
+            break;
+        }
+        units += c.len_utf16();
+        cut.push(c);
+    }
+    cut.push('…');
+    cut
+}
+
+/// A decision from Slack as SSM recorded it in the step's outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedBySsm {
+    pub decision: Decision,
+    pub user_id: String,
+    pub handle: String,
+    pub at_unix: Option<i64>,
+    /// As much of the reason as the comment carried.
+    pub reason: Option<String>,
+}
+
+impl RecordedBySsm {
+    pub fn into_record(self, step_key: &str, fallback_at: i64) -> DecisionRecord {
+        DecisionRecord {
+            step_key: step_key.to_owned(),
+            decision: self.decision,
+            user_id: self.user_id,
+            handle: self.handle,
+            at_unix: self.at_unix.unwrap_or(fallback_at),
+            reason: self.reason,
+        }
+    }
+}
+
+/// Reads back a comment written by [`signal_comment`]; `None` for any other comment
+/// (a decision made in the console, or by another tool).
+pub fn parse_signal_comment(comment: &str) -> Option<(Decision, String, String, Option<String>)> {
+    let (verb, rest) = comment.split_once(IN_SLACK)?;
+    let decision = [Decision::Approve, Decision::Reject, Decision::Resume]
+        .into_iter()
+        .find(|d| d.past_tense() == verb)?;
+    // `handle (USERID)`, then the end or `: reason`: the first ` (` that opens such
+    // an ID (a reason may hold parentheses of its own).
+    let (handle, user_id, tail) = rest.match_indices(" (").find_map(|(open, _)| {
+        let after = &rest[open + 2..];
+        let close = after.find(')')?;
+        let id = &after[..close];
+        let tail = &after[close + 1..];
+        let valid_id = id.len() >= 3 && id.bytes().all(|b| b.is_ascii_alphanumeric());
+        (valid_id && (tail.is_empty() || tail.starts_with(": "))).then(|| (&rest[..open], id, tail))
+    })?;
+    if handle.is_empty() {
+        return None;
+    }
+    let reason = tail
+        .strip_prefix(": ")
+        .map(str::to_owned)
+        .filter(|r| !r.is_empty());
+    Some((decision, handle.to_owned(), user_id.to_owned(), reason))
+}
+
+/// The decisions made from Slack in an approval step's `ApproverDecisions` output.
+/// Each value is read tolerantly: a JSON object per decision, or a JSON list of them.
+pub fn decisions_in_outputs(outputs: &[String]) -> Vec<RecordedBySsm> {
+    let mut found = vec![];
+    for raw in outputs {
+        let entries = match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Array(list)) => list,
+            Ok(object @ Value::Object(_)) => vec![object],
+            _ => continue,
+        };
+        for entry in entries {
+            let Some(comment) = entry.get("Comment").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some((decision, handle, user_id, reason)) = parse_signal_comment(comment) else {
+                continue;
+            };
+            // What SSM says was decided wins over what the comment says.
+            let decision = match entry.get("Decision").and_then(Value::as_str) {
+                Some("Reject" | "Rejected") => Decision::Reject,
+                Some("Approve" | "Approved") => Decision::Approve,
+                _ => decision,
+            };
+            let at_unix = entry
+                .get("ApprovalDecisionTime")
+                .and_then(Value::as_str)
+                .and_then(parse_iso_time);
+            found.push(RecordedBySsm {
+                decision,
+                user_id,
+                handle,
+                at_unix,
+                reason,
+            });
+        }
+    }
+    found
+}
+
+/// `2022-04-06T07:22:51.034463Z` (UTC, fraction optional) as Unix seconds.
+fn parse_iso_time(raw: &str) -> Option<i64> {
+    let raw = raw.strip_suffix('Z')?;
+    let (date, time) = raw.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let time = time.split('.').next()?;
+    let mut time = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (time.next()??, time.next()??, time.next()??);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    // Days from the civil date (proleptic Gregorian, in eras of 400 years).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comment_always_fits_ssms_512_characters() {
+        let short = signal_comment(Decision::Reject, "bob", "U0BOB", Some("disk full"));
+        assert_eq!(short, "Rejected in Slack by bob (U0BOB): disk full");
+        for reason in ["x".repeat(1000), "é".repeat(1000), "🙂".repeat(1000)] {
+            let long = signal_comment(Decision::Reject, "bob", "U0BOB", Some(&reason));
+            assert!(long.encode_utf16().count() <= COMMENT_MAX);
+            assert!(long.chars().count() <= COMMENT_MAX);
+            assert!(long.ends_with('…'));
+            assert!(long.starts_with("Rejected in Slack by bob (U0BOB): "));
+        }
+        let exact = "y".repeat(COMMENT_MAX - "Rejected in Slack by bob (U0BOB): ".len());
+        let fits = signal_comment(Decision::Reject, "bob", "U0BOB", Some(&exact));
+        assert_eq!(fits.chars().count(), COMMENT_MAX);
+        assert!(!fits.ends_with('…'));
+    }
+
+    #[test]
+    fn comments_read_back_as_written() {
+        for (decision, reason) in [
+            (Decision::Approve, None),
+            (Decision::Reject, Some("the disk (sda) is full: stop")),
+        ] {
+            let comment = signal_comment(decision, "alice.b", "U0ALICE", reason);
+            assert_eq!(
+                parse_signal_comment(&comment),
+                Some((
+                    decision,
+                    "alice.b".into(),
+                    "U0ALICE".into(),
+                    reason.map(str::to_owned)
+                ))
+            );
+        }
+        assert_eq!(parse_signal_comment("Approved in the console"), None);
+        assert_eq!(parse_signal_comment("Approved in Slack by  (U0A)"), None);
+        assert_eq!(
+            parse_signal_comment("Approved in Slack by x (<@here>)"),
+            None
+        );
+    }
+
+    #[test]
+    fn decisions_are_read_from_ssms_approver_decisions() {
+        let one = r#"{"Approver":"arn:aws:iam::1:role/r","Decision":"Approve","ApprovalDecisionTime":"2022-04-06T07:22:51.034463Z","Comment":"Approved in Slack by alice (U0ALICE)"}"#;
+        let list = r#"[{"Approver":"a","Decision":"Approve","Comment":"LGTM"},{"Approver":"b","Decision":"Reject","Comment":"Rejected in Slack by bob (U0BOB): no"}]"#;
+        let found = decisions_in_outputs(&[one.into(), list.into(), "not json".into()]);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].user_id, "U0ALICE");
+        assert_eq!(found[0].at_unix, Some(1_649_229_771));
+        assert_eq!(
+            (found[1].decision, found[1].reason.as_deref()),
+            (Decision::Reject, Some("no"))
+        );
+        assert_eq!(parse_iso_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_iso_time("2000-02-29T12:00:00.5Z"), Some(951_825_600));
+        assert_eq!(parse_iso_time("2000-13-01T00:00:00Z"), None);
+    }
+}

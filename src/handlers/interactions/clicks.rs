@@ -1,0 +1,43 @@
+//! A click on one of our buttons: a prompt's Approve / Reject / Resume, or the same
+//! buttons in the `/approvals` list.
+
+use tracing::Instrument;
+
+use super::decision::{DecisionRequest, decide};
+use super::{InteractionsApp, tell};
+use crate::config::ReasonMode;
+use crate::deadline::Deadline;
+use crate::domain::interaction::{Decision, DecisionClick};
+
+pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadline: Deadline) {
+    let span = tracing::info_span!(
+        "click",
+        execution_id = %click.target.execution_id,
+        step = %click.target.step_name,
+        user_id = %click.actor.user.id,
+        decision = click.decision.signal_type()
+    );
+    let asks_reason = click.decision == Decision::Reject && app.reject_reason != ReasonMode::Off;
+    let ask_reason_with = asks_reason.then_some(click.trigger_id.as_deref()).flatten();
+    if asks_reason && ask_reason_with.is_none() {
+        // The form is the rejection's confirmation (and its reason): never skip it.
+        tracing::warn!("a Reject click without a trigger_id; nothing done");
+        let text = "Nothing was done: Slack sent no way to open the form for your reason. \
+                    Click Reject again.";
+        return tell(app, &click.response_url, text, &deadline).await;
+    }
+    let request = DecisionRequest {
+        decision: click.decision,
+        target: &click.target,
+        actor: &click.actor,
+        response_url: &click.response_url,
+        message_blocks: &click.message_blocks,
+        from_ephemeral: click.from_ephemeral,
+        reason: None,
+        ask_reason_with,
+        prompt: click.prompt.as_ref(),
+    };
+    if let Some(text) = decide(app, &request, &deadline).instrument(span).await {
+        tell(app, &click.response_url, &text, &deadline).await;
+    }
+}

@@ -1,0 +1,921 @@
+//! The one path a decision takes to SSM, whichever surface it came from (a prompt's
+//! button, the `/approvals` list, a submitted reason form):
+//!
+//! 1. who may decide is asked first, with no AWS call (see [`Authorizer`]);
+//! 2. the click claims the decision of its step run in the approvals table (a
+//!    conditional write), so of clicks arriving together one signals, and each person
+//!    counts once toward a quorum; a click that loses is told who is deciding;
+//! 3. SSM is asked which step waits now: the signal goes out only if it is the very
+//!    step run the prompt showed;
+//! 4. the decision is signalled, at most once in effect, then recorded (the audit
+//!    trail) in the same write that gives the claim up, while the prompt is replaced.
+//!
+//! A claim whose click died is taken over once its lease is over
+//! ([`DECISION_LEASE_SECS`](crate::domain::record::DECISION_LEASE_SECS)); one whose signal's outcome is unknown is kept until
+//! then, so no click sends a second signal while SSM may still be applying the first.
+//!
+//! [`Authorizer`]: crate::authorization::Authorizer
+
+use std::time::Duration;
+
+use aws_sdk_ssm::config::Credentials;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::reason_form::ask_reason;
+use super::{InteractionsApp, replace_prompt};
+use crate::deadline::{CallFloor, Deadline, unix_now};
+use crate::domain::comment::signal_comment;
+use crate::domain::execution::{Execution, Status, Step};
+use crate::domain::interaction::{Actor, Decision, MessageRef};
+use crate::domain::record::{DecisionClaim, DecisionRecord, StepRecord};
+use crate::domain::render::{
+    SlackMessage, StepNews, code, escape, explain_no_longer_waiting, mention, progress,
+    render_decided, render_decided_step, render_gone, render_outcome, render_progress,
+};
+use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
+use crate::sessions::SessionError;
+use crate::ssm::{Signal, SignalOutcome};
+use crate::store::{DecisionClaimOutcome, new_token};
+
+/// Time kept back from the signal (and other follow-up calls) for replacing the
+/// prompt or answering the clicker.
+pub(super) const REPLY_RESERVE: Duration = Duration::from_millis(300);
+/// Time kept back from the calls before the signal: the signal, then the answer.
+const SIGNAL_AND_REPLY: Duration = Duration::from_millis(450);
+/// Time kept back from claiming the step run (and waiting for another click's claim):
+/// the step check, the signal and the answer.
+const CHECK_SIGNAL_AND_REPLY: Duration = Duration::from_millis(750);
+/// The longest a click waits for another click on the same step run to finish.
+const PATIENCE: Duration = Duration::from_millis(1500);
+
+/// A decision, wherever it was made: a prompt's button, the `/approvals` list, or a
+/// submitted reason form.
+pub(super) struct DecisionRequest<'a> {
+    pub decision: Decision,
+    pub target: &'a StepTarget,
+    pub actor: &'a Actor,
+    /// Where the clicked message (prompt or list) is answered and replaced.
+    pub response_url: &'a str,
+    /// The clicked prompt's blocks; empty for a list click or a form.
+    pub message_blocks: &'a [Value],
+    /// The click came from the ephemeral `/approvals` list: never replace that.
+    pub from_ephemeral: bool,
+    pub reason: Option<&'a str>,
+    /// Open the reason form with this trigger instead of signalling a rejection.
+    pub ask_reason_with: Option<&'a str>,
+    /// Where the prompt is, for `chat.update` when its `response_url` has expired.
+    pub prompt: Option<&'a MessageRef>,
+}
+
+/// What becomes of a decision claim once the click is done with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterClaim {
+    /// Nothing was decided: give it up, so another click may decide.
+    Release,
+    /// The decision was recorded, and the claim given up with it.
+    Recorded,
+    /// SSM's answer said neither way: keep it until its lease is over.
+    Keep,
+}
+
+/// Returns what to tell the person, if the updated prompt does not say it.
+pub(super) async fn decide(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    deadline: &Deadline,
+) -> Option<String> {
+    let before_signal = deadline.keeping(SIGNAL_AND_REPLY);
+    if let Err(refusal) = may_decide(app, request, &before_signal).await {
+        tracing::info!(%refusal, "decision refused");
+        return Some(refusal);
+    }
+    if let Some(trigger_id) = request.ask_reason_with {
+        return open_reason_form(app, request, trigger_id, deadline).await;
+    }
+    let checking = Instant::now();
+    let key = step_key_hint(request);
+    let user = &request.actor.user;
+    let claim = DecisionClaim {
+        token: new_token(),
+        user_id: user.id.clone(),
+        handle: user.handle().to_owned(),
+        decision: request.decision,
+        at_unix: unix_now(),
+    };
+    let (claimed, credentials) = tokio::join!(
+        claim_step_run(app, request, &key, &claim, deadline),
+        person_session(app, request, &before_signal)
+    );
+    let record = match claimed {
+        Claimed::Won(record) => record,
+        Claimed::Decided(record) => {
+            return decided_before(app, request, &record, &key, deadline).await;
+        }
+        Claimed::Not(text) => return Some(text),
+    };
+    let (answer, after) = match credentials {
+        Ok(credentials) => {
+            decide_claimed(
+                app,
+                request,
+                &claim,
+                &record,
+                credentials.as_ref(),
+                checking,
+                deadline,
+            )
+            .await
+        }
+        Err(refusal) => (Some(refusal), AfterClaim::Release),
+    };
+    if after == AfterClaim::Release
+        && let Err(e) = app
+            .store
+            .release_decision(&request.target.execution_id, &key, &claim, deadline)
+            .await
+    {
+        tracing::warn!(error = %e, "could not give the decision claim up; its lease will");
+    }
+    answer
+}
+
+/// Who may decide, and from where: nothing here asks AWS.
+async fn may_decide(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    deadline: &Deadline,
+) -> Result<(), String> {
+    app.authorizer
+        .authorize(&app.slack, request.actor, deadline)
+        .await?;
+    if request.from_ephemeral && !app.authorizer.decides_from_lists() {
+        tracing::warn!("a click from a list under SLACK_APPROVERS=*; nothing done");
+        return Err(
+            "Nothing was done: decide on its prompt in the channel. With approvers set \
+                    to anyone who can see the prompt, a runbook is decided on its prompt only."
+                .into(),
+        );
+    }
+    if request.decision == Decision::Resume {
+        let refused = match &request.target.runbook {
+            _ if app.resumable.is_empty() => true,
+            Some(runbook) => !app.resumable.matches(runbook),
+            // An older button names no runbook: checked once SSM names it.
+            None => false,
+        };
+        if refused {
+            tracing::warn!("resume refused: the runbook is not in SLACK_RESUME_PREFIXES");
+            return Err(cannot_resume(request.target.runbook.as_deref()));
+        }
+    }
+    Ok(())
+}
+
+fn cannot_resume(runbook: Option<&str>) -> String {
+    let which = runbook.map_or_else(
+        || "this runbook".to_owned(),
+        |r| format!("runbook {}", code(r)),
+    );
+    format!("Nothing was done: {which} cannot be resumed from Slack. Resume it in the AWS console.")
+}
+
+/// Reject with a reason: the step check, then the form (nothing is signalled yet).
+async fn open_reason_form(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    trigger_id: &str,
+    deadline: &Deadline,
+) -> Option<String> {
+    let id = &request.target.execution_id;
+    let execution = match app
+        .ssm
+        .get_execution(id, &deadline.keeping(REPLY_RESERVE))
+        .await
+    {
+        Ok(e) => e,
+        Err(e) if e.is_not_found() => return execution_gone(app, request, deadline).await,
+        Err(e) => return Some(not_checked(e.code())),
+    };
+    match check_step(&execution, request.target, request.decision.step_kind()) {
+        StepCheck::WaitingNow(step) => {
+            ask_reason(app, request, &execution, step, trigger_id, deadline).await
+        }
+        other => not_waiting(app, request, &execution, other, None, deadline).await,
+    }
+}
+
+/// Where claiming a step run's decision left a click.
+enum Claimed {
+    /// This click decides; the step's item with the decisions so far.
+    Won(StepRecord),
+    /// The step run was decided from Slack before: the item that says by whom.
+    Decided(StepRecord),
+    /// Not claimed (another click is deciding, or the table did not answer): what to
+    /// tell the person.
+    Not(String),
+}
+
+/// Claims the step run's decision; while another click holds it, waits a little for
+/// that click to finish.
+async fn claim_step_run(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    key: &str,
+    claim: &DecisionClaim,
+    deadline: &Deadline,
+) -> Claimed {
+    let claiming = deadline.keeping(CHECK_SIGNAL_AND_REPLY);
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let held = match app
+            .store
+            .claim_decision(
+                &request.target.execution_id,
+                key,
+                &request.target.step_name,
+                claim,
+                &claiming,
+            )
+            .await
+        {
+            Ok(DecisionClaimOutcome::Won(record)) => return Claimed::Won(record),
+            Ok(DecisionClaimOutcome::Lost(record)) => record,
+            Err(e) => {
+                tracing::error!(error = %e, "could not claim the decision; nothing signalled");
+                return Claimed::Not(
+                    "Nothing was done: whether this step is being decided right now could \
+                            not be checked (the approvals table did not answer). The request \
+                            still waits; please try again."
+                        .into(),
+                );
+            }
+        };
+        if held.decided {
+            tracing::info!("the step run is decided already; nothing signalled");
+            return Claimed::Decided(held);
+        }
+        let waited = started.elapsed();
+        if waited + pause > PATIENCE || !claiming.fits(pause, CallFloor::AWS, Duration::ZERO) {
+            tracing::info!(
+                waited_ms = waited.as_millis() as u64,
+                "another click is deciding the step; nothing signalled"
+            );
+            return Claimed::Not(being_decided(
+                held.deciding.as_ref(),
+                &request.actor.user.id,
+            ));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(400));
+    }
+}
+
+/// The step run was decided from Slack before this click: nothing is signalled. The
+/// person is told by whom, and the prompt shows SSM's state once SSM shows the end.
+async fn decided_before(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    record: &StepRecord,
+    key: &str,
+    deadline: &Deadline,
+) -> Option<String> {
+    let id = &request.target.execution_id;
+    if let Ok(execution) = app
+        .ssm
+        .get_execution(id, &deadline.keeping(REPLY_RESERVE))
+        .await
+        && let check @ StepCheck::NoLongerWaiting(_) =
+            check_step(&execution, request.target, request.decision.step_kind())
+    {
+        return not_waiting(app, request, &execution, check, Some(record), deadline).await;
+    }
+    // SSM has not caught up yet (or did not answer): the table's word for it.
+    Some(decided_already(record, key))
+}
+
+fn decided_already(held: &StepRecord, key: &str) -> String {
+    match held.final_decision(key) {
+        Some(last) if last.decision == Decision::Approve => {
+            let who: Vec<String> = held
+                .approvals_of(key)
+                .into_iter()
+                .map(|d| mention(&d.user_id, &d.handle))
+                .collect();
+            format!(
+                "Nothing was done: this step was approved already, by {}.",
+                who.join(", ")
+            )
+        }
+        Some(last) => format!(
+            "Nothing was done: {} {} this step already.",
+            mention(&last.user_id, &last.handle),
+            last.decision.past_tense().to_lowercase()
+        ),
+        None => "Nothing was done: this step was decided from Slack already.".into(),
+    }
+}
+
+fn being_decided(holder: Option<&DecisionClaim>, user_id: &str) -> String {
+    let whose = match holder {
+        Some(c) if c.user_id == user_id => "your other click on this step".to_owned(),
+        Some(c) => format!(
+            "{}'s {} of this step",
+            mention(&c.user_id, &c.handle),
+            match c.decision {
+                Decision::Approve => "approval",
+                Decision::Reject => "rejection",
+                Decision::Resume => "resumption",
+            }
+        ),
+        None => "another decision on this step".to_owned(),
+    };
+    format!(
+        "Nothing was done for this click: {whose} is being sent to AWS right now. The prompt \
+         shows the outcome in a moment; if it still waits in a minute, decide again."
+    )
+}
+
+/// The click holds the claim: check the step with SSM, then signal.
+async fn decide_claimed(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    claim: &DecisionClaim,
+    record: &StepRecord,
+    credentials: Option<&Credentials>,
+    checking: Instant,
+    deadline: &Deadline,
+) -> (Option<String>, AfterClaim) {
+    let id = &request.target.execution_id;
+    let execution = app
+        .ssm
+        .get_execution(id, &deadline.keeping(SIGNAL_AND_REPLY))
+        .await;
+    tracing::info!(
+        check_ms = checking.elapsed().as_secs_f64() * 1000.0,
+        "claim and step check done"
+    );
+    let execution = match execution {
+        Ok(e) => e,
+        Err(e) if e.is_not_found() => {
+            return (
+                execution_gone(app, request, deadline).await,
+                AfterClaim::Release,
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the execution; nothing signalled");
+            return (Some(not_checked(e.code())), AfterClaim::Release);
+        }
+    };
+    match check_step(&execution, request.target, request.decision.step_kind()) {
+        StepCheck::WaitingNow(_)
+            if request.decision == Decision::Resume
+                && !app.resumable.matches(&execution.document_name) =>
+        {
+            tracing::warn!("resume refused: the runbook is not in SLACK_RESUME_PREFIXES");
+            let refusal = cannot_resume(Some(&execution.document_name));
+            (Some(refusal), AfterClaim::Release)
+        }
+        StepCheck::WaitingNow(step) => {
+            signal(
+                app,
+                request,
+                &execution,
+                step,
+                claim,
+                record,
+                credentials,
+                deadline,
+            )
+            .await
+        }
+        other => (
+            not_waiting(app, request, &execution, other, Some(record), deadline).await,
+            AfterClaim::Release,
+        ),
+    }
+}
+
+fn not_checked(code: Option<&str>) -> String {
+    format!(
+        "The step could not be checked with AWS ({}), so nothing was done. \
+         The request still waits; please try again.",
+        escape(code.unwrap_or("no answer in time"))
+    )
+}
+
+/// The step the request names does not wait now (for this kind of signal): say why.
+async fn not_waiting(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    execution: &Execution,
+    check: StepCheck<'_>,
+    record: Option<&StepRecord>,
+    deadline: &Deadline,
+) -> Option<String> {
+    match check {
+        StepCheck::WaitingNow(_) => None,
+        StepCheck::NoLongerWaiting(step) => {
+            tracing::info!(step_status = %step.status, "the step is no longer waiting; nothing signalled");
+            let news = StepNews::NothingDone;
+            show_real_state(app, request, execution, step, news, record, deadline).await
+        }
+        StepCheck::WrongKind(step) => {
+            tracing::warn!(action = %step.action, "the button's step is not of its kind; nothing signalled");
+            Some(format!(
+                "Nothing was done: step {} is an {} step, not {}.",
+                code(&step.name),
+                code(&step.action),
+                match request.decision.step_kind() {
+                    StepKind::Approval => "an approval",
+                    StepKind::Pause => "a pause",
+                }
+            ))
+        }
+        StepCheck::Unknown => {
+            tracing::warn!("the button's step is not part of the execution; nothing signalled");
+            Some(format!(
+                "Nothing was done: automation execution {} has no step {} as this prompt shows it.",
+                code(request.target.execution_id.as_str()),
+                code(&request.target.step_name)
+            ))
+        }
+    }
+}
+
+/// The table's key for the step a request names: its run's ID, else its name (as
+/// `Step::key` gives it for the step SSM reports).
+fn step_key_hint(request: &DecisionRequest<'_>) -> String {
+    request
+        .target
+        .step_execution_id
+        .clone()
+        .unwrap_or_else(|| request.target.step_name.clone())
+}
+
+/// The person's own STS session, when decisions are signalled per person.
+async fn person_session(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    deadline: &Deadline,
+) -> Result<Option<Credentials>, String> {
+    let Some(sessions) = app.sessions.as_ref() else {
+        return Ok(None);
+    };
+    let started = Instant::now();
+    match sessions
+        .credentials_for(&request.actor.user.id, deadline, Duration::ZERO)
+        .await
+    {
+        Ok((credentials, new)) => {
+            tracing::info!(
+                new,
+                sts_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "approver session ready"
+            );
+            Ok(Some(credentials))
+        }
+        Err(SessionError::Name(e)) => {
+            tracing::warn!(error = %e, "no AWS session can be named after this user");
+            Err(format!(
+                "Nothing was done: your Slack user ID cannot name an AWS session ({}).",
+                escape(&e.to_string())
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the person's AWS session");
+            Err(format!(
+                "Nothing was done: your AWS approver session could not be started ({}). \
+                 The request still waits; please try again.",
+                escape(e.code().unwrap_or("no answer in time"))
+            ))
+        }
+    }
+}
+
+/// The step is waiting now and this click holds its claim: send the decision, at
+/// most once in effect.
+#[allow(clippy::too_many_arguments)]
+async fn signal(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    execution: &Execution,
+    step: &Step,
+    claim: &DecisionClaim,
+    record: &StepRecord,
+    credentials: Option<&Credentials>,
+    deadline: &Deadline,
+) -> (Option<String>, AfterClaim) {
+    let DecisionRequest {
+        decision,
+        target,
+        actor,
+        reason,
+        ..
+    } = request;
+    let user = &actor.user;
+    let id = &target.execution_id;
+    let needed = step.approval().min_required_approvals;
+    let quorum = *decision == Decision::Approve && needed > 1;
+    let per_person = credentials.is_some();
+    // The approvals so far, read in the claim's own write: one person counts once.
+    let prior: Vec<DecisionRecord> = record
+        .approvals_of(step.key())
+        .into_iter()
+        .cloned()
+        .collect();
+    if quorum && per_person && prior.iter().any(|a| a.user_id == user.id) {
+        tracing::info!("approved before by the same person; nothing signalled");
+        let text = format!(
+            "You approved step {} already, and one person counts once. {}. \
+             It waits for another approver.",
+            code(&step.name),
+            progress(&prior, needed)
+        );
+        return (Some(text), AfterClaim::Release);
+    }
+    if quorum && per_person && prior.len() >= needed as usize {
+        tracing::info!("the quorum is met already; nothing signalled");
+        let text = format!(
+            "Nothing was done: step {} has all the approvals it needs already ({}).",
+            code(&step.name),
+            progress(&prior, needed)
+        );
+        return (Some(text), AfterClaim::Release);
+    }
+    let comment = signal_comment(*decision, user.handle(), &user.id, *reason);
+    let outcome = app
+        .ssm
+        .send_decision(
+            id,
+            &Signal {
+                decision: *decision,
+                step_name: &step.name,
+                comment: &comment,
+            },
+            credentials,
+            deadline,
+            REPLY_RESERVE,
+        )
+        .await;
+    let answer = match outcome {
+        SignalOutcome::Accepted => {
+            tracing::info!("decision accepted by SSM");
+            let decided = DecisionRecord {
+                step_key: step.key().to_owned(),
+                decision: *decision,
+                user_id: user.id.clone(),
+                handle: user.handle().to_owned(),
+                at_unix: unix_now(),
+                reason: reason.map(str::to_owned),
+            };
+            let answer = if quorum {
+                let mut approvals = prior;
+                approvals.push(decided.clone());
+                quorum_progress(
+                    app, request, step, claim, decided, approvals, per_person, deadline,
+                )
+                .await
+            } else {
+                show_decided(app, request, execution, step, claim, &decided, deadline).await
+            };
+            return (answer, AfterClaim::Recorded);
+        }
+        SignalOutcome::NotFound => execution_gone(app, request, deadline).await,
+        SignalOutcome::NotWaiting(reason) => {
+            // The step moved on between the check and the signal (decided outside
+            // Slack), or SSM refuses this principal: the state now says which.
+            tracing::info!(%reason, "SSM refused the signal");
+            let now = app
+                .ssm
+                .get_execution(id, &deadline.keeping(REPLY_RESERVE))
+                .await;
+            match now
+                .as_ref()
+                .map(|e| (e, check_step(e, target, decision.step_kind())))
+            {
+                Ok((execution, StepCheck::NoLongerWaiting(step))) => {
+                    let news = StepNews::NothingDone;
+                    show_real_state(app, request, execution, step, news, Some(record), deadline)
+                        .await
+                }
+                _ => Some(format!(
+                    "SSM did not accept the decision: {}. Nothing was done; the request still waits.",
+                    escape(&reason)
+                )),
+            }
+        }
+        SignalOutcome::NotApplied(e) => {
+            tracing::warn!(error = %e, "SSM did not act on the signal");
+            Some(format!(
+                "AWS did not take the decision ({}), so nothing was done. The request still waits; \
+                 please try again in a moment.",
+                escape(e.code().unwrap_or("no time left"))
+            ))
+        }
+        SignalOutcome::Unknown(e) => {
+            // It may have been applied: never sent again, and the claim is kept until
+            // its lease is over. Correct the prompt from SSM's state if it already
+            // shows the outcome; else the step's event will (and completes the trail).
+            tracing::error!(error = %e, "decision outcome unknown; not sent again");
+            let now = app
+                .ssm
+                .get_execution(id, &deadline.keeping(REPLY_RESERVE))
+                .await;
+            let answer = match &now {
+                Ok(execution) => match check_step(execution, target, decision.step_kind()) {
+                    StepCheck::NoLongerWaiting(step) => {
+                        let news = StepNews::Unconfirmed;
+                        show_real_state(app, request, execution, step, news, Some(record), deadline)
+                            .await
+                    }
+                    _ => None,
+                },
+                Err(_) => None,
+            };
+            let answer = answer.unwrap_or_else(|| {
+                format!(
+                    "The outcome of your decision is not known yet: AWS gave no clear answer ({}). \
+                     It may have been recorded, so it was not sent again. The prompt updates itself \
+                     when the step changes; if it still waits in a minute, decide again.",
+                    escape(e.code().unwrap_or("no answer in time"))
+                )
+            });
+            return (Some(answer), AfterClaim::Keep);
+        }
+    };
+    (answer, AfterClaim::Release)
+}
+
+/// SSM took the decision and the step is over: record it (giving the claim up) and
+/// show it, at once: the record adds no latency.
+async fn show_decided(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    execution: &Execution,
+    step: &Step,
+    claim: &DecisionClaim,
+    record: &DecisionRecord,
+    deadline: &Deadline,
+) -> Option<String> {
+    let id = &request.target.execution_id;
+    let replacing = async {
+        if request.from_ephemeral {
+            return;
+        }
+        let message = decided_prompt(app, request, execution, step, std::slice::from_ref(record));
+        replace(app, request, &message, deadline).await;
+    };
+    let ((), recorded) = tokio::join!(
+        replacing,
+        app.store
+            .finish_decision(id, &step.name, claim, record, true, deadline),
+    );
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, "decision recorded in SSM, but not in the approvals table; the step's event fills it in");
+    }
+    request.from_ephemeral.then(|| {
+        format!(
+            "{} by you: step {} of {}. Its prompt in the channel shows it shortly.",
+            record.decision.past_tense(),
+            code(&step.name),
+            code(&execution.document_name)
+        )
+    })
+}
+
+/// An approval SSM took for a step that needs several: the step may wait on.
+#[allow(clippy::too_many_arguments)]
+async fn quorum_progress(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    step: &Step,
+    claim: &DecisionClaim,
+    record: DecisionRecord,
+    approvals: Vec<DecisionRecord>,
+    per_person: bool,
+    deadline: &Deadline,
+) -> Option<String> {
+    let id = &request.target.execution_id;
+    let needed = step.approval().min_required_approvals;
+    // SSM may apply the approval that meets the quorum a moment later: a count that
+    // meets it is shown as met even while SSM still reports the step waiting.
+    let met = per_person && approvals.len() >= needed as usize;
+    let reading = deadline.keeping(REPLY_RESERVE);
+    let (now, recorded) = tokio::join!(
+        app.ssm.get_execution(id, &reading),
+        app.store
+            .finish_decision(id, &step.name, claim, &record, met, &reading),
+    );
+    if let Err(e) = &recorded {
+        tracing::error!(error = %e, "approval recorded in SSM, but not in the approvals table");
+    }
+    let execution = match now {
+        Ok(execution) => execution,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the step after the approval");
+            return Some(format!(
+                "SSM recorded your approval of step {}. It needs {needed} approvals; the prompt \
+                 updates itself when the step changes.",
+                code(&step.name)
+            ));
+        }
+    };
+    match check_step(&execution, request.target, StepKind::Approval) {
+        StepCheck::WaitingNow(_) if per_person && !met => {
+            // Progress on the prompt, buttons kept for the next approver.
+            if !request.from_ephemeral
+                && let Some(message) = render_progress(request.message_blocks, &approvals, needed)
+            {
+                replace(app, request, &message, deadline).await;
+                // The step may have ended while the progress was on its way, after its
+                // event brought the prompt to its end: never leave buttons behind.
+                if let Some(answer) = recheck_after_progress(app, request, deadline).await {
+                    return Some(answer);
+                }
+            }
+            Some(format!(
+                "Your approval is recorded. {}. The step waits for {} more.",
+                progress(&approvals, needed),
+                needed as usize - approvals.len()
+            ))
+        }
+        StepCheck::WaitingNow(_) if !per_person => Some(format!(
+            "SSM recorded your approval, but step {} needs {needed} approvals from \
+             different AWS principals and still waits: every decision from Slack is \
+             signalled by the same AWS role, so it counts once. (Set APPROVER_ROLE_ARN \
+             to sign each person's decision as that person.)",
+            code(&step.name)
+        )),
+        StepCheck::WaitingNow(over) => {
+            quorum_met(app, request, &execution, over, &approvals, deadline).await
+        }
+        StepCheck::NoLongerWaiting(over) if over.status == Status::Success => {
+            quorum_met(app, request, &execution, over, &approvals, deadline).await
+        }
+        StepCheck::NoLongerWaiting(over) => {
+            let news = StepNews::NothingDone;
+            show_real_state(app, request, &execution, over, news, None, deadline).await
+        }
+        _ => None,
+    }
+}
+
+/// After a progress update: if the step no longer waits, the prompt shows its end.
+async fn recheck_after_progress(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    deadline: &Deadline,
+) -> Option<String> {
+    let now = app
+        .ssm
+        .get_execution(
+            &request.target.execution_id,
+            &deadline.keeping(REPLY_RESERVE),
+        )
+        .await;
+    match &now {
+        Ok(execution) => match check_step(execution, request.target, StepKind::Approval) {
+            StepCheck::NoLongerWaiting(step) => {
+                tracing::info!(step_status = %step.status, "the step ended during the progress update");
+                let news = StepNews::NothingDone;
+                show_real_state(app, request, execution, step, news, None, deadline).await
+            }
+            _ => None,
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the step again after the progress update");
+            None
+        }
+    }
+}
+
+/// The approval that met the quorum: the prompt names every approver, no buttons.
+async fn quorum_met(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    execution: &Execution,
+    step: &Step,
+    approvals: &[DecisionRecord],
+    deadline: &Deadline,
+) -> Option<String> {
+    if request.from_ephemeral {
+        return Some(format!(
+            "Approved: your approval met the quorum of step {}.",
+            code(&step.name)
+        ));
+    }
+    let message = decided_prompt(app, request, execution, step, approvals);
+    replace(app, request, &message, deadline).await;
+    None
+}
+
+/// The prompt once decided: the clicked blocks with the outcome in place of the
+/// buttons, or, without them (a decision made in the reason form), drawn anew.
+fn decided_prompt(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    execution: &Execution,
+    step: &Step,
+    decided: &[DecisionRecord],
+) -> SlackMessage {
+    if request.message_blocks.is_empty() {
+        render_decided_step(execution, step, decided, &app.region)
+    } else {
+        render_decided(
+            request.message_blocks,
+            decided,
+            request.target.execution_id.as_str(),
+        )
+    }
+}
+
+/// The step no longer waits: say what became of it, and show its real outcome in
+/// the prompt (with who decided, when that was decided in Slack). `record`: the
+/// step's item as this click read it, if it did.
+async fn show_real_state(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    execution: &Execution,
+    step: &Step,
+    news: StepNews,
+    record: Option<&StepRecord>,
+    deadline: &Deadline,
+) -> Option<String> {
+    let read;
+    let record = match record {
+        Some(record) => Some(record),
+        None => {
+            read = app
+                .store
+                .get(&execution.id, step.key(), &deadline.keeping(REPLY_RESERVE))
+                .await;
+            match &read {
+                Ok(record) => record.as_ref(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read who decided");
+                    None
+                }
+            }
+        }
+    };
+    let deciding = record.map(|r| r.deciding(step)).unwrap_or_default();
+    let text = explain_no_longer_waiting(execution, step, &deciding, news);
+    if !request.from_ephemeral {
+        let current = render_outcome(execution, step, &deciding, &app.region);
+        replace(app, request, &current, deadline).await;
+    }
+    Some(text)
+}
+
+async fn execution_gone(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    deadline: &Deadline,
+) -> Option<String> {
+    let id = &request.target.execution_id;
+    tracing::info!("execution not found");
+    if !request.from_ephemeral {
+        let gone = render_gone(request.message_blocks, id.as_str());
+        replace(app, request, &gone, deadline).await;
+    }
+    Some(format!(
+        "Automation execution {} no longer exists, so nothing was done.",
+        code(id.as_str())
+    ))
+}
+
+async fn replace(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    message: &SlackMessage,
+    deadline: &Deadline,
+) {
+    replace_prompt(app, request.response_url, request.prompt, message, deadline).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(user: &str, decision: Decision) -> DecisionClaim {
+        DecisionClaim {
+            token: "t".into(),
+            user_id: user.into(),
+            handle: user.to_lowercase(),
+            decision,
+            at_unix: 1,
+        }
+    }
+
+    #[test]
+    fn a_click_that_loses_is_told_who_is_deciding() {
+        let other = being_decided(Some(&claim("U0BOB", Decision::Reject)), "U0ALICE");
+        assert!(other.starts_with("Nothing was done"), "{other}");
+        assert!(other.contains("<@U0BOB>'s rejection"), "{other}");
+        let own = being_decided(Some(&claim("U0ALICE", Decision::Approve)), "U0ALICE");
+        assert!(own.contains("your other click"), "{own}");
+    }
+}
