@@ -234,17 +234,13 @@ impl SlackClient {
             #[serde(default)]
             users: Vec<String>,
         }
-        const METHOD: &str = "usergroups.users.list";
-        let query: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("usergroup", usergroup)
-            .finish();
-        let url = format!("{}/{METHOD}?{query}", self.api_url);
-        let response = self
-            .send(METHOD, deadline, || {
-                self.http.get(&url).bearer_auth(self.token.expose())
-            })
+        let out: Out = self
+            .web_api_get(
+                "usergroups.users.list",
+                &[("usergroup", usergroup)],
+                deadline,
+            )
             .await?;
-        let out: Out = read_web_api(METHOD, response).await?;
         Ok(out.users)
     }
 
@@ -274,18 +270,13 @@ impl SlackClient {
         struct Out {
             permalink: String,
         }
-        const METHOD: &str = "chat.getPermalink";
-        let query: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("channel", channel)
-            .append_pair("message_ts", ts)
-            .finish();
-        let url = format!("{}/{METHOD}?{query}", self.api_url);
-        let response = self
-            .send(METHOD, deadline, || {
-                self.http.get(&url).bearer_auth(self.token.expose())
-            })
+        let out: Out = self
+            .web_api_get(
+                "chat.getPermalink",
+                &[("channel", channel), ("message_ts", ts)],
+                deadline,
+            )
             .await?;
-        let out: Out = read_web_api(METHOD, response).await?;
         Ok(out.permalink)
     }
 
@@ -338,6 +329,25 @@ impl SlackClient {
                 detail: short(&text),
             }),
         }
+    }
+
+    /// A read-only Web API method, called with GET and its arguments in the query.
+    async fn web_api_get<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: &'static str,
+        arguments: &[(&str, &str)],
+        deadline: &Deadline,
+    ) -> Result<T, SlackError> {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(arguments)
+            .finish();
+        let url = format!("{}/{method}?{query}", self.api_url);
+        let response = self
+            .send(method, deadline, || {
+                self.http.get(&url).bearer_auth(self.token.expose())
+            })
+            .await?;
+        read_web_api(method, response).await
     }
 
     async fn web_api<T: for<'de> Deserialize<'de>>(

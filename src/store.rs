@@ -317,21 +317,9 @@ impl ApprovalStore {
         deadline: &Deadline,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
-        let mut set = format!("SET {APPEND_DECISION}");
-        if decided {
-            set.push_str(", decided = :decided");
-        }
-        let mut request = self
-            .update(id, &decision.step_key)
-            .update_expression(set)
-            .condition_expression("attribute_not_exists(last_decision) OR last_decision <> :id");
-        for (name, value) in self.decision_values(step_name, decision) {
-            request = request.expression_attribute_values(name, value);
-        }
-        if decided {
-            request = request.expression_attribute_values(":decided", s(&decided_by(decision)));
-        }
-        let result = request
+        let result = self
+            .append_decision(id, step_name, decision, decided, "")
+            .condition_expression("attribute_not_exists(last_decision) OR last_decision <> :id")
             .customize()
             .config_override(limits(OPERATION, deadline)?)
             .send()
@@ -444,22 +432,16 @@ impl ApprovalStore {
         deadline: &Deadline,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
-        let mut set = format!("SET {APPEND_DECISION}");
-        if decided {
-            set.push_str(", decided = :decided");
-        }
-        let mut request = self
-            .update(id, &decision.step_key)
-            .update_expression(format!("{set} REMOVE {DECIDING}"))
+        let result = self
+            .append_decision(
+                id,
+                step_name,
+                decision,
+                decided,
+                &format!(" REMOVE {DECIDING}"),
+            )
             .condition_expression("deciding_token = :token")
-            .expression_attribute_values(":token", s(&claim.token));
-        for (name, value) in self.decision_values(step_name, decision) {
-            request = request.expression_attribute_values(name, value);
-        }
-        if decided {
-            request = request.expression_attribute_values(":decided", s(&decided_by(decision)));
-        }
-        let result = request
+            .expression_attribute_values(":token", s(&claim.token))
             .customize()
             .config_override(limits(OPERATION, deadline)?)
             .send()
@@ -480,12 +462,16 @@ impl ApprovalStore {
         }
     }
 
-    /// The values of [`APPEND_DECISION`] for `decision`.
-    fn decision_values(
+    /// An `UpdateItem` that appends `decision` to the trail (and marks the step run
+    /// `decided`), then does `and_then` (an update clause, or nothing).
+    fn append_decision(
         &self,
+        id: &ExecutionId,
         step_name: &str,
         decision: &DecisionRecord,
-    ) -> Vec<(&'static str, AttributeValue)> {
+        decided: bool,
+        and_then: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         let mut fields = HashMap::from([
             ("decision".to_owned(), s(decision.decision.signal_type())),
             ("user_id".to_owned(), s(&decision.user_id)),
@@ -495,13 +481,24 @@ impl ApprovalStore {
         if let Some(reason) = &decision.reason {
             fields.insert("reason".to_owned(), s(reason));
         }
-        vec![
-            (":none", AttributeValue::L(vec![])),
-            (":new", AttributeValue::L(vec![AttributeValue::M(fields)])),
-            (":id", s(&decision_id(decision))),
-            (":name", s(step_name)),
-            (":exp", self.expires_at()),
-        ]
+        let mut set = "SET decisions = list_append(if_not_exists(decisions, :none), :new), \
+             last_decision = :id, step_name = if_not_exists(step_name, :name), expires_at = :exp"
+            .to_owned();
+        if decided {
+            set.push_str(", decided = :decided");
+        }
+        let mut request = self
+            .update(id, &decision.step_key)
+            .update_expression(format!("{set}{and_then}"))
+            .expression_attribute_values(":none", AttributeValue::L(vec![]))
+            .expression_attribute_values(":new", AttributeValue::L(vec![AttributeValue::M(fields)]))
+            .expression_attribute_values(":id", s(&decision_id(decision)))
+            .expression_attribute_values(":name", s(step_name))
+            .expression_attribute_values(":exp", self.expires_at());
+        if decided {
+            request = request.expression_attribute_values(":decided", s(&decided_by(decision)));
+        }
+        request
     }
 
     /// Records what a prompt now shows.
@@ -581,10 +578,6 @@ impl ApprovalStore {
         }
     }
 }
-
-/// Appends a decision to the trail: `:none`, `:new`, `:id`, `:name`, `:exp`.
-const APPEND_DECISION: &str = "decisions = list_append(if_not_exists(decisions, :none), :new), \
-     last_decision = :id, step_name = if_not_exists(step_name, :name), expires_at = :exp";
 
 /// One decision's identity in the trail.
 fn decision_id(decision: &DecisionRecord) -> String {

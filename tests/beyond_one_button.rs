@@ -9,7 +9,7 @@ use approvals::domain::interaction::{
 };
 use serde_json::Value;
 use stand_ins::slack::{Person, ViewAnswer};
-use stand_ins::ssm::{RunbookSpec, StepSpec};
+use stand_ins::ssm::StepSpec;
 use support::*;
 
 fn per_person() -> Options {
@@ -18,20 +18,6 @@ fn per_person() -> Options {
         env: vec![("APPROVER_ROLE_ARN", APPROVER_ROLE)],
         ..Options::default()
     }
-}
-
-/// The sample runbook whose approval needs `needed` approvals from these people's sessions.
-fn quorum_runbook(needed: u32, people: &[&str]) -> RunbookSpec {
-    let mut spec = runbook(needed);
-    let approvers: Vec<String> = people.iter().map(|p| session_arn(p)).collect();
-    let approvers: Vec<&str> = approvers.iter().map(String::as_str).collect();
-    spec.steps[1] = StepSpec::approve(
-        "approveRollout",
-        "Fail the payments database over?",
-        needed,
-        &approvers,
-    );
-    spec
 }
 
 /// The harness with `options`, the sample runbook waiting at its approval, and its prompt.
@@ -43,16 +29,6 @@ async fn with_waiting_prompt(
     h.deliver_events().await;
     let prompt = h.only_prompt();
     (h, id, prompt)
-}
-
-fn last_ephemeral(h: &Harness, user: &str) -> String {
-    h.slack
-        .ephemeral()
-        .into_iter()
-        .rev()
-        .find(|e| e.user_id == user)
-        .map(|e| e.text)
-        .unwrap_or_else(|| panic!("{user} was told nothing"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

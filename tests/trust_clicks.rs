@@ -14,16 +14,6 @@ use stand_ins::slack::{Person, ViewAnswer};
 use stand_ins::ssm::{RunbookSpec, StepSpec};
 use support::*;
 
-fn last_ephemeral(h: &Harness, user: &str) -> String {
-    h.slack
-        .ephemeral()
-        .into_iter()
-        .rev()
-        .find(|e| e.user_id == user)
-        .map(|e| e.text)
-        .unwrap_or_else(|| panic!("{user} was told nothing"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn slacks_certificate_check_gets_an_empty_200_and_nothing_else() {
     let h = Harness::start().await;
@@ -329,22 +319,12 @@ fn per_person() -> Options {
     }
 }
 
-fn quorum_of_two() -> RunbookSpec {
-    let mut spec = runbook(2);
-    let (alice, bob) = (session_arn("U0ALICE"), session_arn("U0BOB"));
-    spec.steps[1] = StepSpec::approve(
-        "approveRollout",
-        "Fail the payments database over?",
-        2,
-        &[alice.as_str(), bob.as_str()],
-    );
-    spec
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn one_person_on_two_devices_is_signalled_once_on_a_quorum_step() {
     let h = Harness::with(per_person()).await;
-    let id = h.ssm.start_automation(quorum_of_two());
+    let id = h
+        .ssm
+        .start_automation(quorum_runbook(2, &["U0ALICE", "U0BOB"]));
     h.deliver_events().await;
     let prompt = h.only_prompt();
     let second = h.another_interactions_environment().await;
@@ -388,7 +368,9 @@ async fn one_person_on_two_devices_is_signalled_once_on_a_quorum_step() {
 #[tokio::test(flavor = "multi_thread")]
 async fn when_earlier_approvals_cannot_be_read_nothing_is_signalled() {
     let h = Harness::with(per_person()).await;
-    let id = h.ssm.start_automation(quorum_of_two());
+    let id = h
+        .ssm
+        .start_automation(quorum_runbook(2, &["U0ALICE", "U0BOB"]));
     h.deliver_events().await;
     let prompt = h.only_prompt();
     // The table does not answer: neither reads nor writes (three tries each).

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use approvals::domain::interaction::APPROVE_ACTION_ID;
 use approvals::handlers::events::{EventError, EventOutcome};
-use stand_ins::ssm::StepSpec;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -123,19 +122,6 @@ async fn a_prompt_is_never_taken_down_unless_a_read_shows_it_unrecorded() {
     assert_eq!(h.step_items(&id).len(), 1);
 }
 
-/// The sample runbook whose approval needs two people's sessions.
-fn quorum_of_two() -> stand_ins::ssm::RunbookSpec {
-    let mut spec = runbook(2);
-    let (alice, bob) = (session_arn("U0ALICE"), session_arn("U0BOB"));
-    spec.steps[1] = StepSpec::approve(
-        "approveRollout",
-        "Fail the payments database over?",
-        2,
-        &[alice.as_str(), bob.as_str()],
-    );
-    spec
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_progress_update_never_brings_buttons_back_on_an_ended_step() {
     let h = Harness::with(Options {
@@ -144,7 +130,9 @@ async fn a_late_progress_update_never_brings_buttons_back_on_an_ended_step() {
         ..Options::default()
     })
     .await;
-    let id = h.ssm.start_automation(quorum_of_two());
+    let id = h
+        .ssm
+        .start_automation(quorum_runbook(2, &["U0ALICE", "U0BOB"]));
     h.deliver_events().await;
     let prompt = h.only_prompt();
     // Alice's approval is taken; the read after it is answered late, and meanwhile

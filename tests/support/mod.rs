@@ -397,3 +397,28 @@ pub fn event_file(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
         .unwrap()
 }
+
+/// The sample runbook whose approval needs `needed` approvals from these people's sessions.
+pub fn quorum_runbook(needed: u32, people: &[&str]) -> stand_ins::ssm::RunbookSpec {
+    let mut spec = runbook(needed);
+    let approvers: Vec<String> = people.iter().map(|p| session_arn(p)).collect();
+    let approvers: Vec<&str> = approvers.iter().map(String::as_str).collect();
+    spec.steps[1] = stand_ins::ssm::StepSpec::approve(
+        "approveRollout",
+        "Fail the payments database over?",
+        needed,
+        &approvers,
+    );
+    spec
+}
+
+/// What `user` was told last, only them (an ephemeral answer).
+pub fn last_ephemeral(h: &Harness, user: &str) -> String {
+    h.slack
+        .ephemeral()
+        .into_iter()
+        .rev()
+        .find(|e| e.user_id == user)
+        .map(|e| e.text)
+        .unwrap_or_else(|| panic!("{user} was told nothing"))
+}
