@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use approvals::deadline::Deadline;
-use approvals::domain::interaction::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
+use approvals::domain::interaction::{
+    APPROVE_ACTION_ID, REASON_BLOCK_ID, REASON_INPUT_ID, REJECT_ACTION_ID,
+};
 use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_event};
 use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
 use approvals::ssm::{SdkRetries, config_loader};
@@ -119,6 +121,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         response.status().as_u16(),
         started.elapsed().as_millis()
     );
+    // A Reject opens the form that asks why (REJECT_REASON defaults to optional): the
+    // person fills it in and submits it, as Slack sends it, signed like the click.
+    if let Some(form) = slack
+        .open_views()
+        .into_iter()
+        .find(|v| v.user_id == person.id)
+    {
+        const REASON: &str = "The canary error rate doubled after ten minutes.";
+        println!(
+            "   Slack opened the form that asks why (views.open); @{} types {REASON:?} and\n   \
+             submits it. The submission is signed and checked like the click:",
+            person.username
+        );
+        let submitted = slack.submit_view(
+            &form.id,
+            &person,
+            &[(REASON_BLOCK_ID, REASON_INPUT_ID, REASON)],
+        )?;
+        let request =
+            lambda_http::request::from_str(&submitted.to_apigw_v2_event(false).to_string())?;
+        let started = Instant::now();
+        let response = handle_slack_request(&interactions, request).await;
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            lambda_http::Body::Text(t) => t.clone(),
+            lambda_http::Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        };
+        println!(
+            "   slack-interactions answered HTTP {status} in {} ms; the form: {:?}.",
+            started.elapsed().as_millis(),
+            slack.view_answer(&form.id, status, &body)?
+        );
+    }
     match ssm.signals().last() {
         Some(signal) if signal.accepted => println!(
             "   It confirmed with SSM (GetAutomationExecution) that step approveRollout, the one the\n   \

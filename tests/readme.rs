@@ -71,7 +71,11 @@ fn readme_pictures_are_the_rendered_messages() {
             &step,
             StepKind::Approval,
             "us-east-1",
-            PromptStyle::default(),
+            // As deployed by default: REJECT_REASON=optional, one role signals.
+            PromptStyle {
+                per_person: false,
+                reason_modal: true,
+            },
         )
         .blocks,
         &names,

@@ -50,10 +50,11 @@ pub fn render(blocks: &[Value], names: &dyn Fn(&str) -> Option<String>) -> Strin
                     .flatten()
                     .map(|e| {
                         let label = e["text"]["text"].as_str().unwrap_or("?");
-                        match e["style"].as_str() {
-                            Some("primary") => format!("[ {label} ]"),
-                            Some("danger") => format!("[ {label} (confirm) ]"),
-                            _ => format!("[ {label} ]"),
+                        // A button that asks before it acts says so.
+                        if e.get("confirm").is_some() {
+                            format!("[ {label} (confirm) ]")
+                        } else {
+                            format!("[ {label} ]")
                         }
                     })
                     .collect();
