@@ -268,3 +268,265 @@ fn per_person_sessions_are_allowed_exactly_as_the_code_asks_for_them() {
         approvals::config::REJECT_REASON
     )));
 }
+
+/// A parameter's `AllowedPattern`, as CloudFormation reads it (YAML double-quoted).
+fn allowed_pattern(block: &str) -> String {
+    let quoted = block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("AllowedPattern: "))
+        .expect("an AllowedPattern");
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .expect("a double-quoted AllowedPattern");
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\\' { chars.next().unwrap() } else { c });
+    }
+    out
+}
+
+/// Just enough of a regular expression engine for the template's patterns (anchors, literals,
+/// `\` escapes, classes with ranges, groups with `|`, `*` `+` `?` `{n,m}`), with the
+/// backtracking full-match semantics of CloudFormation's Java patterns.
+mod regex {
+    #[derive(Debug)]
+    enum Node {
+        Start,
+        End,
+        Char(char),
+        Class(Vec<(char, char)>),
+        Group(Vec<Vec<Node>>),
+        Repeat(Box<Node>, usize, Option<usize>),
+    }
+
+    pub struct Regex(Vec<Vec<Node>>);
+
+    impl Regex {
+        pub fn new(pattern: &str) -> Self {
+            let chars: Vec<char> = pattern.chars().collect();
+            let mut pos = 0;
+            let alternatives = alternatives(&chars, &mut pos);
+            assert_eq!(pos, chars.len(), "unbalanced ) in {pattern}");
+            Self(alternatives)
+        }
+
+        pub fn is_match(&self, s: &str) -> bool {
+            let s: Vec<char> = s.chars().collect();
+            self.0
+                .iter()
+                .any(|alt| seq(alt, &s, 0, &|end| end == s.len()))
+        }
+    }
+
+    fn alternatives(p: &[char], pos: &mut usize) -> Vec<Vec<Node>> {
+        let mut alts = vec![Vec::new()];
+        while *pos < p.len() && p[*pos] != ')' {
+            let c = p[*pos];
+            *pos += 1;
+            let atom = match c {
+                '|' => {
+                    alts.push(Vec::new());
+                    continue;
+                }
+                '^' => Node::Start,
+                '$' => Node::End,
+                '\\' => {
+                    *pos += 1;
+                    assert!(!p[*pos - 1].is_alphanumeric(), "class escapes unsupported");
+                    Node::Char(p[*pos - 1])
+                }
+                '(' => {
+                    let group = alternatives(p, pos);
+                    assert_eq!(p.get(*pos), Some(&')'));
+                    *pos += 1;
+                    Node::Group(group)
+                }
+                '[' => {
+                    let mut ranges = Vec::new();
+                    while p[*pos] != ']' {
+                        let lo = p[*pos];
+                        assert!(lo != '\\' && lo != '^', "unsupported class");
+                        if p[*pos + 1] == '-' && p[*pos + 2] != ']' {
+                            ranges.push((lo, p[*pos + 2]));
+                            *pos += 3;
+                        } else {
+                            ranges.push((lo, lo));
+                            *pos += 1;
+                        }
+                    }
+                    *pos += 1;
+                    Node::Class(ranges)
+                }
+                '.' | '*' | '+' | '?' | '{' => panic!("unsupported {c} at {}", *pos - 1),
+                c => Node::Char(c),
+            };
+            let (min, max) = match p.get(*pos) {
+                Some('*') => (0, None),
+                Some('+') => (1, None),
+                Some('?') => (0, Some(1)),
+                Some('{') => {
+                    let close = *pos + p[*pos..].iter().position(|&c| c == '}').unwrap();
+                    let bounds: String = p[*pos + 1..close].iter().collect();
+                    *pos = close;
+                    match bounds.split_once(',') {
+                        Some((lo, "")) => (lo.parse().unwrap(), None),
+                        Some((lo, hi)) => (lo.parse().unwrap(), Some(hi.parse().unwrap())),
+                        None => (bounds.parse().unwrap(), Some(bounds.parse().unwrap())),
+                    }
+                }
+                _ => {
+                    alts.last_mut().unwrap().push(atom);
+                    continue;
+                }
+            };
+            *pos += 1;
+            alts.last_mut()
+                .unwrap()
+                .push(Node::Repeat(Box::new(atom), min, max));
+        }
+        alts
+    }
+
+    fn seq(nodes: &[Node], s: &[char], i: usize, k: &dyn Fn(usize) -> bool) -> bool {
+        match nodes.split_first() {
+            None => k(i),
+            Some((node, rest)) => one(node, s, i, &|j| seq(rest, s, j, k)),
+        }
+    }
+
+    fn one(node: &Node, s: &[char], i: usize, k: &dyn Fn(usize) -> bool) -> bool {
+        match node {
+            Node::Start => i == 0 && k(i),
+            Node::End => i == s.len() && k(i),
+            Node::Char(c) => s.get(i) == Some(c) && k(i + 1),
+            Node::Class(ranges) => {
+                s.get(i)
+                    .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi))
+                    && k(i + 1)
+            }
+            Node::Group(alts) => alts.iter().any(|alt| seq(alt, s, i, k)),
+            Node::Repeat(inner, min, max) => repeat(inner, *min, *max, s, i, k),
+        }
+    }
+
+    /// Greedy: one more repetition first (never an empty one), then stop once `min` is met.
+    fn repeat(
+        node: &Node,
+        min: usize,
+        max: Option<usize>,
+        s: &[char],
+        i: usize,
+        k: &dyn Fn(usize) -> bool,
+    ) -> bool {
+        (max != Some(0)
+            && one(node, s, i, &|j| {
+                j > i && repeat(node, min.saturating_sub(1), max.map(|m| m - 1), s, j, k)
+            }))
+            || (min == 0 && k(i))
+    }
+}
+
+#[test]
+fn the_deploy_asks_for_approvers_and_refuses_what_the_functions_would_refuse() {
+    use approvals::domain::approvers::ApproverPolicy;
+    let block = resource(&template(), "SlackApprovers");
+    // No default: `sam deploy --guided` asks, and a deploy without it fails.
+    assert!(!block.contains("Default:"), "{block}");
+    assert!(block.contains("ConstraintDescription:"), "{block}");
+    let pattern = regex::Regex::new(&allowed_pattern(&block));
+    // What a deploy accepts is what the function's start-up accepts (ApproverPolicy::parse),
+    // but an empty list, which parses as "nobody may decide", is refused at deploy time.
+    // (The one other difference: parse also trims whitespace other than spaces.)
+    let deployable =
+        |raw: &str| ApproverPolicy::parse(Some(raw)).is_ok_and(|p| p != ApproverPolicy::Nobody);
+    let check = |raw: &str| {
+        assert_eq!(
+            pattern.is_match(raw),
+            deployable(raw),
+            "SlackApprovers {raw:?}: the pattern and ApproverPolicy::parse disagree"
+        );
+    };
+    for raw in [
+        "U0ALICE",
+        "U0ALICE, W0BOB,S0OPS,S0OPS",
+        " U0ALICE , S0OPS ",
+        "U0ALICE,,S0OPS,",
+        "*",
+        " * ",
+        "*,*",
+        "",
+        " , ,",
+        "*,U0ALICE",
+        "U0ALICE,*",
+        "alice",
+        "@alice",
+        "#approvals",
+        "C0CHANNEL",
+        "u0alice",
+        "U",
+        "U0",
+        "U0-ALICE",
+        "U0ALICE S0OPS",
+        "U0ALICE;S0OPS",
+        "Ü0ALICE",
+        "U0ÄLICE",
+        "\u{200b}U0ALICE",
+        "Ｕ0ALICE",
+        "**",
+        "*U0ALICE",
+    ] {
+        check(raw);
+    }
+    // Every string of up to 5 characters from an alphabet that reaches each branch of both.
+    let alphabet = ['U', 'W', 'S', 'C', '0', 'A', 'a', '*', ',', ' ', '-'];
+    let mut words = vec![String::new()];
+    for _ in 0..5 {
+        let longer: Vec<String> = words
+            .iter()
+            .filter(|w| w.len() == words.last().unwrap().len())
+            .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+            .collect();
+        words.extend(longer);
+    }
+    assert_eq!(
+        words.len(),
+        (0..=5).map(|n| alphabet.len().pow(n)).sum::<usize>()
+    );
+    // And longer ones, drawn from the same alphabet (a fixed xorshift, so failures repeat).
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let len = 6 + (next() % 19) as usize;
+        words.push(
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect(),
+        );
+    }
+    for word in &words {
+        check(word);
+    }
+}
+
+#[test]
+fn the_function_roles_principals_are_printed_only_when_they_signal() {
+    let t = template();
+    // Without per-person approvals the function's own role signals; with them, only the
+    // approver role's sessions do, so printing the function's role for Approvers would mislead.
+    for output in ["ApproverRoleArn", "ApproverSessionArn"] {
+        let block = resource(&t, output);
+        assert!(block.contains("    Condition: NotPerPerson\n"), "{block}");
+    }
+    let per_person = resource(&t, "ApproverPersonSessionArn");
+    assert!(
+        per_person.contains("    Condition: PerPerson\n"),
+        "{per_person}"
+    );
+}

@@ -1,0 +1,1034 @@
+//! One Slack app for a whole AWS Organization: spoke.yaml (deployed by a service-managed
+//! StackSet to member accounts and Regions) and the hub's organization mode in template.yaml
+//! agree with each other and with the code. The spokes forward exactly the events the hub
+//! listens to; their roles exist once per account, are trusted by the hub's function roles
+//! only, and allow exactly the SSM calls the code makes; the hub admits its organization
+//! only, and may assume those roles only in it; both templates use the same names.
+
+use std::collections::BTreeMap;
+
+/// Just enough YAML for the two templates: block mappings and sequences, flow sequences,
+/// plain and quoted scalars, block scalars (`>`, `|`), comments and CloudFormation's short
+/// tags (`!Sub x`, `!If` over a block sequence, `!Not [!Condition C]`). Scalars stay strings.
+mod yaml {
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Yaml {
+        Null,
+        Str(String),
+        Seq(Vec<Yaml>),
+        Map(BTreeMap<String, Yaml>),
+        Tag(String, Box<Yaml>),
+    }
+
+    impl Yaml {
+        pub fn get(&self, key: &str) -> Option<&Yaml> {
+            match self {
+                Yaml::Map(m) => m.get(key),
+                _ => None,
+            }
+        }
+
+        /// The node at a path of keys, or a panic naming the path.
+        pub fn at(&self, path: &[&str]) -> &Yaml {
+            path.iter().fold(self, |node, key| {
+                node.get(key)
+                    .unwrap_or_else(|| panic!("no {} in {node:#?}", path.join(".")))
+            })
+        }
+
+        pub fn str(&self) -> &str {
+            match self {
+                Yaml::Str(s) => s,
+                other => panic!("not a string: {other:#?}"),
+            }
+        }
+
+        pub fn map(&self) -> &BTreeMap<String, Yaml> {
+            match self {
+                Yaml::Map(m) => m,
+                other => panic!("not a mapping: {other:#?}"),
+            }
+        }
+
+        /// A sequence's items; a single node stands for a sequence of itself (as IAM reads
+        /// `Action: x` and `Statement: {…}`).
+        pub fn items(&self) -> Vec<&Yaml> {
+            match self {
+                Yaml::Seq(items) => items.iter().collect(),
+                other => vec![other],
+            }
+        }
+
+        pub fn strings(&self) -> Vec<String> {
+            self.items().iter().map(|i| i.str().to_owned()).collect()
+        }
+
+        /// Every node of the tree, this one first.
+        pub fn walk(&self) -> Vec<&Yaml> {
+            let mut all = vec![self];
+            match self {
+                Yaml::Seq(items) => all.extend(items.iter().flat_map(Yaml::walk)),
+                Yaml::Map(m) => all.extend(m.values().flat_map(Yaml::walk)),
+                Yaml::Tag(_, inner) => all.extend(inner.walk()),
+                Yaml::Null | Yaml::Str(_) => {}
+            }
+            all
+        }
+    }
+
+    pub fn tag(name: &str, inner: Yaml) -> Yaml {
+        Yaml::Tag(name.into(), Box::new(inner))
+    }
+
+    pub fn s(value: &str) -> Yaml {
+        Yaml::Str(value.into())
+    }
+
+    pub fn parse(src: &str) -> Yaml {
+        let mut p = Parser {
+            lines: src.lines().collect(),
+            i: 0,
+            virtual_line: None,
+        };
+        let doc = p.node(0);
+        assert!(p.current().is_none(), "unparsed from line {}", p.i + 1);
+        doc
+    }
+
+    struct Parser<'a> {
+        lines: Vec<&'a str>,
+        i: usize,
+        /// The rest of a `- key: value` item, read as a line of its own at its column.
+        virtual_line: Option<(usize, String)>,
+    }
+
+    fn indent(line: &str) -> usize {
+        line.len() - line.trim_start_matches(' ').len()
+    }
+
+    fn is_item(text: &str) -> bool {
+        text == "-" || text.starts_with("- ")
+    }
+
+    /// The text before a comment (` #` or a leading `#`, outside quoted scalars; a quote
+    /// opens a scalar only where one can start, so `app's` is plain text).
+    fn strip_comment(text: &str) -> &str {
+        let (mut quote, mut prev) = (None, ' ');
+        let mut chars = text.char_indices();
+        while let Some((n, c)) = chars.next() {
+            match quote {
+                None if c == '#' && prev == ' ' => return text[..n].trim_end(),
+                None if matches!(c, '"' | '\'') && matches!(prev, ' ' | '[' | ',') => {
+                    quote = Some(c)
+                }
+                Some('"') if c == '\\' => {
+                    chars.next();
+                }
+                Some(q) if c == q => quote = None,
+                _ => {}
+            }
+            prev = c;
+        }
+        text.trim_end()
+    }
+
+    /// `key: rest` (or `key:`) outside quotes and brackets.
+    fn split_key(text: &str) -> Option<(String, &str)> {
+        if text.starts_with(['!', '[', '{', '"', '\'']) {
+            return None;
+        }
+        let n = text
+            .char_indices()
+            .find(|&(n, c)| c == ':' && text[n + 1..].chars().next().is_none_or(|c| c == ' '))?
+            .0;
+        Some((text[..n].to_owned(), text[n + 1..].trim()))
+    }
+
+    impl Parser<'_> {
+        fn current(&mut self) -> Option<(usize, String)> {
+            if let Some(v) = &self.virtual_line {
+                return Some(v.clone());
+            }
+            while let Some(line) = self.lines.get(self.i) {
+                let text = strip_comment(line.trim_start());
+                if !text.is_empty() {
+                    return Some((indent(line), text.to_owned()));
+                }
+                self.i += 1;
+            }
+            None
+        }
+
+        fn advance(&mut self) {
+            if self.virtual_line.take().is_none() {
+                self.i += 1;
+            }
+        }
+
+        fn node(&mut self, min: usize) -> Yaml {
+            let (ind, text) = self.current().expect("a node");
+            assert!(ind >= min, "line {}: indented too little", self.i + 1);
+            if is_item(&text) {
+                self.seq(ind)
+            } else {
+                self.map(ind)
+            }
+        }
+
+        fn map(&mut self, ind: usize) -> Yaml {
+            let mut entries = BTreeMap::new();
+            while let Some((j, text)) = self.current() {
+                if j != ind || is_item(&text) {
+                    assert!(
+                        j < ind || is_item(&text),
+                        "line {}: stray indent",
+                        self.i + 1
+                    );
+                    break;
+                }
+                let (key, rest) = split_key(&text)
+                    .unwrap_or_else(|| panic!("line {}: not a key: {text}", self.i + 1));
+                let rest = rest.to_owned();
+                self.advance();
+                let value = self.value(&rest, ind);
+                assert!(
+                    entries.insert(key.clone(), value).is_none(),
+                    "duplicate key {key}"
+                );
+            }
+            Yaml::Map(entries)
+        }
+
+        fn seq(&mut self, ind: usize) -> Yaml {
+            let mut items = Vec::new();
+            while let Some((j, text)) = self.current() {
+                if j != ind || !is_item(&text) {
+                    break;
+                }
+                self.advance();
+                let rest = text[1..].trim_start();
+                let column = ind + text.len() - rest.len();
+                items.push(if rest.is_empty() {
+                    self.node(ind + 1)
+                } else if split_key(rest).is_some() {
+                    self.virtual_line = Some((column, rest.to_owned()));
+                    self.map(column)
+                } else {
+                    self.value(rest, ind)
+                });
+            }
+            Yaml::Seq(items)
+        }
+
+        /// What follows `key:` or `- ` on a line of indent `ind`, and the lines it owns.
+        fn value(&mut self, rest: &str, ind: usize) -> Yaml {
+            if rest.is_empty() {
+                return match self.current() {
+                    Some((j, text)) if j > ind || (j == ind && is_item(&text)) => self.node(j),
+                    _ => Yaml::Null,
+                };
+            }
+            if let Some(tagged) = rest.strip_prefix('!') {
+                let end = tagged.find([' ', '[']).unwrap_or(tagged.len());
+                let inner = self.value(tagged[end..].trim(), ind);
+                return tag(&format!("!{}", &tagged[..end]), inner);
+            }
+            if let Some(style) = rest.strip_prefix(['>', '|']) {
+                return self.block_scalar(rest.starts_with('>'), style, ind);
+            }
+            let chars: Vec<char> = rest.chars().collect();
+            let mut pos = 0;
+            let value = flow(&chars, &mut pos, false);
+            assert_eq!(pos, chars.len(), "unparsed: {rest}");
+            // A plain scalar does not continue on the next lines in these templates.
+            if let Some((j, _)) = self.current() {
+                assert!(j <= ind, "line {}: multi-line plain scalar", self.i + 1);
+            }
+            value
+        }
+
+        fn block_scalar(&mut self, folded: bool, chomp: &str, ind: usize) -> Yaml {
+            assert!(self.virtual_line.is_none());
+            let mut body: Vec<&str> = Vec::new();
+            while let Some(line) = self.lines.get(self.i) {
+                if !line.trim().is_empty() && indent(line) <= ind {
+                    break;
+                }
+                body.push(line);
+                self.i += 1;
+            }
+            while body.last().is_some_and(|l| l.trim().is_empty()) {
+                body.pop();
+            }
+            let common = body
+                .iter()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| indent(l))
+                .min()
+                .unwrap_or(0);
+            let lines = body.iter().map(|l| l.get(common..).unwrap_or(""));
+            let mut text = String::new();
+            if folded {
+                // Lines fold into spaces; an empty line is a line break.
+                let mut after_text = false;
+                for line in lines {
+                    if line.is_empty() {
+                        text.push('\n');
+                        after_text = false;
+                    } else {
+                        if after_text {
+                            text.push(' ');
+                        }
+                        text.push_str(line);
+                        after_text = true;
+                    }
+                }
+            } else {
+                text = lines.collect::<Vec<_>>().join("\n");
+            }
+            if chomp != "-" {
+                text.push('\n');
+            }
+            Yaml::Str(text)
+        }
+    }
+
+    /// A flow node: `[…]`, a quoted or plain scalar, or a tagged one. Inside brackets a
+    /// plain scalar ends at `,` or `]`.
+    fn flow(c: &[char], pos: &mut usize, in_brackets: bool) -> Yaml {
+        while c.get(*pos) == Some(&' ') {
+            *pos += 1;
+        }
+        match c.get(*pos) {
+            Some('[') => {
+                *pos += 1;
+                let mut items = Vec::new();
+                loop {
+                    while c.get(*pos) == Some(&' ') {
+                        *pos += 1;
+                    }
+                    if c.get(*pos) == Some(&']') {
+                        *pos += 1;
+                        return Yaml::Seq(items);
+                    }
+                    items.push(flow(c, pos, true));
+                    while c.get(*pos) == Some(&' ') {
+                        *pos += 1;
+                    }
+                    match c.get(*pos) {
+                        Some(',') => *pos += 1,
+                        Some(']') => {}
+                        other => panic!("flow sequence: {other:?} in {}", String::from_iter(c)),
+                    }
+                }
+            }
+            Some('{') => panic!("flow mappings are not used: {}", String::from_iter(c)),
+            Some('"') => {
+                *pos += 1;
+                let mut out = String::new();
+                loop {
+                    match c[*pos] {
+                        '"' => break,
+                        '\\' => {
+                            *pos += 1;
+                            out.push(match c[*pos] {
+                                'n' => '\n',
+                                't' => '\t',
+                                other => other,
+                            });
+                        }
+                        other => out.push(other),
+                    }
+                    *pos += 1;
+                }
+                *pos += 1;
+                Yaml::Str(out)
+            }
+            Some('\'') => {
+                *pos += 1;
+                let mut out = String::new();
+                loop {
+                    if c[*pos] == '\'' {
+                        if c.get(*pos + 1) == Some(&'\'') {
+                            *pos += 1;
+                        } else {
+                            break;
+                        }
+                    }
+                    out.push(c[*pos]);
+                    *pos += 1;
+                }
+                *pos += 1;
+                Yaml::Str(out)
+            }
+            Some('!') => {
+                let start = *pos;
+                while !matches!(c.get(*pos), None | Some(' ' | '[' | ',' | ']')) {
+                    *pos += 1;
+                }
+                let name = String::from_iter(&c[start..*pos]);
+                tag(&name, flow(c, pos, in_brackets))
+            }
+            _ => {
+                let start = *pos;
+                while *pos < c.len() && !(in_brackets && matches!(c[*pos], ',' | ']')) {
+                    *pos += 1;
+                }
+                Yaml::Str(String::from_iter(&c[start..*pos]).trim().to_owned())
+            }
+        }
+    }
+}
+
+use yaml::{Yaml, s, tag};
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn spoke() -> Yaml {
+    yaml::parse(&read("spoke.yaml"))
+}
+
+fn hub() -> Yaml {
+    yaml::parse(&read("template.yaml"))
+}
+
+fn sub(text: &str) -> Yaml {
+    tag("!Sub", s(text))
+}
+
+fn reference(name: &str) -> Yaml {
+    tag("!Ref", s(name))
+}
+
+fn condition(name: &str) -> Yaml {
+    tag("!Condition", s(name))
+}
+
+fn seq(items: impl IntoIterator<Item = Yaml>) -> Yaml {
+    Yaml::Seq(items.into_iter().collect())
+}
+
+fn map<const N: usize>(entries: [(&str, Yaml); N]) -> Yaml {
+    Yaml::Map(
+        entries
+            .map(|(k, v)| (k.to_owned(), v))
+            .into_iter()
+            .collect(),
+    )
+}
+
+fn resources_of_type<'a>(template: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> {
+    template
+        .at(&["Resources"])
+        .map()
+        .iter()
+        .filter(|(_, r)| r.at(&["Type"]).str() == kind)
+        .map(|(name, r)| (name.as_str(), r))
+        .collect()
+}
+
+fn resource<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
+    template.at(&["Resources", name])
+}
+
+fn default<'a>(template: &'a Yaml, parameter: &str) -> &'a str {
+    template.at(&["Parameters", parameter, "Default"]).str()
+}
+
+/// A policy document's statements, each with the condition of the `!If` it sits in (whose
+/// other branch must be nothing).
+fn statements(document: &Yaml) -> Vec<(Option<String>, &Yaml)> {
+    document
+        .at(&["Statement"])
+        .items()
+        .into_iter()
+        .map(|statement| match statement {
+            Yaml::Tag(name, inner) if name == "!If" => {
+                let branches = inner.items();
+                assert_eq!(branches.len(), 3, "{inner:#?}");
+                assert_eq!(branches[2], &reference("AWS::NoValue"));
+                (Some(branches[0].str().to_owned()), branches[1])
+            }
+            plain => (None, plain),
+        })
+        .collect()
+}
+
+/// Every statement of a role's inline policies.
+fn role_statements(role: &Yaml) -> Vec<(Option<String>, &Yaml)> {
+    role.at(&["Properties", "Policies"])
+        .items()
+        .into_iter()
+        .flat_map(|policy| statements(policy.at(&["PolicyDocument"])))
+        .collect()
+}
+
+fn actions(statements: &[(Option<String>, &Yaml)]) -> Vec<String> {
+    statements
+        .iter()
+        .flat_map(|(_, st)| st.at(&["Action"]).strings())
+        .collect()
+}
+
+/// The SSM operations the code calls (`self.client.<operation>()` in src/ssm.rs), as IAM
+/// actions.
+fn ssm_calls_in_the_code() -> Vec<String> {
+    let code = read("src/ssm.rs");
+    let lines: Vec<&str> = code.lines().map(str::trim).collect();
+    let calls: Vec<String> = lines
+        .windows(2)
+        .filter(|w| w[0] == ".client")
+        .filter_map(|w| w[1].strip_prefix('.')?.strip_suffix("()"))
+        .map(|op| {
+            let pascal: String = op
+                .split('_')
+                .map(|word| word[..1].to_uppercase() + &word[1..])
+                .collect();
+            format!("ssm:{pascal}")
+        })
+        .collect();
+    assert!(calls.len() >= 4, "src/ssm.rs calls {calls:?}?");
+    calls
+}
+
+/// The role ARN a spoke builds from a parameter naming a role of the hub's account.
+fn hub_role(parameter: &str) -> Yaml {
+    sub(&format!(
+        "arn:${{AWS::Partition}}:iam::${{HubAccountId}}:role/${{{parameter}}}"
+    ))
+}
+
+fn hub_bus() -> Yaml {
+    sub("arn:${AWS::Partition}:events:${HubRegion}:${HubAccountId}:event-bus/${HubEventBusName}")
+}
+
+/// A trust policy's single statement: the hub account, narrowed to exactly these role ARNs.
+fn assert_trusts_only(role: &Yaml, hub_roles: &[&str], trust_actions: &[&str]) {
+    let trust = statements(role.at(&["Properties", "AssumeRolePolicyDocument"]));
+    assert_eq!(trust.len(), 1, "{trust:#?}");
+    let (cond, statement) = &trust[0];
+    assert!(cond.is_none());
+    assert_eq!(statement.at(&["Effect"]).str(), "Allow");
+    assert_eq!(
+        statement.at(&["Principal"]),
+        &map([(
+            "AWS",
+            sub("arn:${AWS::Partition}:iam::${HubAccountId}:root")
+        )])
+    );
+    assert_eq!(statement.at(&["Action"]).strings(), trust_actions);
+    assert_eq!(
+        statement.at(&["Condition"]),
+        &map([(
+            "ArnEquals",
+            map([(
+                "aws:PrincipalArn",
+                seq(hub_roles.iter().map(|p| hub_role(p))),
+            )])
+        )])
+    );
+}
+
+#[test]
+fn the_spoke_roles_exist_once_per_account_under_fixed_names() {
+    let t = spoke();
+    assert_eq!(
+        t.at(&["Conditions", "IsPrimaryRegion"]),
+        &tag(
+            "!Equals",
+            seq([reference("AWS::Region"), reference("PrimaryRegion")])
+        )
+    );
+    let conditions = t.at(&["Conditions"]);
+    let only_in_primary_region = |name: &str| {
+        name == "IsPrimaryRegion"
+            || matches!(conditions.at(&[name]), Yaml::Tag(and, parts)
+                if and == "!And" && parts.items().contains(&&condition("IsPrimaryRegion")))
+    };
+    let roles = resources_of_type(&t, "AWS::IAM::Role");
+    assert_eq!(roles.len(), 3, "{roles:#?}");
+    for (name, role) in &roles {
+        let cond = role.at(&["Condition"]).str();
+        assert!(only_in_primary_region(cond), "{name} under {cond}");
+        // A fixed name, from a parameter: the hub and the other Regions' stacks build its ARN.
+        let Yaml::Tag(r, parameter) = role.at(&["Properties", "RoleName"]) else {
+            panic!("{name} has no RoleName")
+        };
+        assert_eq!(r, "!Ref");
+        assert!(t.get("Parameters").unwrap().get(parameter.str()).is_some());
+    }
+    // Nothing refers to another resource: each exists under its own condition (per Region,
+    // per account), so the forwarding rules name their role by its ARN.
+    let names: Vec<&String> = t.at(&["Resources"]).map().keys().collect();
+    for node in t.at(&["Resources"]).walk() {
+        if let Yaml::Tag(kind, inner) = node {
+            assert_ne!(kind, "!GetAtt", "{inner:#?}");
+            if kind == "!Ref" {
+                assert!(!names.contains(&&inner.str().to_owned()), "!Ref {inner:?}");
+            }
+        }
+    }
+    for (name, rule) in resources_of_type(&t, "AWS::Events::Rule") {
+        let targets = rule.at(&["Properties", "Targets"]).items();
+        assert_eq!(targets.len(), 1, "{name}");
+        assert_eq!(
+            targets[0].at(&["RoleArn"]),
+            &sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ForwardingRoleName}"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        resource(&t, "ForwardingRole").at(&["Properties", "RoleName"]),
+        &reference("ForwardingRoleName")
+    );
+}
+
+#[test]
+fn the_hub_access_role_allows_exactly_the_ssm_calls_the_code_makes() {
+    let t = spoke();
+    let role = resource(&t, "HubAccessRole");
+    assert_eq!(
+        role.at(&["Properties", "RoleName"]),
+        &reference("SpokeRoleName")
+    );
+    let granted = role_statements(role);
+    // The calls the hub's functions make on automation executions (src/ssm.rs, Ssm::
+    // get_execution, latest_steps, waiting_executions, send_decision); the Slack secrets
+    // (ssm:GetParameter) stay in the hub.
+    assert_eq!(
+        actions(&granted),
+        [
+            "ssm:GetAutomationExecution",
+            "ssm:DescribeAutomationStepExecutions",
+            "ssm:DescribeAutomationExecutions",
+            "ssm:SendAutomationSignal",
+        ]
+    );
+    let mut in_the_code: Vec<String> = ssm_calls_in_the_code()
+        .into_iter()
+        .filter(|a| a != "ssm:GetParameter")
+        .collect();
+    let mut allowed = actions(&granted);
+    in_the_code.sort();
+    allowed.sort();
+    assert_eq!(
+        allowed, in_the_code,
+        "the spoke role must allow what src/ssm.rs calls"
+    );
+    // As the hub's own function role: it signals only without per-person approvals (then
+    // every signal goes through a session of the approver role), and reads either way.
+    for (cond, statement) in &granted {
+        let acts = statement.at(&["Action"]).strings();
+        if acts.contains(&"ssm:SendAutomationSignal".to_owned()) {
+            assert_eq!(cond.as_deref(), Some("NotPerPerson"));
+            assert_eq!(acts, ["ssm:SendAutomationSignal"]);
+        } else {
+            assert_eq!(cond, &None, "{acts:?}");
+        }
+        let resource = statement.at(&["Resource"]);
+        if acts == ["ssm:DescribeAutomationExecutions"] {
+            // It takes no resource-level scope.
+            assert_eq!(resource, &s("*"));
+        } else {
+            assert_eq!(
+                resource,
+                &sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:automation-execution/*"),
+                "{acts:?}"
+            );
+        }
+    }
+    assert_eq!(
+        t.at(&["Conditions", "NotPerPerson"]),
+        &tag("!Not", seq([condition("PerPerson")]))
+    );
+    assert_eq!(
+        t.at(&["Conditions", "PerPerson"]),
+        &tag(
+            "!Equals",
+            seq([reference("PerPersonApprovals"), s("Enabled")])
+        )
+    );
+}
+
+#[test]
+fn the_spoke_roles_trust_only_the_hubs_function_roles() {
+    let (t, h) = (spoke(), hub());
+    assert_trusts_only(
+        resource(&t, "HubAccessRole"),
+        &[
+            "HubEventsFunctionRoleName",
+            "HubInteractionsFunctionRoleName",
+        ],
+        &["sts:AssumeRole"],
+    );
+    assert_trusts_only(
+        resource(&t, "ApproverRole"),
+        &["HubInteractionsFunctionRoleName"],
+        &["sts:AssumeRole", "sts:SetSourceIdentity"],
+    );
+    // Those parameters name the hub's function roles; the hub lets exactly those roles
+    // assume the spoke roles.
+    for (parameter, logical_id) in [
+        ("HubEventsFunctionRoleName", "AutomationEventsFunctionRole"),
+        (
+            "HubInteractionsFunctionRoleName",
+            "SlackInteractionsFunctionRole",
+        ),
+    ] {
+        let described = t.at(&["Parameters", parameter, "Description"]).str();
+        assert!(described.contains(logical_id), "{parameter}: {described}");
+    }
+    assert_eq!(
+        resource(&h, "SpokeRoleAssumePolicy").at(&["Properties", "Roles"]),
+        &seq([
+            reference("AutomationEventsFunctionRole"),
+            reference("SlackInteractionsFunctionRole"),
+        ])
+    );
+    assert_eq!(
+        resource(&h, "SpokeApproverAssumePolicy").at(&["Properties", "Roles"]),
+        &seq([reference("SlackInteractionsFunctionRole")])
+    );
+}
+
+#[test]
+fn per_person_sessions_in_member_accounts_are_allowed_exactly_as_the_code_asks_for_them() {
+    let (t, h) = (spoke(), hub());
+    let role = resource(&t, "ApproverRole");
+    assert_eq!(
+        role.at(&["Properties", "RoleName"]),
+        &reference("SpokeApproverRoleName")
+    );
+    assert_eq!(role.at(&["Condition"]).str(), "CreatesApproverRole");
+    assert_eq!(
+        t.at(&["Conditions", "CreatesApproverRole"]),
+        &tag(
+            "!And",
+            seq([condition("IsPrimaryRegion"), condition("PerPerson")])
+        )
+    );
+    let granted = role_statements(role);
+    assert_eq!(actions(&granted), ["ssm:SendAutomationSignal"]);
+    assert_eq!(granted[0].0, None);
+    assert_eq!(
+        granted[0].1.at(&["Resource"]),
+        &sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:automation-execution/*")
+    );
+    // The code names the session after the Slack user and sets it as the source identity,
+    // and tags nothing (src/sessions.rs): sts:SetSourceIdentity, no sts:TagSession.
+    let sessions = read("src/sessions.rs");
+    assert!(sessions.contains(".source_identity("));
+    assert!(!sessions.contains(".tags(") && !sessions.contains(".transitive_tag_keys("));
+    // The hub's side: the interactions function may assume it, only in the organization.
+    let assume = resource(&h, "SpokeApproverAssumePolicy");
+    assert_eq!(assume.at(&["Condition"]).str(), "OrganizationPerPerson");
+    assert_eq!(
+        h.at(&["Conditions", "OrganizationPerPerson"]),
+        &tag(
+            "!And",
+            seq([condition("HasOrganization"), condition("PerPerson")])
+        )
+    );
+    let granted = statements(assume.at(&["Properties", "PolicyDocument"]));
+    assert_eq!(
+        actions(&granted),
+        ["sts:AssumeRole", "sts:SetSourceIdentity"]
+    );
+    assert_in_organization(
+        granted[0].1,
+        "arn:${AWS::Partition}:iam::*:role/${SpokeApproverRoleName}",
+    );
+}
+
+fn assert_in_organization(statement: &Yaml, role: &str) {
+    assert_eq!(statement.at(&["Resource"]), &sub(role));
+    assert_eq!(
+        statement.at(&["Condition"]),
+        &map([(
+            "StringEquals",
+            map([("aws:ResourceOrgID", reference("OrganizationId"))])
+        )])
+    );
+}
+
+/// Patterns in a stable order (a resource's name decides nothing).
+fn sorted(mut patterns: Vec<&Yaml>) -> Vec<&Yaml> {
+    patterns.sort_by_key(|p| format!("{p:?}"));
+    patterns
+}
+
+/// The events function's patterns, as SAM's EventBridgeRule events give them.
+fn hub_patterns(h: &Yaml) -> Vec<&Yaml> {
+    let events = resource(h, "AutomationEventsFunction").at(&["Properties", "Events"]);
+    events
+        .map()
+        .values()
+        .filter(|e| e.at(&["Type"]).str() == "EventBridgeRule")
+        .map(|e| e.at(&["Properties", "Pattern"]))
+        .collect()
+}
+
+#[test]
+fn the_spokes_forward_exactly_what_the_hub_listens_to() {
+    let (t, h) = (spoke(), hub());
+    let hub_patterns = hub_patterns(&h);
+    assert_eq!(hub_patterns.len(), 2);
+    let forwarded: Vec<&Yaml> = resources_of_type(&t, "AWS::Events::Rule")
+        .into_iter()
+        .map(|(_, rule)| rule.at(&["Properties", "EventPattern"]))
+        .collect();
+    assert_eq!(sorted(forwarded), sorted(hub_patterns.clone()));
+    for (name, rule) in resources_of_type(&t, "AWS::Events::Rule") {
+        assert_eq!(rule.at(&["Condition"]).str(), "Forwards", "{name}");
+        let target = rule.at(&["Properties", "Targets"]).items()[0];
+        assert_eq!(target.at(&["Arn"]), &hub_bus(), "{name}");
+        assert!(rule.at(&["Properties"]).get("EventBusName").is_none());
+    }
+    // Not in the hub's own account and Region, where the hub's rules already deliver.
+    assert_eq!(
+        t.at(&["Conditions", "Forwards"]),
+        &tag("!Not", seq([condition("IsHub")]))
+    );
+    assert_eq!(
+        t.at(&["Conditions", "IsHub"]),
+        &tag(
+            "!And",
+            seq([
+                tag(
+                    "!Equals",
+                    seq([reference("AWS::AccountId"), reference("HubAccountId")])
+                ),
+                tag(
+                    "!Equals",
+                    seq([reference("AWS::Region"), reference("HubRegion")])
+                ),
+            ])
+        )
+    );
+    // The forwarding role: EventBridge of this account only, putting on the hub's bus only.
+    let role = resource(&t, "ForwardingRole");
+    let trust = statements(role.at(&["Properties", "AssumeRolePolicyDocument"]));
+    assert_eq!(trust.len(), 1);
+    assert_eq!(
+        trust[0].1.at(&["Principal"]),
+        &map([("Service", s("events.amazonaws.com"))])
+    );
+    assert_eq!(actions(&trust), ["sts:AssumeRole"]);
+    assert_eq!(
+        trust[0].1.at(&["Condition"]),
+        &map([(
+            "StringEquals",
+            map([("aws:SourceAccount", reference("AWS::AccountId"))])
+        )])
+    );
+    let granted = role_statements(role);
+    assert_eq!(actions(&granted), ["events:PutEvents"]);
+    assert_eq!(granted[0].1.at(&["Resource"]), &hub_bus());
+    // The hub listens on the organization's bus with the same patterns, and lets the rules
+    // invoke the events function.
+    let org_rules = resources_of_type(&h, "AWS::Events::Rule");
+    assert_eq!(org_rules.len(), 2);
+    let on_bus: Vec<&Yaml> = org_rules
+        .iter()
+        .map(|(_, r)| r.at(&["Properties", "EventPattern"]))
+        .collect();
+    assert_eq!(sorted(on_bus), sorted(hub_patterns));
+    for (name, rule) in &org_rules {
+        assert_eq!(rule.at(&["Condition"]).str(), "HasOrganization");
+        assert_eq!(
+            rule.at(&["Properties", "EventBusName"]),
+            &reference("OrganizationEventBus")
+        );
+        let targets = rule.at(&["Properties", "Targets"]).items();
+        assert_eq!(targets.len(), 1);
+        assert_eq!(
+            targets[0].at(&["Arn"]),
+            &tag("!GetAtt", s("AutomationEventsFunction.Arn"))
+        );
+        let permission = resource(&h, &format!("{name}Permission"));
+        assert_eq!(permission.at(&["Condition"]).str(), "HasOrganization");
+        assert_eq!(
+            permission.at(&["Properties", "SourceArn"]),
+            &tag("!GetAtt", s(&format!("{name}.Arn")))
+        );
+        assert_eq!(
+            permission.at(&["Properties", "FunctionName"]),
+            &reference("AutomationEventsFunction")
+        );
+    }
+}
+
+#[test]
+fn the_hub_admits_its_organization_only_and_assumes_roles_only_there() {
+    let h = hub();
+    let organization = h.at(&["Parameters", "OrganizationId"]);
+    assert_eq!(organization.at(&["Default"]).str(), "");
+    assert_eq!(
+        organization.at(&["AllowedPattern"]).str(),
+        "^(o-[a-z0-9]{10,32})?$"
+    );
+    assert_eq!(
+        h.at(&["Conditions", "HasOrganization"]),
+        &tag(
+            "!Not",
+            seq([tag("!Equals", seq([reference("OrganizationId"), s("")]))])
+        )
+    );
+    // Without an organization, nothing of it is deployed: today's single-account mode.
+    let mut organization_resources = 0;
+    for (name, r) in h.at(&["Resources"]).map() {
+        let cond = r.get("Condition").map(Yaml::str);
+        let org = name.starts_with("Organization") || name.starts_with("Spoke");
+        assert_eq!(
+            org,
+            matches!(cond, Some("HasOrganization" | "OrganizationPerPerson")),
+            "{name}"
+        );
+        organization_resources += usize::from(org);
+    }
+    assert_eq!(organization_resources, 8);
+    let bus = resource(&h, "OrganizationEventBus");
+    assert_eq!(
+        bus.at(&["Properties", "Name"]),
+        &reference("OrganizationEventBusName")
+    );
+    let policy = resource(&h, "OrganizationEventBusPolicy").at(&["Properties"]);
+    assert_eq!(
+        policy.at(&["EventBusName"]),
+        &reference("OrganizationEventBus")
+    );
+    let statement = policy.at(&["Statement"]);
+    assert_eq!(statement.at(&["Effect"]).str(), "Allow");
+    assert_eq!(statement.at(&["Principal"]), &s("*"));
+    assert_eq!(statement.at(&["Action"]).strings(), ["events:PutEvents"]);
+    assert_eq!(
+        statement.at(&["Resource"]),
+        &tag("!GetAtt", s("OrganizationEventBus.Arn"))
+    );
+    assert_eq!(
+        statement.at(&["Condition"]),
+        &map([(
+            "StringEquals",
+            map([("aws:PrincipalOrgID", reference("OrganizationId"))])
+        )])
+    );
+    // Both functions may assume the spoke role, by its name in any account of the
+    // organization, and nothing else through this policy.
+    let assume = resource(&h, "SpokeRoleAssumePolicy");
+    let granted = statements(assume.at(&["Properties", "PolicyDocument"]));
+    assert_eq!(actions(&granted), ["sts:AssumeRole"]);
+    assert_in_organization(
+        granted[0].1,
+        "arn:${AWS::Partition}:iam::*:role/${SpokeRoleName}",
+    );
+    // The functions learn the spoke roles' names from these variables (empty: one account).
+    let variables = h.at(&["Globals", "Function", "Environment", "Variables"]);
+    assert_eq!(
+        variables.at(&["SPOKE_ROLE_NAME"]),
+        &tag(
+            "!If",
+            seq([s("HasOrganization"), reference("SpokeRoleName"), s("")])
+        )
+    );
+    assert_eq!(
+        variables.at(&["SPOKE_APPROVER_ROLE_NAME"]),
+        &tag(
+            "!If",
+            seq([
+                s("OrganizationPerPerson"),
+                reference("SpokeApproverRoleName"),
+                s("")
+            ])
+        )
+    );
+}
+
+#[test]
+fn both_templates_use_the_same_names() {
+    let (t, h) = (spoke(), hub());
+    for (spoke_parameter, hub_parameter, name) in [
+        ("SpokeRoleName", "SpokeRoleName", "ssm-slack-approvals-hub"),
+        (
+            "SpokeApproverRoleName",
+            "SpokeApproverRoleName",
+            "ssm-slack-approvals-approver",
+        ),
+        (
+            "HubEventBusName",
+            "OrganizationEventBusName",
+            "ssm-slack-approvals",
+        ),
+    ] {
+        assert_eq!(default(&t, spoke_parameter), name);
+        assert_eq!(default(&h, hub_parameter), name, "{hub_parameter}");
+        assert_eq!(
+            t.at(&["Parameters", spoke_parameter, "AllowedPattern"]),
+            h.at(&["Parameters", hub_parameter, "AllowedPattern"]),
+            "{spoke_parameter}"
+        );
+    }
+    assert_eq!(
+        t.at(&["Parameters", "PerPersonApprovals"])
+            .get("AllowedValues"),
+        h.at(&["Parameters", "PerPersonApprovals"])
+            .get("AllowedValues")
+    );
+    assert_eq!(
+        default(&t, "PerPersonApprovals"),
+        default(&h, "PerPersonApprovals")
+    );
+    // The spoke is plain CloudFormation: a StackSet takes no transform.
+    assert!(t.get("Transform").is_none());
+    let parameters: BTreeMap<_, _> = t.at(&["Parameters"]).map().clone();
+    for required in [
+        "HubAccountId",
+        "HubRegion",
+        "PrimaryRegion",
+        "HubEventsFunctionRoleName",
+        "HubInteractionsFunctionRoleName",
+    ] {
+        assert!(
+            parameters[required].get("Default").is_none(),
+            "{required} must be given"
+        );
+    }
+}
+
+#[test]
+fn the_yaml_reader_reads_what_the_templates_use() {
+    let doc = yaml::parse(
+        "a: 1 # note\nb:\n  - x\n  - k: v\n    l: [p, \"q\\\\r\", !Ref s]\n  - !If\n    - C\n    - !Sub t:${u}\n    - !Ref AWS::NoValue\nc: >-\n  one\n  two\nd: \"e #f\"\ng:\n- h\n",
+    );
+    assert_eq!(
+        doc,
+        map([
+            ("a", s("1")),
+            (
+                "b",
+                seq([
+                    s("x"),
+                    map([
+                        ("k", s("v")),
+                        ("l", seq([s("p"), s("q\\r"), reference("s")])),
+                    ]),
+                    tag(
+                        "!If",
+                        seq([s("C"), sub("t:${u}"), reference("AWS::NoValue")])
+                    ),
+                ])
+            ),
+            ("c", s("one two")),
+            ("d", s("e #f")),
+            ("g", seq([s("h")])),
+        ])
+    );
+    // Both templates parse in full.
+    for template in [spoke(), hub()] {
+        assert!(template.at(&["Resources"]).map().len() >= 6);
+    }
+}
