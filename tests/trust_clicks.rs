@@ -366,6 +366,104 @@ async fn one_person_on_two_devices_is_signalled_once_on_a_quorum_step() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_approvers_at_once_on_a_quorum_of_two_both_count() {
+    let h = Harness::with(per_person()).await;
+    let id = h
+        .ssm
+        .start_automation(quorum_runbook(2, &["U0ALICE", "U0BOB"]));
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    let second = h.another_interactions_environment().await;
+    let events = [alice(), bob()].map(|p| {
+        h.slack
+            .click(CHANNEL, &prompt.ts, &p, APPROVE_ACTION_ID)
+            .unwrap()
+            .to_apigw_v2_event(false)
+    });
+    for _ in 0..6 {
+        h.ssm
+            .answer_late("GetAutomationExecution", Duration::from_millis(50));
+    }
+    let (a, b) = tokio::join!(
+        Harness::invoke_on(&h.interactions, &events[0]),
+        Harness::invoke_on(&second, &events[1]),
+    );
+    assert_eq!((a.0, b.0), (200, 200));
+    // One waited for the other's claim, then decided: both approvals were signalled.
+    let accepted: Vec<String> = h
+        .ssm
+        .signals()
+        .into_iter()
+        .filter(|s| s.accepted)
+        .map(|s| s.principal)
+        .collect();
+    assert_eq!(accepted.len(), 2, "{:#?}", h.ssm.signals());
+    assert!(accepted.contains(&session_arn("U0ALICE")) && accepted.contains(&session_arn("U0BOB")));
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Success")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_third_approver_racing_a_met_quorum_never_decides_the_next_approval() {
+    let h = Harness::with(Options {
+        approvers: Some("U0ALICE,U0BOB,U0CAROL"),
+        env: vec![("APPROVER_ROLE_ARN", APPROVER_ROLE)],
+        ..Options::default()
+    })
+    .await;
+    let people = ["U0ALICE", "U0BOB", "U0CAROL"];
+    let mut spec = quorum_runbook(2, &people);
+    let sessions: Vec<String> = people.iter().map(|p| session_arn(p)).collect();
+    let sessions: Vec<&str> = sessions.iter().map(String::as_str).collect();
+    spec.steps.push(StepSpec::approve(
+        "approveCleanup",
+        "Clean up?",
+        1,
+        &sessions,
+    ));
+    let id = h.ssm.start_automation(spec);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    let carol = Person::new("U0CAROL", "carol");
+    h.slack.add_person(carol.clone());
+    let mut environments = vec![];
+    for _ in 0..3 {
+        environments.push(h.another_interactions_environment().await);
+    }
+    let events = [alice(), bob(), carol].map(|p| {
+        h.slack
+            .click(CHANNEL, &prompt.ts, &p, APPROVE_ACTION_ID)
+            .unwrap()
+            .to_apigw_v2_event(false)
+    });
+    for _ in 0..9 {
+        h.ssm
+            .answer_late("GetAutomationExecution", Duration::from_millis(150));
+    }
+    let answers = futures_util::future::join_all(
+        environments
+            .iter()
+            .zip(&events)
+            .map(|(app, event)| Harness::invoke_on(app, event)),
+    )
+    .await;
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    let accepted = h.ssm.signals().into_iter().filter(|s| s.accepted).count();
+    assert_eq!(accepted, 2, "{:#?}", h.ssm.signals());
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Success")
+    );
+    assert_eq!(
+        h.ssm.step_status(&id, "approveCleanup").as_deref(),
+        Some("Waiting"),
+        "the third approval did not land on the next step"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn when_earlier_approvals_cannot_be_read_nothing_is_signalled() {
     let h = Harness::with(per_person()).await;
     let id = h
