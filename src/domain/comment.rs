@@ -207,6 +207,29 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the person typed, SSM takes the comment, and it reads back as who
+        /// decided, with the reason (or its start) as sent.
+        #[test]
+        fn every_comment_fits_ssm_and_reads_back(
+            handle in "[a-z0-9._-]{1,21}",
+            user_id in "[UW][A-Z0-9]{2,11}",
+            reason in proptest::option::of("(\\PC|\n){0,1100}"),
+            reject in proptest::bool::ANY,
+        ) {
+            let decision = if reject { Decision::Reject } else { Decision::Approve };
+            let comment = signal_comment(decision, &handle, &user_id, reason.as_deref());
+            proptest::prop_assert!(comment.encode_utf16().count() <= COMMENT_MAX);
+            let (read, read_handle, read_id, read_reason) =
+                parse_signal_comment(&comment).expect("our own comment");
+            proptest::prop_assert_eq!((read, read_handle, read_id), (decision, handle, user_id));
+            if let (Some(sent), Some(read)) = (reason.as_deref(), read_reason.as_deref()) {
+                let kept = read.strip_suffix('…').unwrap_or(read);
+                proptest::prop_assert!(sent.starts_with(kept), "{:?} / {:?}", sent, read);
+            }
+        }
+    }
+
     #[test]
     fn decisions_are_read_from_ssms_approver_decisions() {
         let one = r#"{"Approver":"arn:aws:iam::1:role/r","Decision":"Approve","ApprovalDecisionTime":"2022-04-06T07:22:51.034463Z","Comment":"Approved in Slack by alice (U0ALICE)"}"#;
