@@ -3,6 +3,8 @@
 //! `from_env`, same SDK configuration), but pointed at the stand-ins.
 #![allow(dead_code)]
 
+pub mod yaml;
+
 use std::collections::HashMap;
 
 use approvals::deadline::Deadline;
