@@ -58,10 +58,16 @@ fn base_env(ssm: &SsmStandIn, dynamodb: &DynamoDbStandIn, slack: &SlackStandIn) 
 }
 
 async fn spawn(binary: &str, env: &[(&'static str, String)]) -> Function {
+    spawn_with(&[binary.to_owned()], env).await
+}
+
+/// Spawns `command` (a program, then its arguments) as the function process.
+async fn spawn_with(command: &[String], env: &[(&'static str, String)]) -> Function {
     let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let child = Command::new(binary)
+    let child = Command::new(&command[0])
+        .args(&command[1..])
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("AWS_LAMBDA_RUNTIME_API", api.address())
@@ -201,6 +207,65 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
             "a secret reached the log: {secret}"
         );
     }
+}
+
+/// The artifacts that ship: `sam build`'s arm64 `bootstrap`s (`SAM_BUILD_DIR`, such as
+/// `.aws-sam/build`), run through `ARTIFACT_RUNNER` (qemu-user:
+/// `qemu-aarch64 -L /usr/aarch64-linux-gnu`), post a prompt for a waiting step and
+/// approve it on a signed click, so a cross-compilation or glibc mismatch cannot ship
+/// unnoticed. CI runs this after `sam build`; without `SAM_BUILD_DIR` it is skipped.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shipped_artifacts_post_a_prompt_and_approve_it() {
+    let Some(dir) = std::env::var_os("SAM_BUILD_DIR") else {
+        eprintln!(
+            "skipped: set SAM_BUILD_DIR to sam build's output (and ARTIFACT_RUNNER to run \
+             another architecture's binaries) to smoke-test the shipped artifacts"
+        );
+        return;
+    };
+    let command = |function: &str| {
+        let mut command: Vec<String> = std::env::var("ARTIFACT_RUNNER")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let bootstrap = std::path::Path::new(&dir).join(function).join("bootstrap");
+        assert!(bootstrap.is_file(), "{} is missing", bootstrap.display());
+        command.push(bootstrap.to_string_lossy().into_owned());
+        command
+    };
+    let any = "127.0.0.1:0".parse().unwrap();
+    let ssm = SsmStandIn::start(any, REGION).await.unwrap();
+    let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
+    create_approvals_table(&dynamodb);
+    let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
+        .await
+        .unwrap();
+    ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
+    ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
+    let env = base_env(&ssm, &dynamodb, &slack);
+    let events = spawn_with(&command("AutomationEventsFunction"), &env).await;
+    let interactions = spawn_with(&command("SlackInteractionsFunction"), &env).await;
+    let id = ssm.start_automation(runbook(1));
+    for event in ssm.take_events() {
+        let Invocation::Response(_) = invoke(&events, event).await else {
+            panic!("the shipped events function failed")
+        };
+    }
+    let prompts = slack.messages();
+    assert_eq!(prompts.len(), 1, "one prompt posted");
+    let click = slack
+        .click(CHANNEL, &prompts[0].ts, &alice(), APPROVE_ACTION_ID)
+        .unwrap();
+    let Invocation::Response(response) = invoke(&interactions, click.to_apigw_v2_event(true)).await
+    else {
+        panic!("the shipped interactions function failed")
+    };
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(ssm.execution_status(&id).as_deref(), Some("Success"));
+    assert!(!has_buttons(
+        &slack.message(CHANNEL, &prompts[0].ts).unwrap().blocks
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
