@@ -198,24 +198,98 @@ fn readme_documents_every_variable_the_functions_read() {
     }
 }
 
-#[test]
-fn files_and_examples_the_readme_names_exist() {
-    let readme = read("README.md");
+/// The README and the documents it moved its depth to (`docs/*.md`).
+fn documents() -> Vec<String> {
+    let mut docs: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/docs"))
+        .expect("docs/")
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    docs.sort();
+    assert!(
+        docs.iter().any(|d| d == "docs/design.md")
+            && docs.iter().any(|d| d == "docs/performance.md"),
+        "{docs:?}"
+    );
+    docs.insert(0, "README.md".into());
+    docs
+}
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, each space a hyphen.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a Markdown file's headings (outside code blocks).
+fn anchors(markdown: &str) -> Vec<String> {
+    let mut in_code = false;
+    let mut found = Vec::new();
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+        } else if !in_code && line.starts_with('#') {
+            let slug = anchor(line.trim_start_matches('#'));
+            assert!(!found.contains(&slug), "two headings make #{slug}");
+            found.push(slug);
+        }
+    }
+    found
+}
+
+/// Checks every relative link of `doc` (file and anchor), every `events/…` and `docs/…` file
+/// it names and every example it runs; returns how many names it checked.
+fn check_names(doc: &str) -> usize {
+    let text = read(doc);
     let root = env!("CARGO_MANIFEST_DIR");
+    let dir = std::path::Path::new(doc).parent().unwrap();
     let mut checked = 0;
-    for (i, _) in readme.match_indices("](") {
-        let target = &readme[i + 2..];
+    for (i, _) in text.match_indices("](") {
+        let target = &text[i + 2..];
         let target = &target[..target.find(')').unwrap()];
-        if target.starts_with("http") || target.starts_with('#') {
+        if target.starts_with("http") {
             continue;
         }
+        let (path, fragment) = target.split_once('#').unwrap_or((target, ""));
+        // Relative to the document, as GitHub resolves them.
+        let file = if path.is_empty() {
+            doc.to_owned()
+        } else {
+            let joined = dir.join(path);
+            let mut parts: Vec<&str> = Vec::new();
+            for part in joined.iter().map(|p| p.to_str().unwrap()) {
+                match part {
+                    ".." => assert!(
+                        parts.pop().is_some(),
+                        "{doc} links outside the repository: {target}"
+                    ),
+                    "." => {}
+                    part => parts.push(part),
+                }
+            }
+            parts.join("/")
+        };
         assert!(
-            std::path::Path::new(&format!("{root}/{target}")).exists(),
-            "README links to {target}"
+            std::path::Path::new(&format!("{root}/{file}")).exists(),
+            "{doc} links to {target}"
         );
+        if !fragment.is_empty() {
+            assert!(file.ends_with(".md"), "{doc} links to {target}");
+            assert!(
+                anchors(&read(&file)).iter().any(|a| a == fragment),
+                "{doc} links to {target}, but {file} has no heading #{fragment}"
+            );
+        }
         checked += 1;
     }
-    for word in readme.split(|c: char| c.is_whitespace() || c == '`' || c == ',') {
+    // Paths in commands and prose are the repository's, wherever the document is.
+    for word in text.split(|c: char| c.is_whitespace() || c == '`' || c == ',') {
         if (word.starts_with("events/") || word.starts_with("docs/")) && !word.ends_with('/') {
             let word = word.trim_end_matches(['.', ')', ':']);
             if word.contains('…') {
@@ -223,23 +297,68 @@ fn files_and_examples_the_readme_names_exist() {
             }
             assert!(
                 std::path::Path::new(&format!("{root}/{word}")).exists(),
-                "README names {word}"
+                "{doc} names {word}"
             );
             checked += 1;
         }
     }
-    for (i, _) in readme.match_indices("--example ") {
-        let name: String = readme[i + 10..]
+    for (i, _) in text.match_indices("--example ") {
+        let name: String = text[i + 10..]
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '-')
             .collect();
         assert!(
             std::path::Path::new(&format!("{root}/examples/{name}.rs")).exists(),
-            "README runs example {name}"
+            "{doc} runs example {name}"
         );
         checked += 1;
     }
+    checked
+}
+
+#[test]
+fn files_and_examples_the_readme_names_exist() {
+    let checked = check_names("README.md");
     assert!(checked > 10, "only {checked} names checked");
+}
+
+#[test]
+fn files_links_and_examples_the_docs_name_exist() {
+    for doc in documents().iter().skip(1) {
+        let checked = check_names(doc);
+        assert!(checked > 0, "{doc}: nothing checked");
+    }
+}
+
+#[test]
+fn the_readme_links_to_its_docs() {
+    let readme = read("README.md");
+    for doc in documents().iter().skip(1) {
+        assert!(
+            readme.contains(&format!("]({doc}")),
+            "README does not link to {doc}"
+        );
+    }
+}
+
+#[test]
+fn headings_make_the_anchors_github_makes() {
+    assert_eq!(
+        anchor(" Deploy (about 15 minutes)"),
+        "deploy-about-15-minutes"
+    );
+    assert_eq!(
+        anchor(" Try it now: two commands"),
+        "try-it-now-two-commands"
+    );
+    assert_eq!(
+        anchor(" What is waiting on me? `/approvals`"),
+        "what-is-waiting-on-me-approvals"
+    );
+    assert_eq!(
+        anchor(" Slack's certificate check"),
+        "slacks-certificate-check"
+    );
 }
 
 #[test]
