@@ -3,13 +3,18 @@
 
     python3 bench/run.py            # from the repository root (or anywhere)
 
+The side-by-side comparison needs the team's shared folder: ../shared beside the repository, or
+the folder BENCH_SHARED names (BENCH_SHARED wins), with bench/runtime_emulator.py and
+peer-python/. Without it (a clone) the run measures ours only, under bench/emulator.py (the
+project's own Runtime API emulator, measuring the same way), and prints our figures alone.
+
 It builds (unless --no-build), under `nice -n 10`:
 
     cargo build --release --bin automation-events --bin slack-interactions
     cargo build --release -p approvals-stand-ins --example bench-server
 
-sets up the peer's venv in bench/.peer-venv (pip install -r ../shared/peer-python/requirements.txt,
-needs PyPI) unless PEER_VENV names one, starts the SSM, DynamoDB and Slack stand-ins
+with the shared folder, sets up the peer's venv in bench/.peer-venv (pip install -r
+../shared/peer-python/requirements.txt, needs PyPI) unless PEER_VENV names one, starts the SSM, DynamoDB and Slack stand-ins
 (target/release/examples/bench-server) and runs, for ours then the peer, each function process
 under ../shared/bench/runtime_emulator.py (LambdaEmulator), the same way for both:
 
@@ -29,7 +34,7 @@ function process (and its descendants) over the warm loop / count (LambdaEmulato
 peak RSS = VmHWM of the warm process. Cold figures are medians of 5 processes.
 
 Options: --warm N (default 200), --cold N (default 5), --no-build, --json PATH (raw figures,
-default target/bench/results.json). Logs of every function process: target/bench/logs/.
+default target/bench/results.json), --only ours|peer. Logs of every function process: target/bench/logs/.
 """
 import argparse
 import datetime
@@ -48,10 +53,22 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ["BENCH_SHARED"]) if os.environ.get("BENCH_SHARED") else ROOT.parent / "shared"
 PEER = SHARED / "peer-python"
-sys.path.insert(0, str(SHARED / "bench"))
-from runtime_emulator import LambdaEmulator  # noqa: E402
+SIDE_BY_SIDE = (SHARED / "bench" / "runtime_emulator.py").is_file() and PEER.is_dir()
+if SIDE_BY_SIDE:  # both sides under the team's emulator
+    sys.path.insert(0, str(SHARED / "bench"))
+    from runtime_emulator import LambdaEmulator  # noqa: E402
+    EMULATOR = str(SHARED / "bench" / "runtime_emulator.py")
+else:  # a clone: ours only, under the project's emulator
+    sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
+    sys.path.insert(0, str(ROOT / "bench"))
+    from emulator import LambdaEmulator  # noqa: E402
+    EMULATOR = "bench/emulator.py"
+NO_PEER = (f"bench: the side-by-side comparison with the Python peer needs the team's shared folder "
+           f"(`../shared` beside the repository, or BENCH_SHARED=/path/to/shared, holding "
+           f"bench/runtime_emulator.py and peer-python/), not found at {SHARED}: measuring ours only, "
+           f"under bench/emulator.py.")
 
 OUT = ROOT / "target" / "bench"
 CHANNEL = "C0APPROVALS"
@@ -74,6 +91,8 @@ IMPLS = {
         "approve": "automation_approve",  # peer-python/common.py APPROVE
     },
 }
+if not SIDE_BY_SIDE:
+    del IMPLS["peer"]
 
 
 def fail(message):
@@ -150,8 +169,10 @@ def environment(control, kind, venv):
         "SLACK_BOT_TOKEN": info["bot_token"],
         "AWS_ENDPOINT_URL_SSM": info["ssm"], "AWS_ENDPOINT_URL_DYNAMODB": info["dynamodb"],
         "AWS_ACCESS_KEY_ID": "AKIDBENCH", "AWS_SECRET_ACCESS_KEY": "bench-secret-key",
-        "AWS_REGION": "us-east-1", "PEER_VENV": str(venv),
+        "AWS_REGION": "us-east-1",
     }
+    if venv is not None:
+        env["PEER_VENV"] = str(venv)
     if kind == "events":
         env["SLACK_CHANNEL"] = CHANNEL
     else:
@@ -289,13 +310,15 @@ def zipped_mb(paths):
 
 
 def artifact_sizes(venv):
-    """Ours: .aws-sam/build/<Function>/bootstrap zipped as .ci/run does. The peer: its handler,
-    common.py and the packages it imports that the managed Python runtime does not ship (slack_sdk;
-    slack_bolt too for interactions)."""
+    """Ours: .aws-sam/build/<Function>/bootstrap zipped as .ci/run does. The peer (when venv is
+    given): its handler, common.py and the packages it imports that the managed Python runtime does
+    not ship (slack_sdk; slack_bolt too for interactions)."""
     sizes = {}
     for kind, function in (("events", "AutomationEventsFunction"), ("interactions", "SlackInteractionsFunction")):
         path = ROOT / ".aws-sam" / "build" / function / "bootstrap"
         sizes[("ours", kind)] = zipped_mb([(path, "bootstrap")]) if path.exists() else None
+        if venv is None:
+            continue
         site = next((venv / "lib").glob("python3*/site-packages"), None)
         files = [(PEER / kind / "handler.py", "handler.py"), (PEER / "common.py", "common.py")]
         for package in ("slack_sdk",) if kind == "events" else ("slack_bolt", "slack_sdk"):
@@ -359,6 +382,28 @@ def table(results, sizes, cold, warm):
     return "\n".join(lines)
 
 
+def table_ours(results, sizes, cold, warm):
+    """Our figures alone (no peer in this run); the zipped package only once `sam build` has run."""
+    rows = [
+        ("init (spawn → first `/next`), median of %d" % cold, "init", "ms"),
+        ("first invocation, median of %d cold starts" % cold, "first", "ms"),
+        ("cold start: init + first invocation, median of %d" % cold, "cold", "ms"),
+        ("warm p50 (%d invocations)" % warm, "p50", "ms"),
+        ("warm p99 (%d invocations)" % warm, "p99", "ms"),
+        ("CPU time per warm invocation", "cpu", "ms"),
+        ("peak RSS (VmHWM)", "rss", "MB"),
+    ]
+    fig = {k: figures(results["ours"][k]) for k in FUNCTIONS}
+    if all(sizes[("ours", k)] is not None for k in FUNCTIONS):
+        rows.append(("deployment package, zipped ¹", "zip", "MBz"))
+        for k in FUNCTIONS:
+            fig[k]["zip"] = sizes[("ours", k)]
+    lines = ["| | `automation-events` | `slack-interactions` |", "|---|---:|---:|"]
+    for label, key, unit in rows:
+        lines.append("| " + " | ".join([label] + [fmt(fig[k][key], unit) for k in FUNCTIONS]) + " |")
+    return "\n".join(lines)
+
+
 def cpu_model():
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -375,19 +420,28 @@ def main():
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--json", default=str(OUT / "results.json"))
-    parser.add_argument("--only", choices=sorted(IMPLS),
+    parser.add_argument("--only", choices=["ours", "peer"],
                         help="run one implementation and print its figures (for tuning; the table "
                              "needs both, in one run)")
     args = parser.parse_args()
     if args.warm < 1 or args.cold < 1:
         fail("--warm and --cold must be at least 1")
+    if not SIDE_BY_SIDE:
+        if args.only == "peer":
+            fail(f"--only peer needs the team's shared folder (`../shared` beside the repository, or "
+                 f"BENCH_SHARED=/path/to/shared, holding bench/runtime_emulator.py and peer-python/); "
+                 f"not found at {SHARED}")
+        if args.only:
+            log(f"ours under {EMULATOR} (no shared folder at {SHARED})")
+        else:
+            print(NO_PEER, flush=True)
     if not args.no_build:
         build()
     for impl in IMPLS:
         for kind in FUNCTIONS:
             if not Path(IMPLS[impl][kind][0]).exists():
                 fail(f"{IMPLS[impl][kind][0]} is missing")
-    venv = peer_venv() if args.only != "ours" else None
+    venv = peer_venv() if "peer" in IMPLS and args.only != "ours" else None
     if args.only:
         control = Control()
         try:
@@ -409,9 +463,23 @@ def main():
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({
         "date": started.isoformat(), "cpu": cpu_model(), "cores": os.cpu_count(), "loadavg_at_start": load,
-        "results": results, "zipped_mb": {f"{i}/{k}": v for (i, k), v in sizes.items()},
+        "emulator": EMULATOR, "results": results, "zipped_mb": {f"{i}/{k}": v for (i, k), v in sizes.items()},
     }, indent=1))
 
+    if SIDE_BY_SIDE:
+        report_side_by_side(args, started, load, venv, results, sizes)
+    else:
+        report_ours(args, started, load, results, sizes)
+    print(f"\nCalls the stand-ins served, per function, over all its {args.cold + 1 + args.warm} "
+          "invocations (cold starts included):", file=sys.stderr)
+    for impl in results:
+        for kind in results[impl]:
+            calls = results[impl][kind]["calls"]
+            print(f"  {impl} {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())), file=sys.stderr)
+    print(f"\nRaw figures: {args.json}", file=sys.stderr)
+
+
+def report_side_by_side(args, started, load, venv, results, sizes):
     print(f"Benchmark of {started:%Y-%m-%d %H:%M} UTC on {cpu_model()}, {os.cpu_count()} cores "
           f"(load average at start {load[0]:.2f}), Linux {platform.release()}, x86_64 release builds; "
           f"the peer: Python {platform.python_version()} venv "
@@ -429,13 +497,22 @@ def main():
     print(f"\n¹ {ours_note}; the peer: its handler, `common.py` and the packages it imports that the "
           "managed Python runtime does not ship (`slack_sdk`, and `slack_bolt` for interactions), "
           "deflate level 9.")
-    print(f"\nCalls the stand-ins served, per function, over all its {args.cold + 1 + args.warm} "
-          "invocations (cold starts included):", file=sys.stderr)
-    for impl in results:
-        for kind in results[impl]:
-            calls = results[impl][kind]["calls"]
-            print(f"  {impl} {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())), file=sys.stderr)
-    print(f"\nRaw figures: {args.json}", file=sys.stderr)
+
+
+def report_ours(args, started, load, results, sizes):
+    print(f"\nBenchmark of {started:%Y-%m-%d %H:%M} UTC on {cpu_model()}, {os.cpu_count()} cores "
+          f"(load average at start {load[0]:.2f}), Linux {platform.release()}, x86_64 release builds; "
+          f"ours only (no Python peer in this run).\n")
+    print(table_ours(results, sizes, args.cold, args.warm))
+    print()
+    print("Each function runs under `bench/emulator.py` against local SSM, DynamoDB and Slack "
+          "stand-ins; events post a prompt for a waiting approval, clicks approve one (signal accepted "
+          "by SSM, prompt replaced). Latencies are billed durations (delivery → answer); p99 is nearest "
+          "rank. CPU is the function process's user + system time over the warm loop, divided by its count.")
+    if all(sizes[("ours", k)] is not None for k in FUNCTIONS):
+        print("\n¹ `.aws-sam/build/*/bootstrap` (arm64, as `sam build` leaves it), deflate level 9.")
+    else:
+        print("\nThe zipped deployment package is left out: run `sam build` first to add it.")
 
 
 if __name__ == "__main__":

@@ -22,21 +22,26 @@ use aws_sdk_ssm::config::Credentials;
 use serde_json::Value;
 use tokio::time::Instant;
 
+mod claim;
+mod quorum;
+
+use self::claim::{Claimed, claim_step_run, decided_before};
+use self::quorum::quorum_progress;
 use super::reason_form::ask_reason;
 use super::{InteractionsApp, replace_prompt};
-use crate::deadline::{CallFloor, Deadline, unix_now};
+use crate::deadline::{Deadline, unix_now};
 use crate::domain::comment::signal_comment;
-use crate::domain::execution::{Execution, Status, Step};
+use crate::domain::execution::{Execution, Step};
 use crate::domain::interaction::{Actor, Decision, MessageRef};
 use crate::domain::record::{DecisionClaim, DecisionRecord, StepRecord};
 use crate::domain::render::{
-    SlackMessage, StepNews, code, escape, explain_no_longer_waiting, mention, progress,
-    render_decided, render_decided_step, render_gone, render_outcome, render_progress,
+    SlackMessage, StepNews, code, escape, explain_no_longer_waiting, progress, render_decided,
+    render_decided_step, render_gone, render_outcome,
 };
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
 use crate::sessions::SessionError;
 use crate::ssm::{Signal, SignalOutcome};
-use crate::store::{DecisionClaimOutcome, new_token};
+use crate::store::new_token;
 
 /// Time kept back from the signal (and other follow-up calls) for replacing the
 /// prompt or answering the clicker.
@@ -46,8 +51,6 @@ const SIGNAL_AND_REPLY: Duration = Duration::from_millis(450);
 /// Time kept back from claiming the step run (and waiting for another click's claim):
 /// the step check, the signal and the answer.
 const CHECK_SIGNAL_AND_REPLY: Duration = Duration::from_millis(750);
-/// The longest a click waits for another click on the same step run to finish.
-const PATIENCE: Duration = Duration::from_millis(1500);
 
 /// A decision, wherever it was made: a prompt's button, the `/approvals` list, or a
 /// submitted reason form.
@@ -203,138 +206,6 @@ async fn open_reason_form(
         }
         other => not_waiting(app, request, &execution, other, None, deadline).await,
     }
-}
-
-/// Where claiming a step run's decision left a click.
-enum Claimed {
-    /// This click decides; the step's item with the decisions so far.
-    Won(StepRecord),
-    /// The step run was decided from Slack before: the item that says by whom.
-    Decided(StepRecord),
-    /// Not claimed (another click is deciding, or the table did not answer): what to
-    /// tell the person.
-    Not(String),
-}
-
-/// Claims the step run's decision; while another click holds it, waits a little for
-/// that click to finish.
-async fn claim_step_run(
-    app: &InteractionsApp,
-    request: &DecisionRequest<'_>,
-    key: &str,
-    claim: &DecisionClaim,
-    deadline: &Deadline,
-) -> Claimed {
-    let claiming = deadline.keeping(CHECK_SIGNAL_AND_REPLY);
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(100);
-    loop {
-        let held = match app
-            .store
-            .claim_decision(
-                &request.target.execution_id,
-                key,
-                &request.target.step_name,
-                claim,
-                &claiming,
-            )
-            .await
-        {
-            Ok(DecisionClaimOutcome::Won(record)) => return Claimed::Won(record),
-            Ok(DecisionClaimOutcome::Lost(record)) => record,
-            Err(e) => {
-                tracing::error!(error = %e, "could not claim the decision; nothing signalled");
-                return Claimed::Not(
-                    "Nothing was done: whether this step is being decided right now could \
-                            not be checked (the approvals table did not answer). The request \
-                            still waits; please try again."
-                        .into(),
-                );
-            }
-        };
-        if held.decided {
-            tracing::info!("the step run is decided already; nothing signalled");
-            return Claimed::Decided(held);
-        }
-        let waited = started.elapsed();
-        if waited + pause > PATIENCE || !claiming.fits(pause, CallFloor::AWS, Duration::ZERO) {
-            tracing::info!(
-                waited_ms = waited.as_millis() as u64,
-                "another click is deciding the step; nothing signalled"
-            );
-            return Claimed::Not(being_decided(
-                held.deciding.as_ref(),
-                &request.actor.user.id,
-            ));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(400));
-    }
-}
-
-/// The step run was decided from Slack before this click: nothing is signalled. The
-/// person is told by whom, and the prompt shows SSM's state once SSM shows the end.
-async fn decided_before(
-    app: &InteractionsApp,
-    request: &DecisionRequest<'_>,
-    record: &StepRecord,
-    key: &str,
-    deadline: &Deadline,
-) -> Option<String> {
-    let id = &request.target.execution_id;
-    if let Ok(execution) = app
-        .ssm
-        .get_execution(id, &deadline.keeping(REPLY_RESERVE))
-        .await
-        && let check @ StepCheck::NoLongerWaiting(_) =
-            check_step(&execution, request.target, request.decision.step_kind())
-    {
-        return not_waiting(app, request, &execution, check, Some(record), deadline).await;
-    }
-    // SSM has not caught up yet (or did not answer): the table's word for it.
-    Some(decided_already(record, key))
-}
-
-fn decided_already(held: &StepRecord, key: &str) -> String {
-    match held.final_decision(key) {
-        Some(last) if last.decision == Decision::Approve => {
-            let who: Vec<String> = held
-                .approvals_of(key)
-                .into_iter()
-                .map(|d| mention(&d.user_id, &d.handle))
-                .collect();
-            format!(
-                "Nothing was done: this step was approved already, by {}.",
-                who.join(", ")
-            )
-        }
-        Some(last) => format!(
-            "Nothing was done: {} {} this step already.",
-            mention(&last.user_id, &last.handle),
-            last.decision.past_tense().to_lowercase()
-        ),
-        None => "Nothing was done: this step was decided from Slack already.".into(),
-    }
-}
-
-fn being_decided(holder: Option<&DecisionClaim>, user_id: &str) -> String {
-    let whose = match holder {
-        Some(c) if c.user_id == user_id => "your other click on this step".to_owned(),
-        Some(c) => format!(
-            "{}'s {} of this step",
-            mention(&c.user_id, &c.handle),
-            match c.decision {
-                Decision::Approve => "approval",
-                Decision::Reject => "rejection",
-                Decision::Resume => "resumption",
-            }
-        ),
-        None => "another decision on this step".to_owned(),
-    };
-    format!(
-        "Nothing was done for this click: {whose} is being sent to AWS right now. The prompt \
-         shows the outcome in a moment; if it still waits in a minute, decide again."
-    )
 }
 
 /// The click holds the claim: check the step with SSM, then signal.
@@ -686,132 +557,6 @@ async fn show_decided(
     })
 }
 
-/// An approval SSM took for a step that needs several: the step may wait on.
-#[allow(clippy::too_many_arguments)]
-async fn quorum_progress(
-    app: &InteractionsApp,
-    request: &DecisionRequest<'_>,
-    step: &Step,
-    claim: &DecisionClaim,
-    record: DecisionRecord,
-    approvals: Vec<DecisionRecord>,
-    per_person: bool,
-    deadline: &Deadline,
-) -> Option<String> {
-    let id = &request.target.execution_id;
-    let needed = step.approval().min_required_approvals;
-    // SSM may apply the approval that meets the quorum a moment later: a count that
-    // meets it is shown as met even while SSM still reports the step waiting.
-    let met = per_person && approvals.len() >= needed as usize;
-    let reading = deadline.keeping(REPLY_RESERVE);
-    let (now, recorded) = tokio::join!(
-        app.ssm.get_execution(id, &reading),
-        app.store
-            .finish_decision(id, &step.name, claim, &record, met, &reading),
-    );
-    if let Err(e) = &recorded {
-        tracing::error!(error = %e, "approval recorded in SSM, but not in the approvals table");
-    }
-    let execution = match now {
-        Ok(execution) => execution,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the step after the approval");
-            return Some(format!(
-                "SSM recorded your approval of step {}. It needs {needed} approvals; the prompt \
-                 updates itself when the step changes.",
-                code(&step.name)
-            ));
-        }
-    };
-    match check_step(&execution, request.target, StepKind::Approval) {
-        StepCheck::WaitingNow(_) if per_person && !met => {
-            // Progress on the prompt, buttons kept for the next approver.
-            if !request.from_ephemeral
-                && let Some(message) = render_progress(request.message_blocks, &approvals, needed)
-            {
-                replace(app, request, &message, deadline).await;
-                // The step may have ended while the progress was on its way, after its
-                // event brought the prompt to its end: never leave buttons behind.
-                if let Some(answer) = recheck_after_progress(app, request, deadline).await {
-                    return Some(answer);
-                }
-            }
-            Some(format!(
-                "Your approval is recorded. {}. The step waits for {} more.",
-                progress(&approvals, needed),
-                needed as usize - approvals.len()
-            ))
-        }
-        StepCheck::WaitingNow(_) if !per_person => Some(format!(
-            "SSM recorded your approval, but step {} needs {needed} approvals from \
-             different AWS principals and still waits: every decision from Slack is \
-             signalled by the same AWS role, so it counts once. (Set APPROVER_ROLE_ARN \
-             to sign each person's decision as that person.)",
-            code(&step.name)
-        )),
-        StepCheck::WaitingNow(over) => {
-            quorum_met(app, request, &execution, over, &approvals, deadline).await
-        }
-        StepCheck::NoLongerWaiting(over) if over.status == Status::Success => {
-            quorum_met(app, request, &execution, over, &approvals, deadline).await
-        }
-        StepCheck::NoLongerWaiting(over) => {
-            let news = StepNews::NothingDone;
-            show_real_state(app, request, &execution, over, news, None, deadline).await
-        }
-        _ => None,
-    }
-}
-
-/// After a progress update: if the step no longer waits, the prompt shows its end.
-async fn recheck_after_progress(
-    app: &InteractionsApp,
-    request: &DecisionRequest<'_>,
-    deadline: &Deadline,
-) -> Option<String> {
-    let now = app
-        .ssm
-        .get_execution(
-            &request.target.execution_id,
-            &deadline.keeping(REPLY_RESERVE),
-        )
-        .await;
-    match &now {
-        Ok(execution) => match check_step(execution, request.target, StepKind::Approval) {
-            StepCheck::NoLongerWaiting(step) => {
-                tracing::info!(step_status = %step.status, "the step ended during the progress update");
-                let news = StepNews::NothingDone;
-                show_real_state(app, request, execution, step, news, None, deadline).await
-            }
-            _ => None,
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the step again after the progress update");
-            None
-        }
-    }
-}
-
-/// The approval that met the quorum: the prompt names every approver, no buttons.
-async fn quorum_met(
-    app: &InteractionsApp,
-    request: &DecisionRequest<'_>,
-    execution: &Execution,
-    step: &Step,
-    approvals: &[DecisionRecord],
-    deadline: &Deadline,
-) -> Option<String> {
-    if request.from_ephemeral {
-        return Some(format!(
-            "Approved: your approval met the quorum of step {}.",
-            code(&step.name)
-        ));
-    }
-    let message = decided_prompt(app, request, execution, step, approvals);
-    replace(app, request, &message, deadline).await;
-    None
-}
-
 /// The prompt once decided: the clicked blocks with the outcome in place of the
 /// buttons, or, without them (a decision made in the reason form), drawn anew.
 fn decided_prompt(
@@ -894,28 +639,4 @@ async fn replace(
     deadline: &Deadline,
 ) {
     replace_prompt(app, request.response_url, request.prompt, message, deadline).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn claim(user: &str, decision: Decision) -> DecisionClaim {
-        DecisionClaim {
-            token: "t".into(),
-            user_id: user.into(),
-            handle: user.to_lowercase(),
-            decision,
-            at_unix: 1,
-        }
-    }
-
-    #[test]
-    fn a_click_that_loses_is_told_who_is_deciding() {
-        let other = being_decided(Some(&claim("U0BOB", Decision::Reject)), "U0ALICE");
-        assert!(other.starts_with("Nothing was done"), "{other}");
-        assert!(other.contains("<@U0BOB>'s rejection"), "{other}");
-        let own = being_decided(Some(&claim("U0ALICE", Decision::Approve)), "U0ALICE");
-        assert!(own.contains("your other click"), "{own}");
-    }
 }
