@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{CHECK_SIGNAL_AND_REPLY, DecisionRequest, REPLY_RESERVE, not_waiting};
+use super::{CHECK_SIGNAL_AND_REPLY, DecisionRequest, show_if_ended};
 use crate::deadline::{CallFloor, Deadline};
 use crate::domain::interaction::Decision;
 use crate::domain::record::{DecisionClaim, StepRecord};
-use crate::domain::render::mention;
-use crate::domain::waiting::{StepCheck, check_step};
+use crate::domain::render::{StepNews, mention};
 use crate::handlers::interactions::InteractionsApp;
 use crate::store::DecisionClaimOutcome;
 
@@ -94,15 +93,9 @@ pub(super) async fn decided_before(
     key: &str,
     deadline: &Deadline,
 ) -> Option<String> {
-    let id = &request.target.execution_id;
-    if let Ok(execution) = app
-        .ssm
-        .get_execution(id, &deadline.keeping(REPLY_RESERVE))
-        .await
-        && let check @ StepCheck::NoLongerWaiting(_) =
-            check_step(&execution, request.target, request.decision.step_kind())
-    {
-        return not_waiting(app, request, &execution, check, Some(record), deadline).await;
+    let ended = show_if_ended(app, request, StepNews::NothingDone, Some(record), deadline);
+    if let Some(answer) = ended.await {
+        return Some(answer);
     }
     // SSM has not caught up yet (or did not answer): the table's word for it.
     Some(decided_already(record, key))

@@ -459,20 +459,10 @@ async fn signal(
             // The step moved on between the check and the signal (decided outside
             // Slack), or SSM refuses this principal: the state now says which.
             tracing::info!(%reason, "SSM refused the signal");
-            let now = app
-                .ssm
-                .get_execution(id, &deadline.keeping(REPLY_RESERVE))
-                .await;
-            match now
-                .as_ref()
-                .map(|e| (e, check_step(e, target, decision.step_kind())))
-            {
-                Ok((execution, StepCheck::NoLongerWaiting(step))) => {
-                    let news = StepNews::NothingDone;
-                    show_real_state(app, request, execution, step, news, Some(record), deadline)
-                        .await
-                }
-                _ => Some(format!(
+            let news = StepNews::NothingDone;
+            match show_if_ended(app, request, news, Some(record), deadline).await {
+                Some(answer) => Some(answer),
+                None => Some(format!(
                     "SSM did not accept the decision: {}. Nothing was done; the request still waits.",
                     escape(&reason)
                 )),
@@ -491,21 +481,8 @@ async fn signal(
             // its lease is over. Correct the prompt from SSM's state if it already
             // shows the outcome; else the step's event will (and completes the trail).
             tracing::error!(error = %e, "decision outcome unknown; not sent again");
-            let now = app
-                .ssm
-                .get_execution(id, &deadline.keeping(REPLY_RESERVE))
-                .await;
-            let answer = match &now {
-                Ok(execution) => match check_step(execution, target, decision.step_kind()) {
-                    StepCheck::NoLongerWaiting(step) => {
-                        let news = StepNews::Unconfirmed;
-                        show_real_state(app, request, execution, step, news, Some(record), deadline)
-                            .await
-                    }
-                    _ => None,
-                },
-                Err(_) => None,
-            };
+            let news = StepNews::Unconfirmed;
+            let answer = show_if_ended(app, request, news, Some(record), deadline).await;
             let answer = answer.unwrap_or_else(|| {
                 format!(
                     "The outcome of your decision is not known yet: AWS gave no clear answer ({}). \
@@ -518,6 +495,40 @@ async fn signal(
         }
     };
     (answer, AfterClaim::Release)
+}
+
+/// Reads the execution again: if the step the request names no longer waits (it
+/// moved on meanwhile), shows its real state with `news` and returns what to tell the
+/// person. `None`: it still waits, or SSM did not answer.
+async fn show_if_ended(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    news: StepNews,
+    record: Option<&StepRecord>,
+    deadline: &Deadline,
+) -> Option<String> {
+    let now = app
+        .ssm
+        .get_execution(
+            &request.target.execution_id,
+            &deadline.keeping(REPLY_RESERVE),
+        )
+        .await;
+    match &now {
+        Ok(execution) => {
+            match check_step(execution, request.target, request.decision.step_kind()) {
+                StepCheck::NoLongerWaiting(step) => {
+                    tracing::info!(step_status = %step.status, "the step no longer waits");
+                    show_real_state(app, request, execution, step, news, record, deadline).await
+                }
+                _ => None,
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the execution again");
+            None
+        }
+    }
 }
 
 /// SSM took the decision and the step is over: record it (giving the claim up) and

@@ -2,7 +2,9 @@
 //! is gathered, the approvers named once it is met, and never buttons back on a step
 //! that ended while the progress was on its way.
 
-use super::{DecisionRequest, REPLY_RESERVE, decided_prompt, replace, show_real_state};
+use super::{
+    DecisionRequest, REPLY_RESERVE, decided_prompt, replace, show_if_ended, show_real_state,
+};
 use crate::deadline::Deadline;
 use crate::domain::execution::{Execution, Status, Step};
 use crate::domain::record::{DecisionClaim, DecisionRecord};
@@ -56,7 +58,9 @@ pub(super) async fn quorum_progress(
                 replace(app, request, &message, deadline).await;
                 // The step may have ended while the progress was on its way, after its
                 // event brought the prompt to its end: never leave buttons behind.
-                if let Some(answer) = recheck_after_progress(app, request, deadline).await {
+                if let Some(answer) =
+                    show_if_ended(app, request, StepNews::NothingDone, None, deadline).await
+                {
                     return Some(answer);
                 }
             }
@@ -84,35 +88,6 @@ pub(super) async fn quorum_progress(
             show_real_state(app, request, &execution, over, news, None, deadline).await
         }
         _ => None,
-    }
-}
-
-/// After a progress update: if the step no longer waits, the prompt shows its end.
-async fn recheck_after_progress(
-    app: &InteractionsApp,
-    request: &DecisionRequest<'_>,
-    deadline: &Deadline,
-) -> Option<String> {
-    let now = app
-        .ssm
-        .get_execution(
-            &request.target.execution_id,
-            &deadline.keeping(REPLY_RESERVE),
-        )
-        .await;
-    match &now {
-        Ok(execution) => match check_step(execution, request.target, StepKind::Approval) {
-            StepCheck::NoLongerWaiting(step) => {
-                tracing::info!(step_status = %step.status, "the step ended during the progress update");
-                let news = StepNews::NothingDone;
-                show_real_state(app, request, execution, step, news, None, deadline).await
-            }
-            _ => None,
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the step again after the progress update");
-            None
-        }
     }
 }
 
