@@ -43,10 +43,6 @@ impl Authorizer {
         }
     }
 
-    pub fn policy(&self) -> &ApproverPolicy {
-        &self.approvers
-    }
-
     /// Whether the `/approvals` list may carry buttons. Under `*` ("anyone who can see
     /// the prompt") the list reaches people the prompt does not (a guest, a member
     /// outside the private channel a route sends a runbook to): it links each prompt

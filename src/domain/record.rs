@@ -27,12 +27,6 @@ pub struct DecisionClaim {
     pub at_unix: i64,
 }
 
-impl DecisionClaim {
-    pub fn is_live(&self, now_unix: i64) -> bool {
-        now_unix - self.at_unix < DECISION_LEASE_SECS
-    }
-}
-
 /// Where a step's prompt was posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptRef {

@@ -63,64 +63,62 @@ pub(super) async fn answer(
         let reads = shown.iter().map(|w| app.ssm.get_execution(&w.id, &listing));
         // Concurrently, each bounded by the deadline; in order.
         let executions = futures_util::future::join_all(reads).await;
-        let decidable: Vec<Option<(&Execution, &Step, StepKind)>> = executions
+        // Each entry: the step a person may decide from Slack, or why it cannot be.
+        let entries: Vec<Result<(&Execution, &Step, StepKind), String>> = shown
             .iter()
-            .map(|read| {
-                let execution = read.as_ref().ok()?;
-                let (step, kind) = waiting_step(execution)?;
-                let resumable =
-                    kind != StepKind::Pause || app.resumable.matches(&execution.document_name);
-                resumable.then_some((execution, step, kind))
+            .zip(&executions)
+            .map(|(summary, read)| {
+                let Ok(execution) = read else {
+                    return Err("its steps could not be read in time".into());
+                };
+                match waiting_step(execution) {
+                    Some((_, StepKind::Pause))
+                        if !app.resumable.matches(&execution.document_name) =>
+                    {
+                        Err("paused: resume it in the console".into())
+                    }
+                    Some((step, kind)) => Ok((execution, step, kind)),
+                    None => Err(format!(
+                        "waits on {}: decide in the console",
+                        code(summary.current_action.as_deref().unwrap_or("another step"))
+                    )),
+                }
             })
             .collect();
         let permalinks = if app.authorizer.decides_from_lists() {
-            vec![None; decidable.len()]
+            vec![None; entries.len()]
         } else {
-            let links = decidable.iter().map(|entry| async move {
-                let (execution, step, _) = (*entry)?;
+            let links = entries.iter().map(|entry| async move {
+                let (execution, step, _) = entry.as_ref().ok()?;
                 prompt_link(app, execution, step, &listing).await
             });
             futures_util::future::join_all(links).await
         };
-        let mut listed = vec![];
-        for (((summary, read), entry), permalink) in shown
+        let listed: Vec<Listed> = shown
             .iter()
-            .zip(&executions)
-            .zip(&decidable)
+            .zip(entries)
             .zip(permalinks)
-        {
-            let elsewhere = |why: String| Listed::Elsewhere {
-                execution_id: summary.id.as_str(),
-                document_name: &summary.document_name,
-                why,
-            };
-            let item = match (read, entry) {
-                (Ok(_), Some((execution, step, kind))) if app.authorizer.decides_from_lists() => {
+            .map(|((summary, entry), permalink)| match entry {
+                Ok((execution, step, kind)) if app.authorizer.decides_from_lists() => {
                     Listed::Decidable {
                         execution,
                         step,
-                        kind: *kind,
+                        kind,
                     }
                 }
-                (Ok(_), Some((execution, step, kind))) => Listed::Linked {
+                Ok((execution, step, kind)) => Listed::Linked {
                     execution,
                     step,
-                    kind: *kind,
+                    kind,
                     permalink,
                 },
-                (Ok(execution), None) => match waiting_step(execution) {
-                    Some((_, StepKind::Pause)) => {
-                        elsewhere("paused: resume it in the console".into())
-                    }
-                    _ => elsewhere(format!(
-                        "waits on {}: decide in the console",
-                        code(summary.current_action.as_deref().unwrap_or("another step"))
-                    )),
+                Err(why) => Listed::Elsewhere {
+                    execution_id: summary.id.as_str(),
+                    document_name: &summary.document_name,
+                    why,
                 },
-                (Err(_), _) => elsewhere("its steps could not be read in time".into()),
-            };
-            listed.push(item);
-        }
+            })
+            .collect();
         let more = waiting.len() - shown.len();
         let message = waiting_list(
             &listed,
