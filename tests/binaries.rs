@@ -57,6 +57,20 @@ fn base_env(ssm: &SsmStandIn, dynamodb: &DynamoDbStandIn, slack: &SlackStandIn) 
     ]
 }
 
+/// SSM (holding the two secrets in Parameter Store), the approvals table and Slack.
+async fn stand_ins() -> (SsmStandIn, DynamoDbStandIn, SlackStandIn) {
+    let any = "127.0.0.1:0".parse().unwrap();
+    let ssm = SsmStandIn::start(any, REGION).await.unwrap();
+    let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
+    create_approvals_table(&dynamodb);
+    let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
+        .await
+        .unwrap();
+    ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
+    ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
+    (ssm, dynamodb, slack)
+}
+
 async fn spawn(binary: &str, env: &[(&'static str, String)]) -> Function {
     spawn_with(&[binary.to_owned()], env).await
 }
@@ -91,21 +105,15 @@ async fn invoke(f: &Function, event: Value) -> Invocation {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binaries_run_the_loop_against_the_stand_ins() {
-    let any = "127.0.0.1:0".parse().unwrap();
-    let ssm = SsmStandIn::start(any, REGION).await.unwrap();
-    let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
-    create_approvals_table(&dynamodb);
-    let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
-        .await
-        .unwrap();
-    ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
-    ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
+    let (ssm, dynamodb, slack) = stand_ins().await;
     let mut env = base_env(&ssm, &dynamodb, &slack);
     // The most verbose level there is: still nothing secret may reach the log.
     env.push(("AWS_LAMBDA_LOG_LEVEL", "TRACE".into()));
     // Decisions under the person's own STS session, reached through AWS_ENDPOINT_URL_STS:
     // the session's secret key and token must stay out of the log too.
-    let sts = StsStandIn::start(any, ssm.principals()).await.unwrap();
+    let sts = StsStandIn::start("127.0.0.1:0".parse().unwrap(), ssm.principals())
+        .await
+        .unwrap();
     sts.add_role(APPROVER_ROLE, &[FUNCTION_KEY], true);
     env.push(("AWS_ENDPOINT_URL_STS", sts.url()));
     env.push(("APPROVER_ROLE_ARN", APPROVER_ROLE.into()));
@@ -234,15 +242,7 @@ async fn the_shipped_artifacts_post_a_prompt_and_approve_it() {
         command.push(bootstrap.to_string_lossy().into_owned());
         command
     };
-    let any = "127.0.0.1:0".parse().unwrap();
-    let ssm = SsmStandIn::start(any, REGION).await.unwrap();
-    let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
-    create_approvals_table(&dynamodb);
-    let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
-        .await
-        .unwrap();
-    ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
-    ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
+    let (ssm, dynamodb, slack) = stand_ins().await;
     let env = base_env(&ssm, &dynamodb, &slack);
     let events = spawn_with(&command("AutomationEventsFunction"), &env).await;
     let interactions = spawn_with(&command("SlackInteractionsFunction"), &env).await;
@@ -270,15 +270,7 @@ async fn the_shipped_artifacts_post_a_prompt_and_approve_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_configuration_stops_the_function_at_start_up_naming_the_variable() {
-    let any = "127.0.0.1:0".parse().unwrap();
-    let ssm = SsmStandIn::start(any, REGION).await.unwrap();
-    let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
-    create_approvals_table(&dynamodb);
-    let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
-        .await
-        .unwrap();
-    ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
-    ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
+    let (ssm, dynamodb, slack) = stand_ins().await;
     let with = |changes: &[(&'static str, Option<&str>)]| {
         let mut env = base_env(&ssm, &dynamodb, &slack);
         for (name, value) in changes {

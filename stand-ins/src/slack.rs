@@ -519,13 +519,9 @@ impl SlackStandIn {
 
     /// The next call to `method` is rate limited with this `Retry-After` (seconds).
     pub fn rate_limit_next(&self, method: &str, retry_after_secs: u64) {
-        let out = Outgoing::json(429, &json!({"ok": false, "error": "ratelimited"}), JSON)
-            .with_header("retry-after", &retry_after_secs.to_string());
-        self.lock()
-            .faults
-            .entry(method.into())
-            .or_default()
-            .push_back(out);
+        let out =
+            refusal(429, "ratelimited").with_header("retry-after", &retry_after_secs.to_string());
+        self.push_fault(method, out);
     }
 
     /// The next call to `method` fails with this HTTP status (an outage).
@@ -536,18 +532,14 @@ impl SlackStandIn {
             body: b"<html>upstream error</html>".to_vec(),
             delay: None,
         };
-        self.lock()
-            .faults
-            .entry(method.into())
-            .or_default()
-            .push_back(out);
+        self.push_fault(method, out);
     }
 
     /// The next call to `method` is carried out, and then answered with HTTP `status`
     /// and `{"ok":false,"error":error}`, as Slack documents for `internal_error`,
     /// `fatal_error` and 5xx answers: the caller cannot tell it took effect.
     pub fn fail_next_after_doing(&self, method: &str, status: u16, error: &str) {
-        let out = Outgoing::json(status, &json!({"ok": false, "error": error}), JSON);
+        let out = refusal(status, error);
         self.lock()
             .done_but_failed
             .entry(method.into())
@@ -558,7 +550,12 @@ impl SlackStandIn {
     /// The next call to `method` is refused with HTTP `status` and
     /// `{"ok":false,"error":error}`, without being carried out.
     pub fn refuse_next(&self, method: &str, status: u16, error: &str) {
-        let out = Outgoing::json(status, &json!({"ok": false, "error": error}), JSON);
+        let out = refusal(status, error);
+        self.push_fault(method, out);
+    }
+
+    /// The next call to `method` gets `out` instead of being carried out.
+    fn push_fault(&self, method: &str, out: Outgoing) {
         self.lock()
             .faults
             .entry(method.into())
@@ -1047,6 +1044,11 @@ fn payload_form(payload: &Value) -> String {
         "payload={}",
         form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>()
     )
+}
+
+/// A Web API error answer: HTTP `status` and `{"ok":false,"error":error}`.
+fn refusal(status: u16, error: &str) -> Outgoing {
+    Outgoing::json(status, &json!({"ok": false, "error": error}), JSON)
 }
 
 fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
@@ -1817,7 +1819,7 @@ fn no_message(channel: &str) -> Outgoing {
 }
 
 fn fail(error: &str) -> Outgoing {
-    Outgoing::json(200, &json!({"ok": false, "error": error}), JSON)
+    refusal(200, error)
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
