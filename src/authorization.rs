@@ -1,7 +1,9 @@
-//! Who may decide from Slack: the approver policy (`SLACK_APPROVERS`), membership of
-//! its user groups (read from Slack, cached), and the workspaces a person may come
-//! from (`SLACK_ALLOWED_TEAMS`). Every Slack surface asks here first, before any AWS
-//! call: a person who may not decide costs the account nothing.
+//! Who may decide from Slack: the rule for the step's account, Region and runbook (the
+//! rules document, else `SLACK_APPROVERS`), membership of its user groups (read from
+//! Slack, cached), and the workspaces a person may come from (`SLACK_ALLOWED_TEAMS`).
+//! Every Slack surface asks here first, before any call about the step: a person who
+//! may not decide costs the account nothing. (The rules document itself is read again
+//! every few minutes; see [`RuleBook`].)
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -12,13 +14,19 @@ use tokio::time::Instant;
 use crate::deadline::Deadline;
 use crate::domain::approvers::{ApproverPolicy, Verdict};
 use crate::domain::interaction::Actor;
+use crate::domain::place::Place;
 use crate::domain::render::{escape, mention};
+use crate::domain::rules::{Fallback, Rules};
+use crate::rules::{AppliedRule, RuleBook};
 use crate::slack::SlackClient;
+use crate::ssm::Ssm;
 
 type Members = Arc<HashSet<String>>;
 
 pub struct Authorizer {
-    approvers: ApproverPolicy,
+    rules: RuleBook,
+    /// Parameter Store, for re-reading the rules.
+    home_ssm: Ssm,
     /// User-group members and when they were read; trusted for `group_cache`.
     groups: Mutex<HashMap<String, (Instant, Members)>>,
     group_cache: Duration,
@@ -29,13 +37,15 @@ pub struct Authorizer {
 
 impl Authorizer {
     pub fn new(
-        approvers: ApproverPolicy,
+        rules: RuleBook,
+        home_ssm: Ssm,
         group_cache: Duration,
         team_id: Option<String>,
         allowed_teams: BTreeSet<String>,
     ) -> Self {
         Self {
-            approvers,
+            rules,
+            home_ssm,
             groups: Mutex::default(),
             group_cache,
             own_team: tokio::sync::OnceCell::new_with(team_id),
@@ -43,24 +53,48 @@ impl Authorizer {
         }
     }
 
-    /// Whether the `/approvals` list may carry buttons. Under `*` ("anyone who can see
-    /// the prompt") the list reaches people the prompt does not (a guest, a member
-    /// outside the private channel a route sends a runbook to): it links each prompt
-    /// instead, and a click from a list decides nothing.
-    pub fn decides_from_lists(&self) -> bool {
-        self.approvers != ApproverPolicy::Anyone
+    /// Who may decide a step of `runbook` in `place`. `runbook` is `None` only for a
+    /// button from before buttons named it: refused when a rule could depend on it.
+    pub async fn applied(
+        &self,
+        place: &Place,
+        runbook: Option<&str>,
+        deadline: &Deadline,
+    ) -> Result<AppliedRule, String> {
+        let rules = self.rules.rules(&self.home_ssm, deadline).await;
+        let Some(runbook) = runbook.or((!rules.names_runbooks()).then_some("")) else {
+            return Err(
+                "Nothing was done: this prompt was posted before rules named runbooks, so who                  may decide it cannot be told from it. Decide it from /approvals or the AWS console."
+                    .into(),
+            );
+        };
+        let applied = self.rules.fallback().applied(&rules, place, runbook);
+        Ok(AppliedRule {
+            channel: applied.channel.map(str::to_owned),
+            approvers: applied.approvers.clone(),
+            rule: applied.rule.map(str::to_owned),
+        })
     }
 
-    /// `Ok` when the person may decide; otherwise the sentence to show them. Slack
-    /// may be asked (the app's workspace, user-group members); AWS never is.
+    /// The rules in force and today's single rule, for a list that checks many steps.
+    pub async fn rules(&self, deadline: &Deadline) -> (Arc<Rules>, &Fallback) {
+        (
+            self.rules.rules(&self.home_ssm, deadline).await,
+            self.rules.fallback(),
+        )
+    }
+
+    /// `Ok` when the person is one of `approvers`; otherwise the sentence to show
+    /// them. Slack may be asked (the app's workspace, user-group members); AWS never is.
     pub async fn authorize(
         &self,
         slack: &SlackClient,
         actor: &Actor,
+        approvers: &ApproverPolicy,
         deadline: &Deadline,
     ) -> Result<(), String> {
         let user_id = actor.user.id.as_str();
-        let groups = match self.approvers.verdict(user_id) {
+        let groups = match approvers.verdict(user_id) {
             Verdict::NoApproversConfigured => {
                 return Err(
                     "Nobody can approve or reject from Slack yet: no approvers are configured \
@@ -97,7 +131,7 @@ impl Authorizer {
             "Sorry {}, only {} can approve or reject these runbooks, so nothing was done. \
              The request still waits for one of them.",
             mention(user_id, actor.user.handle()),
-            self.approvers.describe()
+            approvers.describe()
         ))
     }
 

@@ -12,6 +12,8 @@ pub mod deadline;
 pub mod domain;
 pub mod handlers;
 pub mod logging;
+pub mod places;
+pub mod rules;
 pub mod sessions;
 pub mod slack;
 pub mod ssm;

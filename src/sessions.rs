@@ -1,7 +1,8 @@
 //! Outbound adapter: per-person AWS sessions through STS.
 //!
-//! With `APPROVER_ROLE_ARN` set, each decision is signalled under an STS session of
-//! that role named after the deciding Slack user (`RoleSessionName` and
+//! With `APPROVER_ROLE_ARN` set (or, in a member account of an organization, the
+//! spoke's `SPOKE_APPROVER_ROLE_NAME`), each decision is signalled under an STS
+//! session of that role named after the deciding Slack user (`RoleSessionName` and
 //! `SourceIdentity` both the user ID). SSM then sees, counts and records each person
 //! (`arn:aws:sts::<account>:assumed-role/<role>/<user id>`), so a step's
 //! `MinRequiredApprovals` can be met from Slack, and CloudTrail names the person even
@@ -12,13 +13,11 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_ssm::config::Credentials;
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 
-use crate::deadline::{Deadline, OutOfTime, sdk_timeouts};
+use crate::deadline::{Deadline, OutOfTime};
 use crate::domain::identity::{SessionNameError, session_name};
+use crate::places::{PlaceError, assume};
 
-/// How long a session is asked for: one hour, the default maximum of a role.
-const SESSION_SECS: i32 = 3600;
 /// A kept session is used only while it has at least this long to live.
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 
@@ -44,86 +43,84 @@ impl SessionError {
     }
 }
 
-/// STS sessions of the approver role, one per Slack user, kept while they last.
+/// At most this many sessions are kept (about 1 KB each); past it, expired ones go,
+/// then the one that expires first.
+const KEPT_SESSIONS: usize = 2000;
+
+/// STS sessions of approver roles, one per role and Slack user, kept while they last.
 pub struct PersonSessions {
     client: aws_sdk_sts::Client,
-    role_arn: String,
-    kept: Mutex<HashMap<String, Credentials>>,
+    kept: Mutex<HashMap<(String, String), Credentials>>,
 }
 
 impl PersonSessions {
-    pub fn new(client: aws_sdk_sts::Client, role_arn: String) -> Self {
+    pub fn new(client: aws_sdk_sts::Client) -> Self {
         Self {
             client,
-            role_arn,
             kept: Mutex::default(),
         }
     }
 
-    pub fn role_arn(&self) -> &str {
-        &self.role_arn
-    }
-
-    /// The session of `user_id`: kept, or a new one from STS (leaving `reserve` of
+    /// The session of `user_id` in `role_arn` (the deployment's own approver role, or
+    /// a spoke account's): kept, or a new one from STS (leaving `reserve` of
     /// `deadline` for what follows). Returns whether it is new.
     pub async fn credentials_for(
         &self,
+        role_arn: &str,
         user_id: &str,
         deadline: &Deadline,
         reserve: Duration,
     ) -> Result<(Credentials, bool), SessionError> {
         let name = session_name(user_id)?;
-        if let Some(kept) = self.kept(name) {
+        let key = (role_arn.to_owned(), name.to_owned());
+        if let Some(kept) = self.kept(&key) {
             return Ok((kept, false));
         }
-        let mut limits = aws_sdk_sts::config::Builder::default();
-        limits.set_timeout_config(Some(sdk_timeouts(deadline, reserve)?));
-        let out = self
-            .client
-            .assume_role()
-            .role_arn(&self.role_arn)
-            .role_session_name(name)
-            .source_identity(name)
-            .duration_seconds(SESSION_SECS)
-            .customize()
-            .config_override(limits)
-            .send()
-            .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                SessionError::Sts {
-                    code,
-                    message: DisplayErrorContext(aws_sdk_sts::Error::from(e)).to_string(),
-                }
-            })?;
-        let Some(c) = out.credentials() else {
-            return Err(SessionError::Sts {
-                code: None,
-                message: "the answer carries no credentials".into(),
-            });
-        };
-        let expires = SystemTime::try_from(*c.expiration()).ok();
-        let credentials = Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            expires,
+        let deadline = deadline.keeping(reserve);
+        let account = role_arn.split(':').nth(4).unwrap_or_default();
+        let credentials = assume(
+            &self.client,
+            account,
+            role_arn,
+            name,
+            Some(name),
+            &deadline,
             "slack-approver-session",
-        );
-        self.kept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_owned(), credentials.clone());
+        )
+        .await
+        .map_err(|e| match e {
+            PlaceError::OutOfTime(e) => SessionError::OutOfTime(e),
+            PlaceError::CannotAssume { code, message, .. } => SessionError::Sts { code, message },
+            other => SessionError::Sts {
+                code: None,
+                message: other.to_string(),
+            },
+        })?;
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() >= KEPT_SESSIONS {
+            kept.retain(|_, c| lasts(c));
+        }
+        if kept.len() >= KEPT_SESSIONS
+            && let Some(first) = kept
+                .iter()
+                .min_by_key(|(_, c)| c.expiry().unwrap_or(SystemTime::UNIX_EPOCH))
+                .map(|(k, _)| k.clone())
+        {
+            kept.remove(&first);
+        }
+        kept.insert(key, credentials.clone());
         Ok((credentials, true))
     }
 
-    fn kept(&self, name: &str) -> Option<Credentials> {
+    fn kept(&self, key: &(String, String)) -> Option<Credentials> {
         let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        let credentials = kept.get(name)?;
-        let lasts = credentials
-            .expiry()
-            .and_then(|at| at.duration_since(SystemTime::now()).ok())
-            .is_some_and(|left| left > REFRESH_BEFORE);
-        lasts.then(|| credentials.clone())
+        kept.get(key).filter(|c| lasts(c)).cloned()
     }
+}
+
+fn lasts(credentials: &Credentials) -> bool {
+    credentials
+        .expiry()
+        .and_then(|at| at.duration_since(SystemTime::now()).ok())
+        .is_some_and(|left| left > REFRESH_BEFORE)
 }

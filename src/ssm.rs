@@ -131,26 +131,6 @@ pub struct Signal<'a> {
     pub comment: &'a str,
 }
 
-/// An execution that waits, as `DescribeAutomationExecutions` lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WaitingExecution {
-    pub id: ExecutionId,
-    pub document_name: String,
-    pub current_action: Option<String>,
-    /// When it started (Unix seconds), if SSM said.
-    pub started_at: Option<f64>,
-}
-
-/// Sorted by start time, newest first; executions without one last.
-fn newest_first(mut waiting: Vec<WaitingExecution>) -> Vec<WaitingExecution> {
-    waiting.sort_by(|a, b| {
-        b.started_at
-            .unwrap_or(f64::MIN)
-            .total_cmp(&a.started_at.unwrap_or(f64::MIN))
-    });
-    waiting
-}
-
 /// What became of a decision sent to SSM.
 #[derive(Debug)]
 pub enum SignalOutcome {
@@ -168,22 +148,35 @@ pub enum SignalOutcome {
     Unknown(SsmError),
 }
 
+/// SSM in one account and Region: the client of the function's own configuration,
+/// with, for another Region or account, that Region and the credentials of a role
+/// there (see [`crate::places`]) applied to every call.
 #[derive(Debug, Clone)]
 pub struct Ssm {
     client: aws_sdk_ssm::Client,
+    region: Option<aws_sdk_ssm::config::Region>,
+    credentials: Option<Credentials>,
 }
 
-/// The per-call limits for a call that must leave `reserve` of `deadline` for what follows.
-fn within(
-    operation: &'static str,
-    deadline: &Deadline,
-    reserve: Duration,
-) -> Result<aws_sdk_ssm::config::Builder, SsmError> {
-    let timeouts = sdk_timeouts(deadline, reserve)
-        .map_err(|source| SsmError::OutOfTime { operation, source })?;
-    let mut limits = aws_sdk_ssm::config::Builder::default();
-    limits.set_timeout_config(Some(timeouts));
-    Ok(limits)
+impl Ssm {
+    /// The per-call settings for a call that must leave `reserve` of `deadline` for
+    /// what follows, in this client's account and Region.
+    fn within(
+        &self,
+        operation: &'static str,
+        deadline: &Deadline,
+        reserve: Duration,
+    ) -> Result<aws_sdk_ssm::config::Builder, SsmError> {
+        let timeouts = sdk_timeouts(deadline, reserve)
+            .map_err(|source| SsmError::OutOfTime { operation, source })?;
+        let mut limits = aws_sdk_ssm::config::Builder::default();
+        limits.set_timeout_config(Some(timeouts));
+        limits.set_region(self.region.clone());
+        if let Some(credentials) = &self.credentials {
+            limits = limits.credentials_provider(credentials.clone());
+        }
+        Ok(limits)
+    }
 }
 
 /// A pause of about `base`, between 50 % and 100 % of it, so clicks that were
@@ -195,7 +188,21 @@ fn jittered(base: Duration) -> Duration {
 
 impl Ssm {
     pub fn new(client: aws_sdk_ssm::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            region: None,
+            credentials: None,
+        }
+    }
+
+    /// The same client for `region`, signing with `credentials` (a role session in
+    /// another account) or, when `None`, the function's own.
+    pub fn there(&self, region: &str, credentials: Option<Credentials>) -> Self {
+        Self {
+            client: self.client.clone(),
+            region: Some(aws_sdk_ssm::config::Region::new(region.to_owned())),
+            credentials,
+        }
     }
 
     pub async fn get_execution(
@@ -209,7 +216,7 @@ impl Ssm {
             .get_automation_execution()
             .automation_execution_id(id.as_str())
             .customize()
-            .config_override(within(OPERATION, deadline, Duration::ZERO)?)
+            .config_override(self.within(OPERATION, deadline, Duration::ZERO)?)
             .send()
             .await
             .map_err(|e| SsmError::new(OPERATION, e))?;
@@ -263,7 +270,7 @@ impl Ssm {
             .reverse_order(true)
             .max_results(PAGE)
             .customize()
-            .config_override(within(OPERATION, deadline, Duration::ZERO)?)
+            .config_override(self.within(OPERATION, deadline, Duration::ZERO)?)
             .send()
             .await
             .map_err(|e| SsmError::new(OPERATION, e))?;
@@ -301,7 +308,7 @@ impl Ssm {
             Decision::Resume => ("StepName", signal.step_name),
         };
         loop {
-            let mut limits = match within(OPERATION, deadline, reserve) {
+            let mut limits = match self.within(OPERATION, deadline, reserve) {
                 Ok(limits) => limits.retry_config(RetryConfig::disabled()),
                 Err(e) => return SignalOutcome::NotApplied(e),
             };
@@ -359,63 +366,27 @@ impl Ssm {
         }
     }
 
-    /// The executions waiting now (`ExecutionStatus: Waiting`), newest first (SSM
-    /// documents no order, so they are sorted by start time here), paged
-    /// while `deadline` leaves `reserve`. Returns them, and whether the list is
-    /// complete (every page read).
-    pub async fn waiting_executions(
+    /// The value of a Parameter Store parameter (a String parameter: the rules).
+    pub async fn parameter_text(
         &self,
+        name: &str,
         deadline: &Deadline,
-        reserve: Duration,
-    ) -> Result<(Vec<WaitingExecution>, bool), SsmError> {
-        const OPERATION: &str = "DescribeAutomationExecutions";
-        const PAGE: i32 = 50;
-        const PAGES_MAX: usize = 20;
-        let mut waiting = vec![];
-        let mut next: Option<String> = None;
-        for page in 0..PAGES_MAX {
-            if page > 0 && !deadline.fits(Duration::ZERO, CallFloor::AWS, reserve) {
-                return Ok((waiting, false));
-            }
-            let filter = aws_sdk_ssm::types::AutomationExecutionFilter::builder()
-                .key(aws_sdk_ssm::types::AutomationExecutionFilterKey::ExecutionStatus)
-                .values("Waiting")
-                .build()
-                .expect("the filter's key and values are set");
-            let out = self
-                .client
-                .describe_automation_executions()
-                .filters(filter)
-                .max_results(PAGE)
-                .set_next_token(next.take())
-                .customize()
-                .config_override(within(OPERATION, deadline, reserve)?)
-                .send()
-                .await
-                .map_err(|e| SsmError::new(OPERATION, e))?;
-            for m in out.automation_execution_metadata_list() {
-                let Some(id) = m
-                    .automation_execution_id()
-                    .and_then(|id| ExecutionId::parse(id).ok())
-                else {
-                    continue;
-                };
-                if waiting.iter().any(|w: &WaitingExecution| w.id == id) {
-                    continue;
-                }
-                waiting.push(WaitingExecution {
-                    id,
-                    document_name: m.document_name().unwrap_or("(unknown runbook)").to_owned(),
-                    current_action: m.current_action().map(str::to_owned),
-                    started_at: m.execution_start_time().map(|t| t.as_secs_f64()),
-                });
-            }
-            match out.next_token().filter(|t| !t.is_empty()) {
-                Some(token) => next = Some(token.to_owned()),
-                None => return Ok((newest_first(waiting), true)),
-            }
-        }
-        Ok((newest_first(waiting), false))
+    ) -> Result<String, SsmError> {
+        const OPERATION: &str = "GetParameter";
+        let out = self
+            .client
+            .get_parameter()
+            .name(name)
+            .customize()
+            .config_override(self.within(OPERATION, deadline, Duration::ZERO)?)
+            .send()
+            .await
+            .map_err(|e| SsmError::new(OPERATION, e))?;
+        Ok(out
+            .parameter()
+            .and_then(|p| p.value())
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// Resolves a secret: as given, or read once (decrypted) from Parameter Store.
@@ -433,8 +404,9 @@ impl Ssm {
             name: name.clone(),
             reason,
         };
-        let limits =
-            within("GetParameter", deadline, Duration::ZERO).map_err(|e| failed(e.to_string()))?;
+        let limits = self
+            .within("GetParameter", deadline, Duration::ZERO)
+            .map_err(|e| failed(e.to_string()))?;
         let out = self
             .client
             .get_parameter()
@@ -508,31 +480,5 @@ fn step_from_sdk(s: &aws_sdk_ssm::types::StepExecution) -> Step {
             .outputs()
             .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waiting_executions_are_listed_newest_first() {
-        let at = |n: u8, started_at: Option<f64>| WaitingExecution {
-            id: ExecutionId::parse(&format!("00000000-0000-4000-8000-0000000000{n:02}")).unwrap(),
-            document_name: "D".into(),
-            current_action: None,
-            started_at,
-        };
-        let sorted = newest_first(vec![
-            at(1, Some(10.0)),
-            at(2, None),
-            at(3, Some(30.0)),
-            at(4, Some(20.0)),
-        ]);
-        let order: Vec<String> = sorted
-            .iter()
-            .map(|w| w.id.as_str()[34..].to_owned())
-            .collect();
-        assert_eq!(order, ["03", "04", "01", "02"]);
     }
 }

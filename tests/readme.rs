@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use approvals::domain::approvers::ApproverPolicy;
 use approvals::domain::execution::{APPROVE_ACTION, Execution, ExecutionId, Status, Step};
 use approvals::domain::interaction::Decision;
+use approvals::domain::place::{AccountNames, Place, Shown};
 use approvals::domain::record::DecisionRecord;
 use approvals::domain::render::{PromptStyle, render_outcome, render_prompt};
 use approvals::domain::waiting::StepKind;
@@ -65,17 +67,22 @@ fn readme_pictures_are_the_rendered_messages() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let (execution, step) = example(Status::Waiting, Status::Waiting);
+    let place = Place::new(Some("111122223333"), "us-east-1");
+    let account_names = AccountNames::parse("111122223333=payments-prod").unwrap();
     let prompt = render(
         &render_prompt(
             &execution,
             &step,
             StepKind::Approval,
-            "us-east-1",
+            &Shown::new(&place, &account_names),
             // As deployed by default: REJECT_REASON=optional, one role signals.
             PromptStyle {
                 per_person: false,
                 reason_modal: true,
             },
+            &ApproverPolicy::parse(Some("U0ALICE,S0PAYOPS"))
+                .unwrap()
+                .describe(),
         )
         .blocks,
         &names,
@@ -95,7 +102,7 @@ fn readme_pictures_are_the_rendered_messages() {
             &execution,
             &step,
             std::slice::from_ref(&record),
-            "us-east-1",
+            &Shown::new(&place, &account_names),
         )
         .blocks,
         &names,

@@ -73,10 +73,14 @@ fn sam_environment(function: &str) -> BTreeMap<String, String> {
         yaml::parse(&std::fs::read_to_string(format!("{MANIFEST}/template.yaml")).unwrap());
     let resource = template.at(&["Resources", function, "Properties"]);
     let mut env = BTreeMap::new();
+    let own = resource.get("Environment").and_then(|e| e.get("Variables"));
     for variables in [
-        template.at(&["Globals", "Function", "Environment", "Variables"]),
-        resource.at(&["Environment", "Variables"]),
-    ] {
+        Some(template.at(&["Globals", "Function", "Environment", "Variables"])),
+        own,
+    ]
+    .into_iter()
+    .flatten()
+    {
         for (name, value) in variables.map() {
             env.insert(name.clone(), resolve(value, &template));
         }

@@ -130,12 +130,12 @@ async fn runbook_text_reaches_slack_as_text_never_as_mentions_or_links() {
         "Note".into(),
         vec!["`<!here>` *urgent*\nsecond line".into()],
     );
-    spec.executed_by = "<@U0ALICE>".into();
+    spec.executed_by = "<@U0MALLORY>".into();
     h.ssm.start_automation(spec);
     h.deliver_events().await;
     let prompt = h.only_prompt();
     let everything = format!("{} {}", prompt.text, text_of(&prompt.blocks));
-    for markup in ["<!channel>", "<!here>", "<https://evil", "<@U0ALICE>"] {
+    for markup in ["<!channel>", "<!here>", "<https://evil", "<@U0MALLORY>"] {
         assert!(
             !everything.contains(markup),
             "{markup} reached Slack as markup: {everything}"

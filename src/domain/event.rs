@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use super::execution::{APPROVE_ACTION, ExecutionId, PAUSE_ACTION, Status};
+use super::place::{is_account_id, is_region_name};
 
 pub const STEP_DETAIL_TYPE: &str = "EC2 Automation Step Status-change Notification";
 pub const EXECUTION_DETAIL_TYPE: &str = "EC2 Automation Execution Status-change Notification";
@@ -17,8 +18,10 @@ pub struct AutomationEvent {
     pub execution_id: ExecutionId,
     pub status: Status,
     pub subject: Subject,
-    /// The region the event came from; used for console links.
+    /// The Region the event came from: where the execution runs.
     pub region: Option<String>,
+    /// The account the event came from (a forwarded event keeps its own).
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -84,18 +87,11 @@ pub fn parse_automation_event(event: &Value) -> Result<AutomationEvent, EventRej
         execution_id,
         status,
         subject,
+        // Anything else is ignored (and the function's own taken): the Region goes
+        // into endpoints and console links, the account into role ARNs.
         region: text(event, "region").filter(|r| is_region_name(r)),
+        account: text(event, "account").filter(|a| is_account_id(a)),
     })
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`: the region goes into console links,
-/// so anything else is ignored (and the function's own region used).
-fn is_region_name(raw: &str) -> bool {
-    (4..=32).contains(&raw.len())
-        && raw.starts_with(|c: char| c.is_ascii_lowercase())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl AutomationEvent {
@@ -168,6 +164,17 @@ mod tests {
         let mut odd_region = event.clone();
         odd_region["region"] = json!("x|<!channel>");
         assert_eq!(parse_automation_event(&odd_region).unwrap().region, None);
+        let mut forwarded = event.clone();
+        forwarded["account"] = json!("111122223333");
+        assert_eq!(
+            parse_automation_event(&forwarded)
+                .unwrap()
+                .account
+                .as_deref(),
+            Some("111122223333")
+        );
+        forwarded["account"] = json!("arn:aws:iam::1:root");
+        assert_eq!(parse_automation_event(&forwarded).unwrap().account, None);
         assert_eq!(parsed.plan(), EventPlan::Prompt);
         let cancelled = json!({"source": "aws.ssm", "detail-type": EXECUTION_DETAIL_TYPE,
             "detail": {"ExecutionId": ID, "Status": "Cancelled"}});

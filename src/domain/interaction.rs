@@ -7,11 +7,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::error::Category;
 
+use super::place::{is_account_id, is_region_name};
 use super::waiting::{StepKind, StepTarget};
 
 pub const APPROVE_ACTION_ID: &str = "ssm_approve";
 pub const REJECT_ACTION_ID: &str = "ssm_reject";
 pub const RESUME_ACTION_ID: &str = "ssm_resume";
+/// The `/approvals` list's button that shows the next page (its value: where the
+/// list stopped).
+pub const LIST_MORE_ACTION_ID: &str = "ssm_list_more";
 /// The `callback_id` of the modal that asks for a reason.
 pub const REASON_VIEW_ID: &str = "ssm_reason";
 /// The input block (and its element) of the reason modal.
@@ -203,6 +207,12 @@ pub enum Interaction {
     BadButton {
         response_url: String,
         error: ButtonError,
+    },
+    /// The list's "More" button: the next page of what waits, from `after`.
+    ListMore {
+        actor: Actor,
+        response_url: String,
+        after: String,
     },
     /// Not for us (another type, another action); acknowledged and logged.
     Ignored(String),
@@ -401,6 +411,24 @@ pub fn parse_interaction(payload: &str) -> Result<Interaction, PayloadError> {
 
 fn parse_block_actions(payload: &str) -> Result<Interaction, PayloadError> {
     let payload: BlockActions = serde_json::from_str(payload).map_err(PayloadError::Malformed)?;
+    if let Some(more) = payload
+        .actions
+        .iter()
+        .find(|a| a.action_id.as_deref() == Some(LIST_MORE_ACTION_ID))
+    {
+        let after = more.value.clone().unwrap_or_default();
+        return Ok(match payload.response_url.filter(|u| !u.is_empty()) {
+            Some(response_url) => Interaction::ListMore {
+                actor: Actor {
+                    user: payload.user,
+                    team_id: payload.team.and_then(|t| t.id),
+                },
+                response_url,
+                after,
+            },
+            None => Interaction::Ignored("the payload has no response_url to answer on".into()),
+        });
+    }
     let Some((decision, raw_value)) = payload.actions.iter().find_map(|a| {
         let decision = Decision::from_action_id(a.action_id.as_deref()?)?;
         Some((decision, a.value.clone().unwrap_or_default()))
@@ -519,6 +547,14 @@ pub fn parse_button_value(raw: &str) -> Result<StepTarget, ButtonError> {
             "empty or oversized step name or step execution ID".into(),
         ));
     }
+    if target.account.as_deref().is_some_and(|a| !is_account_id(a))
+        || target.region.as_deref().is_some_and(|r| !is_region_name(r))
+        || target.runbook.as_deref().is_some_and(|r| !usable(r))
+    {
+        return Err(ButtonError::Malformed(
+            "not an account ID, a Region name or a runbook name".into(),
+        ));
+    }
     Ok(target)
 }
 
@@ -548,6 +584,8 @@ mod tests {
             step_name: "approveRollout".into(),
             step_execution_id: Some(STEP_RUN.into()),
             runbook: None,
+            account: None,
+            region: None,
         }
     }
 

@@ -4,6 +4,8 @@
 
 use super::execution::{Execution, ExecutionId, Status, Step};
 use super::interaction::Decision;
+use super::place::Place;
+use super::waiting::{StepKind, StepTarget};
 
 /// A claim to post a step's prompt that has no prompt after this long was abandoned:
 /// the poster died between its claim and its post. The events function's timeout is
@@ -71,6 +73,51 @@ pub struct StepRecord {
     /// The step run was decided from Slack (rejected, resumed, or approved by all it
     /// needs): no click claims it again.
     pub decided: bool,
+}
+
+/// A step that waits for a person, as the approvals table's index of what waits
+/// (`WaitingSteps`) holds it: all `/approvals` needs, without asking SSM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingStep {
+    pub target: StepTarget,
+    pub step_key: String,
+    pub kind: StepKind,
+    pub place: Place,
+    /// The runbook (also in `target`).
+    pub runbook: String,
+    /// The approval's message, cut to [`WAITING_MESSAGE_MAX`] characters.
+    pub message: Option<String>,
+    /// When the step started waiting (Unix seconds): the index's sort key.
+    pub since_unix: i64,
+    pub times_out_at_unix: Option<i64>,
+    pub prompt: Option<PromptRef>,
+}
+
+/// How much of an approval's message the index keeps (the list shows 300).
+pub const WAITING_MESSAGE_MAX: usize = 400;
+
+impl WaitingStep {
+    /// The entry for `step` of `execution`, waiting in `place`.
+    pub fn of(execution: &Execution, step: &Step, kind: StepKind, place: &Place) -> Self {
+        let approval = step.approval();
+        Self {
+            target: StepTarget::on_button(execution, step, place),
+            step_key: step.key().to_owned(),
+            kind,
+            place: place.clone(),
+            runbook: execution.document_name.clone(),
+            message: approval
+                .message
+                .map(|m| m.chars().take(WAITING_MESSAGE_MAX).collect()),
+            since_unix: step.started_at_unix.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64)
+            }),
+            times_out_at_unix: approval.times_out_at_unix,
+            prompt: None,
+        }
+    }
 }
 
 /// Where posting a step's prompt stands, for a delivery that did not win the claim.

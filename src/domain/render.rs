@@ -11,6 +11,7 @@ use super::interaction::{
     ACTIONS_BLOCK_PREFIX, APPROVE_ACTION_ID, Decision, REJECT_ACTION_ID, RESUME_ACTION_ID,
     button_value,
 };
+use super::place::Shown;
 use super::record::DecisionRecord;
 use super::waiting::{StepKind, StepTarget};
 
@@ -19,7 +20,7 @@ pub const STATUS_BLOCK: &str = "ssm_status";
 /// needed and time-out).
 pub const FIELDS_BLOCK: &str = "ssm_fields";
 /// Fields that only mean something while the step waits.
-const WAITING_FIELDS: [&str; 2] = ["*Approvals needed*", "*Times out*"];
+const WAITING_FIELDS: [&str; 3] = ["*Approvals needed*", "*Times out*", "*Who may decide*"];
 
 // Block Kit limits (characters).
 const HEADER_MAX: usize = 150;
@@ -79,16 +80,24 @@ pub fn render_prompt(
     execution: &Execution,
     step: &Step,
     kind: StepKind,
-    region: &str,
+    shown: &Shown<'_>,
     style: PromptStyle,
+    who_decides: &str,
 ) -> SlackMessage {
     let status = match kind {
         StepKind::Approval => ":hourglass_flowing_sand: *Waiting for approval*",
         StepKind::Pause => ":double_vertical_bar: *Paused*: the runbook waits to be resumed",
     };
-    let mut blocks = details(execution, step, region, status.into(), style);
-    let target = StepTarget::for_step(&execution.id, step);
-    match buttons(execution, step, &target, kind, style) {
+    let mut blocks = details(
+        execution,
+        step,
+        shown,
+        status.into(),
+        style,
+        Some(who_decides),
+    );
+    let target = StepTarget::on_button(execution, step, shown.place);
+    match buttons(&target, step.key(), kind, style) {
         Some(actions) => blocks.push(actions),
         // A button must name its step; one that cannot is not offered at all.
         None => blocks.push(context(
@@ -118,21 +127,16 @@ pub fn render_prompt(
     }
 }
 
-/// The actions block of a waiting step, or `None` when its value would not fit a button.
+/// The actions block of a waiting step (`step_key`: its run's key in the table), or
+/// `None` when its value would not fit a button.
 pub(crate) fn buttons(
-    execution: &Execution,
-    step: &Step,
     target: &StepTarget,
+    step_key: &str,
     kind: StepKind,
     style: PromptStyle,
 ) -> Option<Value> {
-    let value = match kind {
-        StepKind::Approval => button_value(target),
-        StepKind::Pause => button_value(&StepTarget {
-            runbook: Some(execution.document_name.clone()),
-            ..target.clone()
-        }),
-    };
+    let value = button_value(target);
+    let runbook = target.runbook.as_deref().unwrap_or("this runbook");
     if value.chars().count() > BUTTON_VALUE_MAX {
         return None;
     }
@@ -145,8 +149,8 @@ pub(crate) fn buttons(
                     "title": {"type": "plain_text", "text": "Reject this runbook?"},
                     "text": mrkdwn(&format!(
                         "The approval step {} of {} fails and the runbook stops.",
-                        code(&truncate(&step.name, CONFIRM_NAME_MAX)),
-                        code(&truncate(&execution.document_name, CONFIRM_NAME_MAX)))),
+                        code(&truncate(&target.step_name, CONFIRM_NAME_MAX)),
+                        code(&truncate(runbook, CONFIRM_NAME_MAX)))),
                     "confirm": {"type": "plain_text", "text": "Reject"},
                     "deny": {"type": "plain_text", "text": "Cancel"},
                     "style": "danger"});
@@ -164,7 +168,7 @@ pub(crate) fn buttons(
     };
     Some(json!({
         "type": "actions",
-        "block_id": truncate(&format!("{ACTIONS_BLOCK_PREFIX}{}", step.key()), 255),
+        "block_id": truncate(&format!("{ACTIONS_BLOCK_PREFIX}{step_key}"), 255),
         "elements": elements
     }))
 }
@@ -238,7 +242,7 @@ pub fn render_outcome(
     execution: &Execution,
     step: &Step,
     decided: &[DecisionRecord],
-    region: &str,
+    shown: &Shown<'_>,
 ) -> SlackMessage {
     let decided = agreeing(step, decided);
     let pause = StepKind::of(step) == Some(StepKind::Pause);
@@ -272,7 +276,7 @@ pub fn render_outcome(
     let headline = plain_headline(&step.status, &decided, pause);
     SlackMessage {
         text: notification(&format!("{headline}: {}", escape(&execution.document_name))),
-        blocks: details(execution, step, region, status, PromptStyle::default()),
+        blocks: details(execution, step, shown, status, PromptStyle::default(), None),
     }
 }
 
@@ -282,7 +286,7 @@ pub fn render_decided_step(
     execution: &Execution,
     step: &Step,
     decided: &[DecisionRecord],
-    region: &str,
+    shown: &Shown<'_>,
 ) -> SlackMessage {
     let mut over = step.clone();
     over.status = Status::Success; // not waiting: no waiting-only fields
@@ -291,9 +295,10 @@ pub fn render_decided_step(
         blocks: details(
             execution,
             &over,
-            region,
+            shown,
             decided_line(&decided.iter().collect::<Vec<_>>()),
             PromptStyle::default(),
+            None,
         ),
     }
 }
@@ -450,10 +455,12 @@ fn without_waiting_fields(block: &Value) -> Value {
 fn details(
     execution: &Execution,
     step: &Step,
-    region: &str,
+    shown: &Shown<'_>,
     status: String,
     style: PromptStyle,
+    who_decides: Option<&str>,
 ) -> Vec<Value> {
+    let region = shown.place.region.as_str();
     let approval = step.approval();
     let pause = StepKind::of(step) == Some(StepKind::Pause);
     let mut blocks = vec![
@@ -481,6 +488,7 @@ fn details(
                 .map(principal)
                 .unwrap_or("unknown".into())
         ),
+        format!("*Where*\n{}", where_text(shown)),
     ];
     if step.status == Status::Waiting && !pause {
         fields.push(format!(
@@ -492,6 +500,11 @@ fn details(
             fields.push(format!("{}\n{}", WAITING_FIELDS[1], slack_date(at)));
         }
     }
+    if step.status == Status::Waiting
+        && let Some(who) = who_decides
+    {
+        fields.push(format!("{}\n{who}", WAITING_FIELDS[2]));
+    }
     blocks.push(
         json!({"type": "section", "block_id": FIELDS_BLOCK, "fields": fields.iter()
         .map(|f| json!({"type": "mrkdwn", "text": truncate(f, FIELD_MAX), "verbatim": true}))
@@ -501,12 +514,28 @@ fn details(
         blocks.push(section(&parameters(execution)));
     }
     blocks.push(context(&format!(
-        "Step {} · Execution <{}|{}>",
+        "Step {} · Execution <{}|{}> in {}",
         code(&step.name),
         console_url(region, execution.id.as_str()),
-        execution.id
+        execution.id,
+        where_text(shown)
     )));
     blocks
+}
+
+/// `payments-prod (111122223333) · eu-west-1`: the account (with its friendly name)
+/// and the Region, as a prompt shows them.
+pub fn where_text(shown: &Shown<'_>) -> String {
+    let region = code(&shown.place.region);
+    match (&shown.place.account, shown.account_name) {
+        (Some(account), Some(name)) => format!(
+            "{} ({}) · {region}",
+            escape(&one_line(&truncate(name, 64))),
+            code(account)
+        ),
+        (Some(account), None) => format!("account {} · {region}", code(account)),
+        (None, _) => region,
+    }
 }
 
 fn approvals_needed(n: u32, per_person: bool) -> String {
@@ -795,6 +824,13 @@ mod tests {
         (execution, step)
     }
 
+    /// A place with no account, in `region` (as a deployment that was not told its own).
+    fn shown(region: &str) -> Shown<'static> {
+        Shown::region_only(Box::leak(Box::new(crate::domain::place::Place::new(
+            None, region,
+        ))))
+    }
+
     fn all_text(blocks: &[Value]) -> String {
         serde_json::to_string(blocks).unwrap()
     }
@@ -806,8 +842,9 @@ mod tests {
             &e,
             &s,
             StepKind::Approval,
-            "eu-west-1",
+            &shown("eu-west-1"),
             PromptStyle::default(),
+            "<@U0ALICE>",
         );
         let text = all_text(&m.blocks);
         for expected in [
@@ -850,8 +887,10 @@ mod tests {
             let target =
                 crate::domain::interaction::parse_button_value(b["value"].as_str().unwrap())
                     .unwrap();
-            assert_eq!(target, StepTarget::for_step(&e.id, &s));
+            let place = crate::domain::place::Place::new(None, "eu-west-1");
+            assert_eq!(target, StepTarget::on_button(&e, &s, &place));
             assert_eq!(target.step_name, "approveProd");
+            assert_eq!(target.runbook.as_deref(), Some("Deploy-Prod"));
         }
         assert!(m.text.starts_with("Approval needed: Deploy-Prod"));
     }
@@ -865,7 +904,7 @@ mod tests {
             (Status::Failed, "Rejected or failed"),
         ] {
             let (e, s) = execution(Status::Failed, step_status);
-            let m = render_outcome(&e, &s, &[], "us-east-1");
+            let m = render_outcome(&e, &s, &[], &shown("us-east-1"));
             let text = all_text(&m.blocks);
             assert!(!text.contains("\"actions\""), "buttons left in {text}");
             assert!(text.contains(words), "{words} missing in {text}");
@@ -884,7 +923,7 @@ mod tests {
             at_unix: 1_763_730_100,
             reason: None,
         };
-        let m = render_outcome(&e, &s, std::slice::from_ref(&record), "us-east-1");
+        let m = render_outcome(&e, &s, std::slice::from_ref(&record), &shown("us-east-1"));
         assert!(all_text(&m.blocks).contains("*Approved* by <@U0ALICE>"));
         assert_eq!(m.text, "Approved by alice: Deploy-Prod");
         let stale = DecisionRecord {
@@ -892,13 +931,17 @@ mod tests {
             ..record.clone()
         };
         assert!(
-            !all_text(&render_outcome(&e, &s, std::slice::from_ref(&stale), "us-east-1").blocks)
-                .contains("U0ALICE")
+            !all_text(
+                &render_outcome(&e, &s, std::slice::from_ref(&stale), &shown("us-east-1")).blocks
+            )
+            .contains("U0ALICE")
         );
         let (e, s) = execution(Status::TimedOut, Status::TimedOut);
         assert!(
-            !all_text(&render_outcome(&e, &s, std::slice::from_ref(&record), "us-east-1").blocks)
-                .contains("U0ALICE")
+            !all_text(
+                &render_outcome(&e, &s, std::slice::from_ref(&record), &shown("us-east-1")).blocks
+            )
+            .contains("U0ALICE")
         );
     }
 
@@ -909,8 +952,9 @@ mod tests {
             &e,
             &s,
             StepKind::Approval,
-            "us-east-1",
+            &shown("us-east-1"),
             PromptStyle::default(),
+            "<@U0ALICE>",
         );
         let record = DecisionRecord {
             step_key: s.key().into(),
@@ -958,8 +1002,9 @@ mod tests {
             &e,
             &s,
             StepKind::Approval,
-            "us-east-1",
+            &shown("us-east-1"),
             PromptStyle::default(),
+            "<@U0ALICE>",
         );
         assert!(m.blocks.len() <= 50);
         assert!(
@@ -1090,7 +1135,7 @@ mod tests {
             s.name = step_name.clone();
             s.inputs.insert("Message".into(), serde_json::to_string(&message).unwrap());
             e.steps = vec![s.clone()];
-            let prompt = render_prompt(&e, &s, StepKind::Approval, "us-east-1", PromptStyle::default());
+            let prompt = render_prompt(&e, &s, StepKind::Approval, &shown("us-east-1"), PromptStyle::default(), "<@U0ALICE>");
             assert_text_is_data(&prompt);
             if let Some(confirm) = prompt.blocks.last().unwrap()["elements"][1]["confirm"]["text"]["text"].as_str() {
                 assert!(confirm.chars().count() <= 300, "confirm text too long: {confirm}");
@@ -1098,21 +1143,21 @@ mod tests {
 
             // Shown in full, escaped: the message line by line, each value in its span.
             let blocks = serde_json::to_string(&prompt.blocks).unwrap();
-            let shown = |raw: &str| serde_json::to_string(&code(raw)).unwrap();
+            let as_code = |raw: &str| serde_json::to_string(&code(raw)).unwrap();
             for line in escape(&message).lines().filter(|l| !l.trim().is_empty()) {
                 let quoted = serde_json::to_string(&format!(">{line}")).unwrap();
                 assert!(blocks.contains(quoted.trim_matches('"')), "message line {line:?} missing");
             }
             for raw in [&document, &step_name, &parameter, &value] {
                 if !raw.is_empty() && raw.chars().count() < PARAMETER_VALUE_MAX {
-                    assert!(blocks.contains(shown(raw).trim_matches('"')), "{raw:?} not shown");
+                    assert!(blocks.contains(as_code(raw).trim_matches('"')), "{raw:?} not shown");
                 }
             }
 
             s.status = Status::Failed;
             s.failure_message = Some(failure.clone());
             e.status = Status::Failed;
-            assert_text_is_data(&render_outcome(&e, &s, &[], "us-east-1"));
+            assert_text_is_data(&render_outcome(&e, &s, &[], &shown("us-east-1")));
             let record = DecisionRecord {
                 step_key: s.key().into(),
                 decision: Decision::Reject,
@@ -1121,7 +1166,7 @@ mod tests {
                 at_unix: 1_763_730_100,
                 reason: None,
             };
-            assert_text_is_data(&render_outcome(&e, &s, std::slice::from_ref(&record), "us-east-1"));
+            assert_text_is_data(&render_outcome(&e, &s, std::slice::from_ref(&record), &shown("us-east-1")));
             assert_text_is_data(&render_decided(&prompt.blocks, std::slice::from_ref(&record), ID));
             let news = explain_no_longer_waiting(&e, &s, std::slice::from_ref(&record), StepNews::NothingDone);
             assert_no_markup(&news);
@@ -1142,8 +1187,9 @@ mod tests {
             &e,
             &s,
             StepKind::Approval,
-            "us-east-1",
+            &shown("us-east-1"),
             PromptStyle::default(),
+            "<@U0ALICE>",
         );
         assert_eq!(
             m.text,

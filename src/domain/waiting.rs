@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::execution::{APPROVE_ACTION, Execution, ExecutionId, PAUSE_ACTION, Status, Step};
+use super::place::Place;
 
 /// The step a prompt (and each of its buttons) is about: its execution, its name, and
 /// the ID SSM gave that one run of the step (a step can run more than once, for
@@ -25,10 +26,17 @@ pub struct StepTarget {
         skip_serializing_if = "Option::is_none"
     )]
     pub step_execution_id: Option<String>,
-    /// The runbook, on Resume buttons: whether it may be resumed from Slack
-    /// (`SLACK_RESUME_PREFIXES`) is then known before anything is asked of AWS.
+    /// The runbook: whether it may be resumed from Slack (`SLACK_RESUME_PREFIXES`)
+    /// and which rule says who may decide are then known before anything is asked
+    /// of AWS. Older buttons name it only on Resume.
     #[serde(rename = "runbook", default, skip_serializing_if = "Option::is_none")]
     pub runbook: Option<String>,
+    /// The account and Region the execution runs in. A button without them (from a
+    /// deployment that served one account) is for the deployment's own.
+    #[serde(rename = "account", default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(rename = "region", default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// What a signal needs the step to be.
@@ -79,6 +87,18 @@ impl StepTarget {
             step_name: step.name.clone(),
             step_execution_id: step.step_execution_id.clone(),
             runbook: None,
+            account: None,
+            region: None,
+        }
+    }
+
+    /// The target a button carries: the step run, its runbook, and where it runs.
+    pub fn on_button(execution: &Execution, step: &Step, place: &Place) -> Self {
+        Self {
+            runbook: Some(execution.document_name.clone()),
+            account: place.account.clone(),
+            region: Some(place.region.clone()),
+            ..Self::for_step(&execution.id, step)
         }
     }
 
@@ -193,6 +213,8 @@ mod tests {
             step_name: name.into(),
             step_execution_id: run.map(str::to_owned),
             runbook: None,
+            account: None,
+            region: None,
         }
     }
 

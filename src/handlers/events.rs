@@ -32,25 +32,30 @@ const TAKE_DOWN: Duration = Duration::from_secs(4);
 use crate::domain::comment::decisions_in_outputs;
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
+use crate::domain::place::{AccountNames, Place, Shown};
 use crate::domain::record::{
-    CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, StepRecord, shown_state,
+    CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, StepRecord, WaitingStep, shown_state,
 };
 use crate::domain::render::{PromptStyle, render_outcome, render_prompt};
-use crate::domain::routes::{Routes, RunbookPrefixes};
+use crate::domain::routes::RunbookPrefixes;
+use crate::domain::rules::Fallback;
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step, waiting_step};
+use crate::places::{PlaceError, Places};
+use crate::rules::RuleBook;
 use crate::slack::{SlackClient, SlackError};
-use crate::ssm::{Ssm, SsmError};
+use crate::ssm::SsmError;
 use crate::store::{ApprovalStore, ClaimOutcome, StoreError};
 
 pub struct EventsApp {
-    ssm: Ssm,
+    /// SSM in each step's own account and Region.
+    places: Places,
     store: ApprovalStore,
     slack: SlackClient,
-    channel: String,
-    routes: Routes,
+    /// Which channel, and who may decide (shown on the prompt).
+    rules: RuleBook,
+    account_names: AccountNames,
     resumable: RunbookPrefixes,
-    style: PromptStyle,
-    region: String,
+    reason_modal: bool,
 }
 
 /// What happened to an event; also the function's response.
@@ -91,6 +96,12 @@ pub enum EventError {
     Slack(#[from] SlackError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot call SSM in {place}: {source}")]
+    Place {
+        place: Place,
+        #[source]
+        source: PlaceError,
+    },
     #[error(
         "the prompt of step {step_key} is being posted by another delivery (claimed {age_s} s ago); \
          retry to make sure it was"
@@ -104,6 +115,7 @@ impl From<EventError> for lambda_runtime::Diagnostic {
             EventError::Ssm(_) => "Retryable.Ssm",
             EventError::Slack(_) => "Retryable.Slack",
             EventError::Store(_) => "Retryable.DynamoDB",
+            EventError::Place { .. } => "Retryable.Sts",
             EventError::BeingPosted { .. } => "Retryable.BeingPosted",
         };
         Self {
@@ -116,26 +128,34 @@ impl From<EventError> for lambda_runtime::Diagnostic {
 impl EventsApp {
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = EventsSettings::from_env(env)?;
-        let aws = aws_clients(loader, &settings.table).await;
+        let organization = settings.organization;
+        let aws = aws_clients(
+            loader,
+            &settings.table,
+            &organization,
+            settings.approver_role.clone(),
+        )
+        .await;
         let deadline = Deadline::after(STARTUP_BUDGET);
-        let slack = SlackClient::new(
-            &settings.slack_api_url,
-            aws.ssm
-                .resolve_secret(&settings.bot_token, &deadline)
-                .await?,
-        )?;
+        let home = aws.places.home_ssm();
+        let fallback = Fallback {
+            channel: Some(settings.channel),
+            routes: settings.routes,
+            approvers: settings.approvers,
+        };
+        let (bot_token, rules) = tokio::join!(
+            home.resolve_secret(&settings.bot_token, &deadline),
+            RuleBook::load(fallback, organization.rules, home, &deadline)
+        );
+        let slack = SlackClient::new(&settings.slack_api_url, bot_token?)?;
         Ok(Self {
-            ssm: aws.ssm,
+            places: aws.places,
             store: aws.store,
             slack,
-            channel: settings.channel,
-            routes: settings.routes,
+            rules: rules?,
+            account_names: organization.account_names,
             resumable: settings.resumable,
-            style: PromptStyle {
-                per_person: settings.approver_role.is_some(),
-                reason_modal: settings.reject_reason != ReasonMode::Off,
-            },
-            region: aws.region,
+            reason_modal: settings.reject_reason != ReasonMode::Off,
         })
     }
 }
@@ -153,17 +173,25 @@ pub async fn handle_automation_event(
             return Ok(ignored(rejection.to_string()));
         }
     };
-    let region = event.region.as_deref().unwrap_or(&app.region);
-    let outcome = match event.plan() {
-        EventPlan::Ignore(reason) => Ok(ignored(reason)),
-        plan => handle_plan(app, &event.execution_id, plan, region, deadline).await,
+    // The execution runs where the event comes from (a forwarded event keeps its own
+    // account and Region).
+    let place = app
+        .places
+        .place_of(event.account.as_deref(), event.region.as_deref());
+    let outcome = match (event.plan(), app.places.check(&place)) {
+        (EventPlan::Ignore(reason), _) => Ok(ignored(reason)),
+        (_, Err(e)) => {
+            tracing::warn!(error = %e, "event from an account this deployment does not serve");
+            Ok(ignored(e.to_string()))
+        }
+        (plan, Ok(())) => handle_plan(app, &event.execution_id, plan, &place, deadline).await,
     };
     match &outcome {
         Ok(o) => {
-            tracing::info!(execution_id = %event.execution_id, status = %event.status, outcome = ?o, "event handled")
+            tracing::info!(execution_id = %event.execution_id, status = %event.status, %place, outcome = ?o, "event handled")
         }
         Err(e) => {
-            tracing::error!(execution_id = %event.execution_id, status = %event.status, error = %e, "event failed; Lambda will retry it")
+            tracing::error!(execution_id = %event.execution_id, status = %event.status, %place, error = %e, "event failed; Lambda will retry it")
         }
     }
     outcome
@@ -173,10 +201,18 @@ async fn handle_plan(
     app: &EventsApp,
     id: &ExecutionId,
     plan: EventPlan,
-    region: &str,
+    place: &Place,
     deadline: &Deadline,
 ) -> Result<EventOutcome, EventError> {
-    let execution = match app.ssm.get_execution(id, deadline).await {
+    let ssm = app
+        .places
+        .ssm(place, deadline)
+        .await
+        .map_err(|source| EventError::Place {
+            place: place.clone(),
+            source,
+        })?;
+    let execution = match ssm.get_execution(id, deadline).await {
         Ok(execution) => execution,
         // Retrying an event for an execution SSM does not know cannot help.
         Err(e) if e.is_not_found() => return Ok(ignored("the execution does not exist")),
@@ -187,9 +223,7 @@ async fn handle_plan(
             // A pause has no approver list of its own: Slack resumes only the runbooks
             // chosen for it.
             Some((_, StepKind::Pause)) if !app.resumable.matches(&execution.document_name) => None,
-            Some((step, kind)) => {
-                Some(prompt(app, &execution, step, kind, region, deadline).await?)
-            }
+            Some((step, kind)) => Some(prompt(app, &execution, step, kind, place, deadline).await?),
             None => None,
         },
         _ => None,
@@ -199,10 +233,10 @@ async fn handle_plan(
     // If that read fails, so does the delivery: Lambda retries it, and the retry finds
     // the prompt posted and brings it up to date.
     let execution = match &posted {
-        Some((_, true)) => app.ssm.get_execution(id, deadline).await?,
+        Some((_, true)) => ssm.get_execution(id, deadline).await?,
         _ => execution,
     };
-    let refreshed = refresh(app, &execution, region, deadline).await?;
+    let refreshed = refresh(app, &execution, place, deadline).await?;
     let updated = refreshed.len();
     Ok(match (posted, refreshed.into_iter().last()) {
         (Some((prompt, true)), _) => EventOutcome::Posted {
@@ -238,7 +272,7 @@ async fn prompt(
     execution: &Execution,
     step: &Step,
     kind: StepKind,
-    region: &str,
+    place: &Place,
     deadline: &Deadline,
 ) -> Result<(PromptRef, bool), EventError> {
     let id = &execution.id;
@@ -281,7 +315,7 @@ async fn prompt(
             }
         },
     };
-    post_under_claim(app, execution, step, kind, &claim, region, deadline).await
+    post_under_claim(app, execution, step, kind, &claim, place, deadline).await
 }
 
 async fn post_under_claim(
@@ -290,22 +324,40 @@ async fn post_under_claim(
     step: &Step,
     kind: StepKind,
     claim: &Claim,
-    region: &str,
+    place: &Place,
     deadline: &Deadline,
 ) -> Result<(PromptRef, bool), EventError> {
     let id = &execution.id;
+    // The rule for this account, Region and runbook: its channel, and who may decide.
+    let applied = app
+        .rules
+        .applied(
+            place,
+            &execution.document_name,
+            app.places.home_ssm(),
+            deadline,
+        )
+        .await;
+    let channel = applied
+        .channel
+        .as_deref()
+        .expect("the events function's fallback always names a channel");
+    let style = PromptStyle {
+        per_person: app.places.per_person(place),
+        reason_modal: app.reason_modal,
+    };
+    let shown = Shown::new(place, &app.account_names);
+    let message = render_prompt(
+        execution,
+        step,
+        kind,
+        &shown,
+        style,
+        &applied.approvers.describe(),
+    );
     // The post leaves time to record the prompt, or else to take it back down.
     let posting = deadline.keeping(AFTER_POST.min(deadline.remaining() / 3));
-    let posted = match app
-        .slack
-        .post_message(
-            app.routes
-                .channel_for(&execution.document_name, &app.channel),
-            &render_prompt(execution, step, kind, region, app.style),
-            &posting,
-        )
-        .await
-    {
+    let posted = match app.slack.post_message(channel, &message, &posting).await {
         Ok(posted) => posted,
         Err(e) => {
             // Certainly not posted: give the claim up, so the retry claims anew at
@@ -327,10 +379,11 @@ async fn post_under_claim(
     // claim given up, so the delivery's retry posts one prompt, not a second.
     let recording = deadline.keeping(TAKE_DOWN.min(deadline.remaining() / 2));
     let mut pause = std::time::Duration::from_millis(200);
+    let waiting = WaitingStep::of(execution, step, kind, place);
     loop {
         match app
             .store
-            .record_prompt(id, step.key(), claim, &prompt, &recording)
+            .record_prompt(&waiting, claim, &prompt, &recording)
             .await
         {
             Ok(()) => return Ok((prompt, true)),
@@ -383,9 +436,10 @@ async fn post_under_claim(
 async fn refresh(
     app: &EventsApp,
     execution: &Execution,
-    region: &str,
+    place: &Place,
     deadline: &Deadline,
 ) -> Result<Vec<(PromptRef, String)>, EventError> {
+    let shown_at = Shown::new(place, &app.account_names);
     let mut updated = vec![];
     for mut record in app.store.steps_of(&execution.id, deadline).await? {
         let Some(step) = execution.step_by_key(&record.step_key) else {
@@ -407,7 +461,7 @@ async fn refresh(
         if record.shown.as_deref() == Some(shown.as_str()) {
             continue;
         }
-        let message = render_outcome(execution, step, &deciding, region);
+        let message = render_outcome(execution, step, &deciding, &shown_at);
         match app
             .slack
             .update_message(&prompt.channel, &prompt.ts, &message, deadline)

@@ -5,7 +5,9 @@ pub mod interactions;
 
 use aws_config::ConfigLoader;
 
-use crate::config::{ConfigError, TableSettings};
+use crate::config::{ConfigError, OrganizationSettings, TableSettings};
+use crate::domain::place::Place;
+use crate::places::Places;
 use crate::ssm::Ssm;
 use crate::store::ApprovalStore;
 
@@ -22,29 +24,40 @@ pub enum StartupError {
 const DEFAULT_REGION: &str = "us-east-1";
 
 /// The AWS clients, from one standard AWS configuration chain (each service's
-/// endpoint can be set on its own: `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`).
+/// endpoint can be set on its own: `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`,
+/// `AWS_ENDPOINT_URL_STS`).
 struct Aws {
     /// The shared AWS configuration, for clients only one function needs.
     sdk: aws_config::SdkConfig,
-    ssm: Ssm,
     store: ApprovalStore,
-    /// For console links.
-    region: String,
+    /// SSM in the step's own account and Region.
+    places: Places,
 }
 
-async fn aws_clients(loader: ConfigLoader, table: &TableSettings) -> Aws {
+async fn aws_clients(
+    loader: ConfigLoader,
+    table: &TableSettings,
+    organization: &OrganizationSettings,
+    approver_role: Option<String>,
+) -> Aws {
     let sdk = loader.load().await;
     let region = sdk
         .region()
         .map_or_else(|| DEFAULT_REGION.to_owned(), |r| r.to_string());
+    let home = Place::new(organization.home_account.as_deref(), &region);
     Aws {
-        ssm: Ssm::new(aws_sdk_ssm::Client::new(&sdk)),
         store: ApprovalStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             &table.name,
             table.retention,
         ),
-        region,
+        places: Places::new(
+            home,
+            Ssm::new(aws_sdk_ssm::Client::new(&sdk)),
+            aws_sdk_sts::Client::new(&sdk),
+            organization.spoke.clone(),
+            approver_role,
+        ),
         sdk,
     }
 }

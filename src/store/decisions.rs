@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
+use super::waiting::WAITING_ATTRIBUTES;
 use super::{ApprovalStore, StoreError, condition_failed_is_fine, limits, n, record_from, s};
 use crate::deadline::Deadline;
 use crate::domain::execution::ExecutionId;
@@ -155,13 +156,7 @@ impl ApprovalStore {
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
         let result = self
-            .append_decision(
-                id,
-                step_name,
-                decision,
-                decided,
-                &format!(" REMOVE {DECIDING}"),
-            )
+            .append_decision(id, step_name, decision, decided, DECIDING)
             .condition_expression("deciding_token = :token")
             .expression_attribute_values(":token", s(&claim.token))
             .customize()
@@ -185,14 +180,15 @@ impl ApprovalStore {
     }
 
     /// An `UpdateItem` that appends `decision` to the trail (and marks the step run
-    /// `decided`), then does `and_then` (an update clause, or nothing).
+    /// `decided`, which takes it out of the index of what waits), then removes
+    /// `remove` (attribute names, comma-separated, or nothing).
     fn append_decision(
         &self,
         id: &ExecutionId,
         step_name: &str,
         decision: &DecisionRecord,
         decided: bool,
-        and_then: &str,
+        remove: &str,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         let mut fields = HashMap::from([
             ("decision".to_owned(), s(decision.decision.signal_type())),
@@ -206,12 +202,21 @@ impl ApprovalStore {
         let mut set = "SET decisions = list_append(if_not_exists(decisions, :none), :new), \
              last_decision = :id, step_name = if_not_exists(step_name, :name), expires_at = :exp"
             .to_owned();
+        let mut removes: Vec<&str> = remove
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .collect();
         if decided {
             set.push_str(", decided = :decided");
+            removes.extend(WAITING_ATTRIBUTES);
+        }
+        if !removes.is_empty() {
+            set.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
         let mut request = self
             .update(id, &decision.step_key)
-            .update_expression(format!("{set}{and_then}"))
+            .update_expression(set)
             .expression_attribute_values(":none", AttributeValue::L(vec![]))
             .expression_attribute_values(":new", AttributeValue::L(vec![AttributeValue::M(fields)]))
             .expression_attribute_values(":id", s(&decision_id(decision)))

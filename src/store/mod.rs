@@ -15,11 +15,15 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use crate::deadline::{Deadline, OutOfTime, random_u64, sdk_timeouts, unix_now};
 use crate::domain::execution::ExecutionId;
 use crate::domain::interaction::Decision;
-use crate::domain::record::{Claim, DecisionClaim, DecisionRecord, PromptRef, StepRecord};
+use crate::domain::record::{
+    Claim, DecisionClaim, DecisionRecord, PromptRef, StepRecord, WaitingStep,
+};
 
 mod decisions;
+mod waiting;
 
 pub use decisions::DecisionClaimOutcome;
+pub use waiting::{Cursor, WAITING_INDEX, WaitingPage};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -263,20 +267,30 @@ impl ApprovalStore {
         condition_failed_is_fine(OPERATION, result)
     }
 
-    /// Records where the prompt was posted, under the claim that posted it.
+    /// Records where the prompt was posted, under the claim that posted it, and
+    /// marks the step as waiting (the index of what waits lists it from now on).
     pub async fn record_prompt(
         &self,
-        id: &ExecutionId,
-        step_key: &str,
+        waiting: &WaitingStep,
         claim: &Claim,
         prompt: &PromptRef,
         deadline: &Deadline,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
-        self.update(id, step_key)
-            .update_expression(
-                "SET channel = :channel, #ts = :ts, posted_at = :at, expires_at = :exp",
-            )
+        let mark = waiting::mark_clause(waiting);
+        let mut request = self
+            .update(&waiting.target.execution_id, &waiting.step_key)
+            .update_expression(format!(
+                "SET channel = :channel, #ts = :ts, posted_at = :at, expires_at = :exp, {}",
+                mark.clause
+            ));
+        for (alias, name) in mark.names {
+            request = request.expression_attribute_names(alias, name);
+        }
+        for (alias, value) in mark.values {
+            request = request.expression_attribute_values(alias, value);
+        }
+        request
             .condition_expression("claim_token = :claim")
             .expression_attribute_names("#ts", "ts")
             .expression_attribute_values(":channel", s(&prompt.channel))
@@ -292,7 +306,8 @@ impl ApprovalStore {
         Ok(())
     }
 
-    /// Records what a prompt now shows.
+    /// Records what the prompt of a step that no longer waits now shows, and takes
+    /// the step out of the index of what waits.
     pub async fn record_shown(
         &self,
         id: &ExecutionId,
@@ -302,7 +317,10 @@ impl ApprovalStore {
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
         self.update(id, step_key)
-            .update_expression("SET shown = :shown, expires_at = :exp")
+            .update_expression(format!(
+                "SET shown = :shown, expires_at = :exp {}",
+                waiting::CLEAR_CLAUSE
+            ))
             .expression_attribute_values(":shown", s(shown))
             .expression_attribute_values(":exp", self.expires_at())
             .customize()
@@ -399,13 +417,13 @@ pub fn new_token() -> String {
     format!("{:016x}{:016x}", random_u64(), random_u64())
 }
 
-fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
 }
 
-fn number(item: &Item, name: &str) -> Option<i64> {
+pub(crate) fn number(item: &Item, name: &str) -> Option<i64> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())

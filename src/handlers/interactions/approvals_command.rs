@@ -1,12 +1,15 @@
-//! `/approvals`: what waits now, for someone who may decide, answered in the HTTP
-//! response itself.
+//! `/approvals`: what waits for this person now, answered in the HTTP response itself,
+//! from the approvals table's index of what waits (one paged `Query`, whatever the
+//! number of accounts, Regions and runbooks; SSM is not asked).
 //!
-//! With approvers named (`SLACK_APPROVERS` of users and groups), each entry carries
-//! its own buttons, which decide exactly as the prompt's do. Under `*` ("anyone who can
-//! see the prompt") the list would reach people the prompt does not (a guest, someone
-//! outside the private channel a route sends the runbook to), so it carries no
-//! buttons: each entry links to its prompt (`chat.getPermalink`), where whoever can
-//! see it decides. Slack opens the link only for people who can read that channel.
+//! Each entry is checked against the rule for its account, Region and runbook: only
+//! what this person may decide is listed. Where its approvers are named, the entry
+//! carries its own buttons, which decide exactly as the prompt's do (the step is
+//! checked with SSM before any signal). Where anyone who can see the prompt may decide
+//! (`*`), the list would reach people the prompt does not (a guest, someone outside
+//! the private channel), so the entry carries no buttons but a link to its prompt
+//! (`chat.getPermalink`), which Slack opens only for people who can read that channel.
+//! A "More" button shows the next page.
 
 use std::time::Duration;
 
@@ -15,16 +18,22 @@ use serde_json::json;
 use tracing::Instrument;
 
 use super::decision::REPLY_RESERVE;
-use super::{InteractionsApp, json_response};
-use crate::deadline::{Deadline, unix_now};
-use crate::domain::execution::{Execution, Step};
-use crate::domain::interaction::{APPROVALS_COMMAND, SlashCommand};
-use crate::domain::render::{code, escape};
-use crate::domain::views::{LISTED_MAX, Listed, ephemeral, waiting_list};
-use crate::domain::waiting::{StepKind, waiting_step};
+use super::{InteractionsApp, json_response, tell};
+use crate::deadline::{CallFloor, Deadline, unix_now};
+use crate::domain::approvers::ApproverPolicy;
+use crate::domain::interaction::{APPROVALS_COMMAND, Actor, SlashCommand};
+use crate::domain::record::WaitingStep;
+use crate::domain::render::{SlackMessage, escape};
+use crate::domain::views::ephemeral;
+use crate::domain::waiting::StepKind;
+use crate::domain::waiting_list::{LISTED_MAX, Listed, waiting_list};
+use crate::store::{Cursor, StoreError};
 
-/// Kept back from listing pages for reading the listed executions' steps.
-const LIST_READS: Duration = Duration::from_millis(700);
+/// Entries read per page of the index (items are about 1 KB; a page stays well under
+/// DynamoDB's 1 MB).
+const INDEX_PAGE: i32 = 100;
+/// Kept back from reading the index for the permalinks and the answer.
+const AFTER_READING: Duration = Duration::from_millis(600);
 
 pub(super) async fn answer(
     app: &InteractionsApp,
@@ -41,94 +50,10 @@ pub(super) async fn answer(
         }
         // The list must be answered in the response itself: keep time to send it.
         let listing = deadline.keeping(REPLY_RESERVE);
-        if let Err(refusal) = app
-            .authorizer
-            .authorize(&app.slack, &command.actor, &listing)
-            .await
-        {
-            tracing::info!(%refusal, "list refused");
-            return json_response(&ephemeral(&refusal));
-        }
-        let (waiting, complete) = match app.ssm.waiting_executions(&listing, LIST_READS).await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::error!(error = %e, "could not list waiting executions");
-                return json_response(&ephemeral(&format!(
-                    "The waiting runbooks could not be listed ({}). Please try again.",
-                    escape(e.code().unwrap_or("no answer in time"))
-                )));
-            }
+        let message = match list(app, &command.actor, None, &listing).await {
+            Ok(message) => message,
+            Err(text) => return json_response(&ephemeral(&text)),
         };
-        let shown = &waiting[..waiting.len().min(LISTED_MAX)];
-        let reads = shown.iter().map(|w| app.ssm.get_execution(&w.id, &listing));
-        // Concurrently, each bounded by the deadline; in order.
-        let executions = futures_util::future::join_all(reads).await;
-        // Each entry: the step a person may decide from Slack, or why it cannot be.
-        let entries: Vec<Result<(&Execution, &Step, StepKind), String>> = shown
-            .iter()
-            .zip(&executions)
-            .map(|(summary, read)| {
-                let Ok(execution) = read else {
-                    return Err("its steps could not be read in time".into());
-                };
-                match waiting_step(execution) {
-                    Some((_, StepKind::Pause))
-                        if !app.resumable.matches(&execution.document_name) =>
-                    {
-                        Err("paused: resume it in the console".into())
-                    }
-                    Some((step, kind)) => Ok((execution, step, kind)),
-                    None => Err(format!(
-                        "waits on {}: decide in the console",
-                        code(summary.current_action.as_deref().unwrap_or("another step"))
-                    )),
-                }
-            })
-            .collect();
-        let permalinks = if app.authorizer.decides_from_lists() {
-            vec![None; entries.len()]
-        } else {
-            let links = entries.iter().map(|entry| async move {
-                let (execution, step, _) = entry.as_ref().ok()?;
-                prompt_link(app, execution, step, &listing).await
-            });
-            futures_util::future::join_all(links).await
-        };
-        let listed: Vec<Listed> = shown
-            .iter()
-            .zip(entries)
-            .zip(permalinks)
-            .map(|((summary, entry), permalink)| match entry {
-                Ok((execution, step, kind)) if app.authorizer.decides_from_lists() => {
-                    Listed::Decidable {
-                        execution,
-                        step,
-                        kind,
-                    }
-                }
-                Ok((execution, step, kind)) => Listed::Linked {
-                    execution,
-                    step,
-                    kind,
-                    permalink,
-                },
-                Err(why) => Listed::Elsewhere {
-                    execution_id: summary.id.as_str(),
-                    document_name: &summary.document_name,
-                    why,
-                },
-            })
-            .collect();
-        let more = waiting.len() - shown.len();
-        let message = waiting_list(
-            &listed,
-            more,
-            complete,
-            unix_now(),
-            &app.region,
-            app.style(),
-        );
-        tracing::info!(waiting = waiting.len(), complete, "list answered");
         json_response(
             &json!({"response_type": "ephemeral", "text": message.text, "blocks": message.blocks}),
         )
@@ -137,30 +62,161 @@ pub(super) async fn answer(
     .await
 }
 
-/// The link to a waiting step's prompt, if it was posted and Slack gives one.
-async fn prompt_link(
+/// The list's "More" button: the next page replaces the list.
+pub(super) async fn more(
     app: &InteractionsApp,
-    execution: &Execution,
-    step: &Step,
+    actor: Actor,
+    response_url: &str,
+    after: &str,
     deadline: &Deadline,
-) -> Option<String> {
-    let record = match app.store.get(&execution.id, step.key(), deadline).await {
-        Ok(record) => record?,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read where the prompt is");
-            return None;
-        }
-    };
-    let prompt = record.prompt?;
-    match app
-        .slack
-        .permalink(&prompt.channel, &prompt.ts, deadline)
-        .await
-    {
-        Ok(link) => Some(link),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not link the prompt");
-            None
+) {
+    let span = tracing::info_span!("list_more", user_id = %actor.user.id);
+    async {
+        let Some(cursor) = Cursor::decode(after) else {
+            tracing::warn!("a More button this version did not write");
+            let text = format!("Nothing to show: this list is out of date. Run {APPROVALS_COMMAND} again.");
+            tell(app, response_url, &text, deadline).await;
+            return;
+        };
+        let listing = deadline.keeping(REPLY_RESERVE);
+        match list(app, &actor, Some(&cursor), &listing).await {
+            Ok(message) => {
+                let body = json!({"replace_original": true, "text": message.text, "blocks": message.blocks});
+                if let Err(e) = app.slack.respond(response_url, &body, deadline).await {
+                    tracing::warn!(error = %e, "could not show the next page");
+                }
+            }
+            Err(text) => tell(app, response_url, &text, deadline).await,
         }
     }
+    .instrument(span)
+    .await
+}
+
+/// One page of what this person may decide, from `after` on. `Err`: what to say
+/// instead (the index could not be read).
+async fn list(
+    app: &InteractionsApp,
+    actor: &Actor,
+    after: Option<&Cursor>,
+    deadline: &Deadline,
+) -> Result<SlackMessage, String> {
+    let (rules, fallback) = app.authorizer.rules(deadline).await;
+    let reading = deadline.keeping(AFTER_READING);
+    let mut cursor = after.cloned();
+    let mut found: Vec<(WaitingStep, bool)> = vec![];
+    let (mut read, mut not_yours) = (0usize, 0usize);
+    let next = 'pages: loop {
+        let page = match app
+            .store
+            .waiting_steps(cursor.as_ref(), INDEX_PAGE, &reading)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if read > 0 || !found.is_empty() => {
+                tracing::warn!(error = %e, "could not read further; listing what was read");
+                break 'pages cursor;
+            }
+            Err(e) => return Err(unreadable(&e)),
+        };
+        if page.unreadable > 0 {
+            tracing::warn!(
+                entries = page.unreadable,
+                "index entries this version cannot read were skipped"
+            );
+        }
+        for step in page.steps {
+            read += 1;
+            let resumable = step.kind == StepKind::Approval || app.resumable.matches(&step.runbook);
+            let applied = fallback.applied(&rules, &step.place, &step.runbook);
+            let allowed = resumable
+                && app.places.check(&step.place).is_ok()
+                && app
+                    .authorizer
+                    .authorize(&app.slack, actor, applied.approvers, &reading)
+                    .await
+                    .is_ok();
+            if !allowed {
+                not_yours += 1;
+                continue;
+            }
+            let linked = *applied.approvers == ApproverPolicy::Anyone;
+            found.push((step, linked));
+            if found.len() == LISTED_MAX {
+                // More may follow this one: go on from it.
+                break 'pages Some(Cursor::after(&found[LISTED_MAX - 1].0));
+            }
+        }
+        match page.next {
+            Some(next) if reading.fits(Duration::ZERO, CallFloor::AWS, Duration::ZERO) => {
+                cursor = Some(next);
+            }
+            // Out of time: the rest is one click on More away.
+            Some(next) => break 'pages Some(next),
+            None => break 'pages None,
+        }
+    };
+    let links = found.iter().map(|(step, linked)| async move {
+        if !linked {
+            return None;
+        }
+        let prompt = step.prompt.as_ref()?;
+        match app
+            .slack
+            .permalink(&prompt.channel, &prompt.ts, deadline)
+            .await
+        {
+            Ok(link) => Some(link),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not link the prompt");
+                None
+            }
+        }
+    });
+    let links = futures_util::future::join_all(links).await;
+    let listed: Vec<Listed> = found
+        .iter()
+        .zip(links)
+        .map(|((step, linked), permalink)| {
+            let shown = app.shown(&step.place);
+            if *linked {
+                Listed::Linked {
+                    step,
+                    shown,
+                    permalink,
+                }
+            } else {
+                Listed::Decidable {
+                    step,
+                    shown,
+                    style: app.style(&step.place),
+                }
+            }
+        })
+        .collect();
+    tracing::info!(
+        read,
+        listed = listed.len(),
+        not_yours,
+        more = next.is_some(),
+        "list answered"
+    );
+    let next = next.map(|c| c.encode());
+    Ok(waiting_list(
+        &listed,
+        next.as_deref(),
+        after.is_none(),
+        unix_now(),
+    ))
+}
+
+fn unreadable(e: &StoreError) -> String {
+    tracing::error!(error = %e, "could not read the index of what waits");
+    format!(
+        "What waits could not be listed right now ({}). Please try again.",
+        escape(match e {
+            StoreError::OutOfTime { .. } => "no answer in time",
+            _ => "the approvals table did not answer",
+        })
+    )
 }

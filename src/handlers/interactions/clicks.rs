@@ -36,6 +36,7 @@ pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadlin
         reason: None,
         ask_reason_with,
         prompt: click.prompt.as_ref(),
+        place: app.place_of(&click.target),
     };
     if let Some(text) = decide(app, &request, &deadline).instrument(span).await {
         tell(app, &click.response_url, &text, &deadline).await;

@@ -35,13 +35,17 @@ use crate::domain::approvers::ApproverPolicy;
 use crate::domain::interaction::{
     ButtonError, Interaction, command_from_form, is_ssl_check, parse_interaction, payload_from_form,
 };
+use crate::domain::place::{AccountNames, Place, Shown};
 use crate::domain::render::{PromptStyle, SlackMessage, console_executions_url};
-use crate::domain::routes::RunbookPrefixes;
+use crate::domain::routes::{Routes, RunbookPrefixes};
+use crate::domain::rules::Fallback;
 use crate::domain::signature::verify_slack_signature;
 use crate::domain::views::notice_modal;
+use crate::domain::waiting::StepTarget;
+use crate::places::Places;
+use crate::rules::RuleBook;
 use crate::sessions::PersonSessions;
 use crate::slack::{SlackClient, SlackError};
-use crate::ssm::Ssm;
 use crate::store::ApprovalStore;
 
 /// Slack's interaction payloads are a few KiB; anything far larger is not Slack.
@@ -50,12 +54,14 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct InteractionsApp {
     signing_secret: Secret,
     authorizer: Authorizer,
-    ssm: Ssm,
+    /// SSM in each step's own account and Region.
+    places: Places,
     store: ApprovalStore,
     slack: SlackClient,
-    region: String,
-    /// Per-person STS sessions (`APPROVER_ROLE_ARN`); `None`: the function's own role.
-    sessions: Option<PersonSessions>,
+    /// Per-person STS sessions, in the accounts that have an approver role
+    /// (`APPROVER_ROLE_ARN`, `SPOKE_APPROVER_ROLE_NAME`).
+    sessions: PersonSessions,
+    account_names: AccountNames,
     reject_reason: ReasonMode,
     /// Runbooks whose pauses may be resumed from Slack (`SLACK_RESUME_PREFIXES`).
     resumable: RunbookPrefixes,
@@ -64,45 +70,75 @@ pub struct InteractionsApp {
 impl InteractionsApp {
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = InteractionsSettings::from_env(env)?;
-        let aws = aws_clients(loader, &settings.table).await;
-        let sessions = settings
-            .approver_role
-            .clone()
-            .map(|role| PersonSessions::new(aws_sdk_sts::Client::new(&aws.sdk), role));
-        // Both secrets at once: one Parameter Store round trip less on a cold start.
+        let organization = settings.organization;
+        let aws = aws_clients(
+            loader,
+            &settings.table,
+            &organization,
+            settings.approver_role.clone(),
+        )
+        .await;
+        let sessions = PersonSessions::new(aws_sdk_sts::Client::new(&aws.sdk));
+        // Both secrets and the rules at once: fewer Parameter Store round trips in a
+        // row on a cold start.
         let deadline = Deadline::after(STARTUP_BUDGET);
-        let (bot_token, signing_secret) = tokio::join!(
-            aws.ssm.resolve_secret(&settings.bot_token, &deadline),
-            aws.ssm.resolve_secret(&settings.signing_secret, &deadline)
+        let home = aws.places.home_ssm();
+        let fallback = Fallback {
+            channel: None,
+            routes: Routes::default(),
+            approvers: settings.approvers,
+        };
+        let nobody_by_default = fallback.approvers == ApproverPolicy::Nobody;
+        let (bot_token, signing_secret, rules) = tokio::join!(
+            home.resolve_secret(&settings.bot_token, &deadline),
+            home.resolve_secret(&settings.signing_secret, &deadline),
+            RuleBook::load(fallback, organization.rules.clone(), home, &deadline)
         );
-        let (bot_token, signing_secret) = (bot_token?, signing_secret?);
+        let (bot_token, signing_secret, rules) = (bot_token?, signing_secret?, rules?);
         let slack = SlackClient::new(&settings.slack_api_url, bot_token)?;
-        if settings.approvers == ApproverPolicy::Nobody {
-            tracing::warn!("SLACK_APPROVERS is empty: every click will be refused");
+        if nobody_by_default {
+            if organization.rules.is_some() {
+                tracing::info!("SLACK_APPROVERS is empty: only the rules' approvers may decide");
+            } else {
+                tracing::warn!("SLACK_APPROVERS is empty: every click will be refused");
+            }
         }
         Ok(Self {
             signing_secret,
             authorizer: Authorizer::new(
-                settings.approvers,
+                rules,
+                home.clone(),
                 settings.group_cache,
                 settings.team_id,
                 settings.allowed_teams,
             ),
-            ssm: aws.ssm,
+            places: aws.places,
             store: aws.store,
             slack,
-            region: aws.region,
             sessions,
+            account_names: organization.account_names,
             reject_reason: settings.reject_reason,
             resumable: settings.resumable,
         })
     }
 
-    fn style(&self) -> PromptStyle {
+    /// How prompts of steps in `place` are drawn.
+    fn style(&self, place: &Place) -> PromptStyle {
         PromptStyle {
-            per_person: self.sessions.is_some(),
+            per_person: self.places.per_person(place),
             reason_modal: self.reject_reason != ReasonMode::Off,
         }
+    }
+
+    /// The place a button names: the deployment's own account and Region unless it
+    /// names others.
+    fn place_of(&self, target: &StepTarget) -> Place {
+        self.places
+            .place_of(target.account.as_deref(), target.region.as_deref())
+    }
+
+    fn shown<'a>(&'a self, place: &'a Place) -> Shown<'a> {
+        Shown::new(place, &self.account_names)
     }
 }
 
@@ -170,6 +206,11 @@ pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Re
     };
     match interaction {
         Interaction::Decision(click) => clicks::clicked(app, click, deadline).await,
+        Interaction::ListMore {
+            actor,
+            response_url,
+            after,
+        } => approvals_command::more(app, actor, &response_url, &after, &deadline).await,
         Interaction::Reason(submission) => {
             return reason_form::submitted(app, submission, deadline).await;
         }
@@ -189,7 +230,7 @@ pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Re
                 ButtonError::NamesNoStep(_) => format!(
                     "Nothing was done: this button does not say which approval step it decides \
                      (it comes from an older prompt). Decide in the <{}|AWS console> instead.",
-                    console_executions_url(&app.region)
+                    console_executions_url(&app.places.home().region)
                 ),
                 ButtonError::Malformed(_) => {
                     "Nothing was done: this button does not name a valid automation step.".into()

@@ -47,6 +47,7 @@ pub(super) async fn submitted(
         reason: reason.as_deref(),
         ask_reason_with: None,
         prompt: context.prompt.as_ref(),
+        place: app.place_of(&context.target),
     };
     match decide(app, &request, &deadline).instrument(span).await {
         None => json_response(&json!({"response_action": "clear"})),

@@ -12,6 +12,7 @@ use crate::domain::interaction::Decision;
 use crate::domain::record::{DecisionClaim, StepRecord};
 use crate::domain::render::{StepNews, mention};
 use crate::handlers::interactions::InteractionsApp;
+use crate::ssm::Ssm;
 use crate::store::DecisionClaimOutcome;
 
 /// The longest a click waits for another click on the same step run to finish.
@@ -88,12 +89,20 @@ pub(super) async fn claim_step_run(
 /// person is told by whom, and the prompt shows SSM's state once SSM shows the end.
 pub(super) async fn decided_before(
     app: &InteractionsApp,
+    ssm: &Ssm,
     request: &DecisionRequest<'_>,
     record: &StepRecord,
     key: &str,
     deadline: &Deadline,
 ) -> Option<String> {
-    let ended = show_if_ended(app, request, StepNews::NothingDone, Some(record), deadline);
+    let ended = show_if_ended(
+        app,
+        ssm,
+        request,
+        StepNews::NothingDone,
+        Some(record),
+        deadline,
+    );
     if let Some(answer) = ended.await {
         return Some(answer);
     }

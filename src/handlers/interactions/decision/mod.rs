@@ -30,17 +30,21 @@ use self::quorum::quorum_progress;
 use super::reason_form::ask_reason;
 use super::{InteractionsApp, replace_prompt};
 use crate::deadline::{Deadline, unix_now};
+use crate::domain::approvers::ApproverPolicy;
 use crate::domain::comment::signal_comment;
 use crate::domain::execution::{Execution, Step};
 use crate::domain::interaction::{Actor, Decision, MessageRef};
+use crate::domain::place::Place;
 use crate::domain::record::{DecisionClaim, DecisionRecord, StepRecord};
+use crate::domain::render::truncate;
 use crate::domain::render::{
     SlackMessage, StepNews, code, escape, explain_no_longer_waiting, progress, render_decided,
     render_decided_step, render_gone, render_outcome,
 };
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
+use crate::places::PlaceError;
 use crate::sessions::SessionError;
-use crate::ssm::{Signal, SignalOutcome};
+use crate::ssm::{Signal, SignalOutcome, Ssm};
 use crate::store::new_token;
 
 /// Time kept back from the signal (and other follow-up calls) for replacing the
@@ -69,6 +73,8 @@ pub(super) struct DecisionRequest<'a> {
     pub ask_reason_with: Option<&'a str>,
     /// Where the prompt is, for `chat.update` when its `response_url` has expired.
     pub prompt: Option<&'a MessageRef>,
+    /// The account and Region the step runs in (the button's, else the deployment's).
+    pub place: Place,
 }
 
 /// What becomes of a decision claim once the click is done with it.
@@ -93,6 +99,7 @@ pub(super) async fn decide(
         tracing::info!(%refusal, "decision refused");
         return Some(refusal);
     }
+    let place = &request.place;
     if let Some(trigger_id) = request.ask_reason_with {
         return open_reason_form(app, request, trigger_id, deadline).await;
     }
@@ -106,14 +113,32 @@ pub(super) async fn decide(
         decision: request.decision,
         at_unix: unix_now(),
     };
-    let (claimed, credentials) = tokio::join!(
+    // The claim, the person's session and the session in the step's account at once:
+    // none depends on another.
+    let (claimed, credentials, ssm) = tokio::join!(
         claim_step_run(app, request, &key, &claim, deadline),
-        person_session(app, request, &before_signal)
+        person_session(app, request, &before_signal),
+        app.places.ssm(place, &before_signal)
     );
+    let ssm = match ssm {
+        Ok(ssm) => ssm,
+        Err(e) => {
+            tracing::error!(error = %e, %place, "cannot call SSM where the step runs; nothing signalled");
+            if let Claimed::Won(_) = claimed
+                && let Err(e) = app
+                    .store
+                    .release_decision(&request.target.execution_id, &key, &claim, deadline)
+                    .await
+            {
+                tracing::warn!(error = %e, "could not give the decision claim up; its lease will");
+            }
+            return Some(cannot_reach(&e));
+        }
+    };
     let record = match claimed {
         Claimed::Won(record) => record,
         Claimed::Decided(record) => {
-            return decided_before(app, request, &record, &key, deadline).await;
+            return decided_before(app, &ssm, request, &record, &key, deadline).await;
         }
         Claimed::Not(text) => return Some(text),
     };
@@ -121,6 +146,7 @@ pub(super) async fn decide(
         Ok(credentials) => {
             decide_claimed(
                 app,
+                &ssm,
                 request,
                 &claim,
                 &record,
@@ -143,17 +169,24 @@ pub(super) async fn decide(
     answer
 }
 
-/// Who may decide, and from where: nothing here asks AWS.
+/// Who may decide, and from where: nothing here asks AWS about the step.
 async fn may_decide(
     app: &InteractionsApp,
     request: &DecisionRequest<'_>,
     deadline: &Deadline,
 ) -> Result<(), String> {
-    app.authorizer
-        .authorize(&app.slack, request.actor, deadline)
+    app.places
+        .check(&request.place)
+        .map_err(|e| cannot_reach(&e))?;
+    let applied = app
+        .authorizer
+        .applied(&request.place, request.target.runbook.as_deref(), deadline)
         .await?;
-    if request.from_ephemeral && !app.authorizer.decides_from_lists() {
-        tracing::warn!("a click from a list under SLACK_APPROVERS=*; nothing done");
+    app.authorizer
+        .authorize(&app.slack, request.actor, &applied.approvers, deadline)
+        .await?;
+    if request.from_ephemeral && applied.approvers == ApproverPolicy::Anyone {
+        tracing::warn!("a click from a list where anyone may decide; nothing done");
         return Err(
             "Nothing was done: decide on its prompt in the channel. With approvers set \
                     to anyone who can see the prompt, a runbook is decided on its prompt only."
@@ -175,6 +208,26 @@ async fn may_decide(
     Ok(())
 }
 
+/// What a person is told when the step's account cannot be reached.
+fn cannot_reach(e: &PlaceError) -> String {
+    match e.account() {
+        Some(account) if e.is_refusal() => format!(
+            "Nothing was done: this deployment cannot act in AWS account {} ({}). \
+             Ask whoever runs it to deploy the spoke stack there.",
+            code(account),
+            escape(&truncate(&e.to_string(), 300))
+        ),
+        Some(account) => format!(
+            "Nothing was done: AWS account {} could not be reached in time. \
+             The request still waits; please try again.",
+            code(account)
+        ),
+        None => "Nothing was done: the step's AWS account could not be reached in time. \
+                 The request still waits; please try again."
+            .into(),
+    }
+}
+
 fn cannot_resume(runbook: Option<&str>) -> String {
     let which = runbook.map_or_else(
         || "this runbook".to_owned(),
@@ -191,8 +244,11 @@ async fn open_reason_form(
     deadline: &Deadline,
 ) -> Option<String> {
     let id = &request.target.execution_id;
-    let execution = match app
-        .ssm
+    let ssm = match app.places.ssm(&request.place, deadline).await {
+        Ok(ssm) => ssm,
+        Err(e) => return Some(cannot_reach(&e)),
+    };
+    let execution = match ssm
         .get_execution(id, &deadline.keeping(REPLY_RESERVE))
         .await
     {
@@ -209,8 +265,10 @@ async fn open_reason_form(
 }
 
 /// The click holds the claim: check the step with SSM, then signal.
+#[allow(clippy::too_many_arguments)]
 async fn decide_claimed(
     app: &InteractionsApp,
+    ssm: &Ssm,
     request: &DecisionRequest<'_>,
     claim: &DecisionClaim,
     record: &StepRecord,
@@ -219,8 +277,7 @@ async fn decide_claimed(
     deadline: &Deadline,
 ) -> (Option<String>, AfterClaim) {
     let id = &request.target.execution_id;
-    let execution = app
-        .ssm
+    let execution = ssm
         .get_execution(id, &deadline.keeping(SIGNAL_AND_REPLY))
         .await;
     tracing::info!(
@@ -252,6 +309,7 @@ async fn decide_claimed(
         StepCheck::WaitingNow(step) => {
             signal(
                 app,
+                ssm,
                 request,
                 &execution,
                 step,
@@ -332,12 +390,13 @@ async fn person_session(
     request: &DecisionRequest<'_>,
     deadline: &Deadline,
 ) -> Result<Option<Credentials>, String> {
-    let Some(sessions) = app.sessions.as_ref() else {
+    let Some(role) = app.places.approver_role_for(&request.place) else {
         return Ok(None);
     };
     let started = Instant::now();
-    match sessions
-        .credentials_for(&request.actor.user.id, deadline, Duration::ZERO)
+    match app
+        .sessions
+        .credentials_for(&role, &request.actor.user.id, deadline, Duration::ZERO)
         .await
     {
         Ok((credentials, new)) => {
@@ -371,6 +430,7 @@ async fn person_session(
 #[allow(clippy::too_many_arguments)]
 async fn signal(
     app: &InteractionsApp,
+    ssm: &Ssm,
     request: &DecisionRequest<'_>,
     execution: &Execution,
     step: &Step,
@@ -417,8 +477,7 @@ async fn signal(
         return (Some(text), AfterClaim::Release);
     }
     let comment = signal_comment(*decision, user.handle(), &user.id, *reason);
-    let outcome = app
-        .ssm
+    let outcome = ssm
         .send_decision(
             id,
             &Signal {
@@ -446,7 +505,7 @@ async fn signal(
                 let mut approvals = prior;
                 approvals.push(decided.clone());
                 quorum_progress(
-                    app, request, step, claim, decided, approvals, per_person, deadline,
+                    app, ssm, request, step, claim, decided, approvals, per_person, deadline,
                 )
                 .await
             } else {
@@ -460,7 +519,7 @@ async fn signal(
             // Slack), or SSM refuses this principal: the state now says which.
             tracing::info!(%reason, "SSM refused the signal");
             let news = StepNews::NothingDone;
-            match show_if_ended(app, request, news, Some(record), deadline).await {
+            match show_if_ended(app, ssm, request, news, Some(record), deadline).await {
                 Some(answer) => Some(answer),
                 None => Some(format!(
                     "SSM did not accept the decision: {}. Nothing was done; the request still waits.",
@@ -482,7 +541,7 @@ async fn signal(
             // shows the outcome; else the step's event will (and completes the trail).
             tracing::error!(error = %e, "decision outcome unknown; not sent again");
             let news = StepNews::Unconfirmed;
-            let answer = show_if_ended(app, request, news, Some(record), deadline).await;
+            let answer = show_if_ended(app, ssm, request, news, Some(record), deadline).await;
             let answer = answer.unwrap_or_else(|| {
                 format!(
                     "The outcome of your decision is not known yet: AWS gave no clear answer ({}). \
@@ -502,13 +561,13 @@ async fn signal(
 /// person. `None`: it still waits, or SSM did not answer.
 async fn show_if_ended(
     app: &InteractionsApp,
+    ssm: &Ssm,
     request: &DecisionRequest<'_>,
     news: StepNews,
     record: Option<&StepRecord>,
     deadline: &Deadline,
 ) -> Option<String> {
-    let now = app
-        .ssm
+    let now = ssm
         .get_execution(
             &request.target.execution_id,
             &deadline.keeping(REPLY_RESERVE),
@@ -578,7 +637,7 @@ fn decided_prompt(
     decided: &[DecisionRecord],
 ) -> SlackMessage {
     if request.message_blocks.is_empty() {
-        render_decided_step(execution, step, decided, &app.region)
+        render_decided_step(execution, step, decided, &app.shown(&request.place))
     } else {
         render_decided(
             request.message_blocks,
@@ -620,7 +679,7 @@ async fn show_real_state(
     let deciding = record.map(|r| r.deciding(step)).unwrap_or_default();
     let text = explain_no_longer_waiting(execution, step, &deciding, news);
     if !request.from_ephemeral {
-        let current = render_outcome(execution, step, &deciding, &app.region);
+        let current = render_outcome(execution, step, &deciding, &app.shown(&request.place));
         replace(app, request, &current, deadline).await;
     }
     Some(text)

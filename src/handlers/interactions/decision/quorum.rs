@@ -11,11 +11,13 @@ use crate::domain::record::{DecisionClaim, DecisionRecord};
 use crate::domain::render::{StepNews, code, progress, render_progress};
 use crate::domain::waiting::{StepCheck, StepKind, check_step};
 use crate::handlers::interactions::InteractionsApp;
+use crate::ssm::Ssm;
 
 /// An approval SSM took for a step that needs several: the step may wait on.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn quorum_progress(
     app: &InteractionsApp,
+    ssm: &Ssm,
     request: &DecisionRequest<'_>,
     step: &Step,
     claim: &DecisionClaim,
@@ -31,7 +33,7 @@ pub(super) async fn quorum_progress(
     let met = per_person && approvals.len() >= needed as usize;
     let reading = deadline.keeping(REPLY_RESERVE);
     let (now, recorded) = tokio::join!(
-        app.ssm.get_execution(id, &reading),
+        ssm.get_execution(id, &reading),
         app.store
             .finish_decision(id, &step.name, claim, &record, met, &reading),
     );
@@ -59,7 +61,7 @@ pub(super) async fn quorum_progress(
                 // The step may have ended while the progress was on its way, after its
                 // event brought the prompt to its end: never leave buttons behind.
                 if let Some(answer) =
-                    show_if_ended(app, request, StepNews::NothingDone, None, deadline).await
+                    show_if_ended(app, ssm, request, StepNews::NothingDone, None, deadline).await
                 {
                     return Some(answer);
                 }

@@ -7,6 +7,12 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
+mod organization;
+
+pub use organization::{
+    ACCOUNT_NAMES, HUB_ACCOUNT_ID, OrganizationSettings, SPOKE_APPROVER_ROLE_NAME, SPOKE_ROLE_NAME,
+};
+
 use crate::domain::approvers::{ApproverPolicy, ApproversError};
 use crate::domain::routes::{RouteError, Routes, RunbookPrefixes, is_channel_id};
 
@@ -167,8 +173,11 @@ pub struct EventsSettings {
     pub resumable: RunbookPrefixes,
     /// Read only to draw prompts as the interactions function will treat them.
     pub approver_role: Option<String>,
+    /// Who may decide where no rule applies (`SLACK_APPROVERS`): the prompt says.
+    pub approvers: ApproverPolicy,
     pub reject_reason: ReasonMode,
     pub table: TableSettings,
+    pub organization: OrganizationSettings,
 }
 
 /// How a Reject asks for a reason (`REJECT_REASON`).
@@ -202,6 +211,7 @@ pub struct InteractionsSettings {
     /// Runbooks whose `aws:pause` steps may be resumed from Slack (`SLACK_RESUME_PREFIXES`).
     pub resumable: RunbookPrefixes,
     pub table: TableSettings,
+    pub organization: OrganizationSettings,
 }
 
 impl EventsSettings {
@@ -229,8 +239,10 @@ impl EventsSettings {
                 .get(APPROVER_ROLE_ARN)
                 .map(|raw| role_arn(&raw))
                 .transpose()?,
+            approvers: ApproverPolicy::parse(env.get(APPROVERS).as_deref())?,
             reject_reason: reason_mode(env)?,
             table: TableSettings::from_env(env)?,
+            organization: OrganizationSettings::from_env(env)?,
         })
     }
 }
@@ -264,6 +276,7 @@ impl InteractionsSettings {
             reject_reason: reason_mode(env)?,
             resumable: RunbookPrefixes::parse(&env.get(RESUME_PREFIXES).unwrap_or_default()),
             table: TableSettings::from_env(env)?,
+            organization: OrganizationSettings::from_env(env)?,
         })
     }
 }

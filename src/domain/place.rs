@@ -1,0 +1,164 @@
+//! Where a runbook runs: its AWS account and Region. An `aws:approve` step waits in
+//! the account and Region of its execution (the action runs in local executions only),
+//! so every call about it is made there. Pure: names and their checks.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// An account and Region. The account is unknown only for a single-account deployment
+/// that was not told its own (`HUB_ACCOUNT_ID` unset, as in local runs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Place {
+    pub account: Option<String>,
+    pub region: String,
+}
+
+impl Place {
+    pub fn new(account: Option<&str>, region: &str) -> Self {
+        Self {
+            account: account.map(str::to_owned),
+            region: region.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.account {
+            Some(account) => write!(f, "account {account}, {}", self.region),
+            None => f.write_str(&self.region),
+        }
+    }
+}
+
+/// A 12-digit AWS account ID.
+pub fn is_account_id(raw: &str) -> bool {
+    raw.len() == 12 && raw.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`: a Region goes into endpoints and
+/// console links, so nothing else is taken for one.
+pub fn is_region_name(raw: &str) -> bool {
+    (4..=32).contains(&raw.len())
+        && raw.starts_with(|c: char| c.is_ascii_lowercase())
+        && raw.ends_with(|c: char| c.is_ascii_digit())
+        && raw.contains('-')
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Friendly names for accounts (`ACCOUNT_NAMES`: `111122223333=payments-prod,…`),
+/// shown on prompts next to the ID.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountNames(BTreeMap<String, String>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountNamesError {
+    #[error("{0:?} is not AccountId=name")]
+    NotAPair(String),
+    #[error("{0:?} is not a 12-digit account ID")]
+    NotAnAccount(String),
+    #[error("account {0} is named twice")]
+    Duplicate(String),
+    #[error("the name of account {0} is empty or longer than 64 characters")]
+    BadName(String),
+}
+
+impl AccountNames {
+    pub fn parse(raw: &str) -> Result<Self, AccountNamesError> {
+        let mut names = BTreeMap::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let shown = || entry.chars().take(80).collect::<String>();
+            let (account, name) = entry
+                .split_once('=')
+                .ok_or_else(|| AccountNamesError::NotAPair(shown()))?;
+            let (account, name) = (account.trim(), name.trim());
+            if !is_account_id(account) {
+                return Err(AccountNamesError::NotAnAccount(
+                    account.chars().take(40).collect(),
+                ));
+            }
+            if name.is_empty() || name.chars().count() > 64 {
+                return Err(AccountNamesError::BadName(account.to_owned()));
+            }
+            if names.insert(account.to_owned(), name.to_owned()).is_some() {
+                return Err(AccountNamesError::Duplicate(account.to_owned()));
+            }
+        }
+        Ok(Self(names))
+    }
+
+    pub fn name_of(&self, account: &str) -> Option<&str> {
+        self.0.get(account).map(String::as_str)
+    }
+}
+
+/// A place as a prompt shows it: the account's friendly name, if it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown<'a> {
+    pub place: &'a Place,
+    pub account_name: Option<&'a str>,
+}
+
+impl<'a> Shown<'a> {
+    pub fn new(place: &'a Place, names: &'a AccountNames) -> Self {
+        Self {
+            place,
+            account_name: place.account.as_deref().and_then(|a| names.name_of(a)),
+        }
+    }
+
+    /// Only the Region, for a place whose account is not known.
+    pub fn region_only(place: &'a Place) -> Self {
+        Self {
+            place,
+            account_name: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_names_are_read_and_checked() {
+        let names =
+            AccountNames::parse(" 111122223333 = payments-prod , 444455556666=staging").unwrap();
+        assert_eq!(names.name_of("111122223333"), Some("payments-prod"));
+        assert_eq!(names.name_of("444455556666"), Some("staging"));
+        assert_eq!(names.name_of("999999999999"), None);
+        assert_eq!(AccountNames::parse("").unwrap(), AccountNames::default());
+        for bad in [
+            "111122223333",
+            "1111=payments",
+            "111122223333=",
+            "111122223333=a,111122223333=b",
+        ] {
+            assert!(AccountNames::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_region_names_are_regions() {
+        for ok in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "ap-southeast-4",
+        ] {
+            assert!(is_region_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "EU-WEST-1",
+            "eu west 1",
+            "eu-west-1.evil",
+            "x",
+            "eu-west",
+        ] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The rules document: which channel a step's prompt goes to, and who may decide it,
+//! by the step's account, Region and runbook. Pure: parsing, checks and matching.
+//!
+//! ```json
+//! {"rules": [
+//!   {"name": "payments production", "accounts": ["111122223333"], "regions": ["eu-west-1"],
+//!    "runbooks": ["Payments-"], "channel": "C0PAYMENTS", "approvers": ["U0123ABCD", "S0456EFGH"]}
+//! ]}
+//! ```
+//!
+//! Rules are tried in order and the first that matches wins; an omitted `accounts`,
+//! `regions` or `runbooks` (name prefixes) matches any. A step no rule matches falls
+//! back to `SLACK_ROUTES` / `SLACK_CHANNEL` and `SLACK_APPROVERS`: with no document at
+//! all, that is today's single rule.
+
+use serde::Deserialize;
+
+use super::approvers::ApproverPolicy;
+use super::place::{Place, is_account_id, is_region_name};
+use super::routes::{Routes, is_channel_id};
+
+/// A document holds at most this many rules (Parameter Store's String parameters
+/// hold 4 KB, or 8 KB in the advanced tier: a few dozen rules).
+pub const MAX_RULES: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub name: String,
+    accounts: Vec<String>,
+    regions: Vec<String>,
+    runbooks: Vec<String>,
+    pub channel: String,
+    pub approvers: ApproverPolicy,
+}
+
+impl Rule {
+    fn matches(&self, place: &Place, runbook: &str) -> bool {
+        let any_or =
+            |list: &[String], ok: &dyn Fn(&String) -> bool| list.is_empty() || list.iter().any(ok);
+        any_or(&self.accounts, &|a| place.account.as_deref() == Some(a))
+            && any_or(&self.regions, &|r| *r == place.region)
+            && any_or(&self.runbooks, &|p| runbook.starts_with(p.as_str()))
+    }
+
+    /// Whether the rule depends on the runbook's name (so a click must name it).
+    pub fn names_runbooks(&self) -> bool {
+        !self.runbooks.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RulesError {
+    #[error("the rules document is not JSON of the documented shape: {0}")]
+    Shape(String),
+    #[error("rule {rule}: {reason}")]
+    Rule { rule: String, reason: String },
+    #[error("the rules document has {0} rules; at most {MAX_RULES} are allowed")]
+    TooMany(usize),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    rules: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: Option<String>,
+    #[serde(default)]
+    accounts: Vec<String>,
+    #[serde(default)]
+    regions: Vec<String>,
+    #[serde(default)]
+    runbooks: Vec<String>,
+    channel: Option<String>,
+    approvers: Option<Vec<String>>,
+}
+
+impl Rules {
+    /// Reads and checks a document. Every error names the rule (by its `name`, or
+    /// its position) and what is wrong with it.
+    pub fn parse(raw: &str) -> Result<Self, RulesError> {
+        let document: Document =
+            serde_json::from_str(raw).map_err(|e| RulesError::Shape(e.to_string()))?;
+        if document.rules.len() > MAX_RULES {
+            return Err(RulesError::TooMany(document.rules.len()));
+        }
+        let mut rules: Vec<Rule> = vec![];
+        for (n, raw) in document.rules.into_iter().enumerate() {
+            let label = match raw.name.as_deref().map(str::trim) {
+                Some(name) if !name.is_empty() => format!("{} ({:?})", n + 1, shorten(name)),
+                _ => (n + 1).to_string(),
+            };
+            let bad = |reason: String| RulesError::Rule {
+                rule: label.clone(),
+                reason,
+            };
+            let name = raw
+                .name
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| format!("rule {}", n + 1));
+            if let Some(other) = rules.iter().find(|r| r.name == name) {
+                return Err(bad(format!(
+                    "the name {:?} is used twice",
+                    shorten(&other.name)
+                )));
+            }
+            let accounts = trimmed(raw.accounts);
+            if let Some(a) = accounts.iter().find(|a| !is_account_id(a)) {
+                return Err(bad(format!(
+                    "{:?} is not a 12-digit account ID",
+                    shorten(a)
+                )));
+            }
+            let regions = trimmed(raw.regions);
+            if let Some(r) = regions.iter().find(|r| !is_region_name(r)) {
+                return Err(bad(format!(
+                    "{:?} is not a Region name like eu-west-1",
+                    shorten(r)
+                )));
+            }
+            let runbooks = trimmed(raw.runbooks);
+            if runbooks.iter().any(String::is_empty) {
+                return Err(bad(
+                    "a runbook name prefix is empty (omit \"runbooks\" to match any runbook)"
+                        .into(),
+                ));
+            }
+            let channel = raw
+                .channel
+                .map(|c| c.trim().to_owned())
+                .ok_or_else(|| bad("it names no \"channel\"".into()))?;
+            if !is_channel_id(&channel) {
+                return Err(bad(format!(
+                    "{:?} is not a channel ID (like C0123456789)",
+                    shorten(&channel)
+                )));
+            }
+            let listed = raw
+                .approvers
+                .ok_or_else(|| bad("it names no \"approvers\"".into()))?;
+            let approvers = ApproverPolicy::parse(Some(&listed.join(","))).map_err(|e| {
+                bad(e
+                    .to_string()
+                    .trim_start_matches("SLACK_APPROVERS: ")
+                    .to_owned())
+            })?;
+            if approvers == ApproverPolicy::Nobody {
+                return Err(bad("its \"approvers\" list is empty".into()));
+            }
+            rules.push(Rule {
+                name,
+                accounts,
+                regions,
+                runbooks,
+                channel,
+                approvers,
+            });
+        }
+        Ok(Self { rules })
+    }
+
+    /// The first rule that matches the step's place and runbook.
+    pub fn first_match(&self, place: &Place, runbook: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.matches(place, runbook))
+    }
+
+    /// Whether which rule applies can depend on the runbook's name.
+    pub fn names_runbooks(&self) -> bool {
+        self.rules.iter().any(Rule::names_runbooks)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+/// What applies to one step: the rule's channel and approvers, or the fallback's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied<'a> {
+    pub channel: Option<&'a str>,
+    pub approvers: &'a ApproverPolicy,
+    /// The rule's name; `None` for the fallback.
+    pub rule: Option<&'a str>,
+}
+
+/// Today's one rule: `SLACK_ROUTES` / `SLACK_CHANNEL` and `SLACK_APPROVERS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    /// Only the events function posts, so only it knows a channel.
+    pub channel: Option<String>,
+    pub routes: Routes,
+    pub approvers: ApproverPolicy,
+}
+
+impl Fallback {
+    pub fn applied<'a>(&'a self, rules: &'a Rules, place: &Place, runbook: &str) -> Applied<'a> {
+        match rules.first_match(place, runbook) {
+            Some(rule) => Applied {
+                channel: Some(&rule.channel),
+                approvers: &rule.approvers,
+                rule: Some(&rule.name),
+            },
+            None => Applied {
+                channel: self
+                    .channel
+                    .as_deref()
+                    .map(|default| self.routes.channel_for(runbook, default)),
+                approvers: &self.approvers,
+                rule: None,
+            },
+        }
+    }
+}
+
+fn trimmed(list: Vec<String>) -> Vec<String> {
+    list.into_iter().map(|s| s.trim().to_owned()).collect()
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"{"rules": [
+        {"name": "payments production", "accounts": ["111122223333"], "regions": ["eu-west-1", "eu-central-1"],
+         "runbooks": ["Payments-"], "channel": "C0PAYMENTS", "approvers": ["U0123ABCD", "S0456EFGH"]},
+        {"name": "staging", "accounts": ["444455556666"], "channel": "C0STAGING", "approvers": ["*"]}
+    ]}"#;
+
+    fn at(account: &str, region: &str) -> Place {
+        Place::new(Some(account), region)
+    }
+
+    fn fallback() -> Fallback {
+        Fallback {
+            channel: Some("C0DEFAULT".into()),
+            routes: Routes::parse("Db-=C0DBA").unwrap(),
+            approvers: ApproverPolicy::parse(Some("U0OPS")).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_first_matching_rule_decides_channel_and_approvers() {
+        let rules = Rules::parse(EXAMPLE).unwrap();
+        let fallback = fallback();
+        let payments = fallback.applied(
+            &rules,
+            &at("111122223333", "eu-central-1"),
+            "Payments-Refund",
+        );
+        assert_eq!(payments.channel, Some("C0PAYMENTS"));
+        assert_eq!(payments.rule, Some("payments production"));
+        assert!(matches!(payments.approvers, ApproverPolicy::Listed { .. }));
+        // Same account, another Region or runbook: not this rule.
+        for (place, runbook) in [
+            (at("111122223333", "us-east-1"), "Payments-Refund"),
+            (at("111122223333", "eu-west-1"), "Db-Failover"),
+        ] {
+            let other = fallback.applied(&rules, &place, runbook);
+            assert_eq!(other.rule, None);
+            assert_eq!(other.approvers, &fallback.approvers);
+        }
+        let routed = fallback.applied(&rules, &at("111122223333", "us-east-1"), "Db-Failover");
+        assert_eq!(routed.channel, Some("C0DBA"));
+        let staging = fallback.applied(&rules, &at("444455556666", "ap-south-1"), "Anything");
+        assert_eq!(
+            (staging.channel, staging.approvers),
+            (Some("C0STAGING"), &ApproverPolicy::Anyone)
+        );
+        // A place whose account is unknown matches only rules that name no account.
+        let unknown = fallback.applied(&rules, &Place::new(None, "eu-west-1"), "Payments-X");
+        assert_eq!(unknown.rule, None);
+    }
+
+    #[test]
+    fn a_bad_document_is_refused_naming_the_rule() {
+        let cases = [
+            (
+                r#"{"rules": [{"name": "a", "accounts": ["1234"], "channel": "C0A", "approvers": ["U0A"]}]}"#,
+                "rule 1 (\"a\"): \"1234\" is not a 12-digit account ID",
+            ),
+            (
+                r#"{"rules": [{"channel": "C0A", "approvers": ["U0A"]}, {"channel": "ops", "approvers": ["U0A"]}]}"#,
+                "rule 2: \"ops\" is not a channel ID",
+            ),
+            (
+                r#"{"rules": [{"name": "x", "approvers": ["U0A"]}]}"#,
+                "rule 1 (\"x\"): it names no \"channel\"",
+            ),
+            (
+                r#"{"rules": [{"name": "x", "channel": "C0A"}]}"#,
+                "rule 1 (\"x\"): it names no \"approvers\"",
+            ),
+            (
+                r#"{"rules": [{"name": "x", "channel": "C0A", "approvers": []}]}"#,
+                "its \"approvers\" list is empty",
+            ),
+            (
+                r#"{"rules": [{"name": "x", "channel": "C0A", "approvers": ["alice"]}]}"#,
+                "rule 1 (\"x\"): \"alice\" is not a Slack user ID",
+            ),
+            (
+                r#"{"rules": [{"name": "x", "regions": ["Europe"], "channel": "C0A", "approvers": ["*"]}]}"#,
+                "\"Europe\" is not a Region name",
+            ),
+            (
+                r#"{"rules": [{"name": "x", "runbooks": [""], "channel": "C0A", "approvers": ["*"]}]}"#,
+                "a runbook name prefix is empty",
+            ),
+            (
+                r#"{"rules": [{"name": "x", "channel": "C0A", "approvers": ["*"]}, {"name": "x", "channel": "C0B", "approvers": ["*"]}]}"#,
+                "rule 2 (\"x\"): the name \"x\" is used twice",
+            ),
+            (
+                r#"{"rules": [{"name": "x", "chanel": "C0A", "approvers": ["*"]}]}"#,
+                "unknown field `chanel`",
+            ),
+            (r#"{"rule": []}"#, "not JSON of the documented shape"),
+            ("not json", "not JSON of the documented shape"),
+        ];
+        for (raw, expected) in cases {
+            let err = Rules::parse(raw).unwrap_err().to_string();
+            assert!(err.contains(expected), "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_empty_document_leaves_the_fallback_alone() {
+        let rules = Rules::parse(r#"{"rules": []}"#).unwrap();
+        assert!(rules.is_empty() && !rules.names_runbooks());
+        let fallback = fallback();
+        let applied = fallback.applied(&rules, &at("111122223333", "eu-west-1"), "Anything");
+        assert_eq!(applied.channel, Some("C0DEFAULT"));
+        assert!(Rules::parse(EXAMPLE).unwrap().names_runbooks());
+    }
+}

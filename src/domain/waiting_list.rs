@@ -1,0 +1,253 @@
+//! The `/approvals` list: what waits for this person, newest first, from the index of
+//! what waits, a page at a time with a "More" button for the next.
+
+use serde_json::{Value, json};
+
+use super::interaction::LIST_MORE_ACTION_ID;
+use super::place::Shown;
+use super::record::WaitingStep;
+use super::render::{
+    PromptStyle, SlackMessage, buttons, code, console_url, context, escape, notification, one_line,
+    quote, section, slack_date, truncate, where_text,
+};
+use super::views::age;
+use super::waiting::StepKind;
+
+/// At most this many steps per page (two blocks each, well inside a message's 50).
+pub const LISTED_MAX: usize = 10;
+const LIST_MESSAGE_MAX: usize = 300;
+
+/// One waiting step as the list shows it.
+#[derive(Debug, Clone)]
+pub enum Listed<'a> {
+    /// With its own buttons, bound to the step run like a prompt's.
+    Decidable {
+        step: &'a WaitingStep,
+        shown: Shown<'a>,
+        style: PromptStyle,
+    },
+    /// Without buttons: anyone who can see the prompt may decide it, so it is decided
+    /// on the prompt (the list reaches people the prompt does not): a link to it.
+    Linked {
+        step: &'a WaitingStep,
+        shown: Shown<'a>,
+        permalink: Option<String>,
+    },
+}
+
+/// One page of the list. `more`: where the next page starts, if there is one;
+/// `first`: this is the answer to the command itself, not a "More" click.
+pub fn waiting_list(
+    listed: &[Listed<'_>],
+    more: Option<&str>,
+    first: bool,
+    now_unix: i64,
+) -> SlackMessage {
+    if listed.is_empty() && more.is_none() {
+        let text = if first {
+            ":white_check_mark: Nothing waits for your decision right now."
+        } else {
+            ":white_check_mark: That was all: nothing more waits for your decision."
+        };
+        return SlackMessage {
+            text: "Nothing waits for your decision.".into(),
+            blocks: vec![section(text)],
+        };
+    }
+    let heading = if first {
+        "*Waiting for your decision*, newest first"
+    } else {
+        "*More waiting for your decision*, newest first"
+    };
+    let mut blocks = vec![section(heading)];
+    for item in listed.iter().take(LISTED_MAX) {
+        match item {
+            Listed::Decidable { step, shown, style } => {
+                blocks.push(section(&line(step, shown, now_unix)));
+                if let Some(mut actions) = buttons(&step.target, &step.step_key, step.kind, *style)
+                {
+                    actions["block_id"] = json!(truncate(
+                        &format!("ssm_list/{}/{}", step.target.execution_id, step.step_key),
+                        255
+                    ));
+                    blocks.push(actions);
+                }
+            }
+            Listed::Linked {
+                step,
+                shown,
+                permalink,
+            } => {
+                let mut text = line(step, shown, now_unix);
+                text.push_str(&match permalink {
+                    Some(link) => format!("\n<{link}|Decide on its prompt>"),
+                    None => "\nIts prompt could not be found: decide in the console.".into(),
+                });
+                blocks.push(section(&text));
+            }
+        }
+    }
+    if let Some(cursor) = more {
+        blocks.push(more_button(cursor));
+    } else if !first {
+        blocks.push(context("That is all that waits for you."));
+    }
+    let count = listed.len().min(LISTED_MAX);
+    SlackMessage {
+        text: notification(&format!(
+            "{count}{} {} waiting for your decision",
+            if more.is_some() { " or more" } else { "" },
+            if count == 1 && more.is_none() {
+                "runbook"
+            } else {
+                "runbooks"
+            }
+        )),
+        blocks,
+    }
+}
+
+fn more_button(cursor: &str) -> Value {
+    json!({"type": "actions", "block_id": "ssm_list_more", "elements": [
+        {"type": "button", "action_id": LIST_MORE_ACTION_ID,
+         "text": {"type": "plain_text", "text": "More"}, "value": cursor}
+    ]})
+}
+
+fn line(step: &WaitingStep, shown: &Shown<'_>, now_unix: i64) -> String {
+    let what = match step.kind {
+        StepKind::Approval => "approval",
+        StepKind::Pause => "pause",
+    };
+    let mut text = format!(
+        "*<{}|{}>* · {what} step {} · waiting {} · {}",
+        console_url(&step.place.region, step.target.execution_id.as_str()),
+        escape(&one_line(&truncate(&step.runbook, 80))),
+        code(&step.target.step_name),
+        age(now_unix - step.since_unix),
+        where_text(shown)
+    );
+    if let Some(at) = step.times_out_at_unix {
+        text.push_str(&format!(" · times out {}", slack_date(at)));
+    }
+    if step.kind == StepKind::Approval
+        && let Some(message) = &step.message
+    {
+        text.push_str(&format!(
+            "\n{}",
+            quote(&one_line(&truncate(message, LIST_MESSAGE_MAX)))
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::execution::ExecutionId;
+    use crate::domain::place::{AccountNames, Place};
+    use crate::domain::waiting::StepTarget;
+
+    fn waiting(n: usize, kind: StepKind, place: &Place) -> WaitingStep {
+        let execution_id = ExecutionId::parse(&format!("00000000-0000-4000-8000-{n:012}")).unwrap();
+        WaitingStep {
+            target: StepTarget {
+                execution_id,
+                step_name: "approve".into(),
+                step_execution_id: Some(format!("s-{n}")),
+                runbook: Some(format!("Deploy<{n}>")),
+                account: place.account.clone(),
+                region: Some(place.region.clone()),
+            },
+            step_key: format!("s-{n}"),
+            kind,
+            place: place.clone(),
+            runbook: format!("Deploy<{n}>"),
+            message: Some("ship <!here>".into()),
+            since_unix: 1_000,
+            times_out_at_unix: Some(90_000),
+            prompt: None,
+        }
+    }
+
+    #[test]
+    fn a_page_stays_within_block_kit_limits_and_offers_the_next() {
+        let place = Place::new(Some("111122223333"), "eu-west-1");
+        let names = AccountNames::parse("111122223333=payments-prod").unwrap();
+        let steps: Vec<WaitingStep> = (0..30)
+            .map(|n| waiting(n, StepKind::Approval, &place))
+            .collect();
+        let listed: Vec<Listed> = steps
+            .iter()
+            .map(|step| Listed::Decidable {
+                step,
+                shown: Shown::new(&step.place, &names),
+                style: PromptStyle::default(),
+            })
+            .collect();
+        let m = waiting_list(&listed, Some("{\"cursor\":1}"), true, 1_000 + 3 * 3600);
+        assert!(m.blocks.len() <= 50, "{}", m.blocks.len());
+        let actions: Vec<&Value> = m.blocks.iter().filter(|b| b["type"] == "actions").collect();
+        assert_eq!(
+            actions.len(),
+            LISTED_MAX + 1,
+            "ten steps and the More button"
+        );
+        let more = actions.last().unwrap();
+        assert_eq!(more["elements"][0]["action_id"], LIST_MORE_ACTION_ID);
+        assert_eq!(more["elements"][0]["value"], "{\"cursor\":1}");
+        let text = m
+            .blocks
+            .iter()
+            .filter(|b| b["type"] == "section")
+            .map(|b| b.to_string())
+            .collect::<String>();
+        assert!(text.contains("waiting 3 h"), "{text}");
+        assert!(text.contains("payments-prod (`111122223333`)"), "{text}");
+        assert!(text.contains("eu-west-1.console.aws.amazon.com"), "{text}");
+        // Runbook text stays data.
+        assert!(
+            !text.contains("<!here>") && !text.contains("Deploy<"),
+            "{text}"
+        );
+        // Each button names the step run and where it waits.
+        let value = actions[0]["elements"][0]["value"].as_str().unwrap();
+        let target = crate::domain::interaction::parse_button_value(value).unwrap();
+        assert_eq!(target.account.as_deref(), Some("111122223333"));
+        assert_eq!(target.region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn a_linked_entry_has_no_buttons_and_an_empty_list_says_so() {
+        let place = Place::new(None, "us-east-1");
+        let step = waiting(1, StepKind::Pause, &place);
+        let listed = [
+            Listed::Linked {
+                step: &step,
+                shown: Shown::region_only(&place),
+                permalink: Some("https://x.slack.com/archives/C1/p1".into()),
+            },
+            Listed::Linked {
+                step: &step,
+                shown: Shown::region_only(&place),
+                permalink: None,
+            },
+        ];
+        let m = waiting_list(&listed, None, true, 2_000);
+        assert!(m.blocks.iter().all(|b| b["type"] != "actions"));
+        let text = serde_json::to_string(&m.blocks).unwrap();
+        assert!(text.contains("<https://x.slack.com/archives/C1/p1|Decide on its prompt>"));
+        assert!(text.contains("decide in the console"));
+        assert!(
+            waiting_list(&[], None, true, 0)
+                .text
+                .contains("Nothing waits")
+        );
+        let last = waiting_list(&[], None, false, 0);
+        assert!(
+            serde_json::to_string(&last.blocks)
+                .unwrap()
+                .contains("That was all")
+        );
+    }
+}
