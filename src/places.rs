@@ -31,6 +31,10 @@ const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 /// The spoke role's sessions are named so; CloudTrail and SSM's `ApproverDecisions`
 /// show `assumed-role/<SPOKE_ROLE_NAME>/ssm-slack-approvals`.
 pub const SPOKE_SESSION_NAME: &str = "ssm-slack-approvals";
+/// The session policy of the events function's spoke sessions: it only reads, so its
+/// sessions may only read, whatever the spoke role allows (a session's permissions are
+/// the intersection of the role's and this policy's).
+pub const READ_ONLY_SESSION_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:GetAutomationExecution","ssm:DescribeAutomationStepExecutions"],"Resource":"*"}]}"#;
 /// At most this many accounts' sessions are kept (about 1 KB each); past it, the one
 /// that expires first makes room.
 pub const KEPT_ACCOUNTS: usize = 500;
@@ -97,6 +101,9 @@ pub struct Places {
     spoke: Option<SpokeRoles>,
     /// The home account's per-person role (`APPROVER_ROLE_ARN`).
     approver_role: Option<String>,
+    /// A session policy for every spoke session ([`READ_ONLY_SESSION_POLICY`] for a
+    /// function that never signals).
+    session_policy: Option<&'static str>,
     kept: Mutex<HashMap<String, Kept>>,
 }
 
@@ -114,8 +121,15 @@ impl Places {
             sts,
             spoke,
             approver_role,
+            session_policy: None,
             kept: Mutex::default(),
         }
+    }
+
+    /// Spoke sessions limited by `policy` (see [`READ_ONLY_SESSION_POLICY`]).
+    pub fn with_session_policy(mut self, policy: &'static str) -> Self {
+        self.session_policy = Some(policy);
+        self
     }
 
     /// The deployment's own account and Region.
@@ -217,10 +231,13 @@ impl Places {
         }
         let credentials = assume(
             &self.sts,
-            account,
-            role,
-            session_name,
-            source_identity,
+            Assume {
+                account,
+                role,
+                session_name,
+                source_identity,
+                policy: self.session_policy,
+            },
             deadline,
             "ssm-slack-approvals-spoke",
         )
@@ -273,16 +290,30 @@ fn lasts(credentials: &Credentials) -> bool {
         .is_some_and(|left| left > REFRESH_BEFORE)
 }
 
+/// What one `AssumeRole` asks for.
+pub(crate) struct Assume<'a> {
+    pub account: &'a str,
+    pub role: &'a str,
+    pub session_name: &'a str,
+    pub source_identity: Option<&'a str>,
+    /// A session policy that narrows what the session may do.
+    pub policy: Option<&'a str>,
+}
+
 /// One `AssumeRole`, inside `deadline`.
 pub(crate) async fn assume(
     sts: &aws_sdk_sts::Client,
-    account: &str,
-    role: &str,
-    session_name: &str,
-    source_identity: Option<&str>,
+    asked: Assume<'_>,
     deadline: &Deadline,
     provider: &'static str,
 ) -> Result<Credentials, PlaceError> {
+    let Assume {
+        account,
+        role,
+        session_name,
+        source_identity,
+        policy,
+    } = asked;
     let mut limits = aws_sdk_sts::config::Builder::default();
     limits.set_timeout_config(Some(sdk_timeouts(deadline, Duration::ZERO)?));
     let refused = |code: Option<String>, message: String| PlaceError::CannotAssume {
@@ -296,6 +327,7 @@ pub(crate) async fn assume(
         .role_arn(role)
         .role_session_name(session_name)
         .set_source_identity(source_identity.map(str::to_owned))
+        .set_policy(policy.map(str::to_owned))
         .duration_seconds(SESSION_SECS)
         .customize()
         .config_override(limits)
@@ -323,6 +355,18 @@ pub(crate) async fn assume(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_read_only_session_policy_allows_exactly_the_reads() {
+        let policy: serde_json::Value = serde_json::from_str(READ_ONLY_SESSION_POLICY).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0]["Effect"], "Allow");
+        assert_eq!(
+            statements[0]["Action"],
+            serde_json::json!(["ssm:GetAutomationExecution", "ssm:DescribeAutomationStepExecutions"])
+        );
+    }
 
     #[test]
     fn role_arns_follow_the_partition_of_the_region() {

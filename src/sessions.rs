@@ -16,7 +16,7 @@ use aws_sdk_ssm::config::Credentials;
 
 use crate::deadline::{Deadline, OutOfTime};
 use crate::domain::identity::{SessionNameError, session_name};
-use crate::places::{PlaceError, assume};
+use crate::places::{Assume, PlaceError, assume};
 
 /// A kept session is used only while it has at least this long to live.
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
@@ -80,10 +80,13 @@ impl PersonSessions {
         let account = role_arn.split(':').nth(4).unwrap_or_default();
         let credentials = assume(
             &self.client,
-            account,
-            role_arn,
-            name,
-            Some(name),
+            Assume {
+                account,
+                role: role_arn,
+                session_name: name,
+                source_identity: Some(name),
+                policy: None,
+            },
             &deadline,
             "slack-approver-session",
         )

@@ -5,7 +5,8 @@
 mod support;
 
 use approvals::domain::interaction::{
-    APPROVE_ACTION_ID, REASON_BLOCK_ID, REASON_INPUT_ID, REJECT_ACTION_ID, RESUME_ACTION_ID,
+    APPROVE_ACTION_ID, LIST_MORE_ACTION_ID, REASON_BLOCK_ID, REASON_INPUT_ID, REJECT_ACTION_ID,
+    RESUME_ACTION_ID,
 };
 use serde_json::Value;
 use stand_ins::slack::{Person, ViewAnswer};
@@ -372,15 +373,17 @@ async fn approvals_lists_what_waits_with_buttons_that_decide() {
     let pause_id = h.ssm.start_automation(paused);
     let done = h.start_runbook(1);
     h.ssm.cancel(&done);
+    h.deliver_events().await;
+    let ssm_calls = h.ssm.calls().len();
 
-    // Someone who may not decide gets no list.
+    // Someone who may not decide is listed nothing.
     let refused = h.slack.slash_command(&mallory(), "C0OPS", "/approvals", "");
     let (status, body) = h
         .invoke_interactions(&refused.to_apigw_v2_event(false))
         .await;
     assert_eq!(status, 200);
     assert!(
-        body.contains("only <@U0ALICE>") && !body.contains("ssm_approve"),
+        body.contains("Nothing waits for your decision") && !body.contains("ssm_approve"),
         "{body}"
     );
 
@@ -390,29 +393,48 @@ async fn approvals_lists_what_waits_with_buttons_that_decide() {
         .await;
     assert_eq!(status, 200);
     let (list_id, answer) = list_of(&h, &body, &alice());
-    let text = answer["blocks"].to_string();
-    assert!(text.contains("13 runbooks wait"), "{text}");
-    assert!(text.contains("…and 3 more"), "{text}");
-    assert!(!text.contains(&done), "a cancelled runbook is not listed");
-    // Newest first: the pause (started last of the waiting ones) leads, with Resume.
-    let first_actions = answer["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["type"] == "actions")
-        .unwrap();
+    let first = answer["blocks"].to_string();
+    let listed = |text: &str| {
+        ids.iter()
+            .chain([&pause_id])
+            .filter(|id| text.contains(id.as_str()))
+            .count()
+    };
+    assert_eq!(listed(&first), 10, "a page of ten: {first}");
+    assert!(!first.contains(&done), "a cancelled runbook is not listed");
     assert!(
-        first_actions["block_id"]
-            .as_str()
-            .unwrap()
-            .contains(&pause_id),
-        "{first_actions}"
+        first.contains(LIST_MORE_ACTION_ID),
+        "a More button: {first}"
     );
-    assert_eq!(first_actions["elements"][0]["action_id"], RESUME_ACTION_ID);
-    assert_eq!(h.ssm.count_calls("DescribeAutomationExecutions"), 1);
+    assert_eq!(h.ssm.calls().len(), ssm_calls, "the list asks SSM nothing");
+    // The next page holds the other three, the list of what waits is whole.
+    let more = h
+        .slack
+        .click_ephemeral(&list_id, &alice(), "ssm_list_more", LIST_MORE_ACTION_ID)
+        .unwrap();
+    h.invoke_interactions(&more.to_apigw_v2_event(false)).await;
+    let second = h.slack.ephemeral_message(&list_id).unwrap();
+    let second = serde_json::to_string(&second.blocks).unwrap();
+    assert_eq!(listed(&second), 3, "{second}");
+    assert!(!second.contains(LIST_MORE_ACTION_ID));
+    // The pause is listed with Resume.
+    let both = format!("{first}{second}");
+    assert!(both.contains(&format!("ssm_list/{pause_id}")) && both.contains(RESUME_ACTION_ID));
+    let (list_id, answer) = {
+        let command = h.slack.slash_command(&alice(), "C0OPS", "/approvals", "");
+        let (_, body) = h
+            .invoke_interactions(&command.to_apigw_v2_event(false))
+            .await;
+        list_of(&h, &body, &alice())
+    };
 
     // A click in the list decides exactly that step; the list is not replaced.
-    let newest_approval = ids.last().unwrap();
+    let listed_first = answer["blocks"].to_string();
+    let newest_approval = ids
+        .iter()
+        .rev()
+        .find(|id| listed_first.contains(id.as_str()))
+        .unwrap();
     let block = answer["blocks"]
         .as_array()
         .unwrap()
@@ -462,7 +484,7 @@ async fn nothing_waiting_is_said_plainly() {
         .invoke_interactions(&command.to_apigw_v2_event(false))
         .await;
     assert_eq!(status, 200);
-    assert!(body.contains("No automation execution waits"), "{body}");
+    assert!(body.contains("Nothing waits for your decision"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

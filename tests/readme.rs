@@ -173,6 +173,12 @@ fn readme_documents_every_variable_the_functions_read() {
         RESUME_PREFIXES,
         APPROVER_ROLE_ARN,
         REJECT_REASON,
+        approvals::rules::RULES_PARAMETER,
+        approvals::rules::RULES_REFRESH_SECONDS,
+        approvals::config::HUB_ACCOUNT_ID,
+        approvals::config::SPOKE_ROLE_NAME,
+        approvals::config::SPOKE_APPROVER_ROLE_NAME,
+        approvals::config::ACCOUNT_NAMES,
     ];
     for variable in read_by_the_code {
         assert!(
@@ -195,7 +201,8 @@ fn readme_documents_every_variable_the_functions_read() {
             && (name.starts_with("SLACK_")
                 || name.starts_with("APPROVAL")
                 || name.starts_with("APPROVER_")
-                || name == "REJECT_REASON")
+                || name.starts_with("SPOKE_")
+                || matches!(name, "REJECT_REASON" | "HUB_ACCOUNT_ID" | "ACCOUNT_NAMES"))
         {
             assert!(
                 known.contains(&name),

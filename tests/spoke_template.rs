@@ -1,15 +1,21 @@
 //! One Slack app for a whole AWS Organization: spoke.yaml (deployed by a service-managed
 //! StackSet to member accounts and Regions) and the hub's organization mode in template.yaml
 //! agree with each other and with the code. The spokes forward exactly the events the hub
-//! listens to; their roles exist once per account, are trusted by the hub's function roles
-//! only, and allow exactly the SSM calls the code makes; the hub admits its organization
-//! only, and may assume those roles only in it; both templates use the same names.
+//! listens to; their roles exist once per member account (not in the hub's), are trusted by
+//! the hub's function roles only, and allow exactly the SSM calls the code makes; the hub
+//! admits its organization only, and may assume those roles only in it, exactly as the
+//! code's STS calls ask; both templates use the same names, and the hub prints what the
+//! spoke's parameters take.
 
 use std::collections::BTreeMap;
 
-mod support;
+// The YAML reader alone: the rest of tests/support builds the handlers and the stand-ins,
+// which these checks of the templates do not need.
+#[path = "support/yaml.rs"]
+#[allow(dead_code)]
+mod yaml;
 
-use support::yaml::{self, Yaml, s, tag};
+use yaml::{Yaml, s, tag};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR")))
@@ -225,14 +231,13 @@ fn the_hub_access_role_allows_exactly_the_ssm_calls_the_code_makes() {
     );
     let granted = role_statements(role);
     // The calls the hub's functions make on automation executions (src/ssm.rs, Ssm::
-    // get_execution, latest_steps, waiting_executions, send_decision); the Slack secrets
-    // (ssm:GetParameter) stay in the hub.
+    // get_execution, latest_steps, send_decision; /approvals reads the hub's table, not
+    // SSM's list); the Slack secrets and the rules (ssm:GetParameter) stay in the hub.
     assert_eq!(
         actions(&granted),
         [
             "ssm:GetAutomationExecution",
             "ssm:DescribeAutomationStepExecutions",
-            "ssm:DescribeAutomationExecutions",
             "ssm:SendAutomationSignal",
         ]
     );
@@ -257,17 +262,12 @@ fn the_hub_access_role_allows_exactly_the_ssm_calls_the_code_makes() {
         } else {
             assert_eq!(cond, &None, "{acts:?}");
         }
-        let resource = statement.at(&["Resource"]);
-        if acts == ["ssm:DescribeAutomationExecutions"] {
-            // It takes no resource-level scope.
-            assert_eq!(resource, &s("*"));
-        } else {
-            assert_eq!(
-                resource,
-                &sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:automation-execution/*"),
-                "{acts:?}"
-            );
-        }
+        // This account's executions, in every Region; nothing on every resource.
+        assert_eq!(
+            statement.at(&["Resource"]),
+            &sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:automation-execution/*"),
+            "{acts:?}"
+        );
     }
     assert_eq!(
         t.at(&["Conditions", "NotPerPerson"]),
@@ -336,7 +336,11 @@ fn per_person_sessions_in_member_accounts_are_allowed_exactly_as_the_code_asks_f
         t.at(&["Conditions", "CreatesApproverRole"]),
         &tag(
             "!And",
-            seq([condition("IsPrimaryRegion"), condition("PerPerson")])
+            seq([
+                condition("IsPrimaryRegion"),
+                condition("IsMemberAccount"),
+                condition("PerPerson")
+            ])
         )
     );
     let granted = role_statements(role);
@@ -346,11 +350,24 @@ fn per_person_sessions_in_member_accounts_are_allowed_exactly_as_the_code_asks_f
         granted[0].1.at(&["Resource"]),
         &sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:automation-execution/*")
     );
-    // The code names the session after the Slack user and sets it as the source identity,
-    // and tags nothing (src/sessions.rs): sts:SetSourceIdentity, no sts:TagSession.
-    let sessions = read("src/sessions.rs");
-    assert!(sessions.contains(".source_identity("));
-    assert!(!sessions.contains(".tags(") && !sessions.contains(".transitive_tag_keys("));
+    // The code names a person's session after the Slack user and sets it as the source
+    // identity, and tags nothing (src/sessions.rs, through the .assume_role() calls under
+    // src/): sts:SetSourceIdentity, no sts:TagSession.
+    let sessions: String = read("src/sessions.rs").split_whitespace().collect();
+    assert!(
+        sessions.contains("session_name(user_id)"),
+        "src/sessions.rs names sessions after the Slack user"
+    );
+    assert!(
+        sessions.contains(".source_identity(name)")
+            || sessions.contains("name,Some(name)")
+            || sessions.contains("source_identity:Some(name)"),
+        "src/sessions.rs sets the session's name as its source identity"
+    );
+    for (file, methods) in assume_role_calls() {
+        let asked = sts_actions(&methods);
+        assert!(!asked.contains(&"sts:TagSession".to_owned()), "{file}");
+    }
     // The hub's side: the interactions function may assume it, only in the organization.
     let assume = resource(&h, "SpokeApproverAssumePolicy");
     assert_eq!(assume.at(&["Condition"]).str(), "OrganizationPerPerson");
@@ -556,14 +573,14 @@ fn the_hub_admits_its_organization_only_and_assumes_roles_only_there() {
     // The functions learn the spoke roles' names from these variables (empty: one account).
     let variables = h.at(&["Globals", "Function", "Environment", "Variables"]);
     assert_eq!(
-        variables.at(&["SPOKE_ROLE_NAME"]),
+        variables.at(&[approvals::config::SPOKE_ROLE_NAME]),
         &tag(
             "!If",
             seq([s("HasOrganization"), reference("SpokeRoleName"), s("")])
         )
     );
     assert_eq!(
-        variables.at(&["SPOKE_APPROVER_ROLE_NAME"]),
+        variables.at(&[approvals::config::SPOKE_APPROVER_ROLE_NAME]),
         &tag(
             "!If",
             seq([
@@ -658,4 +675,280 @@ fn the_yaml_reader_reads_what_the_templates_use() {
     for template in [spoke(), hub()] {
         assert!(template.at(&["Resources"]).map().len() >= 6);
     }
+}
+
+#[test]
+fn the_roles_the_hub_assumes_exist_in_member_accounts_only() {
+    let t = spoke();
+    // In the hub's own account the functions read and signal with their own roles, in every
+    // Region (template.yaml's HUB_ACCOUNT_ID): a spoke role there would be trust nobody uses.
+    assert_eq!(
+        t.at(&["Conditions", "IsMemberAccount"]),
+        &tag(
+            "!Not",
+            seq([tag(
+                "!Equals",
+                seq([reference("AWS::AccountId"), reference("HubAccountId")])
+            )])
+        )
+    );
+    assert_eq!(
+        resource(&t, "HubAccessRole").at(&["Condition"]).str(),
+        "CreatesHubAccessRole"
+    );
+    assert_eq!(
+        t.at(&["Conditions", "CreatesHubAccessRole"]),
+        &tag(
+            "!And",
+            seq([condition("IsPrimaryRegion"), condition("IsMemberAccount")])
+        )
+    );
+    // The forwarding role is needed there too: the hub account's other Regions forward.
+    assert_eq!(
+        resource(&t, "ForwardingRole").at(&["Condition"]).str(),
+        "IsPrimaryRegion"
+    );
+    // Every combination of account and Region leaves the stack something to create.
+    let conditions = t.at(&["Conditions"]);
+    assert_eq!(
+        conditions.at(&["NothingElse"]),
+        &tag(
+            "!And",
+            seq([
+                condition("IsHub"),
+                tag("!Not", seq([condition("IsPrimaryRegion")]))
+            ])
+        )
+    );
+}
+
+/// Every Rust file under src/, with its path, comments dropped and without whitespace (so
+/// rustfmt's line breaks do not matter).
+fn code_under_src() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push((
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")),
+        &mut files,
+    );
+    files
+        .into_iter()
+        .map(|(path, text)| {
+            let code: String = text
+                .lines()
+                .map(|l| l.split("//").next().unwrap())
+                .flat_map(str::chars)
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            (path, code)
+        })
+        .collect()
+}
+
+/// Each `.assume_role()` call under src/: its file and the builder methods chained on it
+/// (up to `.send()`), with their arguments.
+fn assume_role_calls() -> Vec<(String, Vec<(String, String)>)> {
+    let mut calls = Vec::new();
+    for (path, code) in code_under_src() {
+        for (at, _) in code.match_indices(".assume_role()") {
+            let chain = &code[at + ".assume_role()".len()..];
+            let chain = &chain[..chain.find(".send()").expect("a sent call")];
+            let mut methods = Vec::new();
+            let mut rest = chain;
+            while let Some(call) = rest.strip_prefix('.') {
+                let open = call.find('(').expect("a method call");
+                // The argument: up to the matching parenthesis.
+                let mut depth = 0;
+                let close = call[open..]
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        depth += match c {
+                            '(' => 1,
+                            ')' => -1,
+                            _ => 0,
+                        };
+                        depth == 0
+                    })
+                    .expect("a closed call")
+                    .0
+                    + open;
+                methods.push((call[..open].to_owned(), call[open + 1..close].to_owned()));
+                rest = &call[close + 1..];
+            }
+            calls.push((path.clone(), methods));
+        }
+    }
+    calls
+}
+
+/// The STS actions a call may need: sts:AssumeRole, sts:SetSourceIdentity if it sets (or
+/// may set) a source identity, sts:TagSession if it passes session tags.
+fn sts_actions(methods: &[(String, String)]) -> Vec<String> {
+    let sets = |names: &[&str]| methods.iter().any(|(m, _)| names.contains(&m.as_str()));
+    let mut needed = vec!["sts:AssumeRole".to_owned()];
+    if sets(&["source_identity", "set_source_identity"]) {
+        needed.push("sts:SetSourceIdentity".into());
+    }
+    if sets(&[
+        "tags",
+        "set_tags",
+        "transitive_tag_keys",
+        "set_transitive_tag_keys",
+    ]) {
+        needed.push("sts:TagSession".into());
+    }
+    needed
+}
+
+#[test]
+fn the_hub_may_assume_roles_exactly_as_the_codes_sts_calls_ask() {
+    let (t, h) = (spoke(), hub());
+    let calls = assume_role_calls();
+    let files: Vec<&String> = calls.iter().map(|(f, _)| f).collect();
+    assert!(!calls.is_empty(), "no .assume_role() under src/");
+    let mut asked: Vec<String> = calls.iter().flat_map(|(_, m)| sts_actions(m)).collect();
+    asked.sort();
+    asked.dedup();
+    // What the calls under src/ may ask for, all together: a session, with a source
+    // identity (a person's), and no session tags.
+    assert_eq!(
+        asked,
+        ["sts:AssumeRole", "sts:SetSourceIdentity"],
+        "the .assume_role() calls in {files:?}"
+    );
+    for (file, methods) in &calls {
+        for needed in ["role_arn", "role_session_name"] {
+            assert!(
+                methods.iter().any(|(m, _)| m == needed),
+                "{file}: .assume_role() without .{needed}()"
+            );
+        }
+    }
+    // Two kinds of session. The spoke role's, named ssm-slack-approvals (Approvers in
+    // member accounts list assumed-role/<SpokeRoleName>/ssm-slack-approvals) and without a
+    // source identity, which its trust does not allow; and a person's, named after them,
+    // with their ID as source identity (the test above).
+    let literal = "\"ssm-slack-approvals\"";
+    let code = code_under_src();
+    let named = |name: &str| {
+        calls.iter().any(|(_, methods)| {
+            methods
+                .iter()
+                .any(|(m, a)| m == "role_session_name" && a.trim_start_matches('&') == name)
+                && sts_actions(methods) == ["sts:AssumeRole"]
+        })
+    };
+    let constants: Vec<String> = code
+        .iter()
+        .flat_map(|(_, c)| {
+            c.match_indices(&format!(":&str={literal};"))
+                .map(|(at, _)| {
+                    let before = &c[..at];
+                    let start = before.rfind("const").expect("a constant") + "const".len();
+                    before[start..].to_owned()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        named(literal)
+            || constants.iter().any(|constant| {
+                // Passed as the session name with no source identity (`, None`), or used
+                // as the session name of a call that sets none.
+                named(constant)
+                    || code
+                        .iter()
+                        .any(|(_, c)| c.contains(&format!("{constant},None")))
+            }),
+        "no spoke session named ssm-slack-approvals without a source identity in {files:?} \
+         (constants of that value: {constants:?})"
+    );
+    // The hub grants exactly those kinds, and trusts nothing else of them: the spoke role
+    // and the approver roles (the hub's own and the spokes').
+    let plain = vec!["sts:AssumeRole".to_owned()];
+    let personal = vec!["sts:AssumeRole".to_owned(), "sts:SetSourceIdentity".into()];
+    let granted = |policy: &str| {
+        let document = resource(&h, policy).at(&["Properties", "PolicyDocument"]);
+        actions(&statements(document))
+    };
+    assert_eq!(granted("SpokeRoleAssumePolicy"), plain);
+    assert_eq!(granted("SpokeApproverAssumePolicy"), personal);
+    assert_eq!(granted("SlackApproverAssumePolicy"), personal);
+    let trusted = |template: &Yaml, role: &str| {
+        actions(&statements(
+            resource(template, role).at(&["Properties", "AssumeRolePolicyDocument"]),
+        ))
+    };
+    assert_eq!(trusted(&t, "HubAccessRole"), plain);
+    assert_eq!(trusted(&t, "ApproverRole"), personal);
+    assert_eq!(trusted(&h, "SlackApproverRole"), personal);
+    // No session tags anywhere.
+    for template in [&t, &h] {
+        for node in template.walk() {
+            if let Yaml::Str(text) = node {
+                assert!(!text.starts_with("sts:Tag"), "{text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_hub_prints_what_the_spokes_parameters_take() {
+    let (t, h) = (spoke(), hub());
+    let outputs = h.at(&["Outputs"]);
+    for (output, value) in [
+        (
+            "HubEventsFunctionRoleName",
+            reference("AutomationEventsFunctionRole"),
+        ),
+        (
+            "HubInteractionsFunctionRoleName",
+            reference("SlackInteractionsFunctionRole"),
+        ),
+        (
+            "OrganizationEventBusArn",
+            tag("!GetAtt", s("OrganizationEventBus.Arn")),
+        ),
+    ] {
+        let printed = outputs.at(&[output]);
+        assert_eq!(
+            printed.at(&["Condition"]).str(),
+            "HasOrganization",
+            "{output}"
+        );
+        assert_eq!(printed.at(&["Value"]), &value, "{output}");
+    }
+    // The two role names go to the spoke's parameters of the same names (whose trust
+    // policies take them as role names of the hub's account).
+    for parameter in [
+        "HubEventsFunctionRoleName",
+        "HubInteractionsFunctionRoleName",
+    ] {
+        assert!(
+            t.at(&["Parameters"]).get(parameter).is_some(),
+            "{parameter}"
+        );
+    }
+    // The bus ARN holds the other three: the spoke builds it back from HubRegion,
+    // HubAccountId and HubEventBusName, as EventBridge writes a bus ARN.
+    for (name, rule) in resources_of_type(&t, "AWS::Events::Rule") {
+        let target = rule.at(&["Properties", "Targets"]).items()[0];
+        assert_eq!(target.at(&["Arn"]), &hub_bus(), "{name}");
+    }
+    assert_eq!(
+        resource(&h, "OrganizationEventBus").at(&["Properties", "Name"]),
+        &reference("OrganizationEventBusName")
+    );
 }

@@ -1,10 +1,18 @@
 //! What the code expects of the deployment and what template.yaml deploys agree: the
-//! table's keys and TTL attribute, the permissions each function's calls need (and no
-//! more, under the conditions it makes them), the variables, the EventBridge rules that
-//! let through only what the events function acts on, and an endpoint Slack is not
-//! throttled out of.
+//! table's keys, TTL attribute and waiting-steps index, the permissions each function's
+//! calls need (and no more, under the conditions it makes them: the rules document, the
+//! organization's Regions), the variables, the EventBridge rules that let through only what
+//! the events function acts on, and an endpoint Slack is not throttled out of.
 
 use approvals::store::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
+
+// The YAML reader alone (the rest of tests/support builds the handlers, which these checks
+// of the template do not need).
+#[path = "support/yaml.rs"]
+#[allow(dead_code)]
+mod yaml;
+
+use yaml::{Yaml, s, tag};
 
 fn template() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap()
@@ -118,6 +126,7 @@ fn each_function_may_make_exactly_the_calls_it_makes() {
             "dynamodb:Query",
             "ssm:GetParameter",
             "kms:Decrypt",
+            "ssm:GetParameter",
         ]
     );
     assert_eq!(
@@ -126,14 +135,17 @@ fn each_function_may_make_exactly_the_calls_it_makes() {
             "ssm:SendAutomationSignal",
             "ssm:GetAutomationExecution",
             "ssm:DescribeAutomationStepExecutions",
-            "ssm:DescribeAutomationExecutions",
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
+            "dynamodb:Query",
             "ssm:GetParameter",
             "kms:Decrypt",
+            "ssm:GetParameter",
         ]
     );
-    // Table actions only on the table; nothing on executions' tags.
+    // Table actions only on the table (and its index); nothing on executions' tags, and
+    // nothing on every resource (/approvals reads the table's index, not SSM's list of
+    // executions, which takes no resource-level scope).
     for function in ["AutomationEventsFunction", "SlackInteractionsFunction"] {
         let block = resource(&t, function);
         assert!(
@@ -141,6 +153,11 @@ fn each_function_may_make_exactly_the_calls_it_makes() {
             "{function}"
         );
         assert!(!block.contains("Tags"), "{function} touches tags");
+        assert!(!block.contains("Resource: \"*\""), "{function}");
+        assert!(
+            !block.contains("DescribeAutomationExecutions"),
+            "{function}"
+        );
     }
 }
 
@@ -195,7 +212,6 @@ fn decisions_are_signalled_by_the_function_role_only_without_per_person_approval
     for action in [
         "ssm:GetAutomationExecution",
         "ssm:DescribeAutomationStepExecutions",
-        "ssm:DescribeAutomationExecutions",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "ssm:GetParameter",
@@ -288,7 +304,7 @@ fn allowed_pattern(block: &str) -> String {
 }
 
 /// Just enough of a regular expression engine for the template's patterns (anchors, literals,
-/// `\` escapes, classes with ranges, groups with `|`, `*` `+` `?` `{n,m}`), with the
+/// `\` escapes, classes with ranges, negated or not, groups with `|`, `*` `+` `?` `{n,m}`), with the
 /// backtracking full-match semantics of CloudFormation's Java patterns.
 mod regex {
     #[derive(Debug)]
@@ -296,7 +312,8 @@ mod regex {
         Start,
         End,
         Char(char),
-        Class(Vec<(char, char)>),
+        /// Negated or not, and its ranges.
+        Class(bool, Vec<(char, char)>),
         Group(Vec<Vec<Node>>),
         Repeat(Box<Node>, usize, Option<usize>),
     }
@@ -344,20 +361,31 @@ mod regex {
                     Node::Group(group)
                 }
                 '[' => {
+                    let negated = p[*pos] == '^';
+                    if negated {
+                        *pos += 1;
+                    }
+                    // A member: a character, or `\` and the character it escapes.
+                    let member = |pos: &mut usize| {
+                        if p[*pos] == '\\' {
+                            assert!(!p[*pos + 1].is_alphanumeric(), "class escapes unsupported");
+                            *pos += 1;
+                        }
+                        *pos += 1;
+                        p[*pos - 1]
+                    };
                     let mut ranges = Vec::new();
                     while p[*pos] != ']' {
-                        let lo = p[*pos];
-                        assert!(lo != '\\' && lo != '^', "unsupported class");
-                        if p[*pos + 1] == '-' && p[*pos + 2] != ']' {
-                            ranges.push((lo, p[*pos + 2]));
-                            *pos += 3;
+                        let lo = member(pos);
+                        if p[*pos] == '-' && p[*pos + 1] != ']' {
+                            *pos += 1;
+                            ranges.push((lo, member(pos)));
                         } else {
                             ranges.push((lo, lo));
-                            *pos += 1;
                         }
                     }
                     *pos += 1;
-                    Node::Class(ranges)
+                    Node::Class(negated, ranges)
                 }
                 '.' | '*' | '+' | '?' | '{' => panic!("unsupported {c} at {}", *pos - 1),
                 c => Node::Char(c),
@@ -401,9 +429,9 @@ mod regex {
             Node::Start => i == 0 && k(i),
             Node::End => i == s.len() && k(i),
             Node::Char(c) => s.get(i) == Some(c) && k(i + 1),
-            Node::Class(ranges) => {
+            Node::Class(negated, ranges) => {
                 s.get(i)
-                    .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi))
+                    .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
                     && k(i + 1)
             }
             Node::Group(alts) => alts.iter().any(|alt| seq(alt, s, i, k)),
@@ -529,4 +557,404 @@ fn the_function_roles_principals_are_printed_only_when_they_signal() {
         per_person.contains("    Condition: PerPerson\n"),
         "{per_person}"
     );
+}
+
+fn parsed() -> Yaml {
+    yaml::parse(&template())
+}
+
+fn sub(text: &str) -> Yaml {
+    tag("!Sub", s(text))
+}
+
+fn reference(name: &str) -> Yaml {
+    tag("!Ref", s(name))
+}
+
+fn map<const N: usize>(entries: [(&str, Yaml); N]) -> Yaml {
+    Yaml::Map(
+        entries
+            .map(|(k, v)| (k.to_owned(), v))
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// A function's policy statements, each with the condition of the `!If` it sits in (whose
+/// other branch must be nothing).
+fn function_statements<'a>(t: &'a Yaml, function: &str) -> Vec<(Option<&'a str>, &'a Yaml)> {
+    let policies = t
+        .at(&["Resources", function, "Properties", "Policies"])
+        .items();
+    assert_eq!(policies.len(), 1, "{function}: one inline statement list");
+    policies[0]
+        .at(&["Statement"])
+        .items()
+        .into_iter()
+        .map(|statement| match statement {
+            Yaml::Tag(name, inner) if name == "!If" => {
+                let branches = inner.items();
+                assert_eq!(branches.len(), 3, "{inner:#?}");
+                assert_eq!(branches[2], &reference("AWS::NoValue"));
+                (Some(branches[0].str()), branches[1])
+            }
+            plain => (None, plain),
+        })
+        .collect()
+}
+
+use approvals::store::WAITING_INDEX;
+// The index's keys (src/store/waiting.rs; private there, so checked by name below).
+const WAITS: &str = "waits";
+const WAITING_SINCE: &str = "waiting_since";
+
+#[test]
+fn the_waiting_steps_index_is_sparse_and_keyed_by_when_steps_began_to_wait() {
+    let t = parsed();
+    let table = t.at(&["Resources", "ApprovalsTable", "Properties"]);
+    let attribute =
+        |name: &str, kind: &str| map([("AttributeName", s(name)), ("AttributeType", s(kind))]);
+    // Every attribute defined is a key of the table or of the index (CloudFormation refuses
+    // any other), and the index's two are typed as the code writes them.
+    assert_eq!(
+        table.at(&["AttributeDefinitions"]),
+        &Yaml::Seq(vec![
+            attribute(PARTITION_KEY, "S"),
+            attribute(SORT_KEY, "S"),
+            attribute(WAITS, "S"),
+            attribute(WAITING_SINCE, "N"),
+        ])
+    );
+    let indexes = table.at(&["GlobalSecondaryIndexes"]).items();
+    assert_eq!(indexes.len(), 1, "{indexes:#?}");
+    let key = |name: &str, kind: &str| map([("AttributeName", s(name)), ("KeyType", s(kind))]);
+    assert_eq!(
+        indexes[0],
+        &map([
+            ("IndexName", s(WAITING_INDEX)),
+            (
+                "KeySchema",
+                Yaml::Seq(vec![key(WAITS, "HASH"), key(WAITING_SINCE, "RANGE")])
+            ),
+            ("Projection", map([("ProjectionType", s("ALL"))])),
+        ]),
+        "on demand, like the table: no throughput of its own"
+    );
+    assert_eq!(table.at(&["BillingMode"]).str(), "PAY_PER_REQUEST");
+}
+
+/// Every Rust file under src/, with its path.
+fn sources() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")),
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn the_code_writes_and_queries_the_index_the_template_creates() {
+    // The events function sets and removes the index's attributes; the interactions function
+    // queries it by name (WAITING_INDEX, from the code, is the template's name: the test
+    // above). Names, not types: the test above holds the template to S and N.
+    let code = sources();
+    for name in [WAITS, WAITING_SINCE] {
+        let quoted = format!("\"{name}\"");
+        assert!(
+            code.iter().any(|(_, text)| text.contains(&quoted)),
+            "no file under src/ names {quoted}: the index the template creates is not the code's"
+        );
+    }
+}
+
+#[test]
+fn only_the_interactions_function_queries_the_index_and_only_it() {
+    let t = parsed();
+    let index = sub(&format!("${{ApprovalsTable.Arn}}/index/{WAITING_INDEX}"));
+    let queries = |function: &str| -> Vec<(Option<&str>, Yaml)> {
+        function_statements(&t, function)
+            .into_iter()
+            .filter(|(_, st)| {
+                st.at(&["Action"])
+                    .strings()
+                    .contains(&"dynamodb:Query".into())
+            })
+            .map(|(cond, st)| (cond, st.at(&["Resource"]).clone()))
+            .collect()
+    };
+    // /approvals: one Query, on the index alone, whatever the parameters.
+    let interactions = function_statements(&t, "SlackInteractionsFunction");
+    let on_index: Vec<_> = interactions
+        .iter()
+        .filter(|(_, st)| st.at(&["Resource"]) == &index)
+        .collect();
+    assert_eq!(on_index.len(), 1, "{on_index:#?}");
+    assert_eq!(on_index[0].0, None);
+    assert_eq!(on_index[0].1.at(&["Action"]).strings(), ["dynamodb:Query"]);
+    assert_eq!(
+        queries("SlackInteractionsFunction"),
+        [(None, index.clone())]
+    );
+    // The events function queries one execution's items on the table, never the index.
+    assert_eq!(
+        queries("AutomationEventsFunction"),
+        [(None, tag("!GetAtt", s("ApprovalsTable.Arn")))]
+    );
+    assert_eq!(template().matches("/index/").count(), 1);
+}
+
+#[test]
+fn both_functions_read_the_rules_parameter_only_when_there_is_one() {
+    let t = parsed();
+    let parameter = t.at(&["Parameters", "SlackRulesParameter"]);
+    assert_eq!(parameter.at(&["Default"]).str(), "");
+    assert_eq!(
+        parameter.at(&["AllowedPattern"]).str(),
+        "^(/[a-zA-Z0-9_.\\-/]+)?$"
+    );
+    assert_eq!(
+        t.at(&["Conditions", "HasRules"]),
+        &tag(
+            "!Not",
+            Yaml::Seq(vec![tag(
+                "!Equals",
+                Yaml::Seq(vec![reference("SlackRulesParameter"), s("")])
+            )])
+        )
+    );
+    let rules = sub(
+        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SlackRulesParameter}",
+    );
+    for function in ["AutomationEventsFunction", "SlackInteractionsFunction"] {
+        let statements = function_statements(&t, function);
+        let reading: Vec<_> = statements
+            .iter()
+            .filter(|(_, st)| st.at(&["Resource"]).items().contains(&&rules))
+            .collect();
+        assert_eq!(reading.len(), 1, "{function}: {reading:#?}");
+        let (cond, statement) = reading[0];
+        assert_eq!(*cond, Some("HasRules"), "{function}");
+        // A String parameter: read, not decrypted, and nothing else on it.
+        assert_eq!(statement.at(&["Action"]).strings(), ["ssm:GetParameter"]);
+        assert_eq!(statement.at(&["Resource"]), &rules, "{function}");
+        for (cond, st) in &statements {
+            if *cond == Some("HasRules") {
+                assert_eq!(st, statement, "{function}: one statement under HasRules");
+            }
+        }
+    }
+    // The functions learn the parameter's name from this variable, empty without rules; the
+    // refresh interval keeps the code's default.
+    let variables = t.at(&["Globals", "Function", "Environment", "Variables"]);
+    assert_eq!(
+        variables.at(&[approvals::rules::RULES_PARAMETER]),
+        &reference("SlackRulesParameter")
+    );
+    assert!(!template().contains(&format!("{}:", approvals::rules::RULES_REFRESH_SECONDS)));
+}
+
+#[test]
+fn both_functions_see_the_same_account_routing_and_approvers() {
+    let t = parsed();
+    let variables = t.at(&["Globals", "Function", "Environment", "Variables"]);
+    // The events function draws who may decide on the prompt and the interactions function
+    // checks it (falling back to the channel for rules): one value for both, from Globals.
+    use approvals::config::{ACCOUNT_NAMES, APPROVERS, CHANNEL, HUB_ACCOUNT_ID, ROUTES};
+    for (variable, value) in [
+        (HUB_ACCOUNT_ID, reference("AWS::AccountId")),
+        (CHANNEL, reference("SlackChannel")),
+        (ROUTES, reference("SlackRoutes")),
+        (APPROVERS, reference("SlackApprovers")),
+        (
+            approvals::rules::RULES_PARAMETER,
+            reference("SlackRulesParameter"),
+        ),
+        (ACCOUNT_NAMES, reference("AccountNames")),
+    ] {
+        assert_eq!(variables.at(&[variable]), &value, "{variable}");
+        for function in ["AutomationEventsFunction", "SlackInteractionsFunction"] {
+            let own = t
+                .at(&["Resources", function, "Properties"])
+                .get("Environment")
+                .map(|e| e.at(&["Variables"]).map().clone())
+                .unwrap_or_default();
+            assert!(
+                !own.contains_key(variable),
+                "{function} sets {variable} again"
+            );
+        }
+    }
+    assert_eq!(
+        t.at(&["Parameters", "AccountNames", "Default"]).str(),
+        "",
+        "no names: prompts show account IDs"
+    );
+}
+
+#[test]
+fn the_hub_reads_and_signals_its_own_accounts_other_regions_only_for_an_organization() {
+    let t = parsed();
+    let executions = tag(
+        "!If",
+        Yaml::Seq(vec![
+            s("HasOrganization"),
+            sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:automation-execution/*"),
+            sub(
+                "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:automation-execution/*",
+            ),
+        ]),
+    );
+    // Every statement on automation executions, in the functions' roles and the approver
+    // role: this account in every Region with OrganizationId (the hub account's other
+    // Regions are served by these roles, not the spoke roles), this Region without.
+    let mut scoped = 0;
+    let mut statements: Vec<&Yaml> = ["AutomationEventsFunction", "SlackInteractionsFunction"]
+        .into_iter()
+        .flat_map(|f| function_statements(&t, f))
+        .map(|(_, st)| st)
+        .collect();
+    let role = t.at(&["Resources", "SlackApproverRole", "Properties", "Policies"]);
+    for policy in role.items() {
+        statements.extend(policy.at(&["PolicyDocument", "Statement"]).items());
+    }
+    for statement in statements {
+        let actions = statement.at(&["Action"]).strings();
+        let on_executions = actions.iter().any(|a| {
+            [
+                "ssm:GetAutomationExecution",
+                "ssm:DescribeAutomationStepExecutions",
+                "ssm:SendAutomationSignal",
+            ]
+            .contains(&a.as_str())
+        });
+        if on_executions {
+            assert_eq!(statement.at(&["Resource"]), &executions, "{actions:?}");
+            scoped += 1;
+        }
+    }
+    // The events function's read; the interactions function's read and signal; the
+    // approver role's signal.
+    assert_eq!(scoped, 4);
+    // Nothing else names executions: two ARNs in each of those four.
+    assert_eq!(template().matches(":automation-execution/*").count(), 2 * 4);
+}
+
+#[test]
+fn the_deploy_refuses_account_names_the_functions_would_refuse() {
+    let block = resource(&template(), "AccountNames");
+    assert!(block.contains("ConstraintDescription:"), "{block}");
+    let pattern = regex::Regex::new(&allowed_pattern(&block));
+    let long = |n: usize| format!("111122223333={}", "x".repeat(n));
+    // ACCOUNT_NAMES as the functions read it (AccountNames::parse, src/domain/place.rs):
+    // comma-separated AccountId=name, spaces around each part and empty entries ignored, a
+    // name of 1 to 64 characters (after the first `=`, so it may hold another).
+    for accepted in [
+        "".to_owned(),
+        " , ".into(),
+        "111122223333=payments-prod".into(),
+        "111122223333=payments-prod,444455556666=staging".into(),
+        " 111122223333 = payments-prod , 444455556666=staging ".into(),
+        "111122223333=payments prod".into(),
+        "111122223333=Zahlungsverkehr-Prüfung".into(),
+        "111122223333=a=b".into(),
+        "111122223333=x,,444455556666=y,".into(),
+        ",111122223333=x".into(),
+        long(64),
+    ] {
+        assert!(
+            pattern.is_match(&accepted),
+            "AccountNames {accepted:?} refused"
+        );
+    }
+    for refused in [
+        "111122223333".to_owned(),
+        "1111=payments".into(),
+        "1111222233334=payments".into(),
+        "payments-prod=111122223333".into(),
+        "111122223333=".into(),
+        "111122223333= ".into(),
+        "111122223333= ,444455556666=staging".into(),
+        "=payments".into(),
+        "111122223333;payments".into(),
+        "111122223333=a;444455556666=b,555566667777".into(),
+        long(65),
+    ] {
+        assert!(
+            !pattern.is_match(&refused),
+            "AccountNames {refused:?} accepted"
+        );
+    }
+    // What only the start-up refuses: an account named twice.
+    assert!(pattern.is_match("111122223333=a,111122223333=b"));
+    // And the pattern against the parser itself, on strings drawn from pieces that reach
+    // each of their branches (a fixed xorshift, so failures repeat).
+    use approvals::domain::place::{AccountNames, AccountNamesError};
+    let pieces = [
+        "111122223333".to_owned(),
+        "444455556666".into(),
+        "1111".into(),
+        "=".into(),
+        ",".into(),
+        " ".into(),
+        "a".into(),
+        "payments-prod".into(),
+        "ü".into(),
+        ";".into(),
+        "x".repeat(31),
+        "x".repeat(64),
+    ];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let len = 1 + (next() % 8) as usize;
+        let raw: String = (0..len)
+            .map(|_| pieces[(next() % pieces.len() as u64) as usize].as_str())
+            .collect();
+        match AccountNames::parse(&raw) {
+            Err(AccountNamesError::Duplicate(_)) => assert!(pattern.is_match(&raw), "{raw:?}"),
+            parsed => assert_eq!(
+                pattern.is_match(&raw),
+                parsed.is_ok(),
+                "AccountNames {raw:?}: the pattern and AccountNames::parse disagree"
+            ),
+        }
+    }
+}
+
+#[test]
+fn the_deploy_refuses_a_rules_parameter_name_its_arn_cannot_hold() {
+    let block = resource(&template(), "SlackRulesParameter");
+    let pattern = regex::Regex::new(&allowed_pattern(&block));
+    // The policy names it as `parameter${SlackRulesParameter}`: a name from the root, as the
+    // ARN of a parameter is written.
+    for accepted in ["", "/ssm-slack-approvals/rules", "/rules", "/a.b_c-D/9"] {
+        assert!(pattern.is_match(accepted), "{accepted:?} refused");
+    }
+    for refused in [
+        "rules",
+        "ssm-slack-approvals/rules",
+        "/with space",
+        "/rüles",
+        "/rules*",
+        "arn:aws:ssm:eu-west-1:111122223333:parameter/rules",
+    ] {
+        assert!(!pattern.is_match(refused), "{refused:?} accepted");
+    }
 }

@@ -40,7 +40,7 @@ use crate::domain::render::{PromptStyle, render_outcome, render_prompt};
 use crate::domain::routes::RunbookPrefixes;
 use crate::domain::rules::Fallback;
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step, waiting_step};
-use crate::places::{PlaceError, Places};
+use crate::places::{PlaceError, Places, READ_ONLY_SESSION_POLICY};
 use crate::rules::RuleBook;
 use crate::slack::{SlackClient, SlackError};
 use crate::ssm::SsmError;
@@ -149,7 +149,8 @@ impl EventsApp {
         );
         let slack = SlackClient::new(&settings.slack_api_url, bot_token?)?;
         Ok(Self {
-            places: aws.places,
+            // It never signals: its sessions in member accounts may only read.
+            places: aws.places.with_session_policy(READ_ONLY_SESSION_POLICY),
             store: aws.store,
             slack,
             rules: rules?,

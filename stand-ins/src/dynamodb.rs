@@ -21,6 +21,8 @@ use serde_json::{Map, Value, json};
 
 use crate::{HttpServer, Incoming, Outgoing};
 
+mod index;
+
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
 
@@ -34,6 +36,8 @@ struct Table {
     items: BTreeMap<(String, String), Item>,
     /// The version of each item before its last write, for stale reads.
     previous: HashMap<(String, String), Option<Item>>,
+    /// Global secondary indexes.
+    indexes: Vec<index::Index>,
 }
 
 #[derive(Default)]
@@ -43,6 +47,8 @@ struct State {
     stale_reads: bool,
     /// Per operation, the next calls' errors; `None`: that call is answered as usual.
     faults: HashMap<String, Vec<Option<(u16, String)>>>,
+    /// Per operation, the next calls' delays: carried out at once, answered late.
+    late: HashMap<String, std::collections::VecDeque<std::time::Duration>>,
 }
 
 /// The DynamoDB stand-in: an HTTP server plus in-process control of its tables.
@@ -87,8 +93,95 @@ impl DynamoDbStandIn {
                 sort_key: sort_key.map(str::to_owned),
                 items: BTreeMap::new(),
                 previous: HashMap::new(),
+                indexes: vec![],
             },
         );
+    }
+
+    /// Creates a table from CloudFormation's `AWS::DynamoDB::Table` `Properties` (as
+    /// JSON): its `KeySchema` (string keys) and `GlobalSecondaryIndexes`, typed by its
+    /// `AttributeDefinitions`. A definition DynamoDB would refuse is refused.
+    pub fn create_table_from_definition(&self, name: &str, properties: &Value) -> Result<(), String> {
+        let definitions = properties["AttributeDefinitions"]
+            .as_array()
+            .ok_or("AttributeDefinitions is not a list")?;
+        let types = |attribute: &str| {
+            definitions
+                .iter()
+                .find(|d| d["AttributeName"] == attribute)
+                .and_then(|d| d["AttributeType"].as_str())
+                .filter(|t| matches!(*t, "S" | "N" | "B"))
+                .map(str::to_owned)
+        };
+        let ((partition, partition_type), sort) = index::key_schema(&properties["KeySchema"], &types)?;
+        if partition_type != "S" || sort.as_ref().is_some_and(|(_, t)| t != "S") {
+            return Err("the stand-in keeps tables with string keys only".into());
+        }
+        let mut indexes = vec![];
+        for definition in properties["GlobalSecondaryIndexes"].as_array().into_iter().flatten() {
+            let index = index::from_definition(definition, &types)?;
+            if indexes.iter().any(|i: &index::Index| i.name == index.name) {
+                return Err(format!("two indexes are named {}", index.name));
+            }
+            indexes.push(index);
+        }
+        // Every defined attribute must be a key of the table or of an index.
+        for d in definitions {
+            let attribute = d["AttributeName"].as_str().unwrap_or_default();
+            let used = attribute == partition
+                || sort.as_ref().is_some_and(|(s, _)| s == attribute)
+                || indexes.iter().any(|i| {
+                    i.partition.0 == attribute || i.sort.as_ref().is_some_and(|(s, _)| s == attribute)
+                });
+            if !used {
+                return Err(format!(
+                    "{attribute} is in AttributeDefinitions but is no key: DynamoDB refuses that"
+                ));
+            }
+        }
+        self.lock().tables.insert(
+            name.into(),
+            Table {
+                partition_key: partition,
+                sort_key: sort.map(|(s, _)| s),
+                items: BTreeMap::new(),
+                previous: HashMap::new(),
+                indexes,
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds a global secondary index (projection `ALL`) with these keys, each a name
+    /// and a type (`S` or `N`).
+    pub fn add_global_secondary_index(
+        &self,
+        table: &str,
+        index_name: &str,
+        partition_key: (&str, &str),
+        sort_key: Option<(&str, &str)>,
+    ) {
+        let owned = |(n, t): (&str, &str)| (n.to_owned(), t.to_owned());
+        self.lock()
+            .tables
+            .get_mut(table)
+            .expect("table exists")
+            .indexes
+            .push(index::Index {
+                name: index_name.into(),
+                partition: owned(partition_key),
+                sort: sort_key.map(owned),
+                projection: index::Projection::All,
+            });
+    }
+
+    /// The next call to `operation` is carried out at once but answered after `delay`.
+    pub fn answer_late(&self, operation: &str, delay: std::time::Duration) {
+        self.lock()
+            .late
+            .entry(operation.into())
+            .or_default()
+            .push_back(delay);
     }
 
     /// Every item of a table, in key order (DynamoDB JSON).
@@ -192,17 +285,25 @@ fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
     };
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     state.calls.push((operation.clone(), input.clone()));
-    if let Some(faults) = state.faults.get_mut(&operation)
+    let delay = state
+        .late
+        .get_mut(&operation)
+        .and_then(std::collections::VecDeque::pop_front);
+    answer(&mut state, &operation, &input).answered_after(delay)
+}
+
+fn answer(state: &mut State, operation: &str, input: &Value) -> Outgoing {
+    if let Some(faults) = state.faults.get_mut(operation)
         && !faults.is_empty()
         && let Some((status, error_type)) = faults.remove(0)
     {
         return error(status, &error_type, "injected by the stand-in");
     }
-    let result = match operation.as_str() {
-        "PutItem" => put_item(&mut state, &input),
-        "GetItem" => get_item(&state, &input),
-        "UpdateItem" => update_item(&mut state, &input),
-        "Query" => query(&state, &input),
+    let result = match operation {
+        "PutItem" => put_item(state, input),
+        "GetItem" => get_item(state, input),
+        "UpdateItem" => update_item(state, input),
+        "Query" => query(state, input),
         other => Err(Refusal::new(
             "UnknownOperationException",
             &format!("{other} is not implemented by the stand-in"),
@@ -422,6 +523,7 @@ fn put_item(state: &mut State, input: &Value) -> Result<Value, Refusal> {
     if !holds {
         return Err(condition_failed(input, current.as_ref()));
     }
+    index::check_keys(&table.indexes, &item)?;
     remember_previous(table, &key);
     table.items.insert(key, item);
     Ok(match input["ReturnValues"].as_str() {
@@ -493,6 +595,7 @@ fn update_item(state: &mut State, input: &Value) -> Result<Value, Refusal> {
     if !holds {
         return Err(condition_failed(input, current.as_ref()));
     }
+    index::check_keys(&table.indexes, &item)?;
     remember_previous(table, &key);
     table.items.insert(key, item.clone());
     Ok(match input["ReturnValues"].as_str() {
@@ -504,6 +607,9 @@ fn update_item(state: &mut State, input: &Value) -> Result<Value, Refusal> {
 
 fn query(state: &State, input: &Value) -> Result<Value, Refusal> {
     let table = table(state, input)?;
+    if input.get("IndexName").is_some() {
+        return index::query(table, input, state.stale_reads);
+    }
     let text = input["KeyConditionExpression"]
         .as_str()
         .ok_or_else(|| Refusal::validation("KeyConditionExpression is required"))?;

@@ -36,6 +36,8 @@ const TEXT_INPUTS: [&str; 4] = [
     "number_text_input",
 ];
 pub const TEAM_ID: &str = "T0LOCAL";
+/// What [`SlackStandIn::answer_late`] calls the requests to `response_url`s.
+pub const RESPONSE_URL: &str = "response_url";
 /// The deprecated verification token Slack still puts in payloads; must never be logged.
 pub const VERIFICATION_TOKEN: &str = "vErIfIcAtIoN-tOkEn-do-not-log";
 
@@ -449,10 +451,12 @@ impl SlackStandIn {
         }));
         let handler_state = state.clone();
         let server = HttpServer::start(addr, move |req: Incoming| {
-            let delay = req.path.strip_prefix("/api/").and_then(|method| {
+            // A Web API method by its name; every `response_url` as "response_url".
+            let method = req.path.strip_prefix("/api/").unwrap_or(RESPONSE_URL);
+            let delay = {
                 let mut state = handler_state.lock().unwrap_or_else(|p| p.into_inner());
                 state.late.get_mut(method).and_then(VecDeque::pop_front)
-            });
+            };
             handle(&handler_state, req).answered_after(delay)
         })
         .await?;
@@ -563,7 +567,8 @@ impl SlackStandIn {
             .push_back(out);
     }
 
-    /// The next call to `method` is carried out at once, but answered after `delay`.
+    /// The next call to `method` is carried out at once, but answered after `delay`
+    /// (`"response_url"`: the next request to any `response_url`).
     pub fn answer_late(&self, method: &str, delay: std::time::Duration) {
         self.lock()
             .late

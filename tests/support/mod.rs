@@ -35,9 +35,17 @@ pub fn session_arn(user_id: &str) -> String {
     format!("arn:aws:sts::123456789012:assumed-role/approvals-SlackApproverRole/{user_id}")
 }
 
-/// The approvals table, as template.yaml creates it.
+/// The approvals table, as template.yaml defines it (keys and indexes).
 pub fn create_approvals_table(dynamodb: &DynamoDbStandIn) {
-    dynamodb.create_table(TABLE, "execution_id", Some("step_key"));
+    let template = yaml::parse(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap(),
+    );
+    let properties = template
+        .at(&["Resources", "ApprovalsTable", "Properties"])
+        .to_json();
+    dynamodb
+        .create_table_from_definition(TABLE, &properties)
+        .unwrap_or_else(|e| panic!("template.yaml's ApprovalsTable: {e}"));
 }
 pub use stand_ins::ssm::SAMPLE_EXECUTION_ID;
 
@@ -72,6 +80,9 @@ pub struct Options {
     /// `REJECT_REASON`; `None` leaves it unset (the product's default, a form that asks).
     /// Most tests reject at once (`off`), as they test what follows a rejection.
     pub reject_reason: Option<&'static str>,
+    /// Parameter Store parameters of the home account and Region, there before the
+    /// functions start (the rules document, for one).
+    pub parameters: Vec<(&'static str, String)>,
 }
 
 impl Default for Options {
@@ -81,6 +92,7 @@ impl Default for Options {
             secrets_in_parameters: false,
             env: vec![],
             reject_reason: Some("off"),
+            parameters: vec![],
         }
     }
 }
@@ -108,6 +120,13 @@ impl Harness {
     }
 
     pub async fn with(options: Options) -> Self {
+        Self::try_with(options)
+            .await
+            .unwrap_or_else(|e| panic!("a function did not start: {e}"))
+    }
+
+    /// As [`Harness::with`], or why a function would not start.
+    pub async fn try_with(options: Options) -> Result<Self, String> {
         let any = "127.0.0.1:0".parse().unwrap();
         let ssm = SsmStandIn::start(any, REGION).await.unwrap();
         let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
@@ -138,6 +157,9 @@ impl Harness {
         if let Some(approvers) = options.approvers {
             env.insert("SLACK_APPROVERS".into(), approvers.into());
         }
+        for (name, value) in &options.parameters {
+            ssm.put_parameter(name, value);
+        }
         if options.secrets_in_parameters {
             ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);
             ssm.put_parameter("/approvals/slack-signing-secret", SIGNING_SECRET);
@@ -158,14 +180,14 @@ impl Harness {
             loader(&aws.url(), SdkRetries::BACKGROUND),
         )
         .await
-        .unwrap();
+        .map_err(|e| e.to_string())?;
         let interactions = InteractionsApp::from_env(
             &env_from(env.clone()),
             loader(&aws.url(), SdkRetries::INTERACTIVE),
         )
         .await
-        .unwrap();
-        Self {
+        .map_err(|e| e.to_string())?;
+        Ok(Self {
             ssm,
             sts,
             dynamodb,
@@ -174,7 +196,7 @@ impl Harness {
             events,
             interactions,
             env,
-        }
+        })
     }
 
     /// A second execution environment of the events function (as after a cold start).

@@ -56,6 +56,21 @@ impl Yaml {
         self.items().iter().map(|i| i.str().to_owned()).collect()
     }
 
+    /// As JSON (scalars as strings, tags as `{"!Tag": value}`), for what takes
+    /// CloudFormation's JSON form.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Yaml::Null => Value::Null,
+            Yaml::Str(s) => Value::String(s.clone()),
+            Yaml::Seq(items) => Value::Array(items.iter().map(Yaml::to_json).collect()),
+            Yaml::Map(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+            Yaml::Tag(tag, inner) => serde_json::json!({ tag.as_str(): inner.to_json() }),
+        }
+    }
+
     /// Every node of the tree, this one first.
     pub fn walk(&self) -> Vec<&Yaml> {
         let mut all = vec![self];
