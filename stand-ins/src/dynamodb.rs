@@ -101,7 +101,11 @@ impl DynamoDbStandIn {
     /// Creates a table from CloudFormation's `AWS::DynamoDB::Table` `Properties` (as
     /// JSON): its `KeySchema` (string keys) and `GlobalSecondaryIndexes`, typed by its
     /// `AttributeDefinitions`. A definition DynamoDB would refuse is refused.
-    pub fn create_table_from_definition(&self, name: &str, properties: &Value) -> Result<(), String> {
+    pub fn create_table_from_definition(
+        &self,
+        name: &str,
+        properties: &Value,
+    ) -> Result<(), String> {
         let definitions = properties["AttributeDefinitions"]
             .as_array()
             .ok_or("AttributeDefinitions is not a list")?;
@@ -113,12 +117,17 @@ impl DynamoDbStandIn {
                 .filter(|t| matches!(*t, "S" | "N" | "B"))
                 .map(str::to_owned)
         };
-        let ((partition, partition_type), sort) = index::key_schema(&properties["KeySchema"], &types)?;
+        let ((partition, partition_type), sort) =
+            index::key_schema(&properties["KeySchema"], &types)?;
         if partition_type != "S" || sort.as_ref().is_some_and(|(_, t)| t != "S") {
             return Err("the stand-in keeps tables with string keys only".into());
         }
         let mut indexes = vec![];
-        for definition in properties["GlobalSecondaryIndexes"].as_array().into_iter().flatten() {
+        for definition in properties["GlobalSecondaryIndexes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let index = index::from_definition(definition, &types)?;
             if indexes.iter().any(|i: &index::Index| i.name == index.name) {
                 return Err(format!("two indexes are named {}", index.name));
@@ -131,7 +140,8 @@ impl DynamoDbStandIn {
             let used = attribute == partition
                 || sort.as_ref().is_some_and(|(s, _)| s == attribute)
                 || indexes.iter().any(|i| {
-                    i.partition.0 == attribute || i.sort.as_ref().is_some_and(|(s, _)| s == attribute)
+                    i.partition.0 == attribute
+                        || i.sort.as_ref().is_some_and(|(s, _)| s == attribute)
                 });
             if !used {
                 return Err(format!(
@@ -1347,6 +1357,10 @@ enum Cond {
     Exists(String),
     NotExists(String),
     Compare(Operand, Cmp, Operand),
+    /// `a BETWEEN low AND high`: both bounds included.
+    Between(Operand, Operand, Operand),
+    /// `begins_with(a, prefix)`, for strings.
+    BeginsWith(Operand, Operand),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1452,7 +1466,27 @@ impl Parser<'_> {
                 });
             }
         }
+        if self.keyword("begins_with") && self.tokens.get(self.at + 1) == Some(&Token::Open) {
+            self.at += 2;
+            let operand = self.operand()?;
+            self.expect(&Token::Comma)?;
+            let prefix = self.operand()?;
+            self.expect(&Token::Close)?;
+            return Ok(Cond::BeginsWith(operand, prefix));
+        }
         let left = self.operand()?;
+        if self.keyword("BETWEEN") {
+            self.at += 1;
+            let low = self.operand()?;
+            if !self.keyword("AND") {
+                return Err(Refusal::validation(
+                    "Invalid expression: BETWEEN needs AND between its bounds",
+                ));
+            }
+            self.at += 1;
+            let high = self.operand()?;
+            return Ok(Cond::Between(left, low, high));
+        }
         let cmp = match self.next()? {
             Token::Op(op) => match op.as_str() {
                 "=" => Cmp::Eq,
@@ -1606,6 +1640,34 @@ fn eval(cond: &Cond, item: &Item, bindings: &mut Bindings) -> Result<bool, Refus
         Cond::Not(a) => !eval(a, item, bindings)?,
         Cond::Exists(p) => item.contains_key(&bindings.name(p)?),
         Cond::NotExists(p) => !item.contains_key(&bindings.name(p)?),
+        Cond::Between(a, low, high) => {
+            let (a, low, high) = (
+                operand_value(a, item, bindings)?,
+                operand_value(low, item, bindings)?,
+                operand_value(high, item, bindings)?,
+            );
+            let (Some(a), Some(low), Some(high)) = (a, low, high) else {
+                return Ok(false);
+            };
+            compare(&a, &low).is_some_and(|o| o.is_ge())
+                && compare(&a, &high).is_some_and(|o| o.is_le())
+        }
+        Cond::BeginsWith(a, prefix) => {
+            let (a, prefix) = (
+                operand_value(a, item, bindings)?,
+                operand_value(prefix, item, bindings)?,
+            );
+            let text = |v: &Option<Value>| {
+                v.as_ref()
+                    .and_then(|v| v.get("S"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            match (text(&a), text(&prefix)) {
+                (Some(a), Some(prefix)) => a.starts_with(&prefix),
+                _ => false,
+            }
+        }
         Cond::Compare(a, cmp, b) => {
             let (a, b) = (
                 operand_value(a, item, bindings)?,
@@ -1700,6 +1762,7 @@ mod tests {
                 sort_key: Some("step_key".into()),
                 items: BTreeMap::new(),
                 previous: HashMap::new(),
+                indexes: vec![],
             },
         );
         state

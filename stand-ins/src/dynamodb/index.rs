@@ -112,8 +112,8 @@ pub(super) fn from_definition(
         .as_str()
         .filter(|n| (3..=255).contains(&n.len()))
         .ok_or("a global secondary index needs an IndexName of 3-255 characters")?;
-    let (partition, sort) = key_schema(&definition["KeySchema"], types)
-        .map_err(|e| format!("index {name}: {e}"))?;
+    let (partition, sort) =
+        key_schema(&definition["KeySchema"], types).map_err(|e| format!("index {name}: {e}"))?;
     let projection = match definition["Projection"]["ProjectionType"].as_str() {
         Some("ALL") => Projection::All,
         Some("KEYS_ONLY") => Projection::KeysOnly,
@@ -126,7 +126,11 @@ pub(super) fn from_definition(
                 .map(str::to_owned)
                 .collect(),
         ),
-        other => return Err(format!("index {name}: ProjectionType {other:?} is not ALL, KEYS_ONLY or INCLUDE")),
+        other => {
+            return Err(format!(
+                "index {name}: ProjectionType {other:?} is not ALL, KEYS_ONLY or INCLUDE"
+            ));
+        }
     };
     Ok(Index {
         name: name.into(),
@@ -168,7 +172,9 @@ pub(super) fn query(table: &Table, input: &Value, stale: bool) -> Result<Value, 
         .iter()
         .find(|i| i.name == name)
         .ok_or_else(|| {
-            Refusal::validation(&format!("The table does not have the specified index: {name}"))
+            Refusal::validation(&format!(
+                "The table does not have the specified index: {name}"
+            ))
         })?;
     if input["ConsistentRead"] == true {
         return Err(Refusal::validation(
@@ -235,7 +241,11 @@ pub(super) fn query(table: &Table, input: &Value, stale: bool) -> Result<Value, 
             .iter()
             .position(|e| {
                 let o = order(e, start);
-                if forward { o == Ordering::Greater } else { o == Ordering::Less }
+                if forward {
+                    o == Ordering::Greater
+                } else {
+                    o == Ordering::Less
+                }
             })
             .unwrap_or(entries.len());
     }
@@ -299,5 +309,177 @@ fn value_order(a: &Value, b: &Value) -> Ordering {
         return x.total_cmp(&y);
     }
     let text = |v: &Value| v.get("S").and_then(Value::as_str).map(str::to_owned);
-    text(a).unwrap_or_default().as_bytes().cmp(text(b).unwrap_or_default().as_bytes())
+    text(a)
+        .unwrap_or_default()
+        .as_bytes()
+        .cmp(text(b).unwrap_or_default().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{State, put_item, query as base_query, update_item};
+    use super::*;
+
+    /// The approvals table as template.yaml defines it: keys and the WaitingSteps index.
+    fn state() -> State {
+        let stand_in_like = json!({
+            "AttributeDefinitions": [
+                {"AttributeName": "execution_id", "AttributeType": "S"},
+                {"AttributeName": "step_key", "AttributeType": "S"},
+                {"AttributeName": "waits", "AttributeType": "S"},
+                {"AttributeName": "waiting_since", "AttributeType": "N"}],
+            "KeySchema": [{"AttributeName": "execution_id", "KeyType": "HASH"},
+                          {"AttributeName": "step_key", "KeyType": "RANGE"}],
+            "GlobalSecondaryIndexes": [{"IndexName": "WaitingSteps",
+                "KeySchema": [{"AttributeName": "waits", "KeyType": "HASH"},
+                              {"AttributeName": "waiting_since", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"}}]
+        });
+        let types = |name: &str| {
+            stand_in_like["AttributeDefinitions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["AttributeName"] == name)
+                .map(|d| d["AttributeType"].as_str().unwrap().to_owned())
+        };
+        let index = from_definition(&stand_in_like["GlobalSecondaryIndexes"][0], &types).unwrap();
+        let mut state = State::default();
+        state.tables.insert(
+            "approvals".into(),
+            Table {
+                partition_key: "execution_id".into(),
+                sort_key: Some("step_key".into()),
+                items: Default::default(),
+                previous: Default::default(),
+                indexes: vec![index],
+            },
+        );
+        state
+    }
+
+    fn put(state: &mut State, id: &str, since: Option<i64>) -> Result<Value, Refusal> {
+        let mut item =
+            json!({"execution_id": {"S": id}, "step_key": {"S": "s"}, "runbook": {"S": "R"}});
+        if let Some(since) = since {
+            item["waits"] = json!({"S": "waiting"});
+            item["waiting_since"] = json!({"N": since.to_string()});
+        }
+        put_item(state, &json!({"TableName": "approvals", "Item": item}))
+    }
+
+    fn page(state: &State, extra: Value) -> Result<Value, Refusal> {
+        let mut input = json!({"TableName": "approvals", "IndexName": "WaitingSteps",
+            "KeyConditionExpression": "#w = :w", "ExpressionAttributeNames": {"#w": "waits"},
+            "ExpressionAttributeValues": {":w": {"S": "waiting"}}, "ScanIndexForward": false});
+        for (k, v) in extra.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        base_query(state, &input)
+    }
+
+    fn ids(page: &Value) -> Vec<String> {
+        page["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["execution_id"]["S"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn only_items_with_the_index_keys_are_in_the_index_newest_first_and_paged() {
+        let mut state = state();
+        for (id, since) in [
+            ("a", Some(30)),
+            ("b", None),
+            ("c", Some(10)),
+            ("d", Some(20)),
+            ("e", Some(20)),
+        ] {
+            put(&mut state, id, since).unwrap();
+        }
+        let all = page(&state, json!({})).unwrap();
+        assert_eq!(
+            ids(&all),
+            ["a", "e", "d", "c"],
+            "sparse, by waiting_since then keys"
+        );
+        assert!(all.get("LastEvaluatedKey").is_none());
+        let first = page(&state, json!({"Limit": 2})).unwrap();
+        assert_eq!(ids(&first), ["a", "e"]);
+        let last = first["LastEvaluatedKey"].clone();
+        assert_eq!(
+            last,
+            json!({"execution_id": {"S": "e"}, "step_key": {"S": "s"}, "waits": {"S": "waiting"}, "waiting_since": {"N": "20"}})
+        );
+        let second = page(&state, json!({"Limit": 2, "ExclusiveStartKey": last})).unwrap();
+        assert_eq!(ids(&second), ["d", "c"]);
+        assert!(second.get("LastEvaluatedKey").is_none(), "{second}");
+        // Removing the keys takes an item out of the index.
+        update_item(
+            &mut state,
+            &json!({"TableName": "approvals", "Key": {"execution_id": {"S": "a"}, "step_key": {"S": "s"}},
+                    "UpdateExpression": "REMOVE waits, waiting_since"}),
+        )
+        .unwrap();
+        assert_eq!(ids(&page(&state, json!({})).unwrap()), ["e", "d", "c"]);
+    }
+
+    #[test]
+    fn what_dynamodb_refuses_on_an_index_is_refused() {
+        let mut state = state();
+        let mut wrong = json!({"execution_id": {"S": "x"}, "step_key": {"S": "s"}, "waits": {"S": "w"}, "waiting_since": {"S": "soon"}});
+        let refused = put_item(
+            &mut state,
+            &json!({"TableName": "approvals", "Item": wrong.clone()}),
+        )
+        .unwrap_err();
+        assert!(
+            refused
+                .message
+                .contains("Type mismatch for Index Key waiting_since Expected: N Actual: S"),
+            "{}",
+            refused.message
+        );
+        wrong["waiting_since"] = json!({"N": "1"});
+        wrong["waits"] = json!({"S": ""});
+        assert!(
+            put_item(
+                &mut state,
+                &json!({"TableName": "approvals", "Item": wrong})
+            )
+            .is_err()
+        );
+        let consistent = page(&state, json!({"ConsistentRead": true})).unwrap_err();
+        assert_eq!(
+            consistent.message,
+            "Consistent reads are not supported on global secondary indexes"
+        );
+        let unknown = page(&state, json!({"IndexName": "Nope"})).unwrap_err();
+        assert!(
+            unknown
+                .message
+                .contains("does not have the specified index: Nope")
+        );
+        let wrong_key = base_query(&state, &json!({"TableName": "approvals", "IndexName": "WaitingSteps",
+            "KeyConditionExpression": "execution_id = :w", "ExpressionAttributeValues": {":w": {"S": "x"}}})).unwrap_err();
+        assert!(wrong_key.message.contains("missed key schema element"));
+    }
+
+    #[test]
+    fn a_definition_dynamodb_would_refuse_is_refused() {
+        let types = |name: &str| (name == "a").then(|| "S".to_owned());
+        let no_hash = json!([{"AttributeName": "a", "KeyType": "RANGE"}]);
+        assert!(key_schema(&no_hash, &types).is_err());
+        let undefined = json!([{"AttributeName": "b", "KeyType": "HASH"}]);
+        assert!(
+            key_schema(&undefined, &types)
+                .unwrap_err()
+                .contains("not in AttributeDefinitions")
+        );
+        let bad_projection = json!({"IndexName": "Idx", "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "SOME"}});
+        assert!(from_definition(&bad_projection, &types).is_err());
+    }
 }
