@@ -4,6 +4,9 @@
 //!     cargo run --example demo               # alice approves
 //!     cargo run --example demo -- --reject   # bob (approver through a user group) rejects
 //!     cargo run --example demo -- --stranger # someone who may not decide clicks
+//!     cargo run --example demo -- --organization
+//!         # one hub for an organization: the runbook waits in another account and
+//!         # Region, alice approves it there through that account's spoke role
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -21,16 +24,28 @@ use stand_ins::block_kit_text;
 use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::slack::{Person, SlackStandIn};
 use stand_ins::ssm::{RunbookSpec, SsmStandIn};
+use stand_ins::sts::StsStandIn;
 
 const SIGNING_SECRET: &str = "demo-signing-secret";
 const BOT_TOKEN: &str = "xoxb-demo";
 const CHANNEL: &str = "C0APPROVALS";
+/// Organization mode: the hub's account, a member account and its Region, the spoke
+/// role, and a rules document that sends that account's runbooks to their own channel.
+const HUB: &str = stand_ins::ssm::ACCOUNT;
+const HUB_KEY: &str = "AKIDDEMO";
+const MEMBER: &str = "111122223333";
+const MEMBER_REGION: &str = "eu-west-1";
+const SPOKE_ROLE: &str = "ssm-slack-approvals-hub";
+const PAYMENTS_CHANNEL: &str = "C0PAYMENTS";
+const RULES_PARAMETER: &str = "/ssm-slack-approvals/rules";
+const RULES: &str = r#"{"rules": [{"name": "payments production", "accounts": ["111122223333"], "channel": "C0PAYMENTS", "approvers": ["U0ALICE", "S0OPS"]}]}"#;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let organization = args.first().map(String::as_str) == Some("--organization");
     let (person, action, verb) = match args.first().map(String::as_str) {
-        None => (
+        None | Some("--organization") => (
             Person::new("U0ALICE", "alice"),
             APPROVE_ACTION_ID,
             "Approve",
@@ -42,7 +57,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "Approve",
         ),
         Some(other) => {
-            return Err(format!("unknown option {other}; try --reject or --stranger").into());
+            return Err(format!(
+                "unknown option {other}; try --reject, --stranger or --organization"
+            )
+            .into());
         }
     };
 
@@ -50,7 +68,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ssm = SsmStandIn::start(any, "us-east-1").await?;
     let dynamodb = DynamoDbStandIn::start(any).await?;
     dynamodb.create_table("approvals", "execution_id", Some("step_key"));
-    let aws = AwsEndpoint::start(any, ssm.clone(), dynamodb.clone()).await?;
+    dynamodb.add_global_secondary_index(
+        "approvals",
+        "WaitingSteps",
+        ("waits", "S"),
+        Some(("waiting_since", "N")),
+    );
+    let sts = StsStandIn::start(any, ssm.principals()).await?;
+    // The spoke role spoke.yaml creates in the member account, trusting the hub's functions.
+    sts.add_role(
+        &format!("arn:aws:iam::{MEMBER}:role/{SPOKE_ROLE}"),
+        &[HUB_KEY],
+        false,
+    );
+    ssm.put_string_parameter(RULES_PARAMETER, RULES);
+    let aws = AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone()).await?;
     let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET).await?;
     for p in [
         Person::new("U0ALICE", "alice"),
@@ -60,7 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         slack.add_person(p);
     }
     slack.add_usergroup("S0OPS", &["U0BOB"]);
-    let env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("APPROVALS_TABLE", "approvals".to_string()),
         ("SLACK_CHANNEL", CHANNEL.to_string()),
         ("SLACK_API_URL", slack.api_url()),
@@ -68,12 +100,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("SLACK_SIGNING_SECRET", SIGNING_SECRET.into()),
         ("SLACK_APPROVERS", "U0ALICE,S0OPS".into()),
     ]);
+    if organization {
+        env.extend([
+            ("HUB_ACCOUNT_ID", HUB.to_string()),
+            ("SPOKE_ROLE_NAME", SPOKE_ROLE.to_string()),
+            ("SLACK_RULES_PARAMETER", RULES_PARAMETER.to_string()),
+            ("ACCOUNT_NAMES", format!("{MEMBER}=payments-prod")),
+        ]);
+    }
     let lookup = |name: &str| env.get(name).cloned();
     let loader = |budget| {
         config_loader(budget)
             .endpoint_url(aws.url())
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDDEMO", "demo", None, None, "demo"))
+            .credentials_provider(Credentials::new(HUB_KEY, "demo", None, None, "demo"))
     };
     let events = EventsApp::from_env(&lookup, loader(SdkRetries::BACKGROUND)).await?;
     let interactions = InteractionsApp::from_env(&lookup, loader(SdkRetries::INTERACTIVE)).await?;
@@ -84,14 +124,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ssm.url(),
         slack.api_url()
     );
-    println!("SLACK_APPROVERS=U0ALICE,S0OPS (alice directly, bob through the user group S0OPS)\n");
-
-    let id = ssm.start_automation(RunbookSpec::sample(
+    println!("SLACK_APPROVERS=U0ALICE,S0OPS (alice directly, bob through the user group S0OPS)");
+    let sample = RunbookSpec::sample(
         "Roll payments 2026.11.21-1 out to production?\nCanary error rate is 0.02% over the last hour.",
         1,
-    ));
+    );
+    let (id, channel) = if organization {
+        println!(
+            "Organization mode: this hub runs in account {HUB} (us-east-1); SPOKE_ROLE_NAME={SPOKE_ROLE};\n\
+             the rules document in Parameter Store ({RULES_PARAMETER}):\n  {RULES}\n"
+        );
+        let id = ssm.start_automation_in(MEMBER, MEMBER_REGION, sample);
+        println!(
+            "1. carol starts runbook Deploy-Payments in member account {MEMBER}, {MEMBER_REGION}\n   \
+             (execution {id}). The spoke's rule forwards its events to the hub's bus, with their\n   \
+             own account and Region."
+        );
+        (id, PAYMENTS_CHANNEL)
+    } else {
+        println!();
+        let id = ssm.start_automation(sample);
+        println!("1. carol starts runbook Deploy-Payments (execution {id}).");
+        (id, CHANNEL)
+    };
     let emitted = ssm.take_events();
-    println!("1. carol starts runbook Deploy-Payments (execution {id}).");
     println!(
         "   It reaches its aws:approve step and waits. SSM emits {} EventBridge events;",
         emitted.len()
@@ -103,10 +159,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .next()
         .ok_or("no prompt was posted")?;
-    println!("\n2. The prompt in #approvals (posted once, with chat.postMessage):\n");
+    println!("\n2. The prompt in {channel} (posted once, with chat.postMessage):\n");
     print_message(&block_kit_text::render(&prompt.blocks, &names));
 
-    let click = slack.click(CHANNEL, &prompt.ts, &person, action)?;
+    let click = slack.click(channel, &prompt.ts, &person, action)?;
     println!(
         "\n3. @{} clicks {verb}. Slack sends the click to slack-interactions, signed:",
         person.username
@@ -156,13 +212,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     match ssm.signals().last() {
-        Some(signal) if signal.accepted => println!(
-            "   It confirmed with SSM (GetAutomationExecution) that step approveRollout, the one the\n   \
-             prompt shows, is the approval waiting now; then SSM accepted SendAutomationSignal {}\n   \
-             with Comment {:?}.",
-            signal.signal_type,
-            signal.payload["Comment"][0].as_str().unwrap_or("")
-        ),
+        Some(signal) if signal.accepted => {
+            println!(
+                "   It confirmed with SSM (GetAutomationExecution) that step approveRollout, the one the\n   \
+                 prompt shows, is the approval waiting now; then SSM accepted SendAutomationSignal {}\n   \
+                 with Comment {:?}.",
+                signal.signal_type,
+                signal.payload["Comment"][0].as_str().unwrap_or("")
+            );
+            if organization {
+                println!(
+                    "   Both calls went to account {}, {}, signed as {}\n   \
+                     (STS AssumeRole: {} call(s), one per account, kept for the next clicks).",
+                    signal.account,
+                    signal.region,
+                    signal.principal,
+                    sts.assume_role_calls().len()
+                );
+            }
+        }
         _ => println!("   No signal was sent to SSM."),
     }
     for told in slack.ephemeral() {
@@ -186,16 +254,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         deliver(&events, &emitted).await?;
     }
     let last = slack
-        .message(CHANNEL, &prompt.ts)
+        .message(channel, &prompt.ts)
         .ok_or("the prompt is gone")?;
     println!(
-        "\n{} The message in #approvals now reads:\n",
+        "\n{} The message in {channel} now reads:\n",
         if emitted.is_empty() { "4." } else { "5." }
     );
     print_message(&block_kit_text::render(&last.blocks, &names));
     println!(
-        "\nOutbound calls: SSM {:?}; DynamoDB {:?}; Slack {:?}",
+        "\nOutbound calls: SSM {:?}; STS {}; DynamoDB {:?}; Slack {:?}",
         ssm.calls(),
+        sts.assume_role_calls().len(),
         dynamodb.calls(),
         slack
             .calls()

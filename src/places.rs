@@ -364,7 +364,10 @@ mod tests {
         assert_eq!(statements[0]["Effect"], "Allow");
         assert_eq!(
             statements[0]["Action"],
-            serde_json::json!(["ssm:GetAutomationExecution", "ssm:DescribeAutomationStepExecutions"])
+            serde_json::json!([
+                "ssm:GetAutomationExecution",
+                "ssm:DescribeAutomationStepExecutions"
+            ])
         );
     }
 

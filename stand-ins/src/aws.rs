@@ -96,7 +96,7 @@ mod tests {
     use super::*;
     use crate::Principals;
     use crate::ssm::RunbookSpec;
-    use crate::test_requests::signed;
+    use crate::test_requests::{signed, signed_in};
 
     const FORM: &str = "application/x-www-form-urlencoded";
     const ROLE: &str = "arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole";
@@ -181,6 +181,62 @@ mod tests {
         let (status, reply) = send(addr, get_item).await;
         assert_eq!(status, 400);
         assert!(reply.contains("ResourceNotFoundException"), "{reply}");
+    }
+
+    #[tokio::test]
+    async fn a_session_of_a_member_accounts_role_acts_in_that_account_and_its_region() {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let principals = Principals::default();
+        let ssm = SsmStandIn::start_with(any, "us-east-1", principals.clone())
+            .await
+            .unwrap();
+        let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
+        let sts = StsStandIn::start(any, principals).await.unwrap();
+        let member = "210987654321";
+        let spoke = format!("arn:aws:iam::{member}:role/approvals-SpokeRole");
+        sts.add_role(&spoke, &[LAMBDA_KEY], false);
+        let endpoint = AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb, sts)
+            .await
+            .unwrap();
+        let addr = endpoint.server.addr;
+        let body = format!(
+            "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=approvals-hub",
+            form_urlencoded::byte_serialize(spoke.as_bytes()).collect::<String>()
+        );
+        let (status, xml) = send(addr, signed(LAMBDA_KEY, "sts", FORM, None, &body)).await;
+        assert_eq!(status, 200, "{xml}");
+        let key_at = xml.find("<AccessKeyId>").unwrap() + "<AccessKeyId>".len();
+        let key = xml[key_at..key_at + 20].to_owned();
+
+        let spec = RunbookSpec::sample("Ship it?", 1).in_account(member);
+        let id = ssm.start_automation_in(member, "eu-west-1", spec);
+        let get = |region: &str| {
+            let input = serde_json::json!({"AutomationExecutionId": id});
+            let json = "application/x-amz-json-1.1";
+            let target = Some("AmazonSSM.GetAutomationExecution");
+            signed_in(region, &key, "ssm", json, target, &input.to_string())
+        };
+        let (status, reply) = send(addr, get("eu-west-1")).await;
+        assert_eq!(status, 200, "{reply}");
+        let (status, reply) = send(addr, get("us-east-1")).await;
+        assert_eq!(status, 400);
+        assert!(
+            reply.contains("AutomationExecutionNotFoundException"),
+            "{reply}"
+        );
+        let (status, reply) = send(
+            addr,
+            ssm_call(
+                LAMBDA_KEY,
+                "GetAutomationExecution",
+                serde_json::json!({"AutomationExecutionId": id}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            status, 400,
+            "the hub's own account does not see it: {reply}"
+        );
     }
 
     #[tokio::test]

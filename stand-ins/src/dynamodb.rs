@@ -4,10 +4,16 @@
 //! (the subset below), `ExpressionAttributeNames` / `Values` (unused ones refused, as
 //! DynamoDB does), `ReturnValues` and `ReturnValuesOnConditionCheckFailure`.
 //!
-//! Expressions: comparisons (`=`, `<>`, `<`, `<=`, `>`, `>=`), `attribute_exists`,
-//! `attribute_not_exists`, `AND`, `OR`, `NOT`, parentheses; `SET a = :v`,
-//! `a = a + :n`, `if_not_exists(a, :v)`, `list_append(x, y)`, `REMOVE a`. Paths are
-//! top-level attributes (`name` or `#alias`).
+//! Expressions: comparisons (`=`, `<>`, `<`, `<=`, `>`, `>=`), `BETWEEN … AND …`,
+//! `begins_with`, `attribute_exists`, `attribute_not_exists`, `AND`, `OR`, `NOT`,
+//! parentheses; `SET a = :v`, `a = a + :n`, `if_not_exists(a, :v)`,
+//! `list_append(x, y)`, `REMOVE a`. Paths are top-level attributes (`name` or
+//! `#alias`).
+//!
+//! Tables have string keys; they may have global secondary indexes (`index`: sparse,
+//! typed keys checked on every write, projections). `Query` (`query`) reads a table
+//! or an index a page at a time, with sort-key conditions, `FilterExpression` and
+//! `ProjectionExpression`.
 //!
 //! Reads without `ConsistentRead` may be served stale, as DynamoDB's are (off until
 //! [`DynamoDbStandIn::serve_stale_reads`]); TTL is stored, never acted on, as DynamoDB
@@ -22,6 +28,7 @@ use serde_json::{Map, Value, json};
 use crate::{HttpServer, Incoming, Outgoing};
 
 mod index;
+mod query;
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
@@ -99,8 +106,10 @@ impl DynamoDbStandIn {
     }
 
     /// Creates a table from CloudFormation's `AWS::DynamoDB::Table` `Properties` (as
-    /// JSON): its `KeySchema` (string keys) and `GlobalSecondaryIndexes`, typed by its
-    /// `AttributeDefinitions`. A definition DynamoDB would refuse is refused.
+    /// JSON): its `KeySchema` (string keys) and `GlobalSecondaryIndexes` (with their
+    /// `Projection`), typed by its `AttributeDefinitions`. A definition DynamoDB would
+    /// refuse is refused, saying why; properties that change no behaviour modelled here
+    /// (`BillingMode`, `TimeToLiveSpecification`, `SSESpecification`, …) are ignored.
     pub fn create_table_from_definition(
         &self,
         name: &str,
@@ -109,6 +118,35 @@ impl DynamoDbStandIn {
         let definitions = properties["AttributeDefinitions"]
             .as_array()
             .ok_or("AttributeDefinitions is not a list")?;
+        let mut defined = HashSet::new();
+        for d in definitions {
+            let attribute = d["AttributeName"]
+                .as_str()
+                .filter(|a| !a.is_empty())
+                .ok_or("an AttributeDefinitions entry has no AttributeName")?;
+            if !matches!(d["AttributeType"].as_str(), Some("S" | "N" | "B")) {
+                return Err(format!(
+                    "{attribute}: AttributeType {} is not S, N or B",
+                    d["AttributeType"]
+                ));
+            }
+            if !defined.insert(attribute) {
+                return Err(format!(
+                    "{attribute} is defined twice in AttributeDefinitions"
+                ));
+            }
+        }
+        if !properties["LocalSecondaryIndexes"].is_null() {
+            return Err("LocalSecondaryIndexes are not modelled by the stand-in".into());
+        }
+        let index_count = properties["GlobalSecondaryIndexes"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if index_count > 20 {
+            return Err(format!(
+                "{index_count} global secondary indexes: a table has at most 20"
+            ));
+        }
         let types = |attribute: &str| {
             definitions
                 .iter()
@@ -164,6 +202,9 @@ impl DynamoDbStandIn {
 
     /// Adds a global secondary index (projection `ALL`) with these keys, each a name
     /// and a type (`S` or `N`).
+    ///
+    /// Panics if the table does not exist, already has an index of that name, or a
+    /// type is not `S`, `N` or `B`: mistakes in the test.
     pub fn add_global_secondary_index(
         &self,
         table: &str,
@@ -171,18 +212,30 @@ impl DynamoDbStandIn {
         partition_key: (&str, &str),
         sort_key: Option<(&str, &str)>,
     ) {
+        for (name, kind) in std::iter::once(partition_key).chain(sort_key) {
+            assert!(
+                matches!(kind, "S" | "N" | "B"),
+                "{name}: an index key is of type S, N or B, not {kind}"
+            );
+        }
         let owned = |(n, t): (&str, &str)| (n.to_owned(), t.to_owned());
-        self.lock()
-            .tables
-            .get_mut(table)
-            .expect("table exists")
-            .indexes
-            .push(index::Index {
-                name: index_name.into(),
-                partition: owned(partition_key),
-                sort: sort_key.map(owned),
-                projection: index::Projection::All,
-            });
+        let mut state = self.lock();
+        let table = state.tables.get_mut(table).expect("table exists");
+        assert!(
+            table.indexes.iter().all(|i| i.name != index_name),
+            "the table already has an index {index_name}"
+        );
+        table.indexes.push(index::Index {
+            name: index_name.into(),
+            partition: owned(partition_key),
+            sort: sort_key.map(owned),
+            projection: index::Projection::All,
+        });
+    }
+
+    /// Drops every late answer still queued.
+    pub fn clear_late(&self) {
+        self.lock().late.clear();
     }
 
     /// The next call to `operation` is carried out at once but answered after `delay`.
@@ -616,62 +669,7 @@ fn update_item(state: &mut State, input: &Value) -> Result<Value, Refusal> {
 }
 
 fn query(state: &State, input: &Value) -> Result<Value, Refusal> {
-    let table = table(state, input)?;
-    if input.get("IndexName").is_some() {
-        return index::query(table, input, state.stale_reads);
-    }
-    let text = input["KeyConditionExpression"]
-        .as_str()
-        .ok_or_else(|| Refusal::validation("KeyConditionExpression is required"))?;
-    let tokens = tokenize(text)?;
-    let mut parser = Parser {
-        tokens: &tokens,
-        at: 0,
-    };
-    let condition = parser.or_expr()?;
-    parser.end()?;
-    let mut bindings = Bindings::of(input);
-    // Only `pk = :v` (optionally `AND` a condition on the sort key) is a key condition.
-    let partition = match &condition {
-        Cond::Compare(Operand::Path(p), Cmp::Eq, Operand::Value(v)) => (p.clone(), v.clone()),
-        Cond::And(first, _) => match first.as_ref() {
-            Cond::Compare(Operand::Path(p), Cmp::Eq, Operand::Value(v)) => (p.clone(), v.clone()),
-            _ => {
-                return Err(Refusal::validation(
-                    "Query condition missed key schema element",
-                ));
-            }
-        },
-        _ => {
-            return Err(Refusal::validation(
-                "Query condition missed key schema element",
-            ));
-        }
-    };
-    if bindings.name(&partition.0)? != table.partition_key {
-        return Err(Refusal::validation(
-            "Query condition missed key schema element",
-        ));
-    }
-    let wanted = bindings.value(&partition.1)?;
-    let consistent = input["ConsistentRead"] == true;
-    let mut items = vec![];
-    for (key, _) in table
-        .items
-        .iter()
-        .filter(|((pk, _), _)| Some(pk.as_str()) == wanted.get("S").and_then(Value::as_str))
-    {
-        if let Some(item) = read(table, key, consistent, state.stale_reads)
-            && eval(&condition, &item, &mut bindings)?
-        {
-            items.push(Value::Object(item));
-        }
-    }
-    bindings.check_all_used()?;
-    if input["ScanIndexForward"] == false {
-        items.reverse();
-    }
-    Ok(json!({"Items": items, "Count": items.len(), "ScannedCount": items.len()}))
+    query::query(state, input)
 }
 
 // ---- expressions ----

@@ -78,6 +78,13 @@ impl Principals {
         self.lock().get(access_key).map(|p| p.arn.clone())
     }
 
+    /// The account of the principal that signs with `access_key`, if it is registered
+    /// with an IAM or STS ARN (`arn:aws:iam::<account>:…`, `arn:aws:sts::<account>:…`).
+    pub fn account_of(&self, access_key: &str) -> Option<String> {
+        let arn = self.arn_of(access_key)?;
+        principal_account(&arn).map(str::to_owned)
+    }
+
     /// The source identity of the session `access_key` belongs to, if it has one.
     pub fn source_identity_of(&self, access_key: &str) -> Option<String> {
         self.lock()
@@ -217,6 +224,8 @@ impl Drop for HttpServer {
 struct AwsJsonCall {
     operation: String,
     access_key: String,
+    /// The Region of the signature's credential scope: the Region the request is for.
+    region: String,
     input: serde_json::Value,
 }
 
@@ -254,7 +263,7 @@ fn aws_json_call(
             format!("expected {content_type}"),
         ));
     }
-    let access_key = sigv4_access_key(req, service).ok_or((
+    let credential = sigv4_credential(req, service).ok_or((
         400,
         unsigned,
         format!("the request is not SigV4-signed for {service}"),
@@ -263,14 +272,21 @@ fn aws_json_call(
         .map_err(|e| (400, "SerializationException", e.to_string()))?;
     Ok(AwsJsonCall {
         operation,
-        access_key,
+        access_key: credential.access_key,
+        region: credential.region,
         input,
     })
 }
 
-/// The access key of a request SigV4-signed for `service` (from its `Authorization`
-/// header's credential scope), if it is one.
-fn sigv4_access_key(req: &Incoming, service: &str) -> Option<String> {
+/// Who signed a SigV4 request and for where: its `Authorization` header's
+/// `Credential=<access key>/<date>/<Region>/<service>/aws4_request`.
+struct Sigv4Credential {
+    access_key: String,
+    region: String,
+}
+
+/// The credential of a request SigV4-signed for `service`, if it is one.
+fn sigv4_credential(req: &Incoming, service: &str) -> Option<Sigv4Credential> {
     let credential = req
         .header("authorization")?
         .strip_prefix("AWS4-HMAC-SHA256 ")?
@@ -278,10 +294,46 @@ fn sigv4_access_key(req: &Incoming, service: &str) -> Option<String> {
         .find_map(|p| p.trim().strip_prefix("Credential="))?;
     let parts: Vec<&str> = credential.split('/').collect();
     (parts.len() == 5
+        && !parts[0].is_empty()
+        && !parts[2].is_empty()
         && parts[3] == service
         && parts[4] == "aws4_request"
         && req.header("x-amz-date").is_some())
-    .then(|| parts[0].to_owned())
+    .then(|| Sigv4Credential {
+        access_key: parts[0].to_owned(),
+        region: parts[2].to_owned(),
+    })
+}
+
+/// The access key of a request SigV4-signed for `service`, if it is one.
+fn sigv4_access_key(req: &Incoming, service: &str) -> Option<String> {
+    sigv4_credential(req, service).map(|c| c.access_key)
+}
+
+/// The account of an IAM or STS principal ARN: `arn:<partition>:iam::<account>:…`
+/// (users, roles) or `arn:<partition>:sts::<account>:assumed-role/…` (sessions).
+pub fn principal_account(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (prefix, partition, service, region, account) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let resource = parts.next()?;
+    (prefix == "arn"
+        && partition.starts_with("aws")
+        && matches!(service, "iam" | "sts")
+        && region.is_empty()
+        && is_account_id(account)
+        && !resource.is_empty())
+    .then_some(account)
+}
+
+/// Whether `account` is an AWS account ID: 12 digits.
+pub(crate) fn is_account_id(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn now_unix_f64() -> f64 {
@@ -290,14 +342,124 @@ fn now_unix_f64() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_requests::{signed_in, unsigned};
+
+    #[test]
+    fn a_principals_account_is_read_from_its_arn() {
+        let cases = [
+            (
+                "arn:aws:iam::210987654321:user/ops/dave",
+                Some("210987654321"),
+            ),
+            (
+                "arn:aws:iam::210987654321:role/approvals/SlackApprover",
+                Some("210987654321"),
+            ),
+            (
+                "arn:aws:sts::210987654321:assumed-role/SlackApprover/U0ALICE",
+                Some("210987654321"),
+            ),
+            (
+                "arn:aws-us-gov:sts::210987654321:assumed-role/R/s",
+                Some("210987654321"),
+            ),
+            ("arn:aws:iam::21098765432:user/dave", None),
+            ("arn:aws:iam::2109876543xx:user/dave", None),
+            ("arn:aws:ssm:us-east-1:210987654321:parameter/x", None),
+            ("arn:aws:iam::210987654321:", None),
+            ("AKIAUNREGISTERED0001", None),
+        ];
+        for (arn, account) in cases {
+            assert_eq!(principal_account(arn), account, "{arn}");
+        }
+        let principals = Principals::default();
+        principals.register("ASIAMEMBER0000000001", cases[2].0, None);
+        principals.register("AKIAODD0000000000001", "somebody", None);
+        assert_eq!(
+            principals.account_of("ASIAMEMBER0000000001").as_deref(),
+            Some("210987654321")
+        );
+        assert_eq!(principals.account_of("AKIAODD0000000000001"), None);
+        assert_eq!(principals.account_of("AKIANOBODY0000000001"), None);
+    }
+
+    #[test]
+    fn a_requests_region_is_its_credential_scopes() {
+        let json = "application/x-amz-json-1.1";
+        let req = signed_in(
+            "eu-west-1",
+            "AKIDEXAMPLE",
+            "ssm",
+            json,
+            Some("AmazonSSM.GetParameter"),
+            "{}",
+        );
+        let call = aws_json_call(
+            &req,
+            "AmazonSSM.",
+            json,
+            "ssm",
+            "IncompleteSignatureException",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            (call.access_key.as_str(), call.region.as_str()),
+            ("AKIDEXAMPLE", "eu-west-1")
+        );
+        let scoped_elsewhere = signed_in(
+            "eu-west-1",
+            "AKIDEXAMPLE",
+            "sts",
+            json,
+            Some("AmazonSSM.GetParameter"),
+            "{}",
+        );
+        assert!(
+            aws_json_call(
+                &scoped_elsewhere,
+                "AmazonSSM.",
+                json,
+                "ssm",
+                "IncompleteSignatureException"
+            )
+            .is_err()
+        );
+        let mut no_region = unsigned(json, Some("AmazonSSM.GetParameter"), "{}");
+        no_region.headers.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261122//ssm/aws4_request, \
+             SignedHeaders=host, Signature=00"
+                .parse()
+                .unwrap(),
+        );
+        assert!(sigv4_credential(&no_region, "ssm").is_none());
+    }
+}
+
 /// Requests as an AWS SDK sends them, for the stand-ins' own tests.
 #[cfg(test)]
 mod test_requests {
     use super::Incoming;
 
-    /// A `POST /` with this body, SigV4-signed by `access_key` for `service` (the
-    /// signature itself is not checked by the stand-ins, only its scope).
+    /// A `POST /` with this body, SigV4-signed by `access_key` for `service` in
+    /// us-east-1 (the signature itself is not checked by the stand-ins, only its
+    /// scope).
     pub fn signed(
+        access_key: &str,
+        service: &str,
+        content_type: &str,
+        target: Option<&str>,
+        body: &str,
+    ) -> Incoming {
+        signed_in("us-east-1", access_key, service, content_type, target, body)
+    }
+
+    /// Like [`signed`], with `region` in the credential scope.
+    pub fn signed_in(
+        region: &str,
         access_key: &str,
         service: &str,
         content_type: &str,
@@ -306,7 +468,7 @@ mod test_requests {
     ) -> Incoming {
         let mut request = unsigned(content_type, target, body);
         let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential={access_key}/20261122/us-east-1/{service}/aws4_request, \
+            "AWS4-HMAC-SHA256 Credential={access_key}/20261122/{region}/{service}/aws4_request, \
              SignedHeaders=content-type;host;x-amz-date, Signature=00"
         );
         request.headers.insert(

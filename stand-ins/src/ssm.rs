@@ -11,6 +11,15 @@
 //! EventBridge event SSM would send, so a test or the demo can deliver it to the
 //! events function.
 //!
+//! Executions belong to an account and a Region, as SSM's do: [`SsmStandIn::start_automation`]
+//! starts one in the home place ([`ACCOUNT`] and the stand-in's Region),
+//! [`SsmStandIn::start_automation_in`] anywhere. A request acts in the account of its
+//! signer (the account in the ARN [`Principals`] holds for its access key; a key
+//! registered nowhere signs in the home account) and in the Region of its SigV4
+//! credential scope, and sees only that place's executions and parameters: an
+//! execution elsewhere is not found, exactly as an unknown ID. Events carry the
+//! execution's own account and Region.
+//!
 //! Who signals is the principal behind the request's SigV4 access key, looked up in
 //! the stand-in's [`Principals`] (where the STS stand-in registers the sessions it
 //! issues); a key registered nowhere is a principal of its own. A registered principal
@@ -167,6 +176,20 @@ impl RunbookSpec {
             ],
         }
     }
+
+    /// The same runbook as started in `account`: the home account in `executed_by`
+    /// and in the approval steps' `Approvers` becomes `account` (for
+    /// [`SsmStandIn::start_automation_in`]).
+    pub fn in_account(mut self, account: &str) -> Self {
+        let (home, there) = (format!(":{ACCOUNT}:"), format!(":{account}:"));
+        self.executed_by = self.executed_by.replace(&home, &there);
+        for step in &mut self.steps {
+            if let Some(approvers) = step.inputs.get_mut("Approvers") {
+                *approvers = approvers.replace(&home, &there);
+            }
+        }
+        self
+    }
 }
 
 /// A signal SSM accepted or refused, as recorded by the stand-in.
@@ -178,7 +201,37 @@ pub struct SignalRecord {
     pub access_key: String,
     /// Who signed: the ARN registered for the access key, or the key itself.
     pub principal: String,
+    /// The account the signal was sent in: the signer's.
+    pub account: String,
+    /// The Region the signal was sent to: its signature's credential scope's.
+    pub region: String,
     pub accepted: bool,
+}
+
+/// Where an execution runs, or where a request is sent: an account and a Region.
+/// Executions and parameters belong to one place, and a request sees only its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Place {
+    account: String,
+    region: String,
+}
+
+impl Place {
+    fn new(account: &str, region: &str) -> Self {
+        Self {
+            account: account.into(),
+            region: region.into(),
+        }
+    }
+}
+
+/// A parameter's value, and how many times it was written.
+#[derive(Debug, Clone)]
+struct Parameter {
+    value: String,
+    /// A `SecureString` reads as ciphertext unless decrypted; a `String` as is.
+    secure: bool,
+    version: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +250,7 @@ struct StepState {
 
 #[derive(Debug, Clone)]
 struct ExecutionState {
+    place: Place,
     spec: RunbookSpec,
     status: String,
     started: f64,
@@ -207,8 +261,9 @@ struct ExecutionState {
 
 #[derive(Default)]
 struct State {
+    /// By execution ID, which names one execution wherever it runs (SSM's are UUIDs).
     executions: BTreeMap<String, ExecutionState>,
-    parameters: HashMap<String, String>,
+    parameters: HashMap<(Place, String), Parameter>,
     signals: Vec<SignalRecord>,
     events: VecDeque<Value>,
     calls: Vec<String>,
@@ -217,6 +272,17 @@ struct State {
     step_list_limit: Option<usize>,
     /// Who signs with which access key.
     principals: Principals,
+}
+
+impl State {
+    /// Execution `id`, if it runs in `place`: SSM knows no other from there.
+    fn execution_in(&self, place: &Place, id: &str) -> Option<&ExecutionState> {
+        self.executions.get(id).filter(|e| e.place == *place)
+    }
+
+    fn execution_in_mut(&mut self, place: &Place, id: &str) -> Option<&mut ExecutionState> {
+        self.executions.get_mut(id).filter(|e| e.place == *place)
+    }
 }
 
 /// Something going wrong with the next call to an operation.
@@ -255,11 +321,8 @@ impl SsmStandIn {
             principals,
             ..State::default()
         }));
-        let (handler_state, handler_region) = (state.clone(), region.to_owned());
-        let server = HttpServer::start(addr, move |req| {
-            handle(&handler_state, &handler_region, req)
-        })
-        .await?;
+        let handler_state = state.clone();
+        let server = HttpServer::start(addr, move |req| handle(&handler_state, req)).await?;
         Ok(Self {
             state,
             region: region.into(),
@@ -274,7 +337,7 @@ impl SsmStandIn {
 
     /// Answers one request (for an endpoint shared with other services).
     pub fn serve(&self, req: Incoming) -> Outgoing {
-        handle(&self.state, &self.region, req)
+        handle(&self.state, req)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -286,17 +349,85 @@ impl SsmStandIn {
         self.lock().principals.clone()
     }
 
-    /// Stores a SecureString parameter.
-    pub fn put_parameter(&self, name: &str, value: &str) {
-        self.lock().parameters.insert(name.into(), value.into());
+    /// The stand-in's own Region, where the home account's executions run unless
+    /// started elsewhere.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
-    /// Starts an execution and runs it to its first approval or pause (or its end).
+    /// Stores (or overwrites) a SecureString parameter in the home account and Region.
+    pub fn put_parameter(&self, name: &str, value: &str) {
+        let region = self.region.clone();
+        self.put_parameter_in(ACCOUNT, &region, name, value);
+    }
+
+    /// Stores (or overwrites, as `put-parameter --overwrite`, its version going up) a
+    /// SecureString parameter in `account` and `region`: only requests signed there
+    /// read it, and only `WithDecryption` reads its value.
+    pub fn put_parameter_in(&self, account: &str, region: &str, name: &str, value: &str) {
+        self.store_parameter(Place::new(account, region), name, value, true);
+    }
+
+    /// Stores (or overwrites) a `String` parameter (the only kind CloudFormation's
+    /// `AWS::SSM::Parameter` creates) in the home account and Region: read as is,
+    /// with or without `WithDecryption`.
+    pub fn put_string_parameter(&self, name: &str, value: &str) {
+        let region = self.region.clone();
+        self.put_string_parameter_in(ACCOUNT, &region, name, value);
+    }
+
+    /// Like [`SsmStandIn::put_string_parameter`], in `account` and `region`.
+    pub fn put_string_parameter_in(&self, account: &str, region: &str, name: &str, value: &str) {
+        self.store_parameter(Place::new(account, region), name, value, false);
+    }
+
+    fn store_parameter(&self, place: Place, name: &str, value: &str, secure: bool) {
+        let key = (place, name.to_owned());
+        let mut state = self.lock();
+        let version = state.parameters.get(&key).map_or(1, |p| p.version + 1);
+        let parameter = Parameter {
+            value: value.into(),
+            secure,
+            version,
+        };
+        state.parameters.insert(key, parameter);
+    }
+
+    /// Starts an execution in the home account and Region and runs it to its first
+    /// approval or pause (or its end).
     pub fn start_automation(&self, spec: RunbookSpec) -> String {
         self.start_automation_with_id(&uuid::Uuid::new_v4().to_string(), spec)
     }
 
     pub fn start_automation_with_id(&self, id: &str, spec: RunbookSpec) -> String {
+        let region = self.region.clone();
+        self.start_automation_with_id_in(id, ACCOUNT, &region, spec)
+    }
+
+    /// Starts an execution in `account` and `region`: only requests signed by a
+    /// principal of that account, for that Region, see it.
+    ///
+    /// Panics if `account` is not 12 digits: a mistake in the test.
+    pub fn start_automation_in(&self, account: &str, region: &str, spec: RunbookSpec) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.start_automation_with_id_in(&id, account, region, spec)
+    }
+
+    /// Like [`SsmStandIn::start_automation_in`], with the execution ID given. An ID
+    /// names one execution wherever it runs: starting one with an ID in use replaces
+    /// that execution.
+    pub fn start_automation_with_id_in(
+        &self,
+        id: &str,
+        account: &str,
+        region: &str,
+        spec: RunbookSpec,
+    ) -> String {
+        assert!(
+            crate::is_account_id(account),
+            "{account} is not an AWS account ID (12 digits)"
+        );
+        assert!(!region.is_empty(), "an execution runs in a Region");
         let mut state = self.lock();
         let steps = spec
             .steps
@@ -305,6 +436,7 @@ impl SsmStandIn {
             .map(|(n, s)| StepState::pending(s.clone(), id, n))
             .collect();
         let execution = ExecutionState {
+            place: Place::new(account, region),
             spec,
             status: "InProgress".into(),
             started: now_unix_f64(),
@@ -313,8 +445,16 @@ impl SsmStandIn {
             tags: BTreeMap::new(),
         };
         state.executions.insert(id.to_owned(), execution);
-        advance(&mut state, &self.region, id);
+        advance(&mut state, id);
         id.to_owned()
+    }
+
+    /// The account and Region execution `id` runs in.
+    pub fn execution_place(&self, id: &str) -> Option<(String, String)> {
+        self.lock()
+            .executions
+            .get(id)
+            .map(|e| (e.place.account.clone(), e.place.region.clone()))
     }
 
     /// The waiting approval (or pause) step runs out of time (as after its
@@ -344,13 +484,12 @@ impl SsmStandIn {
         failure: impl Fn(&str) -> Option<String>,
     ) -> bool {
         let mut state = self.lock();
-        let region = self.region.clone();
         let Some(index) = waiting_step(&state, id) else {
             return false;
         };
         let message = failure(&state.executions[id].steps[index].spec.action);
-        set_step(&mut state, &region, id, index, step_status, message);
-        set_execution(&mut state, &region, id, execution_status);
+        set_step(&mut state, id, index, step_status, message);
+        set_execution(&mut state, id, execution_status);
         true
     }
 
@@ -513,27 +652,27 @@ fn waiting_step(state: &State, id: &str) -> Option<usize> {
 }
 
 /// Runs steps until one waits or the runbook ends.
-fn advance(state: &mut State, region: &str, id: &str) {
+fn advance(state: &mut State, id: &str) {
     loop {
         let Some(execution) = state.executions.get(id) else {
             return;
         };
         let Some(index) = execution.steps.iter().position(|s| s.status == "Pending") else {
-            set_execution(state, region, id, "Success");
+            set_execution(state, id, "Success");
             return;
         };
         if waits_for_signal(&execution.steps[index].spec.action) {
             let step = &mut state.executions.get_mut(id).expect("exists").steps[index];
             step.started = Some(now_unix_f64());
-            set_step(state, region, id, index, "Waiting", None);
-            set_execution(state, region, id, "Waiting");
+            set_step(state, id, index, "Waiting", None);
+            set_execution(state, id, "Waiting");
             return;
         }
         state.executions.get_mut(id).expect("exists").steps[index].started = Some(now_unix_f64());
-        set_step(state, region, id, index, "Success", None);
+        set_step(state, id, index, "Success", None);
         loop_back(state, id, index);
         if state.executions[id].status != "InProgress" {
-            set_execution(state, region, id, "InProgress");
+            set_execution(state, id, "InProgress");
         }
     }
 }
@@ -573,16 +712,10 @@ fn loop_back(state: &mut State, id: &str, index: usize) {
     }
 }
 
-fn set_step(
-    state: &mut State,
-    region: &str,
-    id: &str,
-    index: usize,
-    status: &str,
-    failure: Option<String>,
-) {
+fn set_step(state: &mut State, id: &str, index: usize, status: &str, failure: Option<String>) {
     let execution = state.executions.get_mut(id).expect("exists");
     let definition = execution.spec.document_name.clone();
+    let place = execution.place.clone();
     let step = &mut execution.steps[index];
     step.status = status.into();
     step.failure_message = failure;
@@ -592,11 +725,11 @@ fn set_step(
     let detail = json!({"ExecutionId": id, "Definition": definition, "DefinitionVersion": 1.0,
         "Status": status, "StepName": step.spec.name, "Action": step.spec.action,
         "StartTime": "No date available", "EndTime": "No date available", "Time": 0.0});
-    let event = eventbridge(region, STEP_DETAIL_TYPE, id, &definition, detail);
+    let event = eventbridge(&place, STEP_DETAIL_TYPE, id, &definition, detail);
     state.events.push_back(event);
 }
 
-fn set_execution(state: &mut State, region: &str, id: &str, status: &str) {
+fn set_execution(state: &mut State, id: &str, status: &str) {
     let execution = state.executions.get_mut(id).expect("exists");
     execution.status = status.into();
     if !matches!(status, "Pending" | "InProgress" | "Waiting") {
@@ -606,21 +739,29 @@ fn set_execution(state: &mut State, region: &str, id: &str, status: &str) {
     let detail = json!({"ExecutionId": id, "Definition": definition, "DefinitionVersion": 1.0,
         "Status": status, "ExecutedBy": execution.spec.executed_by,
         "StartTime": "No date available", "EndTime": "No date available", "Time": 0.0});
-    let event = eventbridge(region, EXECUTION_DETAIL_TYPE, id, &definition, detail);
+    let event = eventbridge(
+        &execution.place,
+        EXECUTION_DETAIL_TYPE,
+        id,
+        &definition,
+        detail,
+    );
     state.events.push_back(event);
 }
 
+/// The EventBridge event SSM sends from the execution's own account and Region.
 fn eventbridge(
-    region: &str,
+    place: &Place,
     detail_type: &str,
     id: &str,
     definition: &str,
     detail: Value,
 ) -> Value {
+    let Place { account, region } = place;
     json!({"version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": detail_type,
-        "source": "aws.ssm", "account": ACCOUNT, "time": "2026-11-21T12:00:00Z", "region": region,
-        "resources": [format!("arn:aws:ssm:{region}:{ACCOUNT}:automation-execution/{id}"),
-                      format!("arn:aws:ssm:{region}:{ACCOUNT}:automation-definition/{definition}:1")],
+        "source": "aws.ssm", "account": account, "time": "2026-11-21T12:00:00Z", "region": region,
+        "resources": [format!("arn:aws:ssm:{region}:{account}:automation-execution/{id}"),
+                      format!("arn:aws:ssm:{region}:{account}:automation-definition/{definition}:1")],
         "detail": detail})
 }
 
@@ -639,18 +780,13 @@ fn ok(body: Value) -> Outgoing {
 }
 
 /// The answer to a request, held back when a late answer was asked for.
-fn handle(state: &Mutex<State>, region: &str, req: Incoming) -> Outgoing {
+fn handle(state: &Mutex<State>, req: Incoming) -> Outgoing {
     let mut delay = None;
-    let out = answer(state, region, req, &mut delay);
+    let out = answer(state, req, &mut delay);
     out.answered_after(delay)
 }
 
-fn answer(
-    state: &Mutex<State>,
-    region: &str,
-    req: Incoming,
-    delay: &mut Option<Duration>,
-) -> Outgoing {
+fn answer(state: &Mutex<State>, req: Incoming, delay: &mut Option<Duration>) -> Outgoing {
     let call = crate::aws_json_call(
         &req,
         "AmazonSSM.",
@@ -658,11 +794,18 @@ fn answer(
         "ssm",
         "IncompleteSignatureException",
     );
-    let (operation, access_key, input) = match call {
-        Ok(call) => (call.operation, call.access_key, call.input),
+    let (operation, access_key, region, input) = match call {
+        Ok(call) => (call.operation, call.access_key, call.region, call.input),
         Err((status, error_type, message)) => return error(status, error_type, &message),
     };
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+    // A request acts in its signer's account (a key registered nowhere signs in the
+    // home account) and in the Region it is signed for.
+    let account = state
+        .principals
+        .account_of(&access_key)
+        .unwrap_or_else(|| ACCOUNT.to_owned());
+    let place = Place { account, region };
     state.calls.push(operation.clone());
     match state
         .faults
@@ -685,7 +828,7 @@ fn answer(
     match operation.as_str() {
         "GetAutomationExecution" => {
             let id = text("AutomationExecutionId");
-            match state.executions.get(&id) {
+            match state.execution_in(&place, &id) {
                 Some(e) => {
                     ok(json!({"AutomationExecution": describe(&id, e, state.step_list_limit)}))
                 }
@@ -694,19 +837,19 @@ fn answer(
         }
         "DescribeAutomationStepExecutions" => {
             let id = text("AutomationExecutionId");
-            match state.executions.get(&id) {
+            match state.execution_in(&place, &id) {
                 Some(e) => describe_steps(e, &input),
                 None => not_found(&id),
             }
         }
-        "SendAutomationSignal" => signal(&mut state, region, &input, access_key),
-        "DescribeAutomationExecutions" => describe_executions(&state, &input),
+        "SendAutomationSignal" => signal(&mut state, &place, &input, access_key),
+        "DescribeAutomationExecutions" => describe_executions(&state, &place, &input),
         "ListTagsForResource" => {
             let id = match automation_resource(&input) {
                 Ok(id) => id,
                 Err(refused) => return refused,
             };
-            match state.executions.get(&id) {
+            match state.execution_in(&place, &id) {
                 Some(e) => ok(
                     json!({"TagList": e.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()}),
                 ),
@@ -718,7 +861,7 @@ fn answer(
                 Ok(id) => id,
                 Err(refused) => return refused,
             };
-            let Some(execution) = state.executions.get_mut(&id) else {
+            let Some(execution) = state.execution_in_mut(&place, &id) else {
                 return error(400, "InvalidResourceId", "The resource ID is not valid");
             };
             let mut tags = execution.tags.clone();
@@ -758,20 +901,30 @@ fn answer(
         }
         "GetParameter" => {
             let name = text("Name");
-            match state.parameters.get(&name) {
-                Some(value) => {
+            match state.parameters.get(&(place.clone(), name.clone())) {
+                Some(Parameter {
+                    value,
+                    secure,
+                    version,
+                }) => {
                     let decrypted = input
                         .get("WithDecryption")
                         .and_then(Value::as_bool)
                         .unwrap_or(false);
-                    let shown = if decrypted {
+                    let shown = if decrypted || !secure {
                         value.clone()
                     } else {
                         "AQICAHh…(encrypted)".into()
                     };
+                    let kind = if *secure { "SecureString" } else { "String" };
+                    let Place { account, region } = &place;
+                    let arn = format!(
+                        "arn:aws:ssm:{region}:{account}:parameter/{}",
+                        name.trim_start_matches('/')
+                    );
                     ok(
-                        json!({"Parameter": {"Name": name, "Type": "SecureString", "Value": shown, "Version": 1,
-                        "ARN": format!("arn:aws:ssm:{region}:{ACCOUNT}:parameter/{}", name.trim_start_matches('/'))}}),
+                        json!({"Parameter": {"Name": name, "Type": kind, "Value": shown,
+                        "Version": version, "ARN": arn}}),
                     )
                 }
                 None => error(400, "ParameterNotFound", ""),
@@ -809,7 +962,7 @@ fn not_found(id: &str) -> Outgoing {
     )
 }
 
-fn signal(state: &mut State, region: &str, input: &Value, access_key: String) -> Outgoing {
+fn signal(state: &mut State, place: &Place, input: &Value, access_key: String) -> Outgoing {
     let id = input["AutomationExecutionId"]
         .as_str()
         .unwrap_or_default()
@@ -822,13 +975,15 @@ fn signal(state: &mut State, region: &str, input: &Value, access_key: String) ->
         payload: input.get("Payload").cloned().unwrap_or(Value::Null),
         principal: registered.clone().unwrap_or_else(|| access_key.clone()),
         access_key,
+        account: place.account.clone(),
+        region: place.region.clone(),
         accepted: false,
     };
     let signer = Signer {
         principal: &record.principal,
         registered: registered.is_some(),
     };
-    let outcome = apply_signal(state, region, &id, &signal_type, &record.payload, signer);
+    let outcome = apply_signal(state, place, &id, &signal_type, &record.payload, signer);
     record.accepted = outcome.is_ok();
     state.signals.push(record);
     outcome.map_or_else(|refused| refused, |()| ok(json!({})))
@@ -844,7 +999,7 @@ struct Signer<'a> {
 /// Acts on a signal, or says why SSM refuses it.
 fn apply_signal(
     state: &mut State,
-    region: &str,
+    place: &Place,
     id: &str,
     signal_type: &str,
     payload: &Value,
@@ -857,13 +1012,13 @@ fn apply_signal(
             "AutomationExecutionId must be 36 characters",
         ));
     }
-    if !state.executions.contains_key(id) {
+    if state.execution_in(place, id).is_none() {
         return Err(not_found(id));
     }
     check_payload(payload)?;
     match signal_type {
-        "Approve" | "Reject" => decide(state, region, id, signal_type, payload, signer),
-        "Resume" => resume(state, region, id, payload),
+        "Approve" | "Reject" => decide(state, id, signal_type, payload, signer),
+        "Resume" => resume(state, id, payload),
         _ => Err(not_waiting_for(state, id, signal_type)),
     }
 }
@@ -938,7 +1093,6 @@ fn waiting_step_of(state: &State, id: &str, action: &str) -> Option<usize> {
 /// Approve or Reject: acts on the approval that waits, if the signer may decide it.
 fn decide(
     state: &mut State,
-    region: &str,
     id: &str,
     signal_type: &str,
     payload: &Value,
@@ -974,8 +1128,8 @@ fn decide(
     ));
     if signal_type == "Reject" {
         let message = format!("Step was rejected by {}: {comment}", signer.principal);
-        set_step(state, region, id, index, "Failed", Some(message));
-        set_execution(state, region, id, "Failed");
+        set_step(state, id, index, "Failed", Some(message));
+        set_execution(state, id, "Failed");
         return Ok(());
     }
     // Approvals count once per AWS principal.
@@ -989,16 +1143,16 @@ fn decide(
         .and_then(|n| n.trim_matches('"').parse().ok())
         .unwrap_or(1usize);
     if step.approvals.len() >= needed {
-        set_step(state, region, id, index, "Success", None);
-        set_execution(state, region, id, "InProgress");
-        advance(state, region, id);
+        set_step(state, id, index, "Success", None);
+        set_execution(state, id, "InProgress");
+        advance(state, id);
     }
     Ok(())
 }
 
 /// Resume: the pause step named in the payload's `StepName` ends, if it is the one
 /// waiting, and the runbook goes on.
-fn resume(state: &mut State, region: &str, id: &str, payload: &Value) -> Result<(), Outgoing> {
+fn resume(state: &mut State, id: &str, payload: &Value) -> Result<(), Outgoing> {
     let Some(step_name) = payload["StepName"][0].as_str().filter(|n| !n.is_empty()) else {
         return Err(invalid_signal(
             "The Payload of a Resume signal must name the step to resume (StepName)",
@@ -1012,9 +1166,9 @@ fn resume(state: &mut State, region: &str, id: &str, payload: &Value) -> Result<
                 "Automation execution {id} is {status} and step {step_name} is not paused"
             ))
         })?;
-    set_step(state, region, id, index, "Success", None);
-    set_execution(state, region, id, "InProgress");
-    advance(state, region, id);
+    set_step(state, id, index, "Success", None);
+    set_execution(state, id, "InProgress");
+    advance(state, id);
     Ok(())
 }
 
@@ -1111,11 +1265,11 @@ fn add_progress(out: &mut Value, e: &ExecutionState) {
 /// `DescribeAutomationExecutions`: the executions the `Filters` admit, newest first
 /// (by start time, then ID), `MaxResults` to a page. `NextToken` names the last
 /// execution of the page before, so executions started meanwhile shift no page.
-fn describe_executions(state: &State, input: &Value) -> Outgoing {
-    list_executions(state, input).map_or_else(|refused| refused, ok)
+fn describe_executions(state: &State, place: &Place, input: &Value) -> Outgoing {
+    list_executions(state, place, input).map_or_else(|refused| refused, ok)
 }
 
-fn list_executions(state: &State, input: &Value) -> Result<Value, Outgoing> {
+fn list_executions(state: &State, place: &Place, input: &Value) -> Result<Value, Outgoing> {
     let filters = execution_filters(input)?;
     let page = page_size(input)?;
     let after =
@@ -1129,6 +1283,7 @@ fn list_executions(state: &State, input: &Value) -> Result<Value, Outgoing> {
         .executions
         .iter()
         .map(|(id, e)| (id.as_str(), e))
+        .filter(|(_, e)| e.place == *place)
         .filter(|(id, e)| filters.iter().all(|f| f.admits(id, e)))
         .filter(|(id, e)| {
             after.as_ref().is_none_or(|(started, last)| {
@@ -1384,7 +1539,7 @@ mod tests {
         assert_eq!(ssm.execution_status(&id).as_deref(), Some("Failed"));
     }
     use super::*;
-    use crate::test_requests::signed;
+    use crate::test_requests::signed_in;
 
     const APPROVER_ROLE: &str = "arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole";
 
@@ -1395,8 +1550,20 @@ mod tests {
     }
 
     fn call(ssm: &SsmStandIn, access_key: &str, operation: &str, input: Value) -> (u16, Value) {
+        call_in(ssm, "us-east-1", access_key, operation, input)
+    }
+
+    /// A call signed for `region`.
+    fn call_in(
+        ssm: &SsmStandIn,
+        region: &str,
+        access_key: &str,
+        operation: &str,
+        input: Value,
+    ) -> (u16, Value) {
         let target = format!("AmazonSSM.{operation}");
-        let req = signed(
+        let req = signed_in(
+            region,
             access_key,
             "ssm",
             CONTENT_TYPE,
@@ -1818,5 +1985,323 @@ mod tests {
         assert_eq!(listed.len(), ids.len());
         let unique: std::collections::HashSet<&String> = listed.iter().collect();
         assert_eq!(unique.len(), ids.len());
+    }
+
+    const MEMBER: &str = "210987654321";
+    const MEMBER_KEY: &str = "ASIAMEMBERSESSION001";
+
+    /// An SSM stand-in on which `MEMBER_KEY` signs as a session of the member
+    /// account's approver role (the one `RunbookSpec::sample(..).in_account(MEMBER)`
+    /// names).
+    async fn ssm_with_member_session() -> SsmStandIn {
+        let ssm = ssm().await;
+        let role = "approvals-SlackInteractionsRole";
+        let arn = format!("arn:aws:sts::{MEMBER}:assumed-role/{role}/U0ALICE");
+        ssm.principals().register(MEMBER_KEY, &arn, None);
+        ssm
+    }
+
+    #[tokio::test]
+    async fn an_execution_is_seen_only_from_its_own_account_and_region() {
+        let ssm = ssm_with_member_session().await;
+        let spec = RunbookSpec::sample("Ship it?", 1).in_account(MEMBER);
+        let id = ssm.start_automation_in(MEMBER, "eu-west-1", spec);
+        let home = ssm.start_automation(RunbookSpec::sample("Home?", 1));
+        assert_eq!(
+            ssm.execution_place(&id),
+            Some((MEMBER.to_owned(), "eu-west-1".to_owned()))
+        );
+        assert_eq!(
+            ssm.execution_place(&home),
+            Some((ACCOUNT.to_owned(), "us-east-1".to_owned()))
+        );
+        let get = |region: &str, key: &str, id: &str| {
+            call_in(
+                &ssm,
+                region,
+                key,
+                "GetAutomationExecution",
+                json!({"AutomationExecutionId": id}),
+            )
+        };
+        let unknown = get(
+            "eu-west-1",
+            MEMBER_KEY,
+            "00000000-0000-4000-8000-00000000abcd",
+        );
+        for (region, key) in [
+            ("eu-west-1", "AKIAHOMEACCOUNT00001"),
+            ("us-east-1", MEMBER_KEY),
+            ("us-east-1", "AKIAHOMEACCOUNT00001"),
+        ] {
+            let (status, reply) = get(region, key, &id);
+            assert_eq!(status, 400, "{region} {key}: {reply}");
+            assert_eq!(reply["__type"], unknown.1["__type"]);
+            assert_eq!(
+                reply["Message"],
+                format!("Automation Execution {id} could not be found")
+            );
+            let steps = call_in(
+                &ssm,
+                region,
+                key,
+                "DescribeAutomationStepExecutions",
+                json!({"AutomationExecutionId": id}),
+            );
+            assert_eq!(steps.1["__type"], "AutomationExecutionNotFoundException");
+        }
+        let (status, there) = get("eu-west-1", MEMBER_KEY, &id);
+        assert_eq!(status, 200, "{there}");
+        assert_eq!(
+            there["AutomationExecution"]["AutomationExecutionStatus"],
+            "Waiting"
+        );
+        assert_eq!(get("eu-west-1", MEMBER_KEY, &home).0, 400);
+        assert_eq!(get("us-east-1", "AKIAHOMEACCOUNT00001", &home).0, 200);
+        let steps = call_in(
+            &ssm,
+            "eu-west-1",
+            MEMBER_KEY,
+            "DescribeAutomationStepExecutions",
+            json!({"AutomationExecutionId": id}),
+        );
+        assert_eq!(steps.0, 200);
+
+        let listed = |region: &str, key: &str| {
+            let (status, reply) =
+                call_in(&ssm, region, key, "DescribeAutomationExecutions", json!({}));
+            assert_eq!(status, 200, "{reply}");
+            listed_ids(&reply)
+        };
+        assert_eq!(listed("eu-west-1", MEMBER_KEY), [id.as_str()]);
+        assert_eq!(listed("us-east-1", "AKIAHOMEACCOUNT00001"), [home.as_str()]);
+        assert!(listed("us-east-1", MEMBER_KEY).is_empty());
+        assert!(listed("ap-southeast-2", "AKIAHOMEACCOUNT00001").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_signal_acts_only_in_the_place_it_is_sent_and_records_it() {
+        let ssm = ssm_with_member_session().await;
+        let spec = RunbookSpec::sample("Ship it?", 1).in_account(MEMBER);
+        let id = ssm.start_automation_in(MEMBER, "eu-west-1", spec);
+        let approve_in = |region: &str, key: &str| {
+            let input = json!({"AutomationExecutionId": id, "SignalType": "Approve"});
+            call_in(&ssm, region, key, "SendAutomationSignal", input)
+        };
+        let (status, refused) = approve_in("us-east-1", MEMBER_KEY);
+        assert_eq!(status, 400);
+        assert_eq!(refused["__type"], "AutomationExecutionNotFoundException");
+        let (status, refused) = approve_in("eu-west-1", "AKIAHOMEACCOUNT00001");
+        assert_eq!(refused["__type"], "AutomationExecutionNotFoundException");
+        assert_eq!(status, 400);
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Waiting"));
+
+        let (status, reply) = approve_in("eu-west-1", MEMBER_KEY);
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Success"));
+        let places: Vec<(String, String, bool)> = ssm
+            .signals()
+            .into_iter()
+            .map(|s| (s.account, s.region, s.accepted))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                (MEMBER.into(), "us-east-1".into(), false),
+                (ACCOUNT.into(), "eu-west-1".into(), false),
+                (MEMBER.into(), "eu-west-1".into(), true),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_approver_of_another_account_does_not_approve() {
+        let ssm = ssm().await;
+        // A session of a role of the same name, but in the member account, signing in
+        // the home place: it is not the role the step names.
+        let arn = format!("arn:aws:sts::{MEMBER}:assumed-role/approvals-SlackInteractionsRole/U0A");
+        ssm.principals()
+            .register("ASIAMEMBERAPPROVER01", &arn, None);
+        let id = ssm.start_automation(RunbookSpec::sample("Ship it?", 1));
+        let input = json!({"AutomationExecutionId": id, "SignalType": "Approve"});
+        let (status, reply) = call(&ssm, "ASIAMEMBERAPPROVER01", "SendAutomationSignal", input);
+        assert_eq!(status, 400);
+        assert_eq!(
+            reply["__type"], "AutomationExecutionNotFoundException",
+            "its account cannot see the home account's execution"
+        );
+        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Waiting"));
+    }
+
+    #[tokio::test]
+    async fn events_carry_the_executions_own_account_and_region() {
+        let ssm = ssm().await;
+        let spec = RunbookSpec::sample("Ship it?", 1).in_account(MEMBER);
+        let id = ssm.start_automation_in(MEMBER, "ap-southeast-2", spec);
+        let events = ssm.take_events();
+        assert!(!events.is_empty());
+        for event in &events {
+            assert_eq!(event["account"], MEMBER);
+            assert_eq!(event["region"], "ap-southeast-2");
+            assert_eq!(
+                event["resources"][0],
+                format!("arn:aws:ssm:ap-southeast-2:{MEMBER}:automation-execution/{id}")
+            );
+            assert_eq!(
+                event["resources"][1],
+                format!(
+                    "arn:aws:ssm:ap-southeast-2:{MEMBER}:automation-definition/Deploy-Payments:1"
+                )
+            );
+        }
+        let executed_by = events
+            .iter()
+            .find_map(|e| e["detail"]["ExecutedBy"].as_str())
+            .unwrap();
+        assert_eq!(
+            executed_by,
+            format!("arn:aws:sts::{MEMBER}:assumed-role/Deployer/carol")
+        );
+        assert!(ssm.cancel(&id));
+        let cancelled = ssm.take_events();
+        assert!(cancelled.iter().all(|e| e["account"] == MEMBER));
+        ssm.start_automation(RunbookSpec::sample("Home?", 1));
+        assert!(
+            ssm.take_events()
+                .iter()
+                .all(|e| e["account"] == ACCOUNT && e["region"] == "us-east-1")
+        );
+    }
+
+    #[tokio::test]
+    async fn tags_are_seen_and_set_only_from_the_executions_place() {
+        let ssm = ssm_with_member_session().await;
+        let id = ssm.start_automation_in(MEMBER, "eu-west-1", RunbookSpec::sample("Go?", 1));
+        ssm.tag_execution(&id, "team", "payments");
+        let tag_call = |region: &str, key: &str, operation: &str, tags: Option<Value>| {
+            let mut input = json!({"ResourceType": "Automation", "ResourceId": id});
+            if let Some(tags) = tags {
+                input["Tags"] = tags;
+            }
+            call_in(&ssm, region, key, operation, input)
+        };
+        let (status, refused) = tag_call(
+            "eu-west-1",
+            "AKIAHOMEACCOUNT00001",
+            "ListTagsForResource",
+            None,
+        );
+        assert_eq!(
+            (status, refused["__type"].as_str()),
+            (400, Some("InvalidResourceId"))
+        );
+        let tags = Some(json!([{"Key": "seen", "Value": "yes"}]));
+        let (status, _) = tag_call("us-east-1", MEMBER_KEY, "AddTagsToResource", tags.clone());
+        assert_eq!(status, 400);
+        assert_eq!(ssm.tags(&id).len(), 1, "nothing tagged from elsewhere");
+        assert_eq!(
+            tag_call("eu-west-1", MEMBER_KEY, "AddTagsToResource", tags).0,
+            200
+        );
+        let (status, listed) = tag_call("eu-west-1", MEMBER_KEY, "ListTagsForResource", None);
+        assert_eq!(status, 200);
+        assert_eq!(listed["TagList"].as_array().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn parameters_belong_to_an_account_and_region_and_can_be_overwritten() {
+        let ssm = ssm_with_member_session().await;
+        ssm.put_parameter("/approvals/slack-bot-token", "xoxb-home");
+        ssm.put_parameter_in(
+            MEMBER,
+            "eu-west-1",
+            "/approvals/slack-bot-token",
+            "xoxb-member",
+        );
+        let get = |region: &str, key: &str| {
+            let input = json!({"Name": "/approvals/slack-bot-token", "WithDecryption": true});
+            call_in(&ssm, region, key, "GetParameter", input)
+        };
+        let (status, home) = get("us-east-1", "AKIAHOMEACCOUNT00001");
+        assert_eq!(status, 200);
+        assert_eq!(home["Parameter"]["Value"], "xoxb-home");
+        assert_eq!(home["Parameter"]["Version"], 1);
+        assert_eq!(
+            home["Parameter"]["ARN"],
+            format!("arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/approvals/slack-bot-token")
+        );
+        let (_, member) = get("eu-west-1", MEMBER_KEY);
+        assert_eq!(member["Parameter"]["Value"], "xoxb-member");
+        assert_eq!(
+            member["Parameter"]["ARN"],
+            format!("arn:aws:ssm:eu-west-1:{MEMBER}:parameter/approvals/slack-bot-token")
+        );
+        for (region, key) in [
+            ("eu-west-1", "AKIAHOMEACCOUNT00001"),
+            ("us-east-1", MEMBER_KEY),
+        ] {
+            let (status, missing) = get(region, key);
+            assert_eq!(status, 400);
+            assert_eq!(missing["__type"], "ParameterNotFound");
+        }
+
+        let (_, encrypted) = call(
+            &ssm,
+            "AKIAHOMEACCOUNT00001",
+            "GetParameter",
+            json!({"Name": "/approvals/slack-bot-token"}),
+        );
+        assert_ne!(
+            encrypted["Parameter"]["Value"], "xoxb-home",
+            "not decrypted"
+        );
+        assert_eq!(encrypted["Parameter"]["Type"], "SecureString");
+
+        ssm.put_parameter("/approvals/slack-bot-token", "xoxb-rotated");
+        let (_, rotated) = get("us-east-1", "AKIAHOMEACCOUNT00001");
+        assert_eq!(rotated["Parameter"]["Value"], "xoxb-rotated");
+        assert_eq!(rotated["Parameter"]["Version"], 2);
+        assert_eq!(
+            get("eu-west-1", MEMBER_KEY).1["Parameter"]["Value"],
+            "xoxb-member"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_string_parameter_reads_as_is_and_is_rewritten_in_place() {
+        let ssm = ssm_with_member_session().await;
+        let rules = "/ssm-slack-approvals/rules";
+        ssm.put_string_parameter(rules, r#"{"rules": []}"#);
+        ssm.put_string_parameter_in(MEMBER, "eu-west-1", rules, r#"{"rules": [1]}"#);
+        let read = |region: &str, key: &str| {
+            call_in(&ssm, region, key, "GetParameter", json!({"Name": rules})).1
+        };
+        let home = read("us-east-1", "AKIAHOMEACCOUNT00001");
+        assert_eq!(home["Parameter"]["Type"], "String");
+        assert_eq!(home["Parameter"]["Value"], r#"{"rules": []}"#);
+        assert_eq!(
+            read("eu-west-1", MEMBER_KEY)["Parameter"]["Value"],
+            r#"{"rules": [1]}"#
+        );
+        ssm.put_string_parameter(rules, r#"{"rules": [2]}"#);
+        let edited = read("us-east-1", "AKIAHOMEACCOUNT00001");
+        assert_eq!(edited["Parameter"]["Value"], r#"{"rules": [2]}"#);
+        assert_eq!(edited["Parameter"]["Version"], 2);
+    }
+
+    #[test]
+    fn a_runbook_moved_to_another_account_names_that_accounts_principals() {
+        let spec = RunbookSpec::sample("Go?", 1).in_account(MEMBER);
+        assert_eq!(
+            spec.executed_by,
+            format!("arn:aws:sts::{MEMBER}:assumed-role/Deployer/carol")
+        );
+        let approvers = approvers(&spec.steps[1].inputs);
+        assert_eq!(
+            approvers,
+            [format!(
+                "arn:aws:iam::{MEMBER}:role/approvals-SlackInteractionsRole"
+            )]
+        );
     }
 }

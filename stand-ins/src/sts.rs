@@ -7,7 +7,11 @@
 //! same constraints, reported the same way), then whether the caller may assume the
 //! role, then issues fresh temporary credentials for a session of it, and records in
 //! the shared [`Principals`] that the new access key signs as that session: SSM then
-//! tells approvers apart by it. A source identity, once set, stays with the session
+//! tells approvers apart by it. A session belongs to the account of the role assumed
+//! (`arn:aws:sts::<role's account>:assumed-role/<role>/<session>`), so a hub that
+//! assumes a role in a member account then acts in that account. A role the stand-in
+//! does not know is refused as STS refuses a role whose trust policy does not admit
+//! the caller (`AccessDenied`). A source identity, once set, stays with the session
 //! and with the sessions chained from it, and cannot be changed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -893,6 +897,59 @@ mod tests {
             )
         );
         assert!(sts.assume_role_calls().iter().all(|c| !c.accepted));
+    }
+
+    #[tokio::test]
+    async fn a_session_belongs_to_the_account_of_the_role_assumed() {
+        let sts = sts_with_role(false).await;
+        let spoke = "arn:aws:iam::210987654321:role/approvals/approvals-SpokeRole";
+        sts.add_role(spoke, &[LAMBDA_KEY], false);
+        sts.principals().register(
+            LAMBDA_KEY,
+            "arn:aws:sts::123456789012:assumed-role/approvals-HubRole/hub-function",
+            None,
+        );
+        let (status, xml) = assume(
+            &sts,
+            LAMBDA_KEY,
+            &[("RoleArn", spoke), ("RoleSessionName", "approvals-hub")],
+        );
+        assert_eq!(status, 200, "{xml}");
+        let session = "arn:aws:sts::210987654321:assumed-role/approvals-SpokeRole/approvals-hub";
+        assert_eq!(element(&xml, "Arn"), Some(session));
+        let key = element(&xml, "AccessKeyId").unwrap();
+        let principals = sts.principals();
+        assert_eq!(principals.arn_of(key).as_deref(), Some(session));
+        assert_eq!(principals.account_of(key).as_deref(), Some("210987654321"));
+        assert_eq!(
+            principals.account_of(LAMBDA_KEY).as_deref(),
+            Some("123456789012"),
+            "the caller stays in its own account"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_role_sts_does_not_know_is_refused_as_access_denied() {
+        let sts = sts_with_role(false).await;
+        let caller = "arn:aws:sts::123456789012:assumed-role/approvals-HubRole/hub-function";
+        sts.principals().register(LAMBDA_KEY, caller, None);
+        let unknown = "arn:aws:iam::333333333333:role/approvals-SpokeRole";
+        let (status, xml) = assume(
+            &sts,
+            LAMBDA_KEY,
+            &[("RoleArn", unknown), ("RoleSessionName", "approvals-hub")],
+        );
+        assert_eq!(status, 403, "{xml}");
+        assert_eq!(element(&xml, "Type"), Some("Sender"));
+        assert_eq!(element(&xml, "Code"), Some("AccessDenied"));
+        assert_eq!(
+            element(&xml, "Message").unwrap(),
+            format!(
+                "User: {caller} is not authorized to perform: sts:AssumeRole on resource: {unknown}"
+            )
+        );
+        assert_eq!(sts.assume_role_calls().len(), 1);
+        assert!(!sts.assume_role_calls()[0].accepted);
     }
 
     #[tokio::test]

@@ -158,7 +158,7 @@ impl Harness {
             env.insert("SLACK_APPROVERS".into(), approvers.into());
         }
         for (name, value) in &options.parameters {
-            ssm.put_parameter(name, value);
+            ssm.put_string_parameter(name, value);
         }
         if options.secrets_in_parameters {
             ssm.put_parameter("/approvals/slack-bot-token", BOT_TOKEN);

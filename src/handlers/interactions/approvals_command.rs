@@ -29,9 +29,10 @@ use crate::domain::waiting::StepKind;
 use crate::domain::waiting_list::{LISTED_MAX, Listed, waiting_list};
 use crate::store::{Cursor, StoreError};
 
-/// Entries read per page of the index (items are about 1 KB; a page stays well under
-/// DynamoDB's 1 MB).
-const INDEX_PAGE: i32 = 100;
+/// Entries read per page of the index: DynamoDB stops a page at 1 MB anyway, and a
+/// waiting step's item is well under 1 KB, so 2,000 waiting steps are two or three
+/// pages even for someone who may decide only a few of them.
+const INDEX_PAGE: i32 = 1000;
 /// Kept back from reading the index for the permalinks and the answer.
 const AFTER_READING: Duration = Duration::from_millis(600);
 

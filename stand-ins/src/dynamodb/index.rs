@@ -1,18 +1,17 @@
 //! Global secondary indexes, as DynamoDB keeps them: an item is in an index only if
 //! it has the index's key attributes (a sparse index), a key attribute of the wrong
-//! type is refused at write time, and a `Query` with `IndexName` reads the index in
-//! its sort key's order, a page at a time (`Limit`, `ExclusiveStartKey`,
-//! `LastEvaluatedKey` holding the table's and the index's keys, the 1 MB page cap).
-//! Index reads are eventually consistent only: `ConsistentRead: true` is refused.
+//! type is refused at write time, and the index holds its items in its sort key's
+//! order, projecting what its `Projection` says. Reading an index (`Query` with
+//! `IndexName`) is [`super::query`]'s.
 
 use std::cmp::Ordering;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::{Bindings, Cmp, Cond, Item, Operand, Parser, Refusal, Table, eval, tokenize};
+use super::{Item, Refusal, Table};
 
-/// DynamoDB stops a page once it has read 1 MB of items.
-const PAGE_BYTES: usize = 1024 * 1024;
+/// A key attribute: its name and its type (`S`, `N` or `B`).
+pub(super) type KeyAttribute = (String, String);
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Index {
@@ -35,12 +34,16 @@ impl Index {
         std::iter::once(&self.partition).chain(self.sort.iter())
     }
 
-    /// Whether the item is in this index: it has every key attribute.
-    fn holds(&self, item: &Item) -> bool {
-        self.keys().all(|(name, _)| item.contains_key(name))
+    /// Whether the item is in this index: it has every key attribute, of its type.
+    pub(super) fn holds(&self, item: &Item) -> bool {
+        self.keys().all(|(name, kind)| {
+            item.get(name)
+                .and_then(Value::as_object)
+                .is_some_and(|v| v.contains_key(kind))
+        })
     }
 
-    fn project(&self, table: &Table, item: &Item) -> Item {
+    pub(super) fn project(&self, table: &Table, item: &Item) -> Item {
         let keep = |name: &str| match &self.projection {
             Projection::All => true,
             Projection::KeysOnly => false,
@@ -58,7 +61,7 @@ impl Index {
     }
 
     /// The `LastEvaluatedKey` of `item`: the table's keys and this index's.
-    fn key_of(&self, table: &Table, item: &Item) -> Item {
+    pub(super) fn key_of(&self, table: &Table, item: &Item) -> Item {
         let mut key = Map::new();
         let names = [Some(&table.partition_key), table.sort_key.as_ref()]
             .into_iter()
@@ -110,22 +113,46 @@ pub(super) fn from_definition(
 ) -> Result<Index, String> {
     let name = definition["IndexName"]
         .as_str()
-        .filter(|n| (3..=255).contains(&n.len()))
-        .ok_or("a global secondary index needs an IndexName of 3-255 characters")?;
+        .filter(|n| {
+            (3..=255).contains(&n.len())
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        })
+        .ok_or(
+            "a global secondary index needs an IndexName of 3-255 characters of [a-zA-Z0-9_.-]",
+        )?;
     let (partition, sort) =
         key_schema(&definition["KeySchema"], types).map_err(|e| format!("index {name}: {e}"))?;
-    let projection = match definition["Projection"]["ProjectionType"].as_str() {
+    let projection = &definition["Projection"];
+    if !projection.is_object() {
+        return Err(format!("index {name}: Projection is required"));
+    }
+    let non_key = &projection["NonKeyAttributes"];
+    let kind = projection["ProjectionType"].as_str();
+    if !non_key.is_null() && kind != Some("INCLUDE") {
+        return Err(format!(
+            "index {name}: NonKeyAttributes are given with ProjectionType {}: only INCLUDE takes them",
+            kind.unwrap_or("null")
+        ));
+    }
+    let projection = match kind {
         Some("ALL") => Projection::All,
         Some("KEYS_ONLY") => Projection::KeysOnly,
-        Some("INCLUDE") => Projection::Include(
-            definition["Projection"]["NonKeyAttributes"]
+        Some("INCLUDE") => {
+            let names: Vec<String> = non_key
                 .as_array()
-                .ok_or(format!("index {name}: INCLUDE needs NonKeyAttributes"))?
-                .iter()
+                .into_iter()
+                .flatten()
                 .filter_map(Value::as_str)
                 .map(str::to_owned)
-                .collect(),
-        ),
+                .collect();
+            if names.is_empty() || names.len() > 20 {
+                return Err(format!(
+                    "index {name}: INCLUDE needs 1 to 20 NonKeyAttributes"
+                ));
+            }
+            Projection::Include(names)
+        }
         other => {
             return Err(format!(
                 "index {name}: ProjectionType {other:?} is not ALL, KEYS_ONLY or INCLUDE"
@@ -144,8 +171,20 @@ pub(super) fn from_definition(
 pub(super) fn key_schema(
     schema: &Value,
     types: &dyn Fn(&str) -> Option<String>,
-) -> Result<((String, String), Option<(String, String)>), String> {
+) -> Result<(KeyAttribute, Option<KeyAttribute>), String> {
     let entries = schema.as_array().ok_or("KeySchema is not a list")?;
+    if entries.is_empty() || entries.len() > 2 {
+        return Err("KeySchema has one or two keys".into());
+    }
+    if entries[0]["KeyType"] != "HASH" {
+        return Err("Invalid KeySchema: The first KeySchemaElement is not a HASH key type".into());
+    }
+    if entries.len() == 2 && entries[0]["AttributeName"] == entries[1]["AttributeName"] {
+        return Err(format!(
+            "Invalid KeySchema: {} is both the HASH and the RANGE key",
+            entries[0]["AttributeName"]
+        ));
+    }
     let (mut hash, mut range) = (None, None);
     for entry in entries {
         let name = entry["AttributeName"]
@@ -164,126 +203,9 @@ pub(super) fn key_schema(
     Ok((hash.ok_or("KeySchema has no HASH key")?, range))
 }
 
-/// `Query` with `IndexName`.
-pub(super) fn query(table: &Table, input: &Value, stale: bool) -> Result<Value, Refusal> {
-    let name = input["IndexName"].as_str().unwrap_or_default();
-    let index = table
-        .indexes
-        .iter()
-        .find(|i| i.name == name)
-        .ok_or_else(|| {
-            Refusal::validation(&format!(
-                "The table does not have the specified index: {name}"
-            ))
-        })?;
-    if input["ConsistentRead"] == true {
-        return Err(Refusal::validation(
-            "Consistent reads are not supported on global secondary indexes",
-        ));
-    }
-    let text = input["KeyConditionExpression"]
-        .as_str()
-        .ok_or_else(|| Refusal::validation("KeyConditionExpression is required"))?;
-    let tokens = tokenize(text)?;
-    let mut parser = Parser {
-        tokens: &tokens,
-        at: 0,
-    };
-    let condition = parser.or_expr()?;
-    parser.end()?;
-    let mut bindings = Bindings::of(input);
-    let missed = || Refusal::validation("Query condition missed key schema element");
-    let (path, value) = match &condition {
-        Cond::Compare(Operand::Path(p), Cmp::Eq, Operand::Value(v)) => (p, v),
-        Cond::And(first, _) => match first.as_ref() {
-            Cond::Compare(Operand::Path(p), Cmp::Eq, Operand::Value(v)) => (p, v),
-            _ => return Err(missed()),
-        },
-        _ => return Err(missed()),
-    };
-    if bindings.name(path)? != index.partition.0 {
-        return Err(missed());
-    }
-    let wanted = bindings.value(value)?;
-    let filter = match input["FilterExpression"].as_str() {
-        Some(text) => {
-            let tokens = tokenize(text)?;
-            let mut parser = Parser {
-                tokens: &tokens,
-                at: 0,
-            };
-            let filter = parser.or_expr()?;
-            parser.end()?;
-            Some(filter)
-        }
-        None => None,
-    };
-    // The index's items of that partition, as the (eventually consistent) index holds them.
-    let mut entries: Vec<Item> = vec![];
-    for key in table.items.keys() {
-        if let Some(item) = super::read(table, key, false, stale)
-            && index.holds(&item)
-            && item.get(&index.partition.0) == Some(&wanted)
-        {
-            entries.push(item);
-        }
-    }
-    let order = |a: &Item, b: &Item| index_order(table, index, a, b);
-    entries.sort_by(order);
-    if input["ScanIndexForward"] == false {
-        entries.reverse();
-    }
-    let forward = input["ScanIndexForward"] != false;
-    let start = input["ExclusiveStartKey"].as_object();
-    let mut from = 0;
-    if let Some(start) = start {
-        from = entries
-            .iter()
-            .position(|e| {
-                let o = order(e, start);
-                if forward {
-                    o == Ordering::Greater
-                } else {
-                    o == Ordering::Less
-                }
-            })
-            .unwrap_or(entries.len());
-    }
-    let limit = input["Limit"].as_u64().map(|l| l as usize);
-    if limit == Some(0) {
-        return Err(Refusal::validation(
-            "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: \
-             Member must have value greater than or equal to 1",
-        ));
-    }
-    let (mut items, mut scanned, mut bytes, mut last) = (vec![], 0usize, 0usize, None);
-    for item in &entries[from..] {
-        if limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES {
-            break;
-        }
-        scanned += 1;
-        bytes += Value::Object(item.clone()).to_string().len();
-        last = Some(index.key_of(table, item));
-        let keep = match &filter {
-            Some(f) => eval(f, item, &mut bindings)?,
-            None => true,
-        };
-        if eval(&condition, item, &mut bindings)? && keep {
-            items.push(Value::Object(index.project(table, item)));
-        }
-    }
-    bindings.check_all_used()?;
-    let more = from + scanned < entries.len();
-    let mut out = json!({"Items": items, "Count": items.len(), "ScannedCount": scanned});
-    if more && let Some(last) = last {
-        out["LastEvaluatedKey"] = Value::Object(last);
-    }
-    Ok(out)
-}
-
 /// The index's order: by its sort key (numbers as numbers, strings by their UTF-8
 /// bytes), then by the table's keys, so that every entry has one place.
-fn index_order(table: &Table, index: &Index, a: &Item, b: &Item) -> Ordering {
+pub(super) fn index_order(table: &Table, index: &Index, a: &Item, b: &Item) -> Ordering {
     let by = |name: &str| -> Ordering {
         match (a.get(name), b.get(name)) {
             (Some(x), Some(y)) => value_order(x, y),
@@ -319,6 +241,7 @@ fn value_order(a: &Value, b: &Value) -> Ordering {
 mod tests {
     use super::super::{State, put_item, query as base_query, update_item};
     use super::*;
+    use serde_json::json;
 
     /// The approvals table as template.yaml defines it: keys and the WaitingSteps index.
     fn state() -> State {
@@ -415,7 +338,15 @@ mod tests {
         );
         let second = page(&state, json!({"Limit": 2, "ExclusiveStartKey": last})).unwrap();
         assert_eq!(ids(&second), ["d", "c"]);
-        assert!(second.get("LastEvaluatedKey").is_none(), "{second}");
+        // As DynamoDB, a page that reached its Limit names where it stopped even if
+        // nothing follows: the page after it is empty, and the last.
+        let third = json!({"Limit": 2, "ExclusiveStartKey": second["LastEvaluatedKey"]});
+        let third = page(&state, third).unwrap();
+        assert_eq!(ids(&third), Vec::<String>::new());
+        assert!(third.get("LastEvaluatedKey").is_none(), "{third}");
+        let rest = page(&state, json!({"Limit": 3, "ExclusiveStartKey": last})).unwrap();
+        assert_eq!(ids(&rest), ["d", "c"]);
+        assert!(rest.get("LastEvaluatedKey").is_none(), "{rest}");
         // Removing the keys takes an item out of the index.
         update_item(
             &mut state,
