@@ -7,8 +7,9 @@
 //!     cargo run --release --example approvals-latency -- [steps] [accounts] [aws_ms]
 //!
 //! Defaults: 2,000 steps, 50 accounts, 150 ms. Two people list: alice, who may decide
-//! everything (the fallback approvers), and bob, whom a rule lets decide one account
-//! only, so his ten are spread through the whole index.
+//! everything but ten (the fallback approvers), bob, whom a rule lets decide one
+//! account only, so his are spread through the index, and carol, whom a rule lets
+//! decide only the ten oldest, so the whole index is read for her.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -65,7 +66,7 @@ async fn main() -> Result<(), Error> {
                 "ts": {"S": format!("{now}.{n:06}")}, "posted_at": {"N": now.to_string()},
                 "expires_at": {"N": (now + 31_536_000).to_string()},
                 "waits": {"S": "waiting"}, "waiting_since": {"N": (now - steps + n).to_string()},
-                "runbook": {"S": format!("Deploy-Service-{}", n % 37)}, "step_kind": {"S": "aws:approve"},
+                "runbook": {"S": if n < 10 { format!("Rare-{n}") } else { format!("Deploy-Service-{}", n % 37) }}, "step_kind": {"S": "aws:approve"},
                 "account": {"S": account(n % accounts)},
                 "region": {"S": if n % 2 == 0 { "us-east-1" } else { "eu-west-1" }},
                 "message": {"S": "Roll the new release out to production? The canary looks healthy."},
@@ -75,15 +76,18 @@ async fn main() -> Result<(), Error> {
     }
     ssm.put_string_parameter(
         RULES,
-        &json!({"rules": [{"name": "one account", "accounts": [account(accounts - 1)],
-            "channel": "C0ONE", "approvers": ["U0BOB"]}]})
+        &json!({"rules": [
+            {"name": "rare", "runbooks": ["Rare-"], "channel": "C0RARE", "approvers": ["U0CAROL"]},
+            {"name": "one account", "accounts": [account(accounts - 1)], "channel": "C0ONE", "approvers": ["U0BOB"]}]})
         .to_string(),
     );
     let aws = AwsEndpoint::start(any, ssm.clone(), dynamodb.clone()).await?;
     let slack = SlackStandIn::start(any, TOKEN, SECRET).await?;
     let (alice, bob) = (Person::new("U0ALICE", "alice"), Person::new("U0BOB", "bob"));
-    slack.add_person(alice.clone());
-    slack.add_person(bob.clone());
+    let carol = Person::new("U0CAROL", "carol");
+    for p in [&alice, &bob, &carol] {
+        slack.add_person(p.clone());
+    }
     let env: HashMap<&str, String> = HashMap::from([
         ("APPROVALS_TABLE", "approvals".to_owned()),
         ("SLACK_API_URL", slack.api_url()),
@@ -103,7 +107,7 @@ async fn main() -> Result<(), Error> {
             .credentials_provider(Credentials::new("AKIDLOCAL", "local", None, None, "local")),
     )
     .await?;
-    for person in [&alice, &bob] {
+    for person in [&alice, &bob, &carol] {
         let mut times = vec![];
         let mut pages = 0;
         for run in 0..RUNS {
@@ -144,10 +148,10 @@ async fn main() -> Result<(), Error> {
             "/approvals for {} ({}), {steps} waiting steps in {accounts} accounts, DynamoDB {aws_ms} ms \
              per call: {} index page(s), median {:.1} ms, min {:.1} ms, max {:.1} ms",
             person.username,
-            if person.id == "U0ALICE" {
-                "decides all"
-            } else {
-                "decides one account"
+            match person.id.as_str() {
+                "U0ALICE" => "decides all but the rare ones",
+                "U0BOB" => "decides one account",
+                _ => "decides only the ten oldest",
             },
             pages,
             times[times.len() / 2],

@@ -134,6 +134,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "Organization mode: this hub runs in account {HUB} (us-east-1); SPOKE_ROLE_NAME={SPOKE_ROLE};\n\
              the rules document in Parameter Store ({RULES_PARAMETER}):\n  {RULES}\n"
         );
+        // Its author lists the member account's spoke role as the approver.
+        let mut sample = sample.in_account(MEMBER);
+        let spoke = format!("arn:aws:iam::{MEMBER}:role/{SPOKE_ROLE}");
+        sample.steps[1].inputs.insert(
+            "Approvers".into(),
+            serde_json::to_string(&[spoke]).expect("JSON"),
+        );
         let id = ssm.start_automation_in(MEMBER, MEMBER_REGION, sample);
         println!(
             "1. carol starts runbook Deploy-Payments in member account {MEMBER}, {MEMBER_REGION}\n   \
@@ -223,7 +230,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if organization {
                 println!(
                     "   Both calls went to account {}, {}, signed as {}\n   \
-                     (STS AssumeRole: {} call(s), one per account, kept for the next clicks).",
+                     (STS AssumeRole: {} calls in all, one per function and account, kept for the next ones).",
                     signal.account,
                     signal.region,
                     signal.principal,

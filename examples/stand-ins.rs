@@ -41,6 +41,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let slack = SlackStandIn::start("127.0.0.1:9020".parse()?, token, secret).await?;
     let dynamodb = DynamoDbStandIn::start("127.0.0.1:9030".parse()?).await?;
     dynamodb.create_table("approvals", "execution_id", Some("step_key"));
+    // The index of what waits, as template.yaml's ApprovalsTable defines it.
+    dynamodb.add_global_secondary_index(
+        "approvals",
+        "WaitingSteps",
+        ("waits", "S"),
+        Some(("waiting_since", "N")),
+    );
     ssm.put_parameter("/ssm-slack-approvals/slack-bot-token", token);
     ssm.put_parameter("/ssm-slack-approvals/slack-signing-secret", secret);
     for person in [Person::new("U0ALICE", "alice"), Person::new("U0BOB", "bob")] {

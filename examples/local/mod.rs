@@ -44,6 +44,13 @@ impl Local {
         sts.add_role(ROLE, &[KEY], true);
         let dynamodb = DynamoDbStandIn::start(any).await?;
         dynamodb.create_table("approvals", "execution_id", Some("step_key"));
+        // The index of what waits, as template.yaml's ApprovalsTable defines it.
+        dynamodb.add_global_secondary_index(
+            "approvals",
+            "WaitingSteps",
+            ("waits", "S"),
+            Some(("waiting_since", "N")),
+        );
         let aws =
             AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone()).await?;
         let slack = SlackStandIn::start(any, TOKEN, SECRET).await?;

@@ -57,6 +57,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ssm = SsmStandIn::start(any, "us-east-1").await?;
     let dynamodb = DynamoDbStandIn::start(any).await?;
     dynamodb.create_table(TABLE, "execution_id", Some("step_key"));
+    // The index of what waits, as template.yaml's ApprovalsTable defines it.
+    dynamodb.add_global_secondary_index(
+        TABLE,
+        "WaitingSteps",
+        ("waits", "S"),
+        Some(("waiting_since", "N")),
+    );
     let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET).await?;
     let people: HashMap<String, Person> =
         [Person::new("U0ALICE", "alice"), Person::new("U0BOB", "bob")]

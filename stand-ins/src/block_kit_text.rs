@@ -84,6 +84,9 @@ pub fn mrkdwn(text: &str, names: &dyn Fn(&str) -> Option<String>) -> String {
             .map_or((inner, None), |(t, l)| (t, Some(l)));
         let shown = if let Some(user) = target.strip_prefix('@') {
             format!("@{}", names(user).unwrap_or_else(|| user.to_owned()))
+        } else if let Some(group) = target.strip_prefix("!subteam^") {
+            // Slack shows a user group by its handle; without one at hand, its ID.
+            format!("@{}", label.map_or(group, |l| l.trim_start_matches('@')))
         } else if target.starts_with("!date") {
             label.unwrap_or(target).to_owned()
         } else {

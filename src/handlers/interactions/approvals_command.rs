@@ -29,10 +29,14 @@ use crate::domain::waiting::StepKind;
 use crate::domain::waiting_list::{LISTED_MAX, Listed, waiting_list};
 use crate::store::{Cursor, StoreError};
 
-/// Entries read per page of the index: DynamoDB stops a page at 1 MB anyway, and a
-/// waiting step's item is well under 1 KB, so 2,000 waiting steps are two or three
-/// pages even for someone who may decide only a few of them.
-const INDEX_PAGE: i32 = 1000;
+/// Entries read by the first page of the index: most people may decide most of what
+/// waits, so a few pages' worth of entries fill a list page.
+const FIRST_INDEX_PAGE: i32 = 4 * LISTED_MAX as i32;
+/// Each next page reads this many times more, up to [`INDEX_PAGE_MAX`]: someone who may
+/// decide only a few of 2,000 waiting steps is answered in three reads.
+const INDEX_PAGE_GROWTH: i32 = 25;
+/// DynamoDB stops a page at 1 MB anyway; a waiting step's item is well under 1 KB.
+const INDEX_PAGE_MAX: i32 = 1000;
 /// Kept back from reading the index for the permalinks and the answer.
 const AFTER_READING: Duration = Duration::from_millis(600);
 
@@ -107,10 +111,11 @@ async fn list(
     let mut cursor = after.cloned();
     let mut found: Vec<(WaitingStep, bool)> = vec![];
     let (mut read, mut not_yours) = (0usize, 0usize);
+    let mut limit = FIRST_INDEX_PAGE;
     let next = 'pages: loop {
         let page = match app
             .store
-            .waiting_steps(cursor.as_ref(), INDEX_PAGE, &reading)
+            .waiting_steps(cursor.as_ref(), limit, &reading)
             .await
         {
             Ok(page) => page,
@@ -151,6 +156,7 @@ async fn list(
         match page.next {
             Some(next) if reading.fits(Duration::ZERO, CallFloor::AWS, Duration::ZERO) => {
                 cursor = Some(next);
+                limit = (limit * INDEX_PAGE_GROWTH).min(INDEX_PAGE_MAX);
             }
             // Out of time: the rest is one click on More away.
             Some(next) => break 'pages Some(next),
