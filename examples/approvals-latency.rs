@@ -11,6 +11,9 @@
 //! account only, so his are spread through the index, and carol, whom a rule lets
 //! decide only the ten oldest, so the whole index is read for her.
 
+#[path = "local/table.rs"]
+mod table;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -43,13 +46,7 @@ async fn main() -> Result<(), Error> {
     let any = "127.0.0.1:0".parse()?;
     let ssm = SsmStandIn::start(any, "us-east-1").await?;
     let dynamodb = DynamoDbStandIn::start(any).await?;
-    dynamodb.create_table("approvals", "execution_id", Some("step_key"));
-    dynamodb.add_global_secondary_index(
-        "approvals",
-        "WaitingSteps",
-        ("waits", "S"),
-        Some(("waiting_since", "N")),
-    );
+    table::create_approvals_table(&dynamodb);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();

@@ -8,6 +8,9 @@
 //!         # one hub for an organization: the runbook waits in another account and
 //!         # Region, alice approves it there through that account's spoke role
 
+#[path = "local/table.rs"]
+mod table;
+
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -67,13 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let any = "127.0.0.1:0".parse()?;
     let ssm = SsmStandIn::start(any, "us-east-1").await?;
     let dynamodb = DynamoDbStandIn::start(any).await?;
-    dynamodb.create_table("approvals", "execution_id", Some("step_key"));
-    dynamodb.add_global_secondary_index(
-        "approvals",
-        "WaitingSteps",
-        ("waits", "S"),
-        Some(("waiting_since", "N")),
-    );
+    table::create_approvals_table(&dynamodb);
     let sts = StsStandIn::start(any, ssm.principals()).await?;
     // The spoke role spoke.yaml creates in the member account, trusting the hub's functions.
     sts.add_role(

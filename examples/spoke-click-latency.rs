@@ -10,6 +10,9 @@
 //! Defaults: 300 ms and 150 ms. The handler of `slack-interactions` runs in-process,
 //! built as the binary builds it, against the stand-ins.
 
+#[path = "local/table.rs"]
+mod table;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -60,13 +63,7 @@ async fn main() -> Result<(), Error> {
         true,
     );
     let dynamodb = DynamoDbStandIn::start(any).await?;
-    dynamodb.create_table("approvals", "execution_id", Some("step_key"));
-    dynamodb.add_global_secondary_index(
-        "approvals",
-        "WaitingSteps",
-        ("waits", "S"),
-        Some(("waiting_since", "N")),
-    );
+    table::create_approvals_table(&dynamodb);
     let aws = AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone()).await?;
     let slack = SlackStandIn::start(any, TOKEN, SECRET).await?;
     let alice = Person::new("U0ALICE", "alice");

@@ -18,6 +18,9 @@
 //! `-- --extra-executions N` also starts N more executions waiting for approval, with
 //! IDs `00000000-0000-4000-8000-000000000001` and up (for local load tests).
 
+#[path = "local/table.rs"]
+mod table;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -40,14 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ssm = SsmStandIn::start("127.0.0.1:9010".parse()?, "us-east-1").await?;
     let slack = SlackStandIn::start("127.0.0.1:9020".parse()?, token, secret).await?;
     let dynamodb = DynamoDbStandIn::start("127.0.0.1:9030".parse()?).await?;
-    dynamodb.create_table("approvals", "execution_id", Some("step_key"));
-    // The index of what waits, as template.yaml's ApprovalsTable defines it.
-    dynamodb.add_global_secondary_index(
-        "approvals",
-        "WaitingSteps",
-        ("waits", "S"),
-        Some(("waiting_since", "N")),
-    );
+    table::create_approvals_table(&dynamodb);
     ssm.put_parameter("/ssm-slack-approvals/slack-bot-token", token);
     ssm.put_parameter("/ssm-slack-approvals/slack-signing-secret", secret);
     for person in [Person::new("U0ALICE", "alice"), Person::new("U0BOB", "bob")] {

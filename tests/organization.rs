@@ -214,17 +214,7 @@ async fn a_click_for_an_account_the_hub_cannot_assume_into_is_refused_naming_it(
         .start_automation_in(PAYMENTS, REGION, member_runbook(PAYMENTS));
     h.deliver_events().await;
     let (channel, ts) = prompt_of(&h, &other);
-    let mut click = h
-        .slack
-        .click(&channel, &ts, &alice(), "ssm_approve")
-        .unwrap()
-        .to_apigw_v2_event(false);
-    edit_payload(&mut click, |payload| {
-        let value = payload["actions"][0]["value"].as_str().unwrap().to_owned();
-        payload["actions"][0]["value"] = json!(value.replace(PAYMENTS, "999999999999"));
-    })
-    .unwrap();
-    resign_event(&mut click, SIGNING_SECRET, now()).unwrap();
+    let click = alice_approves_in(&h, &channel, &ts, PAYMENTS, "999999999999");
     h.invoke_interactions(&click).await;
     let told = last_ephemeral(&h, "U0ALICE");
     assert!(told.contains("`999999999999`"), "{told}");
@@ -241,17 +231,7 @@ async fn a_single_account_deployment_refuses_buttons_for_other_accounts_without_
     let id = h.start_runbook(1);
     h.deliver_events().await;
     let (channel, ts) = prompt_of(&h, &id);
-    let mut click = h
-        .slack
-        .click(&channel, &ts, &alice(), "ssm_approve")
-        .unwrap()
-        .to_apigw_v2_event(false);
-    edit_payload(&mut click, |payload| {
-        let value = payload["actions"][0]["value"].as_str().unwrap().to_owned();
-        payload["actions"][0]["value"] = json!(value.replace(HUB, PAYMENTS));
-    })
-    .unwrap();
-    resign_event(&mut click, SIGNING_SECRET, now()).unwrap();
+    let click = alice_approves_in(&h, &channel, &ts, HUB, PAYMENTS);
     let before = h.aws_calls();
     h.invoke_interactions(&click).await;
     assert_eq!(h.aws_calls(), before);
@@ -499,6 +479,23 @@ async fn a_bad_rules_document_stops_the_function_naming_the_rule() {
         error.contains("\"1111\" is not a 12-digit account ID"),
         "{error}"
     );
+}
+
+/// Alice's Approve click on the prompt at (`channel`, `ts`), its button forged to name
+/// account `to` instead of `from`, and signed again as Slack would sign it.
+fn alice_approves_in(h: &Harness, channel: &str, ts: &str, from: &str, to: &str) -> Value {
+    let mut click = h
+        .slack
+        .click(channel, ts, &alice(), "ssm_approve")
+        .unwrap()
+        .to_apigw_v2_event(false);
+    edit_payload(&mut click, |payload| {
+        let value = payload["actions"][0]["value"].as_str().unwrap().to_owned();
+        payload["actions"][0]["value"] = json!(value.replace(from, to));
+    })
+    .unwrap();
+    resign_event(&mut click, SIGNING_SECRET, now()).unwrap();
+    click
 }
 
 fn now() -> i64 {

@@ -4,6 +4,8 @@
 // Each example uses its own part of this.
 #![allow(dead_code)]
 
+pub mod table;
+
 use std::process::Command;
 
 use approvals::deadline::Deadline;
@@ -43,14 +45,7 @@ impl Local {
         let sts = StsStandIn::start(any, ssm.principals()).await?;
         sts.add_role(ROLE, &[KEY], true);
         let dynamodb = DynamoDbStandIn::start(any).await?;
-        dynamodb.create_table("approvals", "execution_id", Some("step_key"));
-        // The index of what waits, as template.yaml's ApprovalsTable defines it.
-        dynamodb.add_global_secondary_index(
-            "approvals",
-            "WaitingSteps",
-            ("waits", "S"),
-            Some(("waiting_since", "N")),
-        );
+        table::create_approvals_table(&dynamodb);
         let aws =
             AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone()).await?;
         let slack = SlackStandIn::start(any, TOKEN, SECRET).await?;
