@@ -1,8 +1,10 @@
 //! The one path a decision takes to SSM, whichever surface it came from (a prompt's
 //! button, the `/approvals` list, a submitted reason form):
 //!
-//! 1. who may decide is asked first, with no AWS call (see [`Authorizer`]);
-//! 2. the click claims the decision of its step run in the approvals table (a
+//! 1. who may decide is asked first, with no AWS call (see [`Authorizer`]), and
+//!    whether the step's account can be served at all ([`access`]);
+//! 2. the session in the step's account and Region (and the person's own, with
+//!    per-person approvals) is made ready while the click claims the decision of its step run in the approvals table (a
 //!    conditional write), so of clicks arriving together one signals, and each person
 //!    counts once toward a quorum; a click that loses is told who is deciding;
 //! 3. SSM is asked which step waits now: the signal goes out only if it is the very
@@ -22,28 +24,27 @@ use aws_sdk_ssm::config::Credentials;
 use serde_json::Value;
 use tokio::time::Instant;
 
+mod access;
 mod claim;
 mod quorum;
+
+use self::access::{cannot_reach, cannot_resume, may_decide, person_session};
 
 use self::claim::{Claimed, claim_step_run, decided_before};
 use self::quorum::quorum_progress;
 use super::reason_form::ask_reason;
 use super::{InteractionsApp, replace_prompt};
 use crate::deadline::{Deadline, unix_now};
-use crate::domain::approvers::ApproverPolicy;
 use crate::domain::comment::signal_comment;
 use crate::domain::execution::{Execution, Step};
 use crate::domain::interaction::{Actor, Decision, MessageRef};
 use crate::domain::place::Place;
 use crate::domain::record::{DecisionClaim, DecisionRecord, StepRecord};
-use crate::domain::render::truncate;
 use crate::domain::render::{
     SlackMessage, StepNews, code, escape, explain_no_longer_waiting, progress, render_decided,
     render_decided_step, render_gone, render_outcome,
 };
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
-use crate::places::PlaceError;
-use crate::sessions::SessionError;
 use crate::ssm::{Signal, SignalOutcome, Ssm};
 use crate::store::new_token;
 
@@ -167,73 +168,6 @@ pub(super) async fn decide(
         tracing::warn!(error = %e, "could not give the decision claim up; its lease will");
     }
     answer
-}
-
-/// Who may decide, and from where: nothing here asks AWS about the step.
-async fn may_decide(
-    app: &InteractionsApp,
-    request: &DecisionRequest<'_>,
-    deadline: &Deadline,
-) -> Result<(), String> {
-    app.places
-        .check(&request.place)
-        .map_err(|e| cannot_reach(&e))?;
-    let applied = app
-        .authorizer
-        .applied(&request.place, request.target.runbook.as_deref(), deadline)
-        .await?;
-    app.authorizer
-        .authorize(&app.slack, request.actor, &applied.approvers, deadline)
-        .await?;
-    if request.from_ephemeral && applied.approvers == ApproverPolicy::Anyone {
-        tracing::warn!("a click from a list where anyone may decide; nothing done");
-        return Err(
-            "Nothing was done: decide on its prompt in the channel. With approvers set \
-                    to anyone who can see the prompt, a runbook is decided on its prompt only."
-                .into(),
-        );
-    }
-    if request.decision == Decision::Resume {
-        let refused = match &request.target.runbook {
-            _ if app.resumable.is_empty() => true,
-            Some(runbook) => !app.resumable.matches(runbook),
-            // An older button names no runbook: checked once SSM names it.
-            None => false,
-        };
-        if refused {
-            tracing::warn!("resume refused: the runbook is not in SLACK_RESUME_PREFIXES");
-            return Err(cannot_resume(request.target.runbook.as_deref()));
-        }
-    }
-    Ok(())
-}
-
-/// What a person is told when the step's account cannot be reached.
-fn cannot_reach(e: &PlaceError) -> String {
-    match e.account() {
-        Some(account) if e.is_refusal() => format!(
-            "Nothing was done: this deployment cannot act in AWS account {} ({}). \
-             Ask whoever runs it to deploy the spoke stack there.",
-            code(account),
-            escape(&truncate(&e.to_string(), 300))
-        ),
-        Some(account) => format!(
-            "Nothing was done: AWS account {} could not be reached in time. \
-             The request still waits; please try again.",
-            code(account)
-        ),
-        None => "Nothing was done: the step's AWS account could not be reached in time. \
-                 The request still waits; please try again."
-            .into(),
-    }
-}
-
-fn cannot_resume(runbook: Option<&str>) -> String {
-    let which = runbook.map_or_else(
-        || "this runbook".to_owned(),
-        |r| format!("runbook {}", code(r)),
-    );
-    format!("Nothing was done: {which} cannot be resumed from Slack. Resume it in the AWS console.")
 }
 
 /// Reject with a reason: the step check, then the form (nothing is signalled yet).
@@ -382,47 +316,6 @@ fn step_key_hint(request: &DecisionRequest<'_>) -> String {
         .step_execution_id
         .clone()
         .unwrap_or_else(|| request.target.step_name.clone())
-}
-
-/// The person's own STS session, when decisions are signalled per person.
-async fn person_session(
-    app: &InteractionsApp,
-    request: &DecisionRequest<'_>,
-    deadline: &Deadline,
-) -> Result<Option<Credentials>, String> {
-    let Some(role) = app.places.approver_role_for(&request.place) else {
-        return Ok(None);
-    };
-    let started = Instant::now();
-    match app
-        .sessions
-        .credentials_for(&role, &request.actor.user.id, deadline, Duration::ZERO)
-        .await
-    {
-        Ok((credentials, new)) => {
-            tracing::info!(
-                new,
-                sts_ms = started.elapsed().as_secs_f64() * 1000.0,
-                "approver session ready"
-            );
-            Ok(Some(credentials))
-        }
-        Err(SessionError::Name(e)) => {
-            tracing::warn!(error = %e, "no AWS session can be named after this user");
-            Err(format!(
-                "Nothing was done: your Slack user ID cannot name an AWS session ({}).",
-                escape(&e.to_string())
-            ))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not start the person's AWS session");
-            Err(format!(
-                "Nothing was done: your AWS approver session could not be started ({}). \
-                 The request still waits; please try again.",
-                escape(e.code().unwrap_or("no answer in time"))
-            ))
-        }
-    }
 }
 
 /// The step is waiting now and this click holds its claim: send the decision, at
