@@ -504,3 +504,37 @@ fn now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_button_from_before_rules_named_runbooks_decides_nothing() {
+    let by_runbook = json!({"rules": [{"name": "deploys", "runbooks": ["Deploy-"],
+        "channel": "C0DEPLOYS", "approvers": ["U0BOB"]}]});
+    let h = Harness::with(Options {
+        parameters: vec![(RULES_PARAMETER, by_runbook.to_string())],
+        ..organization(vec![])
+    })
+    .await;
+    let id = h.start_runbook(1);
+    h.deliver_events().await;
+    let (channel, ts) = prompt_of(&h, &id);
+    assert_eq!(channel, "C0DEPLOYS");
+    // An older prompt's button names the step but not its runbook.
+    let mut click = h
+        .slack
+        .click(&channel, &ts, &alice(), "ssm_approve")
+        .unwrap()
+        .to_apigw_v2_event(false);
+    edit_payload(&mut click, |payload| {
+        let value = payload["actions"][0]["value"].as_str().unwrap();
+        let mut target: Value = serde_json::from_str(value).unwrap();
+        target.as_object_mut().unwrap().remove("runbook");
+        payload["actions"][0]["value"] = json!(target.to_string());
+    })
+    .unwrap();
+    resign_event(&mut click, SIGNING_SECRET, now()).unwrap();
+    let before = h.aws_calls();
+    h.invoke_interactions(&click).await;
+    assert_eq!(h.aws_calls(), before, "refused before any AWS call");
+    assert!(last_ephemeral(&h, "U0ALICE").contains("before rules named runbooks"));
+    assert_eq!(h.signals_sent(), 0);
+}
