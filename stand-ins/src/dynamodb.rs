@@ -545,6 +545,13 @@ fn check_condition(
     let Some(text) = input["ConditionExpression"].as_str() else {
         return Ok(true);
     };
+    let condition = parse_condition(text)?;
+    let empty = Item::new();
+    eval(&condition, current.unwrap_or(&empty), bindings)
+}
+
+/// A condition (a condition, key-condition or filter expression), parsed whole.
+fn parse_condition(text: &str) -> Result<Cond, Refusal> {
     let tokens = tokenize(text)?;
     let mut parser = Parser {
         tokens: &tokens,
@@ -552,8 +559,7 @@ fn check_condition(
     };
     let condition = parser.or_expr()?;
     parser.end()?;
-    let empty = Item::new();
-    eval(&condition, current.unwrap_or(&empty), bindings)
+    Ok(condition)
 }
 
 fn condition_failed(input: &Value, old: Option<&Item>) -> Refusal {

@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 
 use super::index::{self, Index};
 use super::{
-    Bindings, Cmp, Cond, Item, Operand, Parser, Refusal, State, Table, Token, compare, eval, read,
-    tokenize,
+    Bindings, Cmp, Cond, Item, Operand, Refusal, State, Table, Token, compare, eval,
+    parse_condition, read, tokenize,
 };
 
 /// DynamoDB reads at most 1 MB of items for one page.
@@ -103,17 +103,6 @@ enum Clause<'c> {
     BeginsWith(&'c str),
 }
 
-fn parse(text: &str) -> Result<Cond, Refusal> {
-    let tokens = tokenize(text)?;
-    let mut parser = Parser {
-        tokens: &tokens,
-        at: 0,
-    };
-    let condition = parser.or_expr()?;
-    parser.end()?;
-    Ok(condition)
-}
-
 /// The parts of a key condition: only `AND` joins them.
 fn clauses<'c>(cond: &'c Cond, out: &mut Vec<(&'c str, Clause<'c>)>) -> Result<(), Refusal> {
     let invalid = |operator: &str| {
@@ -169,7 +158,7 @@ fn key_condition(
     keys: &QueriedKeys,
     bindings: &mut Bindings,
 ) -> Result<KeyCondition, Refusal> {
-    let cond = parse(text)?;
+    let cond = parse_condition(text)?;
     let mut parts = vec![];
     clauses(&cond, &mut parts)?;
     let mut resolved = vec![];
@@ -262,7 +251,7 @@ fn filter_expression(
     let Some(text) = input["FilterExpression"].as_str() else {
         return Ok(None);
     };
-    let filter = parse(text)?;
+    let filter = parse_condition(text)?;
     let (mut found, mut paths) = (vec![], vec![]);
     operands(&filter, &mut found, &mut paths);
     for operand in found {
