@@ -113,6 +113,14 @@ impl SsmError {
         }
     }
 
+    /// What went wrong, without the operation's name (for a message that names it).
+    fn reason(&self) -> String {
+        match self {
+            Self::Call { source, .. } => DisplayErrorContext(source.as_ref()).to_string(),
+            Self::OutOfTime { .. } => self.to_string(),
+        }
+    }
+
     /// The execution does not exist (never did, or was deleted).
     pub fn is_not_found(&self) -> bool {
         matches!(
@@ -372,21 +380,10 @@ impl Ssm {
         name: &str,
         deadline: &Deadline,
     ) -> Result<String, SsmError> {
-        const OPERATION: &str = "GetParameter";
-        let out = self
-            .client
-            .get_parameter()
-            .name(name)
-            .customize()
-            .config_override(self.within(OPERATION, deadline, Duration::ZERO)?)
-            .send()
-            .await
-            .map_err(|e| SsmError::new(OPERATION, e))?;
-        Ok(out
-            .parameter()
-            .and_then(|p| p.value())
-            .unwrap_or_default()
-            .to_owned())
+        Ok(self
+            .parameter(name, false, deadline)
+            .await?
+            .unwrap_or_default())
     }
 
     /// Resolves a secret: as given, or read once (decrypted) from Parameter Store.
@@ -404,24 +401,33 @@ impl Ssm {
             name: name.clone(),
             reason,
         };
-        let limits = self
-            .within("GetParameter", deadline, Duration::ZERO)
-            .map_err(|e| failed(e.to_string()))?;
+        self.parameter(name, true, deadline)
+            .await
+            .map_err(|e| failed(e.reason()))?
+            .map(|v| Secret::new(v.trim()))
+            .filter(|s| !s.expose().is_empty())
+            .ok_or_else(|| failed("the parameter has no value".into()))
+    }
+
+    /// One `GetParameter`: the parameter's value, if it has one.
+    async fn parameter(
+        &self,
+        name: &str,
+        with_decryption: bool,
+        deadline: &Deadline,
+    ) -> Result<Option<String>, SsmError> {
+        const OPERATION: &str = "GetParameter";
         let out = self
             .client
             .get_parameter()
             .name(name)
-            .with_decryption(true)
+            .with_decryption(with_decryption)
             .customize()
-            .config_override(limits)
+            .config_override(self.within(OPERATION, deadline, Duration::ZERO)?)
             .send()
             .await
-            .map_err(|e| failed(DisplayErrorContext(aws_sdk_ssm::Error::from(e)).to_string()))?;
-        out.parameter()
-            .and_then(|p| p.value())
-            .map(|v| Secret::new(v.trim()))
-            .filter(|s| !s.expose().is_empty())
-            .ok_or_else(|| failed("the parameter has no value".into()))
+            .map_err(|e| SsmError::new(OPERATION, e))?;
+        Ok(out.parameter().and_then(|p| p.value()).map(str::to_owned))
     }
 }
 
