@@ -68,12 +68,7 @@ impl Authorizer {
                     .into(),
             );
         };
-        let applied = self.rules.fallback().applied(&rules, place, runbook);
-        Ok(AppliedRule {
-            channel: applied.channel.map(str::to_owned),
-            approvers: applied.approvers.clone(),
-            rule: applied.rule.map(str::to_owned),
-        })
+        Ok(self.rules.fallback().applied(&rules, place, runbook).into())
     }
 
     /// The rules in force and today's single rule, for a list that checks many steps.

@@ -283,7 +283,8 @@ pub fn role_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:{partition}:iam::{account}:role/{name}")
 }
 
-fn lasts(credentials: &Credentials) -> bool {
+/// Whether kept credentials may still be used: at least [`REFRESH_BEFORE`] to live.
+pub(crate) fn lasts(credentials: &Credentials) -> bool {
     credentials
         .expiry()
         .and_then(|at| at.duration_since(SystemTime::now()).ok())

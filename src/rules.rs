@@ -15,7 +15,7 @@ use crate::config::ConfigError;
 use crate::deadline::Deadline;
 use crate::domain::approvers::ApproverPolicy;
 use crate::domain::place::Place;
-use crate::domain::rules::{Fallback, Rules};
+use crate::domain::rules::{Applied, Fallback, Rules};
 use crate::ssm::Ssm;
 
 pub const RULES_PARAMETER: &str = "SLACK_RULES_PARAMETER";
@@ -40,6 +40,16 @@ pub struct AppliedRule {
     pub approvers: ApproverPolicy,
     /// The matching rule's name; `None` for the fallback.
     pub rule: Option<String>,
+}
+
+impl From<Applied<'_>> for AppliedRule {
+    fn from(applied: Applied<'_>) -> Self {
+        Self {
+            channel: applied.channel.map(str::to_owned),
+            approvers: applied.approvers.clone(),
+            rule: applied.rule.map(str::to_owned),
+        }
+    }
 }
 
 pub struct RuleBook {
@@ -132,12 +142,7 @@ impl RuleBook {
         deadline: &Deadline,
     ) -> AppliedRule {
         let rules = self.rules(ssm, deadline).await;
-        let applied = self.fallback.applied(&rules, place, runbook);
-        AppliedRule {
-            channel: applied.channel.map(str::to_owned),
-            approvers: applied.approvers.clone(),
-            rule: applied.rule.map(str::to_owned),
-        }
+        self.fallback.applied(&rules, place, runbook).into()
     }
 
     pub fn fallback(&self) -> &Fallback {

@@ -16,10 +16,7 @@ use aws_sdk_ssm::config::Credentials;
 
 use crate::deadline::{Deadline, OutOfTime};
 use crate::domain::identity::{SessionNameError, session_name};
-use crate::places::{Assume, PlaceError, assume};
-
-/// A kept session is used only while it has at least this long to live.
-const REFRESH_BEFORE: Duration = Duration::from_secs(300);
+use crate::places::{Assume, PlaceError, assume, lasts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -119,11 +116,4 @@ impl PersonSessions {
         let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         kept.get(key).filter(|c| lasts(c)).cloned()
     }
-}
-
-fn lasts(credentials: &Credentials) -> bool {
-    credentials
-        .expiry()
-        .and_then(|at| at.duration_since(SystemTime::now()).ok())
-        .is_some_and(|left| left > REFRESH_BEFORE)
 }

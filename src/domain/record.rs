@@ -97,8 +97,15 @@ pub struct WaitingStep {
 pub const WAITING_MESSAGE_MAX: usize = 400;
 
 impl WaitingStep {
-    /// The entry for `step` of `execution`, waiting in `place`.
-    pub fn of(execution: &Execution, step: &Step, kind: StepKind, place: &Place) -> Self {
+    /// The entry for `step` of `execution`, waiting in `place`; `now_unix` stands for
+    /// when it started if SSM did not say.
+    pub fn of(
+        execution: &Execution,
+        step: &Step,
+        kind: StepKind,
+        place: &Place,
+        now_unix: i64,
+    ) -> Self {
         let approval = step.approval();
         Self {
             target: StepTarget::on_button(execution, step, place),
@@ -109,11 +116,7 @@ impl WaitingStep {
             message: approval
                 .message
                 .map(|m| m.chars().take(WAITING_MESSAGE_MAX).collect()),
-            since_unix: step.started_at_unix.unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64)
-            }),
+            since_unix: step.started_at_unix.unwrap_or(now_unix),
             times_out_at_unix: approval.times_out_at_unix,
             prompt: None,
         }

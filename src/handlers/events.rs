@@ -380,7 +380,7 @@ async fn post_under_claim(
     // claim given up, so the delivery's retry posts one prompt, not a second.
     let recording = deadline.keeping(TAKE_DOWN.min(deadline.remaining() / 2));
     let mut pause = std::time::Duration::from_millis(200);
-    let waiting = WaitingStep::of(execution, step, kind, place);
+    let waiting = WaitingStep::of(execution, step, kind, place, unix_now());
     loop {
         match app
             .store

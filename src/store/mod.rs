@@ -318,8 +318,8 @@ impl ApprovalStore {
         const OPERATION: &str = "UpdateItem";
         self.update(id, step_key)
             .update_expression(format!(
-                "SET shown = :shown, expires_at = :exp {}",
-                waiting::CLEAR_CLAUSE
+                "SET shown = :shown, expires_at = :exp REMOVE {}",
+                waiting::WAITING_ATTRIBUTES.join(", ")
             ))
             .expression_attribute_values(":shown", s(shown))
             .expression_attribute_values(":exp", self.expires_at())

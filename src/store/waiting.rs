@@ -140,8 +140,6 @@ pub(super) fn mark_clause(step: &WaitingStep) -> MarkClause {
 
 /// The attributes whose removal takes a step's item out of the index.
 pub(super) const WAITING_ATTRIBUTES: [&str; 2] = [WAITS, WAITING_SINCE];
-/// The update clause that takes a step's item out of the index.
-pub(super) const CLEAR_CLAUSE: &str = "REMOVE waits, waiting_since";
 
 impl ApprovalStore {
     /// One page of what waits, newest first: up to `limit` entries read, from
