@@ -20,6 +20,9 @@ use serde_json::{Value, json};
 use crate::{HttpServer, Incoming, Outgoing, now_unix_f64};
 
 const JSON: &str = "application/json; charset=utf-8";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+mod home;
 const RESPONSE_URL_USES: u32 = 5;
 const RESPONSE_URL_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// A `trigger_id` opens a modal within 3 seconds of the interaction, once.
@@ -49,6 +52,8 @@ pub struct StoredMessage {
     pub text: String,
     pub blocks: Vec<Value>,
     pub updates: u32,
+    /// The thread it was posted in (`thread_ts`): a reply, not a message of its own.
+    pub thread_ts: Option<String>,
 }
 
 /// An ephemeral answer only the clicker saw (through a `response_url`, or as the
@@ -112,6 +117,11 @@ pub struct SignedClick {
     pub body: String,
     pub timestamp: i64,
     pub signature: String,
+    /// `application/x-www-form-urlencoded` (clicks, forms, commands) or
+    /// `application/json` (Events API deliveries).
+    pub content_type: &'static str,
+    /// An Events API redelivery: `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`.
+    pub retry: Option<(u32, String)>,
 }
 
 impl SignedClick {
@@ -124,11 +134,11 @@ impl SignedClick {
         } else {
             self.body.clone()
         };
-        json!({
+        let mut event = json!({
             "version": "2.0", "routeKey": "POST /slack/interactions", "rawPath": "/slack/interactions",
             "rawQueryString": "",
             "headers": {
-                "content-type": "application/x-www-form-urlencoded",
+                "content-type": self.content_type,
                 "x-slack-request-timestamp": self.timestamp.to_string(),
                 "x-slack-signature": self.signature,
                 "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
@@ -144,7 +154,12 @@ impl SignedClick {
             },
             "body": body,
             "isBase64Encoded": base64
-        })
+        });
+        if let Some((number, reason)) = &self.retry {
+            event["headers"]["x-slack-retry-num"] = json!(number.to_string());
+            event["headers"]["x-slack-retry-reason"] = json!(reason);
+        }
+        event
     }
 }
 
@@ -250,6 +265,9 @@ struct State {
     /// Calls that are carried out, then answered with an error all the same (Slack's
     /// `internal_error`, `fatal_error` and 5xx may follow a call that took effect).
     done_but_failed: HashMap<String, VecDeque<Outgoing>>,
+    /// Each person's Home tab, as `views.publish` last set it.
+    homes: HashMap<String, Value>,
+    next_event: u64,
 }
 
 /// A button clicked, and the message it is on.
@@ -358,6 +376,7 @@ impl State {
                 text,
                 blocks,
                 updates: 0,
+                thread_ts: None,
             },
         );
         ts
@@ -384,6 +403,7 @@ impl State {
                 text,
                 blocks,
                 updates: 0,
+                thread_ts: None,
             },
         });
         ts
@@ -425,6 +445,8 @@ impl State {
             body,
             timestamp,
             signature,
+            content_type: FORM,
+            retry: None,
         }
     }
 }
@@ -1122,6 +1144,10 @@ fn carry_out(state: &mut State, method: &str, args: &Value, req: &Incoming) -> O
                 text: message_text,
                 blocks,
                 updates: 0,
+                thread_ts: args["thread_ts"]
+                    .as_str()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned),
             };
             state
                 .messages
@@ -1172,6 +1198,7 @@ fn carry_out(state: &mut State, method: &str, args: &Value, req: &Incoming) -> O
             ok(json!({"channel": channel, "permalink": permalink}))
         }
         "views.open" => views_open(state, args),
+        "views.publish" => home::views_publish(state, args),
         _ => Outgoing::json(404, &json!({"ok": false, "error": "unknown_method"}), JSON),
     }
 }
