@@ -122,10 +122,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         slack.api_url()
     );
     println!("SLACK_APPROVERS=U0ALICE,S0OPS (alice directly, bob through the user group S0OPS)");
-    let sample = RunbookSpec::sample(
+    let mut sample = RunbookSpec::sample(
         "Roll payments 2026.11.21-1 out to production?\nCanary error rate is 0.02% over the last hour.",
         1,
     );
+    // Its approval may wait three days (TimeoutSeconds), so the sweep's reminder below
+    // comes long before the last call.
+    for step in &mut sample.steps {
+        if step.action == "aws:approve" {
+            step.timeout_seconds = Some(3 * 86_400);
+        }
+    }
     let (id, channel) = if organization {
         println!(
             "Organization mode: this hub runs in account {HUB} (us-east-1); SPOKE_ROLE_NAME={SPOKE_ROLE};\n\
@@ -165,6 +172,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("no prompt was posted")?;
     println!("\n2. The prompt in {channel} (posted once, with chat.postMessage):\n");
     print_message(&block_kit_text::render(&prompt.blocks, &names));
+
+    if !organization {
+        remind_and_show_home(&dynamodb, &events, &interactions, &slack, &prompt, &person).await?;
+    }
 
     let click = slack.click(channel, &prompt.ts, &person, action)?;
     println!(
@@ -279,6 +290,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Nobody decides for four hours: the scheduled sweep reminds who may decide in the
+/// prompt's thread; then the person opens the app's Home tab ("Waiting on you").
+async fn remind_and_show_home(
+    dynamodb: &DynamoDbStandIn,
+    events: &EventsApp,
+    interactions: &InteractionsApp,
+    slack: &SlackStandIn,
+    prompt: &stand_ins::slack::StoredMessage,
+    person: &Person,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let names = |id: &str| slack.username(id);
+    // The demo moves the clock: the step started waiting four hours ago.
+    for mut item in dynamodb.items(table::TABLE) {
+        if let Some(since) = item["waiting_since"]["N"].as_str() {
+            let earlier = since.parse::<i64>()? - 4 * 3600 - 60;
+            item["waiting_since"] = serde_json::json!({"N": earlier.to_string()});
+            dynamodb.put_raw(table::TABLE, item);
+        }
+    }
+    println!(
+        "\n   Four hours pass and nobody decides. The sweep (EventBridge Scheduler, every 15 min)\n   \
+         reads the index of what waits, asks SSM whether each step still waits, and replies:"
+    );
+    let sweep = serde_json::json!({"sweep": "waiting-steps"});
+    let outcome = handle_automation_event(events, &sweep, &Deadline::for_event(None)).await?;
+    println!("   automation-events {}.", describe(&outcome));
+    for reply in slack.replies(&prompt.channel, &prompt.ts) {
+        print_message(&block_kit_text::mrkdwn(&reply.text, &names));
+    }
+    let opened = slack.app_home_opened(person);
+    let request = lambda_http::request::from_str(&opened.to_apigw_v2_event(false).to_string())?;
+    handle_slack_request(interactions, request).await;
+    if let Some(home) = slack.home_view(&person.id) {
+        let blocks = home["blocks"].as_array().cloned().unwrap_or_default();
+        println!(
+            "\n   @{} opens the app's Home tab (Events API: app_home_opened → views.publish):\n",
+            person.username
+        );
+        print_message(&block_kit_text::render(&blocks, &names));
+    }
+    Ok(())
+}
+
 /// Hands events to the events function as EventBridge would, saying what each did.
 async fn deliver(
     events: &EventsApp,
@@ -308,6 +362,10 @@ fn describe(outcome: &EventOutcome) -> String {
             format!("updated the prompt (approval step {step_status})")
         }
         EventOutcome::Ignored { reason } => format!("ignored: {reason}"),
+        EventOutcome::Swept(report) => format!(
+            "swept what waits: {} step(s), {} SSM read(s), {} reminder(s), {} last call(s), {} healed",
+            report.steps, report.ssm_reads, report.reminders, report.last_calls, report.healed
+        ),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The SSM and Slack stand-ins as a long-running local server, for trying the real
-//! binaries with `cargo lambda watch` / `cargo lambda invoke` (see the README):
+//! binaries with `cargo lambda watch` / `cargo lambda invoke` (see docs/local-testing.md):
 //!
 //!     cargo run --example stand-ins
 //!

@@ -259,6 +259,36 @@ impl SlackClient {
         Ok(())
     }
 
+    /// Replies in the thread of the message `thread_ts` (a reminder under its prompt),
+    /// with `text` only. Sent again only after answers that say it was not posted.
+    pub async fn post_reply(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        text: &str,
+        deadline: &Deadline,
+    ) -> Result<(), SlackError> {
+        let body = json!({"channel": channel, "thread_ts": thread_ts, "text": text,
+                          "unfurl_links": false});
+        let _: Value = self
+            .web_api_with("chat.postMessage", &body, deadline, Resend::OnlyIfNotDone)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets what `user_id` sees in the app's Home tab (`views.publish`, a `home` view).
+    /// Publishing the same view again changes nothing: safe to send again.
+    pub async fn publish_home(
+        &self,
+        user_id: &str,
+        view: &Value,
+        deadline: &Deadline,
+    ) -> Result<(), SlackError> {
+        let body = json!({"user_id": user_id, "view": view});
+        let _: Value = self.web_api("views.publish", &body, deadline).await?;
+        Ok(())
+    }
+
     /// A link that opens one of the channel's messages (`chat.getPermalink`).
     pub async fn permalink(
         &self,

@@ -70,15 +70,16 @@ async fn full_loop_approve_in_slack() {
     assert_eq!(status, 200);
     // Outbound calls of the click: the claim on the step run (a conditional write), the
     // step check, the signal, then the prompt replaced and the decision recorded in the
-    // table, giving the claim up (concurrently). Alice is listed by ID, so no user-group
-    // lookup; the app's own workspace is read once per environment.
+    // table, giving the claim up (concurrently), with a copy kept for Alice's Home tab.
+    // Alice is listed by ID, so no user-group lookup; the app's own workspace is read
+    // once per environment.
     assert_eq!(
         h.ssm.calls()[ssm_before..],
         ["GetAutomationExecution", "SendAutomationSignal"]
     );
     assert_eq!(
         h.dynamodb.calls()[table_before..],
-        ["UpdateItem", "UpdateItem"]
+        ["UpdateItem", "UpdateItem", "PutItem"]
     );
     let slack_calls: Vec<String> = h.slack.calls()[slack_before..]
         .iter()

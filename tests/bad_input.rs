@@ -112,6 +112,9 @@ async fn bad_input_table() {
         Some("v1=deadbeef"),
     );
     let huge = with_body(&good, &format!("payload={}", "a".repeat(300 * 1024)));
+    let mut text_content = good.clone();
+    set_header(&mut text_content, "content-type", Some("text/plain"));
+    // JSON is how the Events API delivers: a click's form body sent as JSON is neither.
     let mut json_content = good.clone();
     set_header(&mut json_content, "content-type", Some("application/json"));
     let no_payload = with_body(&good, "command=%2Fapprovals&text=");
@@ -168,7 +171,12 @@ async fn bad_input_table() {
         ("stale timestamp (6 min old)", &stale, 401),
         ("future timestamp (6 min ahead)", &future, 401),
         ("body over 256 KiB", &huge, 413),
-        ("non-form content type", &json_content, 415),
+        ("neither a form nor JSON", &text_content, 415),
+        (
+            "JSON that is not an Events API delivery",
+            &json_content,
+            400,
+        ),
         ("no payload field", &no_payload, 400),
         ("payload is not JSON", &not_json, 400),
         ("block_actions without a user", &no_user, 400),

@@ -47,6 +47,29 @@ async fn waiting_step_and_execution_events_post_one_prompt() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_scheduled_sweep_input_heals_a_prompt_whose_event_was_lost() {
+    let h = Harness::start().await;
+    h.start_sample_runbook();
+    h.deliver(&event_file("automation-step-waiting.json"))
+        .await
+        .unwrap();
+    // Timed out, and its events never delivered.
+    h.ssm.time_out(SAMPLE_EXECUTION_ID);
+    h.ssm.take_events();
+    let outcome = h
+        .deliver(&event_file("scheduled-sweep.json"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, EventOutcome::Swept(report) if report.healed == 1 && report.complete),
+        "{outcome:?}"
+    );
+    let prompt = h.only_prompt();
+    assert!(!has_buttons(&prompt.blocks));
+    assert!(text_of(&prompt.blocks).contains("*Timed out*"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn timed_out_event_clears_the_buttons() {
     let h = Harness::start().await;
     h.start_sample_runbook();

@@ -219,12 +219,8 @@ async fn every_event_file_answers_under_aws_lambda_rie_as_the_readme_says() {
     let any = "127.0.0.1:0".parse().unwrap();
     let ssm = SsmStandIn::start(any, "us-east-1").await.unwrap();
     let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
-    // The table env.json names, keyed as template.yaml creates it.
-    dynamodb.create_table(
-        &events_env["APPROVALS_TABLE"],
-        "execution_id",
-        Some("step_key"),
-    );
+    // The table env.json names, keyed and indexed as template.yaml creates it.
+    support::create_table_as_template_defines(&dynamodb, &events_env["APPROVALS_TABLE"]);
     let slack = SlackStandIn::start(
         any,
         &events_env["SLACK_BOT_TOKEN"],
@@ -310,4 +306,13 @@ async fn every_event_file_answers_under_aws_lambda_rie_as_the_readme_says() {
     );
     let shown = support::text_of(&slack.messages()[0].blocks);
     assert!(shown.contains("*Approved* by <@U0ALICE>"), "{shown}");
+
+    // The sweep's scheduled input: nothing waits any more, so nothing is read or sent.
+    let swept = events.invoke(&event_file("scheduled-sweep.json"));
+    assert_eq!(outcome(&swept), "swept", "{swept}");
+    assert_eq!(
+        (swept["ssm_reads"].as_u64(), swept["complete"].as_bool()),
+        (Some(0), Some(true)),
+        "{swept}"
+    );
 }

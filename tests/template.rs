@@ -124,6 +124,8 @@ fn each_function_may_make_exactly_the_calls_it_makes() {
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
             "dynamodb:Query",
+            // The sweep, on the index of what waits.
+            "dynamodb:Query",
             "ssm:GetParameter",
             "kms:Decrypt",
             "ssm:GetParameter",
@@ -137,6 +139,9 @@ fn each_function_may_make_exactly_the_calls_it_makes() {
             "ssm:DescribeAutomationStepExecutions",
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
+            // The Home tab: each person's last decisions, the Events API deliveries handled.
+            "dynamodb:PutItem",
+            "dynamodb:Query",
             "dynamodb:Query",
             "ssm:GetParameter",
             "kms:Decrypt",
@@ -680,9 +685,10 @@ fn the_code_writes_and_queries_the_index_the_template_creates() {
 }
 
 #[test]
-fn only_the_interactions_function_queries_the_index_and_only_it() {
+fn the_index_is_queried_only_by_the_list_the_home_tab_and_the_sweep() {
     let t = parsed();
     let index = sub(&format!("${{ApprovalsTable.Arn}}/index/{WAITING_INDEX}"));
+    let table = tag("!GetAtt", s("ApprovalsTable.Arn"));
     let queries = |function: &str| -> Vec<(Option<&str>, Yaml)> {
         function_statements(&t, function)
             .into_iter()
@@ -694,25 +700,28 @@ fn only_the_interactions_function_queries_the_index_and_only_it() {
             .map(|(cond, st)| (cond, st.at(&["Resource"]).clone()))
             .collect()
     };
-    // /approvals: one Query, on the index alone, whatever the parameters.
-    let interactions = function_statements(&t, "SlackInteractionsFunction");
-    let on_index: Vec<_> = interactions
-        .iter()
-        .filter(|(_, st)| st.at(&["Resource"]) == &index)
-        .collect();
-    assert_eq!(on_index.len(), 1, "{on_index:#?}");
-    assert_eq!(on_index[0].0, None);
-    assert_eq!(on_index[0].1.at(&["Action"]).strings(), ["dynamodb:Query"]);
-    assert_eq!(
-        queries("SlackInteractionsFunction"),
-        [(None, index.clone())]
-    );
-    // The events function queries one execution's items on the table, never the index.
-    assert_eq!(
-        queries("AutomationEventsFunction"),
-        [(None, tag("!GetAtt", s("ApprovalsTable.Arn")))]
-    );
-    assert_eq!(template().matches("/index/").count(), 1);
+    // A statement on the index grants Query alone, whatever the parameters.
+    for function in ["SlackInteractionsFunction", "AutomationEventsFunction"] {
+        let statements = function_statements(&t, function);
+        let on_index: Vec<_> = statements
+            .iter()
+            .filter(|(_, st)| st.at(&["Resource"]) == &index)
+            .collect();
+        assert_eq!(on_index.len(), 1, "{function}: {on_index:#?}");
+        assert_eq!(on_index[0].0, None);
+        assert_eq!(on_index[0].1.at(&["Action"]).strings(), ["dynamodb:Query"]);
+    }
+    // /approvals and the Home tab read the index; the Home tab also a person's last
+    // decisions on the table. The events function reads one execution's items on the
+    // table, and the sweep the index.
+    for function in ["SlackInteractionsFunction", "AutomationEventsFunction"] {
+        assert_eq!(
+            queries(function),
+            [(None, table.clone()), (None, index.clone())],
+            "{function}"
+        );
+    }
+    assert_eq!(template().matches("/index/").count(), 2);
 }
 
 #[test]

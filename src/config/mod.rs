@@ -1,4 +1,4 @@
-//! Configuration from the environment: the public contract documented in the README.
+//! Configuration from the environment: the public contract documented in docs/configuration.md.
 //!
 //! Everything is validated at start-up, and every error names the variable, so a
 //! misconfigured function fails its init instead of its first request.
@@ -8,10 +8,12 @@ use std::fmt;
 use std::time::Duration;
 
 mod organization;
+mod reminders;
 
 pub use organization::{
     ACCOUNT_NAMES, HUB_ACCOUNT_ID, OrganizationSettings, SPOKE_APPROVER_ROLE_NAME, SPOKE_ROLE_NAME,
 };
+pub use reminders::{LAST_CALL_MINUTES, REMIND_AFTER_MINUTES, SWEEP_MAX_SSM_READS, SweepSettings};
 
 use crate::domain::approvers::{ApproverPolicy, ApproversError};
 use crate::domain::routes::{RouteError, Routes, RunbookPrefixes, is_channel_id};
@@ -178,6 +180,8 @@ pub struct EventsSettings {
     pub reject_reason: ReasonMode,
     pub table: TableSettings,
     pub organization: OrganizationSettings,
+    /// Reminders, the last call and the sweep's bounds.
+    pub sweep: SweepSettings,
 }
 
 /// How a Reject asks for a reason (`REJECT_REASON`).
@@ -243,6 +247,7 @@ impl EventsSettings {
             reject_reason: reason_mode(env)?,
             table: TableSettings::from_env(env)?,
             organization: OrganizationSettings::from_env(env)?,
+            sweep: SweepSettings::from_env(env)?,
         })
     }
 }

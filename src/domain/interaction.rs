@@ -139,6 +139,9 @@ pub struct DecisionClick {
     /// Where the clicked prompt is (`container.channel_id` / `message_ts`): updated
     /// with `chat.update` when its `response_url` no longer works.
     pub prompt: Option<MessageRef>,
+    /// The click came from the app's Home tab (a view: no `response_url`; the tab is
+    /// published again with the outcome).
+    pub from_home: bool,
 }
 
 /// A message in a channel: `(channel, ts)`.
@@ -167,6 +170,9 @@ pub struct ReasonContext {
     /// Where the prompt is, for `chat.update` once the `response_url` has expired.
     #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<MessageRef>,
+    /// The form was opened from the Home tab: it is published again once decided.
+    #[serde(rename = "h", default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_home: bool,
 }
 
 /// A submitted reason modal.
@@ -259,6 +265,12 @@ struct BlockActions {
 
 #[derive(Deserialize)]
 struct Container {
+    /// `message`, or `view` for a click in a view (the Home tab, a modal).
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    /// The view's ID, for a click in a view.
+    #[serde(default)]
+    view_id: Option<String>,
     #[serde(default)]
     is_ephemeral: bool,
     #[serde(default)]
@@ -437,10 +449,20 @@ fn parse_block_actions(payload: &str) -> Result<Interaction, PayloadError> {
             "no Approve, Reject or Resume action in the payload".into(),
         ));
     };
-    let Some(response_url) = payload.response_url.filter(|u| !u.is_empty()) else {
-        return Ok(Interaction::Ignored(
-            "the payload has no response_url to answer on".into(),
-        ));
+    // A click in the Home tab comes from a view: it has no response_url, and is
+    // answered by publishing the tab again.
+    let from_home = payload
+        .container
+        .as_ref()
+        .is_some_and(|c| c.kind.as_deref() == Some("view") && c.view_id.is_some());
+    let response_url = match payload.response_url.filter(|u| !u.is_empty()) {
+        Some(url) => url,
+        None if from_home => String::new(),
+        None => {
+            return Ok(Interaction::Ignored(
+                "the payload has no response_url to answer on".into(),
+            ));
+        }
     };
     match parse_button_value(&raw_value) {
         Ok(target) => Ok(Interaction::Decision(DecisionClick {
@@ -458,7 +480,8 @@ fn parse_block_actions(payload: &str) -> Result<Interaction, PayloadError> {
                 (!c.is_ephemeral && !channel.is_empty() && !ts.is_empty())
                     .then_some(MessageRef { channel, ts })
             }),
-            from_ephemeral: payload.container.is_some_and(|c| c.is_ephemeral),
+            from_ephemeral: from_home || payload.container.is_some_and(|c| c.is_ephemeral),
+            from_home,
         })),
         Err(error) => Ok(Interaction::BadButton {
             response_url,
@@ -745,6 +768,7 @@ mod tests {
                 channel: "C0APPROVALS".into(),
                 ts: "1700000000.000100".into(),
             }),
+            from_home: false,
         };
         let metadata = serde_json::to_string(&context).unwrap();
         let submission = |reason: Value| {

@@ -75,6 +75,18 @@ pub struct StepRecord {
     pub decided: bool,
 }
 
+/// A decision a person made in Slack, as their Home tab lists it: a copy of the
+/// audit trail's entry kept under the person (the trail itself is on the step's item).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentDecision {
+    pub decision: Decision,
+    pub runbook: String,
+    pub step_name: String,
+    pub execution_id: String,
+    pub place: Place,
+    pub at_unix: i64,
+}
+
 /// A step that waits for a person, as the approvals table's index of what waits
 /// (`WaitingSteps`) holds it: all `/approvals` needs, without asking SSM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +103,17 @@ pub struct WaitingStep {
     pub since_unix: i64,
     pub times_out_at_unix: Option<i64>,
     pub prompt: Option<PromptRef>,
+    /// The reminders the sweep sent about it so far.
+    pub reminded: Reminded,
+}
+
+/// The reminders sent about a waiting step (kept on its item by the sweep).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reminded {
+    /// When the last reminder was sent (Unix seconds).
+    pub last_at_unix: Option<i64>,
+    /// The last call before its timeout was sent.
+    pub last_call: bool,
 }
 
 /// How much of an approval's message the index keeps (the list shows 300).
@@ -119,6 +142,7 @@ impl WaitingStep {
             since_unix: step.started_at_unix.unwrap_or(now_unix),
             times_out_at_unix: approval.times_out_at_unix,
             prompt: None,
+            reminded: Reminded::default(),
         }
     }
 }

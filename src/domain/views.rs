@@ -115,6 +115,7 @@ mod tests {
             response_url: "https://hooks.slack.com/actions/T/1/x".into(),
             from_ephemeral: false,
             prompt: None,
+            from_home: false,
         };
         let view = reason_modal(&e, &e.steps[0], &ctx, true);
         assert!(view["title"]["text"].as_str().unwrap().chars().count() <= TITLE_MAX);

@@ -61,31 +61,7 @@ pub fn waiting_list(
     };
     let mut blocks = vec![section(heading)];
     for item in listed.iter().take(LISTED_MAX) {
-        match item {
-            Listed::Decidable { step, shown, style } => {
-                blocks.push(section(&line(step, shown, now_unix)));
-                if let Some(mut actions) = buttons(&step.target, &step.step_key, step.kind, *style)
-                {
-                    actions["block_id"] = json!(truncate(
-                        &format!("ssm_list/{}/{}", step.target.execution_id, step.step_key),
-                        255
-                    ));
-                    blocks.push(actions);
-                }
-            }
-            Listed::Linked {
-                step,
-                shown,
-                permalink,
-            } => {
-                let mut text = line(step, shown, now_unix);
-                text.push_str(&match permalink {
-                    Some(link) => format!("\n<{link}|Decide on its prompt>"),
-                    None => "\nIts prompt could not be found: decide in the console.".into(),
-                });
-                blocks.push(section(&text));
-            }
-        }
+        blocks.extend(entry_blocks(item, "ssm_list", now_unix));
     }
     if let Some(cursor) = more {
         blocks.push(more_button(cursor));
@@ -105,6 +81,37 @@ pub fn waiting_list(
         )),
         blocks,
     }
+}
+
+/// One entry's blocks: its line, and its buttons (block ID `<prefix>/<execution>/<step>`)
+/// or the link to its prompt.
+pub(crate) fn entry_blocks(item: &Listed<'_>, prefix: &str, now_unix: i64) -> Vec<Value> {
+    let mut blocks = vec![];
+    match item {
+        Listed::Decidable { step, shown, style } => {
+            blocks.push(section(&line(step, shown, now_unix)));
+            if let Some(mut actions) = buttons(&step.target, &step.step_key, step.kind, *style) {
+                actions["block_id"] = json!(truncate(
+                    &format!("{prefix}/{}/{}", step.target.execution_id, step.step_key),
+                    255
+                ));
+                blocks.push(actions);
+            }
+        }
+        Listed::Linked {
+            step,
+            shown,
+            permalink,
+        } => {
+            let mut text = line(step, shown, now_unix);
+            text.push_str(&match permalink {
+                Some(link) => format!("\n<{link}|Decide on its prompt>"),
+                None => "\nIts prompt could not be found: decide in the console.".into(),
+            });
+            blocks.push(section(&text));
+        }
+    }
+    blocks
 }
 
 fn more_button(cursor: &str) -> Value {
@@ -167,6 +174,7 @@ mod tests {
             since_unix: 1_000,
             times_out_at_unix: Some(90_000),
             prompt: None,
+            reminded: Default::default(),
         }
     }
 

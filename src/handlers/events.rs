@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{StartupError, aws_clients};
-use crate::config::{Env, EventsSettings, ReasonMode};
+use crate::config::{Env, EventsSettings, ReasonMode, SweepSettings};
 use std::time::Duration;
 
 use crate::deadline::{CallFloor, Deadline, STARTUP_BUDGET, unix_now};
@@ -48,14 +48,16 @@ use crate::store::{ApprovalStore, ClaimOutcome, StoreError};
 
 pub struct EventsApp {
     /// SSM in each step's own account and Region.
-    places: Places,
-    store: ApprovalStore,
-    slack: SlackClient,
+    pub(super) places: Places,
+    pub(super) store: ApprovalStore,
+    pub(super) slack: SlackClient,
     /// Which channel, and who may decide (shown on the prompt).
-    rules: RuleBook,
+    pub(super) rules: RuleBook,
     account_names: AccountNames,
     resumable: RunbookPrefixes,
     reason_modal: bool,
+    /// Reminders, the last call, and the sweep's bounds.
+    pub(super) sweep: SweepSettings,
 }
 
 /// What happened to an event; also the function's response.
@@ -86,6 +88,8 @@ pub enum EventOutcome {
     Ignored {
         reason: String,
     },
+    /// The scheduled sweep over what waits.
+    Swept(super::sweep::SweepReport),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +161,7 @@ impl EventsApp {
             account_names: organization.account_names,
             resumable: settings.resumable,
             reason_modal: settings.reject_reason != ReasonMode::Off,
+            sweep: settings.sweep,
         })
     }
 }
@@ -167,6 +172,11 @@ pub async fn handle_automation_event(
     event: &Value,
     deadline: &Deadline,
 ) -> Result<EventOutcome, EventError> {
+    if super::sweep::is_sweep(event) {
+        return super::sweep::sweep(app, deadline)
+            .await
+            .map(EventOutcome::Swept);
+    }
     let event = match parse_automation_event(event) {
         Ok(e) => e,
         Err(rejection) => {
@@ -434,7 +444,7 @@ async fn post_under_claim(
 /// Brings every prompt of the execution whose step no longer waits up to date with
 /// that step's own outcome (and who decided it in Slack). Returns the prompts
 /// updated, with their step's status.
-async fn refresh(
+pub(super) async fn refresh(
     app: &EventsApp,
     execution: &Execution,
     place: &Place,

@@ -2,6 +2,7 @@
 
 pub mod events;
 pub mod interactions;
+pub mod sweep;
 
 use aws_config::ConfigLoader;
 

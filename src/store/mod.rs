@@ -20,6 +20,7 @@ use crate::domain::record::{
 };
 
 mod decisions;
+mod people;
 mod waiting;
 
 pub use decisions::DecisionClaimOutcome;
@@ -113,6 +114,21 @@ impl ApprovalStore {
             (PARTITION_KEY.to_owned(), s(id.as_str())),
             (SORT_KEY.to_owned(), s(step_key)),
         ])
+    }
+
+    /// A `PutItem` of an item of its own (not a step's), replacing any before it.
+    async fn put_plain(&self, item: Item, deadline: &Deadline) -> Result<(), StoreError> {
+        const OPERATION: &str = "PutItem";
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::call(OPERATION, e))?;
+        Ok(())
     }
 
     /// An `UpdateItem` of one step's item.

@@ -23,7 +23,7 @@ use super::{ApprovalStore, Item, PARTITION_KEY, SORT_KEY, StoreError, limits, n,
 use crate::deadline::Deadline;
 use crate::domain::execution::ExecutionId;
 use crate::domain::place::Place;
-use crate::domain::record::{PromptRef, WaitingStep};
+use crate::domain::record::{PromptRef, Reminded, WaitingStep};
 use crate::domain::waiting::{StepKind, StepTarget};
 
 pub const WAITING_INDEX: &str = "WaitingSteps";
@@ -32,6 +32,10 @@ pub const WAITS: &str = "waits";
 /// The index's sort key: when the step started waiting (Unix seconds).
 pub const WAITING_SINCE: &str = "waiting_since";
 const WAITING: &str = "waiting";
+/// When the sweep last reminded who may decide (Unix seconds).
+const REMINDED_AT: &str = "reminded_at";
+/// When the sweep sent the last call before the step's timeout.
+const LAST_CALL_AT: &str = "last_call_at";
 
 /// Where a listing stopped: the index's `LastEvaluatedKey`, as a button can carry it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +145,9 @@ pub(super) fn mark_clause(step: &WaitingStep) -> MarkClause {
 /// The attributes whose removal takes a step's item out of the index.
 pub(super) const WAITING_ATTRIBUTES: [&str; 2] = [WAITS, WAITING_SINCE];
 
+/// Where the sweep goes on from, on an item of its own.
+const SWEEP_KEY: &str = "sweep#waiting-steps";
+
 impl ApprovalStore {
     /// One page of what waits, newest first: up to `limit` entries read, from
     /// `after` (a previous page's `next`) on.
@@ -148,6 +155,26 @@ impl ApprovalStore {
         &self,
         after: Option<&Cursor>,
         limit: i32,
+        deadline: &Deadline,
+    ) -> Result<WaitingPage, StoreError> {
+        self.query_waiting(after, limit, false, deadline).await
+    }
+
+    /// One page of what waits, oldest first (the Home tab, the sweep).
+    pub async fn waiting_steps_oldest_first(
+        &self,
+        after: Option<&Cursor>,
+        limit: i32,
+        deadline: &Deadline,
+    ) -> Result<WaitingPage, StoreError> {
+        self.query_waiting(after, limit, true, deadline).await
+    }
+
+    async fn query_waiting(
+        &self,
+        after: Option<&Cursor>,
+        limit: i32,
+        oldest_first: bool,
         deadline: &Deadline,
     ) -> Result<WaitingPage, StoreError> {
         const OPERATION: &str = "Query";
@@ -159,7 +186,7 @@ impl ApprovalStore {
             .key_condition_expression("#waits = :waiting")
             .expression_attribute_names("#waits", WAITS)
             .expression_attribute_values(":waiting", s(WAITING))
-            .scan_index_forward(false)
+            .scan_index_forward(oldest_first)
             .limit(limit)
             .set_exclusive_start_key(after.map(Cursor::key))
             .customize()
@@ -183,6 +210,96 @@ impl ApprovalStore {
                 .filter(|k| !k.is_empty())
                 .and_then(Cursor::from_key),
         })
+    }
+
+    /// Records that a reminder about `step` goes out now: `false` if the step no
+    /// longer waits, or another sweep reminded of it since `step` was read. Recorded
+    /// before it is posted, so a step is reminded of at most once per interval.
+    pub async fn claim_reminder(
+        &self,
+        step: &WaitingStep,
+        last_call: bool,
+        now_unix: i64,
+        deadline: &Deadline,
+    ) -> Result<bool, StoreError> {
+        const OPERATION: &str = "UpdateItem";
+        let mut request = self
+            .update(&step.target.execution_id, &step.step_key)
+            .expression_attribute_names("#waits", WAITS)
+            .expression_attribute_names("#reminded", REMINDED_AT)
+            .expression_attribute_values(":now", n(now_unix));
+        request = if last_call {
+            request
+                .update_expression("SET #reminded = :now, #last = :now")
+                .condition_expression("attribute_exists(#waits) AND attribute_not_exists(#last)")
+                .expression_attribute_names("#last", LAST_CALL_AT)
+        } else {
+            match step.reminded.last_at_unix {
+                Some(seen) => request
+                    .update_expression("SET #reminded = :now")
+                    .condition_expression("attribute_exists(#waits) AND #reminded = :seen")
+                    .expression_attribute_values(":seen", n(seen)),
+                None => request
+                    .update_expression("SET #reminded = :now")
+                    .condition_expression(
+                        "attribute_exists(#waits) AND attribute_not_exists(#reminded)",
+                    ),
+            }
+        };
+        let result = request
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(super::StoreError::call(OPERATION, err)),
+        }
+    }
+
+    /// Where the last sweep stopped (`None`: from the oldest waiting step).
+    pub async fn sweep_cursor(&self, deadline: &Deadline) -> Result<Option<Cursor>, StoreError> {
+        const OPERATION: &str = "GetItem";
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(SWEEP_KEY))
+            .key(SORT_KEY, s("cursor"))
+            .consistent_read(true)
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await
+            .map_err(|e| StoreError::call(OPERATION, e))?;
+        Ok(out
+            .item()
+            .and_then(|item| text(item, "cursor"))
+            .and_then(Cursor::decode))
+    }
+
+    /// Keeps where this sweep stopped, for the next (`None`: it got to the end).
+    pub async fn set_sweep_cursor(
+        &self,
+        cursor: Option<&Cursor>,
+        deadline: &Deadline,
+    ) -> Result<(), StoreError> {
+        let mut item: Item = HashMap::from([
+            (PARTITION_KEY.to_owned(), s(SWEEP_KEY)),
+            (SORT_KEY.to_owned(), s("cursor")),
+            ("at".to_owned(), n(crate::deadline::unix_now())),
+        ]);
+        if let Some(cursor) = cursor {
+            item.insert("cursor".into(), s(&cursor.encode()));
+        }
+        self.put_plain(item, deadline).await
     }
 }
 
@@ -220,6 +337,10 @@ fn waiting_from(item: &Item) -> Option<WaitingStep> {
         since_unix: number(item, WAITING_SINCE)?,
         times_out_at_unix: number(item, "times_out_at"),
         prompt,
+        reminded: Reminded {
+            last_at_unix: number(item, REMINDED_AT),
+            last_call: item.contains_key(LAST_CALL_AT),
+        },
     })
 }
 

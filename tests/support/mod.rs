@@ -37,6 +37,11 @@ pub fn session_arn(user_id: &str) -> String {
 
 /// The approvals table, as template.yaml defines it (keys and indexes).
 pub fn create_approvals_table(dynamodb: &DynamoDbStandIn) {
+    create_table_as_template_defines(dynamodb, TABLE);
+}
+
+/// A table named `name`, keyed and indexed as template.yaml's `ApprovalsTable`.
+pub fn create_table_as_template_defines(dynamodb: &DynamoDbStandIn, name: &str) {
     let template = yaml::parse(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap(),
     );
@@ -44,7 +49,7 @@ pub fn create_approvals_table(dynamodb: &DynamoDbStandIn) {
         .at(&["Resources", "ApprovalsTable", "Properties"])
         .to_json();
     dynamodb
-        .create_table_from_definition(TABLE, &properties)
+        .create_table_from_definition(name, &properties)
         .unwrap_or_else(|e| panic!("template.yaml's ApprovalsTable: {e}"));
 }
 pub use stand_ins::ssm::SAMPLE_EXECUTION_ID;
@@ -445,4 +450,52 @@ pub fn last_ephemeral(h: &Harness, user: &str) -> String {
         .find(|e| e.user_id == user)
         .map(|e| e.text)
         .unwrap_or_else(|| panic!("{user} was told nothing"))
+}
+
+impl Harness {
+    /// The shared AWS stand-ins' endpoint (what `AWS_ENDPOINT_URL` would be).
+    pub fn aws_url(&self) -> String {
+        self.aws.url()
+    }
+
+    /// The scheduled sweep over what waits, as EventBridge Scheduler invokes it.
+    pub async fn sweep(&self) -> approvals::handlers::sweep::SweepReport {
+        let input = serde_json::json!({"sweep": "waiting-steps"});
+        match handle_automation_event(&self.events, &input, &Deadline::for_event(None)).await {
+            Ok(EventOutcome::Swept(report)) => report,
+            other => panic!("the sweep did not run: {other:?}"),
+        }
+    }
+
+    /// `person` opens the app's Home tab: Slack's Events API delivery, as sent.
+    pub async fn open_home(&self, person: &Person) -> (u16, String) {
+        let delivery = self.slack.app_home_opened(person);
+        self.invoke_interactions(&delivery.to_apigw_v2_event(false))
+            .await
+    }
+
+    /// `person` clicks the `nth` button `action_id` in their Home tab.
+    pub async fn click_home(&self, person: &Person, action_id: &str, nth: usize) -> (u16, String) {
+        let click = self
+            .slack
+            .click_home(person, action_id, nth)
+            .expect("the button is on the Home tab");
+        self.invoke_interactions(&click.to_apigw_v2_event(false))
+            .await
+    }
+
+    /// Moves when the execution's only waiting step started waiting (and was last
+    /// reminded of) `secs` into the past, as if that much time had gone by.
+    pub fn age_waiting_step(&self, execution_id: &str, secs: i64) {
+        let mut items = self.step_items(execution_id);
+        assert_eq!(items.len(), 1, "{items:#?}");
+        let mut item = items.remove(0);
+        for attribute in ["waiting_since", "reminded_at"] {
+            if let Some(n) = item[attribute]["N"].as_str() {
+                let aged = n.parse::<i64>().unwrap() - secs;
+                item[attribute] = serde_json::json!({"N": aged.to_string()});
+            }
+        }
+        self.dynamodb.put_raw(TABLE, item);
+    }
 }

@@ -24,6 +24,7 @@ use crate::domain::approvers::ApproverPolicy;
 use crate::domain::interaction::{APPROVALS_COMMAND, Actor, SlashCommand};
 use crate::domain::record::WaitingStep;
 use crate::domain::render::{SlackMessage, escape};
+use crate::domain::rules::{Fallback, Rules};
 use crate::domain::views::ephemeral;
 use crate::domain::waiting::StepKind;
 use crate::domain::waiting_list::{LISTED_MAX, Listed, waiting_list};
@@ -133,20 +134,10 @@ async fn list(
         }
         for step in page.steps {
             read += 1;
-            let resumable = step.kind == StepKind::Approval || app.resumable.matches(&step.runbook);
-            let applied = fallback.applied(&rules, &step.place, &step.runbook);
-            let allowed = resumable
-                && app.places.check(&step.place).is_ok()
-                && app
-                    .authorizer
-                    .authorize(&app.slack, actor, applied.approvers, &reading)
-                    .await
-                    .is_ok();
-            if !allowed {
+            let Some(linked) = listable(app, actor, &rules, fallback, &step, &reading).await else {
                 not_yours += 1;
                 continue;
-            }
-            let linked = *applied.approvers == ApproverPolicy::Anyone;
+            };
             found.push((step, linked));
             if found.len() == LISTED_MAX {
                 // More may follow this one: go on from it.
@@ -163,6 +154,52 @@ async fn list(
             None => break 'pages None,
         }
     };
+    let links = permalinks(app, &found, deadline).await;
+    let listed = to_listed(app, &found, links);
+    tracing::info!(
+        read,
+        listed = listed.len(),
+        not_yours,
+        more = next.is_some(),
+        "list answered"
+    );
+    let next = next.map(|c| c.encode());
+    Ok(waiting_list(
+        &listed,
+        next.as_deref(),
+        after.is_none(),
+        unix_now(),
+    ))
+}
+
+/// Whether `actor` may decide `step` under the rules, with no AWS call: `None` if
+/// not; `Some(true)` if anyone who sees its prompt may (listed as a link to it).
+pub(super) async fn listable(
+    app: &InteractionsApp,
+    actor: &Actor,
+    rules: &Rules,
+    fallback: &Fallback,
+    step: &WaitingStep,
+    deadline: &Deadline,
+) -> Option<bool> {
+    let resumable = step.kind == StepKind::Approval || app.resumable.matches(&step.runbook);
+    let applied = fallback.applied(rules, &step.place, &step.runbook);
+    let allowed = resumable
+        && app.places.check(&step.place).is_ok()
+        && app
+            .authorizer
+            .authorize(&app.slack, actor, applied.approvers, deadline)
+            .await
+            .is_ok();
+    allowed.then_some(*applied.approvers == ApproverPolicy::Anyone)
+}
+
+/// The links to the prompts of the entries listed as links, at once.
+pub(super) async fn permalinks(
+    app: &InteractionsApp,
+    found: &[(WaitingStep, bool)],
+    deadline: &Deadline,
+) -> Vec<Option<String>> {
     let links = found.iter().map(|(step, linked)| async move {
         if !linked {
             return None;
@@ -180,8 +217,16 @@ async fn list(
             }
         }
     });
-    let links = futures_util::future::join_all(links).await;
-    let listed: Vec<Listed> = found
+    futures_util::future::join_all(links).await
+}
+
+/// The entries as a list shows them.
+pub(super) fn to_listed<'a>(
+    app: &'a InteractionsApp,
+    found: &'a [(WaitingStep, bool)],
+    links: Vec<Option<String>>,
+) -> Vec<Listed<'a>> {
+    found
         .iter()
         .zip(links)
         .map(|((step, linked), permalink)| {
@@ -200,24 +245,10 @@ async fn list(
                 }
             }
         })
-        .collect();
-    tracing::info!(
-        read,
-        listed = listed.len(),
-        not_yours,
-        more = next.is_some(),
-        "list answered"
-    );
-    let next = next.map(|c| c.encode());
-    Ok(waiting_list(
-        &listed,
-        next.as_deref(),
-        after.is_none(),
-        unix_now(),
-    ))
+        .collect()
 }
 
-fn unreadable(e: &StoreError) -> String {
+pub(super) fn unreadable(e: &StoreError) -> String {
     tracing::error!(error = %e, "could not read the index of what waits");
     format!(
         "What waits could not be listed right now ({}). Please try again.",

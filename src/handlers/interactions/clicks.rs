@@ -24,6 +24,9 @@ pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadlin
         tracing::warn!("a Reject click without a trigger_id; nothing done");
         let text = "Nothing was done: Slack sent no way to open the form for your reason. \
                     Click Reject again.";
+        if click.from_home {
+            return super::home::publish(app, &click.actor, Some(text), &deadline).await;
+        }
         return tell(app, &click.response_url, text, &deadline).await;
     }
     let request = DecisionRequest {
@@ -37,8 +40,18 @@ pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadlin
         ask_reason_with,
         prompt: click.prompt.as_ref(),
         place: app.place_of(&click.target),
+        from_home: click.from_home,
     };
-    if let Some(text) = decide(app, &request, &deadline).instrument(span).await {
+    let answer = decide(app, &request, &deadline).instrument(span).await;
+    if click.from_home {
+        // No response_url in a view: the tab itself shows what became of the click
+        // (unless a reason form opened: its submission publishes the tab).
+        if answer.is_some() || ask_reason_with.is_none() {
+            super::home::publish(app, &click.actor, answer.as_deref(), &deadline).await;
+        }
+        return;
+    }
+    if let Some(text) = answer {
         tell(app, &click.response_url, &text, &deadline).await;
     }
 }

@@ -4,6 +4,7 @@
 //! - [`clicks`]: a prompt's (or the list's) Approve / Reject / Resume buttons;
 //! - [`reason_form`]: the modal that asks why, and its submission;
 //! - [`approvals_command`]: the `/approvals` list;
+//! - [`home`]: the Home tab, through the Events API (JSON on the same URL);
 //!
 //! and [`decision`], the one path every surface's decision takes to SSM.
 //!
@@ -19,6 +20,7 @@
 mod approvals_command;
 mod clicks;
 mod decision;
+mod home;
 mod reason_form;
 
 use aws_config::ConfigLoader;
@@ -169,6 +171,12 @@ pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Re
     ) {
         tracing::warn!(%reason, "request refused: not signed by Slack");
         return plain(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let json_body = header(CONTENT_TYPE.as_str())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if json_body {
+        return home::delivered(app, body, header("x-slack-retry-num"), &deadline).await;
     }
     let form = header(CONTENT_TYPE.as_str())
         .and_then(|ct| ct.split(';').next())

@@ -48,8 +48,15 @@ pub(super) async fn submitted(
         ask_reason_with: None,
         prompt: context.prompt.as_ref(),
         place: app.place_of(&context.target),
+        from_home: context.from_home,
     };
-    match decide(app, &request, &deadline).instrument(span).await {
+    let answer = decide(app, &request, &deadline).instrument(span).await;
+    if context.from_home {
+        // The tab shows what became of it; the form closes.
+        super::home::publish(app, actor, answer.as_deref(), &deadline).await;
+        return json_response(&json!({"response_action": "clear"}));
+    }
+    match answer {
         None => json_response(&json!({"response_action": "clear"})),
         // What became of it: a refusal, the step's real state, or (from the list) the
         // decision itself.
@@ -72,6 +79,7 @@ pub(super) async fn ask_reason(
         response_url: request.response_url.to_owned(),
         from_ephemeral: request.from_ephemeral,
         prompt: request.prompt.cloned(),
+        from_home: request.from_home,
     };
     let view = reason_modal(
         execution,

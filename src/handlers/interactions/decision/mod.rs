@@ -39,7 +39,7 @@ use crate::domain::comment::signal_comment;
 use crate::domain::execution::{Execution, Step};
 use crate::domain::interaction::{Actor, Decision, MessageRef};
 use crate::domain::place::Place;
-use crate::domain::record::{DecisionClaim, DecisionRecord, StepRecord};
+use crate::domain::record::{DecisionClaim, DecisionRecord, RecentDecision, StepRecord};
 use crate::domain::render::{
     SlackMessage, StepNews, code, escape, explain_no_longer_waiting, progress, render_decided,
     render_decided_step, render_gone, render_outcome,
@@ -76,6 +76,8 @@ pub(super) struct DecisionRequest<'a> {
     pub prompt: Option<&'a MessageRef>,
     /// The account and Region the step runs in (the button's, else the deployment's).
     pub place: Place,
+    /// Made on the Home tab (which is published again with the outcome).
+    pub from_home: bool,
 }
 
 /// What becomes of a decision claim once the click is done with it.
@@ -394,16 +396,37 @@ async fn signal(
                 at_unix: unix_now(),
                 reason: reason.map(str::to_owned),
             };
-            let answer = if quorum {
-                let mut approvals = prior;
-                approvals.push(decided.clone());
-                quorum_progress(
-                    app, ssm, request, step, claim, decided, approvals, per_person, deadline,
-                )
-                .await
-            } else {
-                show_decided(app, request, execution, step, claim, &decided, deadline).await
+            // The person's Home tab lists their last decisions: kept beside the trail.
+            let recent = RecentDecision {
+                decision: *decision,
+                runbook: execution.document_name.clone(),
+                step_name: step.name.clone(),
+                execution_id: id.as_str().to_owned(),
+                place: request.place.clone(),
+                at_unix: decided.at_unix,
             };
+            let remember = async {
+                if let Err(e) = app
+                    .store
+                    .remember_decision(&user.id, &recent, deadline)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not keep the decision for the Home tab");
+                }
+            };
+            let shown = async {
+                if quorum {
+                    let mut approvals = prior;
+                    approvals.push(decided.clone());
+                    quorum_progress(
+                        app, ssm, request, step, claim, decided, approvals, per_person, deadline,
+                    )
+                    .await
+                } else {
+                    show_decided(app, request, execution, step, claim, &decided, deadline).await
+                }
+            };
+            let (answer, ()) = tokio::join!(shown, remember);
             return (answer, AfterClaim::Recorded);
         }
         SignalOutcome::NotFound => execution_gone(app, request, deadline).await,

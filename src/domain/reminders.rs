@@ -1,0 +1,221 @@
+//! Reminders about steps that wait: when one is due, and what it says. The sweep
+//! (see `handlers::sweep`) asks this for each step it finds waiting, after SSM
+//! confirmed the step still waits.
+
+use super::approvers::ApproverPolicy;
+use super::record::WaitingStep;
+use super::render::{code, escape, one_line, slack_date, truncate};
+use super::views::age;
+use super::waiting::StepKind;
+
+/// When to remind (`SLACK_REMIND_AFTER_MINUTES`, `SLACK_LAST_CALL_MINUTES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReminderSettings {
+    /// A reminder once a step has waited this long since it started waiting or since
+    /// its last reminder (seconds); `None`: no reminders.
+    pub every_secs: Option<i64>,
+    /// One last call this long before the step times out (seconds); `None`: none.
+    pub last_call_secs: Option<i64>,
+}
+
+/// What a waiting step is owed now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    Nothing,
+    Reminder,
+    /// The step times out within the last-call window: the last reminder it gets.
+    LastCall,
+}
+
+/// What `step`, still waiting at `now_unix`, is owed: at most one reminder per
+/// interval, and one last call before its timeout, which replaces the reminders.
+pub fn due(step: &WaitingStep, settings: &ReminderSettings, now_unix: i64) -> Due {
+    if let (Some(window), Some(at)) = (settings.last_call_secs, step.times_out_at_unix) {
+        if now_unix >= at {
+            // It timed out: SSM ends it; nothing to remind of.
+            return Due::Nothing;
+        }
+        if at - now_unix <= window {
+            return if step.reminded.last_call {
+                Due::Nothing
+            } else {
+                Due::LastCall
+            };
+        }
+    }
+    if step.reminded.last_call {
+        return Due::Nothing;
+    }
+    match settings.every_secs {
+        Some(every) => {
+            let since = step.reminded.last_at_unix.unwrap_or(step.since_unix);
+            if now_unix - since >= every {
+                Due::Reminder
+            } else {
+                Due::Nothing
+            }
+        }
+        None => Due::Nothing,
+    }
+}
+
+/// Who to mention: the users and user groups who may decide. Under `*` (anyone in
+/// the channel) nobody in particular is mentioned, and the channel is not pinged.
+pub fn mentions(approvers: &ApproverPolicy) -> Option<String> {
+    match approvers {
+        ApproverPolicy::Listed { users, groups } => {
+            let mut who: Vec<String> = users.iter().map(|u| format!("<@{u}>")).collect();
+            who.extend(groups.iter().map(|g| format!("<!subteam^{g}>")));
+            (!who.is_empty()).then(|| who.join(" "))
+        }
+        ApproverPolicy::Anyone | ApproverPolicy::Nobody => None,
+    }
+}
+
+/// The reply in the prompt's thread.
+pub fn reminder_text(
+    step: &WaitingStep,
+    due: Due,
+    approvers: &ApproverPolicy,
+    now_unix: i64,
+) -> String {
+    let runbook = escape(&one_line(&truncate(&step.runbook, 80)));
+    let step_name = code(&step.target.step_name);
+    let mut text = match (due, step.kind) {
+        (Due::LastCall, _) => format!(
+            ":alarm_clock: *Last call:* step {step_name} of *{runbook}* times out {}; \
+             if nobody decides, the runbook fails.",
+            step.times_out_at_unix
+                .map_or_else(|| "soon".into(), slack_date)
+        ),
+        (_, StepKind::Approval) => format!(
+            ":hourglass_flowing_sand: *Reminder:* step {step_name} of *{runbook}* has waited \
+             for a decision for {}.",
+            age(now_unix - step.since_unix)
+        ),
+        (_, StepKind::Pause) => format!(
+            ":hourglass_flowing_sand: *Reminder:* step {step_name} of *{runbook}* has been \
+             paused for {}.",
+            age(now_unix - step.since_unix)
+        ),
+    };
+    if due == Due::Reminder
+        && let Some(at) = step.times_out_at_unix
+    {
+        text.push_str(&format!(" It times out {}.", slack_date(at)));
+    }
+    match mentions(approvers) {
+        Some(who) => text.push_str(&format!("\nWho may decide: {who}")),
+        None if *approvers == ApproverPolicy::Anyone => {
+            text.push_str("\nAnyone in this channel may decide.")
+        }
+        None => {}
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::execution::ExecutionId;
+    use crate::domain::place::Place;
+    use crate::domain::record::Reminded;
+    use crate::domain::waiting::StepTarget;
+
+    const HOUR: i64 = 3600;
+
+    fn step(since: i64, times_out_at: Option<i64>, reminded: Reminded) -> WaitingStep {
+        let place = Place::new(None, "us-east-1");
+        WaitingStep {
+            target: StepTarget {
+                execution_id: ExecutionId::parse("5c3e9b1a-7d2f-4e8a-9b6c-1f0a2d3e4b5c").unwrap(),
+                step_name: "approve".into(),
+                step_execution_id: Some("s-1".into()),
+                runbook: Some("Deploy".into()),
+                account: None,
+                region: Some("us-east-1".into()),
+            },
+            step_key: "s-1".into(),
+            kind: StepKind::Approval,
+            place,
+            runbook: "Deploy".into(),
+            message: None,
+            since_unix: since,
+            times_out_at_unix: times_out_at,
+            prompt: None,
+            reminded,
+        }
+    }
+
+    const SETTINGS: ReminderSettings = ReminderSettings {
+        every_secs: Some(4 * HOUR),
+        last_call_secs: Some(HOUR),
+    };
+
+    #[test]
+    fn a_reminder_comes_once_per_interval() {
+        let fresh = step(0, Some(100 * HOUR), Reminded::default());
+        assert_eq!(due(&fresh, &SETTINGS, 4 * HOUR - 1), Due::Nothing);
+        assert_eq!(due(&fresh, &SETTINGS, 4 * HOUR), Due::Reminder);
+        let reminded = step(
+            0,
+            Some(100 * HOUR),
+            Reminded {
+                last_at_unix: Some(4 * HOUR),
+                last_call: false,
+            },
+        );
+        assert_eq!(due(&reminded, &SETTINGS, 7 * HOUR), Due::Nothing);
+        assert_eq!(due(&reminded, &SETTINGS, 8 * HOUR), Due::Reminder);
+    }
+
+    #[test]
+    fn the_last_call_comes_once_shortly_before_the_timeout_and_ends_the_reminders() {
+        let s = step(0, Some(10 * HOUR), Reminded::default());
+        assert_eq!(due(&s, &SETTINGS, 9 * HOUR - 1), Due::Reminder);
+        assert_eq!(due(&s, &SETTINGS, 9 * HOUR), Due::LastCall);
+        let called = step(
+            0,
+            Some(10 * HOUR),
+            Reminded {
+                last_at_unix: Some(9 * HOUR),
+                last_call: true,
+            },
+        );
+        assert_eq!(due(&called, &SETTINGS, 9 * HOUR + 60), Due::Nothing);
+        assert_eq!(due(&s, &SETTINGS, 10 * HOUR), Due::Nothing, "timed out");
+    }
+
+    #[test]
+    fn either_can_be_turned_off() {
+        let s = step(0, Some(10 * HOUR), Reminded::default());
+        let off = ReminderSettings {
+            every_secs: None,
+            last_call_secs: None,
+        };
+        assert_eq!(due(&s, &off, 9 * HOUR + 30 * 60), Due::Nothing);
+        let only_last_call = ReminderSettings {
+            every_secs: None,
+            ..SETTINGS
+        };
+        assert_eq!(due(&s, &only_last_call, 8 * HOUR), Due::Nothing);
+        assert_eq!(due(&s, &only_last_call, 9 * HOUR + 1), Due::LastCall);
+    }
+
+    #[test]
+    fn a_reminder_mentions_who_may_decide() {
+        let s = step(0, Some(10 * HOUR), Reminded::default());
+        let listed = ApproverPolicy::parse(Some("U0ALICE,S0OPS")).unwrap();
+        let text = reminder_text(&s, Due::Reminder, &listed, 5 * HOUR);
+        assert!(text.contains("has waited for a decision for 5 h"), "{text}");
+        assert!(text.contains("<@U0ALICE> <!subteam^S0OPS>"), "{text}");
+        assert!(text.contains("times out <!date^36000"), "{text}");
+        let last = reminder_text(&s, Due::LastCall, &ApproverPolicy::Anyone, 9 * HOUR);
+        assert!(last.starts_with(":alarm_clock: *Last call:*"), "{last}");
+        assert!(
+            last.contains("Anyone in this channel may decide."),
+            "{last}"
+        );
+        assert!(!last.contains("<!here>") && !last.contains("<!channel>"));
+    }
+}

@@ -1,0 +1,179 @@
+//! The app's Home tab, through Slack's Events API (JSON on the same Request URL,
+//! signed like clicks): `url_verification` is answered with its challenge, and each
+//! `app_home_opened` publishes "Waiting on you" for that person (`views.publish`):
+//! the steps they may decide now under the rules, oldest first, from the index of
+//! what waits (no SSM call), each with its own buttons, then their last decisions.
+//!
+//! A delivery is handled once: its `event_id` is recorded with a conditional write
+//! first, so a redelivery (`X-Slack-Retry-Num`, when the first was not answered in
+//! 3 s) or the same delivery in a second environment does nothing again.
+
+use std::time::Duration;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use serde_json::json;
+use tracing::Instrument;
+
+use super::approvals_command::{listable, permalinks, to_listed, unreadable};
+use super::{InteractionsApp, empty_ok, json_response, plain};
+use crate::deadline::{CallFloor, Deadline, unix_now};
+use crate::domain::home_view::{HOME_LISTED_MAX, HOME_RECENT_MAX, home_view};
+use crate::domain::interaction::{Actor, SlackUser};
+use crate::domain::record::WaitingStep;
+use crate::domain::slack_event::{SlackEvent, parse_slack_event};
+use crate::store::Cursor;
+
+/// The index is read in pages of this many entries (about 1 KB each: inside
+/// DynamoDB's 1 MB a page).
+const INDEX_PAGE: i32 = 1000;
+/// Kept back from reading the index: the permalinks and `views.publish`.
+const TO_PUBLISH: Duration = Duration::from_millis(700);
+
+/// An Events API delivery (signature already checked).
+pub(super) async fn delivered(
+    app: &InteractionsApp,
+    body: &[u8],
+    retry: Option<&str>,
+    deadline: &Deadline,
+) -> Response<Body> {
+    let event = match parse_slack_event(body) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::warn!(error = %e, "request refused: unreadable event");
+            return plain(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    match event {
+        SlackEvent::UrlVerification { challenge } => {
+            tracing::info!("Events API Request URL verified");
+            json_response(&json!({ "challenge": challenge }))
+        }
+        SlackEvent::Other { event_id, kind } => {
+            tracing::info!(%event_id, %kind, "event not acted on");
+            empty_ok()
+        }
+        SlackEvent::HomeOpened {
+            event_id,
+            user_id,
+            team_id,
+        } => {
+            let span = tracing::info_span!("home_opened", %event_id, %user_id, retry);
+            async {
+                match app.store.first_delivery(&event_id, deadline).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!("a delivery handled before (a redelivery): nothing done again");
+                        return empty_ok();
+                    }
+                    // Publishing twice shows the same tab: better than none.
+                    Err(e) => tracing::warn!(error = %e, "could not record the delivery; publishing anyway"),
+                }
+                let actor = Actor {
+                    user: SlackUser {
+                        id: user_id,
+                        username: None,
+                        name: None,
+                        team_id: None,
+                    },
+                    team_id,
+                };
+                publish(app, &actor, None, deadline).await;
+                empty_ok()
+            }
+            .instrument(span)
+            .await
+        }
+    }
+}
+
+/// Publishes `actor`'s Home tab, with `notice` (what became of what they just did).
+pub(super) async fn publish(
+    app: &InteractionsApp,
+    actor: &Actor,
+    notice: Option<&str>,
+    deadline: &Deadline,
+) {
+    let reading = deadline.keeping(TO_PUBLISH);
+    let (found, recent) = tokio::join!(
+        waiting_for(app, actor, &reading),
+        app.store
+            .recent_decisions(&actor.user.id, HOME_RECENT_MAX as i32, &reading)
+    );
+    let (found, more, unread) = match found {
+        Ok((found, more)) => (found, more, None),
+        Err(text) => (vec![], 0, Some(text)),
+    };
+    let recent = recent.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read the person's last decisions");
+        vec![]
+    });
+    let links = permalinks(app, &found, deadline).await;
+    let listed = to_listed(app, &found, links);
+    let recent: Vec<_> = recent
+        .iter()
+        .map(|d| (d.clone(), app.shown(&d.place)))
+        .collect();
+    let notice = [notice, unread.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let notice = (!notice.is_empty()).then_some(notice.as_str());
+    let view = home_view(&listed, more, &recent, notice, unix_now());
+    match app
+        .slack
+        .publish_home(&actor.user.id, &view, deadline)
+        .await
+    {
+        Ok(()) => tracing::info!(listed = listed.len(), more, "Home tab published"),
+        Err(e) => tracing::warn!(error = %e, "could not publish the Home tab"),
+    }
+}
+
+/// What `actor` may decide now, oldest first: at most [`HOME_LISTED_MAX`], and how
+/// many more there are. `Err`: what to say instead (the index could not be read).
+async fn waiting_for(
+    app: &InteractionsApp,
+    actor: &Actor,
+    deadline: &Deadline,
+) -> Result<(Vec<(WaitingStep, bool)>, usize), String> {
+    let (rules, fallback) = app.authorizer.rules(deadline).await;
+    let mut found = vec![];
+    let mut more = 0;
+    let mut after: Option<Cursor> = None;
+    loop {
+        let page = match app
+            .store
+            .waiting_steps_oldest_first(after.as_ref(), INDEX_PAGE, deadline)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if after.is_some() => {
+                tracing::warn!(error = %e, "could not read further; showing what was read");
+                return Ok((found, more));
+            }
+            Err(e) => return Err(unreadable(&e)),
+        };
+        for step in page.steps {
+            let Some(linked) = listable(app, actor, &rules, fallback, &step, deadline).await else {
+                continue;
+            };
+            if found.len() < HOME_LISTED_MAX {
+                found.push((step, linked));
+            } else {
+                more += 1;
+            }
+        }
+        match page.next {
+            Some(next) if deadline.fits(Duration::ZERO, CallFloor::AWS, Duration::ZERO) => {
+                after = Some(next);
+            }
+            Some(_) => {
+                tracing::warn!("out of time reading the index: the count of more is a floor");
+                return Ok((found, more));
+            }
+            None => return Ok((found, more)),
+        }
+    }
+}
