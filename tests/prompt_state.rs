@@ -184,7 +184,7 @@ async fn an_abandoned_claim_is_taken_over_by_one_delivery_only() {
             "step_name": {"S": "approveRollout"}, "claim_token": {"S": "dead-poster"},
             "claimed_at": {"N": at.to_string()}})
     };
-    h.dynamodb.put_raw(TABLE, claim(claimed_at));
+    h.put_table_item(claim(claimed_at));
     // Within the lease: maybe still posting, so nobody else posts (the delivery fails,
     // for Lambda to retry later).
     assert!(matches!(
@@ -194,7 +194,7 @@ async fn an_abandoned_claim_is_taken_over_by_one_delivery_only() {
     assert!(h.slack.messages().is_empty());
     // After the lease, several deliveries at once: one takes it over and posts.
     let lease = approvals::domain::record::CLAIM_LEASE_SECS as u64;
-    h.dynamodb.put_raw(TABLE, claim(claimed_at - lease));
+    h.put_table_item(claim(claimed_at - lease));
     let mut environments = vec![];
     for _ in 0..4 {
         environments.push(h.another_events_environment().await);

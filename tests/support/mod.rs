@@ -3,6 +3,7 @@
 //! `from_env`, same SDK configuration), but pointed at the stand-ins.
 #![allow(dead_code)]
 
+pub mod emulator;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -40,14 +41,19 @@ pub fn create_approvals_table(dynamodb: &DynamoDbStandIn) {
     create_table_as_template_defines(dynamodb, TABLE);
 }
 
-/// A table named `name`, keyed and indexed as template.yaml's `ApprovalsTable`.
-pub fn create_table_as_template_defines(dynamodb: &DynamoDbStandIn, name: &str) {
+/// template.yaml's `ApprovalsTable` definition (its `Properties`), as JSON.
+pub(crate) fn table_definition() -> Value {
     let template = yaml::parse(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap(),
     );
-    let properties = template
+    template
         .at(&["Resources", "ApprovalsTable", "Properties"])
-        .to_json();
+        .to_json()
+}
+
+/// A table named `name`, keyed and indexed as template.yaml's `ApprovalsTable`.
+pub fn create_table_as_template_defines(dynamodb: &DynamoDbStandIn, name: &str) {
+    let properties = table_definition();
     dynamodb
         .create_table_from_definition(name, &properties)
         .unwrap_or_else(|e| panic!("template.yaml's ApprovalsTable: {e}"));
@@ -74,6 +80,10 @@ pub struct Harness {
     pub events: EventsApp,
     pub interactions: InteractionsApp,
     env: HashMap<String, String>,
+    /// DynamoDB calls go here instead of the stand-in (see [`dynamodb_emulator`]).
+    dynamodb_url: Option<String>,
+    /// The approvals table's name (one of its own per harness in an emulator).
+    table: String,
 }
 
 pub struct Options {
@@ -107,8 +117,37 @@ pub fn env_from(map: HashMap<String, String>) -> impl Fn(&str) -> Option<String>
 }
 
 pub fn loader(aws_url: &str, budget: SdkRetries) -> aws_config::ConfigLoader {
-    config_loader(budget)
-        .endpoint_url(aws_url)
+    loader_with(aws_url, None, budget)
+}
+
+/// Where the end-to-end tests' DynamoDB calls go instead of the stand-in: moto's server
+/// (`APPROVALS_TEST_DYNAMODB=http://127.0.0.1:5000`), the emulator the AWS Python world
+/// tests with, so that neither the product nor the stand-in drifts from DynamoDB unseen.
+pub fn dynamodb_emulator() -> Option<String> {
+    std::env::var("APPROVALS_TEST_DYNAMODB")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// The functions' SDK configuration: every service at the stand-ins, or, with
+/// `dynamodb`, DynamoDB there (through `AWS_ENDPOINT_URL_DYNAMODB`, as a deployment
+/// would set it) and the others at the stand-ins (`AWS_ENDPOINT_URL_SSM`, `_STS`).
+pub fn loader_with(
+    aws_url: &str,
+    dynamodb: Option<&str>,
+    budget: SdkRetries,
+) -> aws_config::ConfigLoader {
+    let loader = match dynamodb {
+        None => config_loader(budget).endpoint_url(aws_url),
+        Some(dynamodb) => {
+            config_loader(budget).env(aws_types::os_shim_internal::Env::from_slice(&[
+                ("AWS_ENDPOINT_URL_SSM", aws_url),
+                ("AWS_ENDPOINT_URL_STS", aws_url),
+                ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
+            ]))
+        }
+    };
+    loader
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(
             FUNCTION_KEY,
@@ -136,6 +175,11 @@ impl Harness {
         let ssm = SsmStandIn::start(any, REGION).await.unwrap();
         let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
         create_approvals_table(&dynamodb);
+        let dynamodb_url = dynamodb_emulator();
+        let table_name = match &dynamodb_url {
+            None => TABLE.to_owned(),
+            Some(url) => emulator::create_table(url).await,
+        };
         let sts = StsStandIn::start(any, ssm.principals()).await.unwrap();
         sts.add_role(APPROVER_ROLE, &[FUNCTION_KEY], true);
         let aws = AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone())
@@ -149,7 +193,7 @@ impl Harness {
         }
         slack.add_usergroup("S0OPS", &["U0BOB", "U0CAROL"]);
         let mut env = HashMap::from([
-            ("APPROVALS_TABLE".to_string(), TABLE.to_string()),
+            ("APPROVALS_TABLE".to_string(), table_name.clone()),
             ("SLACK_CHANNEL".to_string(), CHANNEL.to_string()),
             ("SLACK_API_URL".to_string(), slack.api_url()),
         ]);
@@ -180,15 +224,16 @@ impl Harness {
             env.insert("SLACK_BOT_TOKEN".into(), BOT_TOKEN.into());
             env.insert("SLACK_SIGNING_SECRET".into(), SIGNING_SECRET.into());
         }
+        let at = dynamodb_url.as_deref();
         let events = EventsApp::from_env(
             &env_from(env.clone()),
-            loader(&aws.url(), SdkRetries::BACKGROUND),
+            loader_with(&aws.url(), at, SdkRetries::BACKGROUND),
         )
         .await
         .map_err(|e| e.to_string())?;
         let interactions = InteractionsApp::from_env(
             &env_from(env.clone()),
-            loader(&aws.url(), SdkRetries::INTERACTIVE),
+            loader_with(&aws.url(), at, SdkRetries::INTERACTIVE),
         )
         .await
         .map_err(|e| e.to_string())?;
@@ -201,6 +246,8 @@ impl Harness {
             events,
             interactions,
             env,
+            dynamodb_url,
+            table: table_name,
         })
     }
 
@@ -208,7 +255,11 @@ impl Harness {
     pub async fn another_events_environment(&self) -> EventsApp {
         EventsApp::from_env(
             &env_from(self.env.clone()),
-            loader(&self.aws.url(), SdkRetries::BACKGROUND),
+            loader_with(
+                &self.aws.url(),
+                self.dynamodb_url.as_deref(),
+                SdkRetries::BACKGROUND,
+            ),
         )
         .await
         .unwrap()
@@ -218,7 +269,11 @@ impl Harness {
     pub async fn another_interactions_environment(&self) -> InteractionsApp {
         InteractionsApp::from_env(
             &env_from(self.env.clone()),
-            loader(&self.aws.url(), SdkRetries::INTERACTIVE),
+            loader_with(
+                &self.aws.url(),
+                self.dynamodb_url.as_deref(),
+                SdkRetries::INTERACTIVE,
+            ),
         )
         .await
         .unwrap()
@@ -233,7 +288,11 @@ impl Harness {
         }
         InteractionsApp::from_env(
             &env_from(env),
-            loader(&self.aws.url(), SdkRetries::INTERACTIVE),
+            loader_with(
+                &self.aws.url(),
+                self.dynamodb_url.as_deref(),
+                SdkRetries::INTERACTIVE,
+            ),
         )
         .await
         .unwrap()
@@ -331,11 +390,32 @@ impl Harness {
 
     /// The approval steps' items in the approvals table, for `execution_id`.
     pub fn step_items(&self, execution_id: &str) -> Vec<Value> {
-        self.dynamodb
-            .items(TABLE)
+        self.table_items()
             .into_iter()
             .filter(|i| i["execution_id"]["S"] == execution_id)
             .collect()
+    }
+
+    /// Every item of the approvals table (DynamoDB JSON), wherever the table is.
+    pub fn table_items(&self) -> Vec<Value> {
+        match &self.dynamodb_url {
+            None => self.dynamodb.items(TABLE),
+            Some(url) => emulator::items(url, &self.table),
+        }
+    }
+
+    /// Writes `item` (DynamoDB JSON) into the approvals table as it is, wherever it is.
+    pub fn put_table_item(&self, item: Value) {
+        match &self.dynamodb_url {
+            None => self.dynamodb.put_raw(TABLE, item),
+            Some(url) => emulator::put(url, &self.table, item),
+        }
+    }
+
+    /// The DynamoDB stand-in, for a test of what the stand-in alone can do (faults, its
+    /// record of calls): `None` when the tests run against another emulator.
+    pub fn dynamodb_stand_in(&self) -> Option<&DynamoDbStandIn> {
+        self.dynamodb_url.is_none().then_some(&self.dynamodb)
     }
 
     /// The `ts` of the prompt recorded for the execution's only approval step.
@@ -382,7 +462,7 @@ impl Harness {
         let long_ago = approvals::deadline::unix_now_ms() / 1000
             - approvals::domain::record::CLAIM_LEASE_SECS as u64;
         item["claimed_at"] = serde_json::json!({"N": long_ago.to_string()});
-        self.dynamodb.put_raw(TABLE, item);
+        self.put_table_item(item);
     }
 }
 
@@ -400,7 +480,7 @@ impl Harness {
         let long_ago = approvals::deadline::unix_now_ms() / 1000
             - approvals::domain::record::DECISION_LEASE_SECS as u64;
         item["deciding_at"] = serde_json::json!({"N": long_ago.to_string()});
-        self.dynamodb.put_raw(TABLE, item);
+        self.put_table_item(item);
     }
 }
 
@@ -496,6 +576,6 @@ impl Harness {
                 item[attribute] = serde_json::json!({"N": aged.to_string()});
             }
         }
-        self.dynamodb.put_raw(TABLE, item);
+        self.put_table_item(item);
     }
 }
