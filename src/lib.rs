@@ -5,13 +5,13 @@
 //!   SSM, DynamoDB and STS; the Slack Web API).
 //! - [`handlers`]: the two Lambda functions' handlers; the binaries only wire them up.
 
-pub mod authorization;
 pub mod ca_bundle;
 pub mod config;
 pub mod deadline;
 pub mod domain;
 pub mod handlers;
 pub mod logging;
+pub mod permissions;
 pub mod places;
 pub mod rules;
 pub mod sessions;

@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_ssm::config::Credentials;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
 
+use crate::config::SpokeRoles;
 use crate::deadline::{Deadline, OutOfTime, sdk_timeouts};
 use crate::domain::place::Place;
 use crate::ssm::Ssm;
@@ -81,15 +82,6 @@ impl PlaceError {
             Self::OutOfTime(_) => false,
         }
     }
-}
-
-/// Organization mode: the roles spoke.yaml creates in each member account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpokeRoles {
-    /// Read (and, without per-person sessions, signal) there.
-    pub role_name: String,
-    /// Per-person sessions there; `None` without per-person approvals.
-    pub approver_role_name: Option<String>,
 }
 
 type Kept = Arc<tokio::sync::Mutex<Option<Credentials>>>;
@@ -176,9 +168,11 @@ impl Places {
         Some(role_arn(&place.region, account, name))
     }
 
-    /// Whether `place` can be served at all (without asking STS): the home account,
-    /// or any account in organization mode.
-    pub fn check(&self, place: &Place) -> Result<(), PlaceError> {
+    /// Whether this deployment acts in `place`'s account at all, without asking STS:
+    /// its own account always; any other only in organization mode (where whether a
+    /// spoke role is really there is learnt from STS, in [`Self::ssm`]). `Err` names
+    /// the account for the person told why nothing was done.
+    pub fn serves(&self, place: &Place) -> Result<(), PlaceError> {
         if self.is_home_account(place) || self.spoke.is_some() {
             return Ok(());
         }
@@ -191,7 +185,7 @@ impl Places {
     /// SSM in `place`: the function's own credentials in its own account, a kept or
     /// new session of the spoke role in another.
     pub async fn ssm(&self, place: &Place, deadline: &Deadline) -> Result<Ssm, PlaceError> {
-        self.check(place)?;
+        self.serves(place)?;
         if self.is_home_account(place) {
             return Ok(if place.region == self.home.region {
                 self.ssm.clone()

@@ -11,46 +11,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, RulesSource};
 use crate::deadline::Deadline;
-use crate::domain::approvers::ApproverPolicy;
 use crate::domain::place::Place;
-use crate::domain::rules::{Applied, Fallback, Rules};
+use crate::domain::rules::{AppliedRule, Fallback, Rules};
 use crate::ssm::Ssm;
 
-pub const RULES_PARAMETER: &str = "SLACK_RULES_PARAMETER";
-pub const RULES_REFRESH_SECONDS: &str = "SLACK_RULES_REFRESH_SECONDS";
-/// How long rules are trusted before the document is read again.
-pub const DEFAULT_REFRESH: Duration = Duration::from_secs(300);
 /// A re-read inside a request may take this long at most; past it, the rules in
 /// force stay and the next request tries again.
 const REFRESH_BUDGET: Duration = Duration::from_millis(400);
-
-/// Where the document is, and how often it is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RulesSource {
-    pub parameter: String,
-    pub refresh: Duration,
-}
-
-/// What applies to one step: its channel (events function only) and who may decide.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppliedRule {
-    pub channel: Option<String>,
-    pub approvers: ApproverPolicy,
-    /// The matching rule's name; `None` for the fallback.
-    pub rule: Option<String>,
-}
-
-impl From<Applied<'_>> for AppliedRule {
-    fn from(applied: Applied<'_>) -> Self {
-        Self {
-            channel: applied.channel.map(str::to_owned),
-            approvers: applied.approvers.clone(),
-            rule: applied.rule.map(str::to_owned),
-        }
-    }
-}
 
 pub struct RuleBook {
     fallback: Fallback,
@@ -67,6 +36,17 @@ impl RuleBook {
             fallback,
             source: None,
             current: Mutex::new((Arc::default(), Instant::now())),
+            reading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Rules given, never read again: for tests of what depends on the rules.
+    #[cfg(test)]
+    pub(crate) fn fixed(fallback: Fallback, rules: Rules) -> Self {
+        Self {
+            fallback,
+            source: None,
+            current: Mutex::new((Arc::new(rules), Instant::now())),
             reading: tokio::sync::Mutex::new(()),
         }
     }
@@ -142,7 +122,7 @@ impl RuleBook {
         deadline: &Deadline,
     ) -> AppliedRule {
         let rules = self.rules(ssm, deadline).await;
-        self.fallback.applied(&rules, place, runbook).into()
+        self.fallback.applied(&rules, place, runbook)
     }
 
     pub fn fallback(&self) -> &Fallback {

@@ -768,10 +768,10 @@ fn both_functions_read_the_rules_parameter_only_when_there_is_one() {
     // refresh interval keeps the code's default.
     let variables = t.at(&["Globals", "Function", "Environment", "Variables"]);
     assert_eq!(
-        variables.at(&[approvals::rules::RULES_PARAMETER]),
+        variables.at(&[approvals::config::RULES_PARAMETER]),
         &reference("SlackRulesParameter")
     );
-    assert!(!template().contains(&format!("{}:", approvals::rules::RULES_REFRESH_SECONDS)));
+    assert!(!template().contains(&format!("{}:", approvals::config::RULES_REFRESH_SECONDS)));
 }
 
 #[test]
@@ -787,7 +787,7 @@ fn both_functions_see_the_same_account_routing_and_approvers() {
         (ROUTES, reference("SlackRoutes")),
         (APPROVERS, reference("SlackApprovers")),
         (
-            approvals::rules::RULES_PARAMETER,
+            approvals::config::RULES_PARAMETER,
             reference("SlackRulesParameter"),
         ),
         (ACCOUNT_NAMES, reference("AccountNames")),

@@ -11,7 +11,8 @@ mod organization;
 mod reminders;
 
 pub use organization::{
-    ACCOUNT_NAMES, HUB_ACCOUNT_ID, OrganizationSettings, SPOKE_APPROVER_ROLE_NAME, SPOKE_ROLE_NAME,
+    ACCOUNT_NAMES, DEFAULT_REFRESH, HUB_ACCOUNT_ID, OrganizationSettings, RULES_PARAMETER,
+    RULES_REFRESH_SECONDS, RulesSource, SPOKE_APPROVER_ROLE_NAME, SPOKE_ROLE_NAME, SpokeRoles,
 };
 pub use reminders::{LAST_CALL_MINUTES, REMIND_AFTER_MINUTES, SWEEP_MAX_SSM_READS, SweepSettings};
 

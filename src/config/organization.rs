@@ -6,14 +6,32 @@ use std::time::Duration;
 
 use super::{ConfigError, Env};
 use crate::domain::place::{AccountNames, is_account_id};
-use crate::places::SpokeRoles;
-use crate::rules::{DEFAULT_REFRESH, RULES_PARAMETER, RULES_REFRESH_SECONDS, RulesSource};
 
 pub const HUB_ACCOUNT_ID: &str = "HUB_ACCOUNT_ID";
 pub const SPOKE_ROLE_NAME: &str = "SPOKE_ROLE_NAME";
 pub const SPOKE_APPROVER_ROLE_NAME: &str = "SPOKE_APPROVER_ROLE_NAME";
 pub const ACCOUNT_NAMES: &str = "ACCOUNT_NAMES";
 const MAX_REFRESH: Duration = Duration::from_secs(3600);
+pub const RULES_PARAMETER: &str = "SLACK_RULES_PARAMETER";
+pub const RULES_REFRESH_SECONDS: &str = "SLACK_RULES_REFRESH_SECONDS";
+/// How long rules are trusted before the document is read again.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(300);
+
+/// Organization mode: the roles spoke.yaml creates in each member account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpokeRoles {
+    /// Read (and, without per-person sessions, signal) there.
+    pub role_name: String,
+    /// Per-person sessions there; `None` without per-person approvals.
+    pub approver_role_name: Option<String>,
+}
+
+/// Where the document is, and how often it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesSource {
+    pub parameter: String,
+    pub refresh: Duration,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OrganizationSettings {

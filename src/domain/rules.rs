@@ -188,12 +188,14 @@ impl Rules {
 }
 
 /// What applies to one step: the rule's channel and approvers, or the fallback's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Applied<'a> {
-    pub channel: Option<&'a str>,
-    pub approvers: &'a ApproverPolicy,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedRule {
+    /// Where its prompt goes (events function only: the fallback of the interactions
+    /// function knows no channel).
+    pub channel: Option<String>,
+    pub approvers: ApproverPolicy,
     /// The rule's name; `None` for the fallback.
-    pub rule: Option<&'a str>,
+    pub rule: Option<String>,
 }
 
 /// Today's one rule: `SLACK_ROUTES` / `SLACK_CHANNEL` and `SLACK_APPROVERS`.
@@ -206,19 +208,19 @@ pub struct Fallback {
 }
 
 impl Fallback {
-    pub fn applied<'a>(&'a self, rules: &'a Rules, place: &Place, runbook: &str) -> Applied<'a> {
+    pub fn applied(&self, rules: &Rules, place: &Place, runbook: &str) -> AppliedRule {
         match rules.first_match(place, runbook) {
-            Some(rule) => Applied {
-                channel: Some(&rule.channel),
-                approvers: &rule.approvers,
-                rule: Some(&rule.name),
+            Some(rule) => AppliedRule {
+                channel: Some(rule.channel.clone()),
+                approvers: rule.approvers.clone(),
+                rule: Some(rule.name.clone()),
             },
-            None => Applied {
+            None => AppliedRule {
                 channel: self
                     .channel
                     .as_deref()
-                    .map(|default| self.routes.channel_for(runbook, default)),
-                approvers: &self.approvers,
+                    .map(|default| self.routes.channel_for(runbook, default).to_owned()),
+                approvers: self.approvers.clone(),
                 rule: None,
             },
         }
@@ -264,8 +266,8 @@ mod tests {
             &at("111122223333", "eu-central-1"),
             "Payments-Refund",
         );
-        assert_eq!(payments.channel, Some("C0PAYMENTS"));
-        assert_eq!(payments.rule, Some("payments production"));
+        assert_eq!(payments.channel.as_deref(), Some("C0PAYMENTS"));
+        assert_eq!(payments.rule.as_deref(), Some("payments production"));
         assert!(matches!(payments.approvers, ApproverPolicy::Listed { .. }));
         // Same account, another Region or runbook: not this rule.
         for (place, runbook) in [
@@ -274,13 +276,13 @@ mod tests {
         ] {
             let other = fallback.applied(&rules, &place, runbook);
             assert_eq!(other.rule, None);
-            assert_eq!(other.approvers, &fallback.approvers);
+            assert_eq!(&other.approvers, &fallback.approvers);
         }
         let routed = fallback.applied(&rules, &at("111122223333", "us-east-1"), "Db-Failover");
-        assert_eq!(routed.channel, Some("C0DBA"));
+        assert_eq!(routed.channel.as_deref(), Some("C0DBA"));
         let staging = fallback.applied(&rules, &at("444455556666", "ap-south-1"), "Anything");
         assert_eq!(
-            (staging.channel, staging.approvers),
+            (staging.channel.as_deref(), &staging.approvers),
             (Some("C0STAGING"), &ApproverPolicy::Anyone)
         );
         // A place whose account is unknown matches only rules that name no account.
@@ -346,7 +348,7 @@ mod tests {
         assert!(rules.is_empty() && !rules.names_runbooks());
         let fallback = fallback();
         let applied = fallback.applied(&rules, &at("111122223333", "eu-west-1"), "Anything");
-        assert_eq!(applied.channel, Some("C0DEFAULT"));
+        assert_eq!(applied.channel.as_deref(), Some("C0DEFAULT"));
         assert!(Rules::parse(EXAMPLE).unwrap().names_runbooks());
     }
 }

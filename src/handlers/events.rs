@@ -13,15 +13,22 @@
 //! be completed returns an error, so Lambda retries it (and, past its retries, sends
 //! it to the on-failure destination): nothing is dropped silently.
 
-use aws_config::ConfigLoader;
+use std::time::Duration;
+
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{StartupError, aws_clients};
-use crate::config::{Env, EventsSettings, ReasonMode, SweepSettings};
-use std::time::Duration;
-
-use crate::deadline::{CallFloor, Deadline, STARTUP_BUDGET, unix_now};
+pub use super::events_app::{EventError, EventsApp};
+use super::refresh::refresh;
+use super::sweep::{SweepReport, is_sweep, sweep};
+use crate::deadline::{CallFloor, Deadline, unix_now};
+use crate::domain::event::{EventPlan, parse_automation_event};
+use crate::domain::execution::{Execution, ExecutionId, Step};
+use crate::domain::place::{Place, Shown};
+use crate::domain::record::{CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, WaitingStep};
+use crate::domain::render::{PromptStyle, render_prompt};
+use crate::domain::waiting::{StepKind, waiting_step};
+use crate::store::ClaimOutcome;
 
 /// Kept back from posting a prompt: time to record it, or else to take it down (at
 /// most a third of what is left).
@@ -29,36 +36,6 @@ const AFTER_POST: Duration = Duration::from_secs(10);
 /// Kept back from recording a prompt: time to take it down if it cannot be recorded
 /// (at most half of what is left).
 const TAKE_DOWN: Duration = Duration::from_secs(4);
-use crate::domain::comment::decisions_in_outputs;
-use crate::domain::event::{EventPlan, parse_automation_event};
-use crate::domain::execution::{Execution, ExecutionId, Step};
-use crate::domain::place::{AccountNames, Place, Shown};
-use crate::domain::record::{
-    CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, StepRecord, WaitingStep, shown_state,
-};
-use crate::domain::render::{PromptStyle, render_outcome, render_prompt};
-use crate::domain::routes::RunbookPrefixes;
-use crate::domain::rules::Fallback;
-use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step, waiting_step};
-use crate::places::{PlaceError, Places, READ_ONLY_SESSION_POLICY};
-use crate::rules::RuleBook;
-use crate::slack::{SlackClient, SlackError};
-use crate::ssm::SsmError;
-use crate::store::{ApprovalStore, ClaimOutcome, StoreError};
-
-pub struct EventsApp {
-    /// SSM in each step's own account and Region.
-    pub(super) places: Places,
-    pub(super) store: ApprovalStore,
-    pub(super) slack: SlackClient,
-    /// Which channel, and who may decide (shown on the prompt).
-    pub(super) rules: RuleBook,
-    account_names: AccountNames,
-    resumable: RunbookPrefixes,
-    reason_modal: bool,
-    /// Reminders, the last call, and the sweep's bounds.
-    pub(super) sweep: SweepSettings,
-}
 
 /// What happened to an event; also the function's response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,93 +66,16 @@ pub enum EventOutcome {
         reason: String,
     },
     /// The scheduled sweep over what waits.
-    Swept(super::sweep::SweepReport),
+    Swept(SweepReport),
 }
-
-#[derive(Debug, thiserror::Error)]
-pub enum EventError {
-    #[error(transparent)]
-    Ssm(#[from] SsmError),
-    #[error(transparent)]
-    Slack(#[from] SlackError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("cannot call SSM in {place}: {source}")]
-    Place {
-        place: Place,
-        #[source]
-        source: PlaceError,
-    },
-    #[error(
-        "the prompt of step {step_key} is being posted by another delivery (claimed {age_s} s ago); \
-         retry to make sure it was"
-    )]
-    BeingPosted { step_key: String, age_s: i64 },
-}
-
-impl From<EventError> for lambda_runtime::Diagnostic {
-    fn from(e: EventError) -> Self {
-        let error_type = match e {
-            EventError::Ssm(_) => "Retryable.Ssm",
-            EventError::Slack(_) => "Retryable.Slack",
-            EventError::Store(_) => "Retryable.DynamoDB",
-            EventError::Place { .. } => "Retryable.Sts",
-            EventError::BeingPosted { .. } => "Retryable.BeingPosted",
-        };
-        Self {
-            error_type: error_type.into(),
-            error_message: e.to_string(),
-        }
-    }
-}
-
-impl EventsApp {
-    pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
-        let settings = EventsSettings::from_env(env)?;
-        let organization = settings.organization;
-        let aws = aws_clients(
-            loader,
-            &settings.table,
-            &organization,
-            settings.approver_role.clone(),
-        )
-        .await;
-        let deadline = Deadline::after(STARTUP_BUDGET);
-        let home = aws.places.home_ssm();
-        let fallback = Fallback {
-            channel: Some(settings.channel),
-            routes: settings.routes,
-            approvers: settings.approvers,
-        };
-        let (bot_token, rules) = tokio::join!(
-            home.resolve_secret(&settings.bot_token, &deadline),
-            RuleBook::load(fallback, organization.rules, home, &deadline)
-        );
-        let slack = SlackClient::new(&settings.slack_api_url, bot_token?)?;
-        Ok(Self {
-            // It never signals: its sessions in member accounts may only read.
-            places: aws.places.with_session_policy(READ_ONLY_SESSION_POLICY),
-            store: aws.store,
-            slack,
-            rules: rules?,
-            account_names: organization.account_names,
-            resumable: settings.resumable,
-            reason_modal: settings.reject_reason != ReasonMode::Off,
-            sweep: settings.sweep,
-        })
-    }
-}
-
 /// Handles one EventBridge delivery; every call it makes fits in `deadline`.
 pub async fn handle_automation_event(
     app: &EventsApp,
     event: &Value,
     deadline: &Deadline,
 ) -> Result<EventOutcome, EventError> {
-    if super::sweep::is_sweep(event) {
-        return super::sweep::sweep(app, deadline)
-            .await
-            .map(EventOutcome::Swept);
+    if is_sweep(event) {
+        return sweep(app, deadline).await.map(EventOutcome::Swept);
     }
     let event = match parse_automation_event(event) {
         Ok(e) => e,
@@ -189,7 +89,7 @@ pub async fn handle_automation_event(
     let place = app
         .places
         .place_of(event.account.as_deref(), event.region.as_deref());
-    let outcome = match (event.plan(), app.places.check(&place)) {
+    let outcome = match (event.plan(), app.places.serves(&place)) {
         (EventPlan::Ignore(reason), _) => Ok(ignored(reason)),
         (_, Err(e)) => {
             tracing::warn!(error = %e, "event from an account this deployment does not serve");
@@ -440,108 +340,6 @@ async fn post_under_claim(
         }
     }
 }
-
-/// Brings every prompt of the execution whose step no longer waits up to date with
-/// that step's own outcome (and who decided it in Slack). Returns the prompts
-/// updated, with their step's status.
-pub(super) async fn refresh(
-    app: &EventsApp,
-    execution: &Execution,
-    place: &Place,
-    deadline: &Deadline,
-) -> Result<Vec<(PromptRef, String)>, EventError> {
-    let shown_at = Shown::new(place, &app.account_names);
-    let mut updated = vec![];
-    for mut record in app.store.steps_of(&execution.id, deadline).await? {
-        let Some(step) = execution.step_by_key(&record.step_key) else {
-            continue;
-        };
-        let Some(kind) = StepKind::of(step) else {
-            continue;
-        };
-        let target = StepTarget::for_step(&execution.id, step);
-        if let StepCheck::WaitingNow(_) = check_step(execution, &target, kind) {
-            continue;
-        }
-        complete_trail(app, execution, step, &mut record, deadline).await?;
-        let Some(prompt) = record.prompt.clone() else {
-            continue;
-        };
-        let deciding = record.deciding(step);
-        let shown = shown_state(execution, step, &deciding);
-        if record.shown.as_deref() == Some(shown.as_str()) {
-            continue;
-        }
-        let message = render_outcome(execution, step, &deciding, &shown_at);
-        match app
-            .slack
-            .update_message(&prompt.channel, &prompt.ts, &message, deadline)
-            .await
-        {
-            Ok(()) => {}
-            // The prompt is gone or no longer ours to edit: retrying cannot help.
-            Err(e @ SlackError::Api { .. })
-                if matches!(
-                    e.api_error(),
-                    Some(
-                        "message_not_found"
-                            | "channel_not_found"
-                            | "cant_update_message"
-                            | "is_archived"
-                    )
-                ) =>
-            {
-                tracing::warn!(error = %e, step_key = %record.step_key, "prompt can no longer be updated");
-                app.store
-                    .record_shown(&execution.id, &record.step_key, &shown, deadline)
-                    .await?;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        app.store
-            .record_shown(&execution.id, &record.step_key, &shown, deadline)
-            .await?;
-        updated.push((prompt, step.status.to_string()));
-    }
-    Ok(updated)
-}
-
-/// The audit trail holds every decision from Slack that SSM accepted: one whose record
-/// could not be written in its click (or whose outcome the click never learnt) is
-/// read from SSM's own record of the ended step, its `ApproverDecisions`, and added.
-async fn complete_trail(
-    app: &EventsApp,
-    execution: &Execution,
-    step: &Step,
-    record: &mut StepRecord,
-    deadline: &Deadline,
-) -> Result<(), EventError> {
-    let Some(outputs) = step.outputs.get("ApproverDecisions") else {
-        return Ok(());
-    };
-    for found in decisions_in_outputs(outputs) {
-        let known = record.decisions.iter().any(|d| {
-            d.step_key == step.key() && d.user_id == found.user_id && d.decision == found.decision
-        });
-        if known {
-            continue;
-        }
-        let fallback_at = record
-            .deciding
-            .as_ref()
-            .map_or_else(unix_now, |c| c.at_unix);
-        let decision = found.into_record(step.key(), fallback_at);
-        app.store
-            .record_decision(&execution.id, &step.name, &decision, true, deadline)
-            .await?;
-        tracing::warn!(step_key = step.key(), user_id = %decision.user_id, decision = decision.decision.signal_type(),
-            "a decision SSM accepted was missing from the audit trail; filled in from SSM's record");
-        record.decisions.push(decision);
-    }
-    Ok(())
-}
-
 fn ignored(reason: impl Into<String>) -> EventOutcome {
     EventOutcome::Ignored {
         reason: reason.into(),

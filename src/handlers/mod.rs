@@ -1,7 +1,9 @@
 //! The two Lambda functions' handlers. Binaries only build these and run them.
 
 pub mod events;
+mod events_app;
 pub mod interactions;
+mod refresh;
 pub mod sweep;
 
 use aws_config::ConfigLoader;

@@ -19,7 +19,8 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::events::{EventError, EventsApp, refresh};
+use super::events_app::{EventError, EventsApp};
+use super::refresh::refresh;
 use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::execution::ExecutionId;
 use crate::domain::place::Place;

@@ -17,18 +17,16 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 use tracing::Instrument;
 
-use super::decision::REPLY_RESERVE;
-use super::{InteractionsApp, json_response, tell};
+use super::app::InteractionsApp;
+use super::listing::{listable, permalinks, to_listed, unreadable};
+use super::respond::{REPLY_RESERVE, json_response, tell};
 use crate::deadline::{CallFloor, Deadline, unix_now};
-use crate::domain::approvers::ApproverPolicy;
 use crate::domain::interaction::{APPROVALS_COMMAND, Actor, SlashCommand};
 use crate::domain::record::WaitingStep;
-use crate::domain::render::{SlackMessage, escape};
-use crate::domain::rules::{Fallback, Rules};
+use crate::domain::render::SlackMessage;
 use crate::domain::views::ephemeral;
-use crate::domain::waiting::StepKind;
-use crate::domain::waiting_list::{LISTED_MAX, Listed, waiting_list};
-use crate::store::{Cursor, StoreError};
+use crate::domain::waiting_list::{LISTED_MAX, waiting_list};
+use crate::store::Cursor;
 
 /// Entries read by the first page of the index: most people may decide most of what
 /// waits, so a few pages' worth of entries fill a list page.
@@ -107,7 +105,7 @@ async fn list(
     after: Option<&Cursor>,
     deadline: &Deadline,
 ) -> Result<SlackMessage, String> {
-    let (rules, fallback) = app.authorizer.rules(deadline).await;
+    let rules = app.permissions.rules(deadline).await;
     let reading = deadline.keeping(AFTER_READING);
     let mut cursor = after.cloned();
     let mut found: Vec<(WaitingStep, bool)> = vec![];
@@ -134,7 +132,7 @@ async fn list(
         }
         for step in page.steps {
             read += 1;
-            let Some(linked) = listable(app, actor, &rules, fallback, &step, &reading).await else {
+            let Some(linked) = listable(app, actor, &rules, &step, &reading).await else {
                 not_yours += 1;
                 continue;
             };
@@ -170,91 +168,4 @@ async fn list(
         after.is_none(),
         unix_now(),
     ))
-}
-
-/// Whether `actor` may decide `step` under the rules, with no AWS call: `None` if
-/// not; `Some(true)` if anyone who sees its prompt may (listed as a link to it).
-pub(super) async fn listable(
-    app: &InteractionsApp,
-    actor: &Actor,
-    rules: &Rules,
-    fallback: &Fallback,
-    step: &WaitingStep,
-    deadline: &Deadline,
-) -> Option<bool> {
-    let resumable = step.kind == StepKind::Approval || app.resumable.matches(&step.runbook);
-    let applied = fallback.applied(rules, &step.place, &step.runbook);
-    let allowed = resumable
-        && app.places.check(&step.place).is_ok()
-        && app
-            .authorizer
-            .authorize(&app.slack, actor, applied.approvers, deadline)
-            .await
-            .is_ok();
-    allowed.then_some(*applied.approvers == ApproverPolicy::Anyone)
-}
-
-/// The links to the prompts of the entries listed as links, at once.
-pub(super) async fn permalinks(
-    app: &InteractionsApp,
-    found: &[(WaitingStep, bool)],
-    deadline: &Deadline,
-) -> Vec<Option<String>> {
-    let links = found.iter().map(|(step, linked)| async move {
-        if !linked {
-            return None;
-        }
-        let prompt = step.prompt.as_ref()?;
-        match app
-            .slack
-            .permalink(&prompt.channel, &prompt.ts, deadline)
-            .await
-        {
-            Ok(link) => Some(link),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not link the prompt");
-                None
-            }
-        }
-    });
-    futures_util::future::join_all(links).await
-}
-
-/// The entries as a list shows them.
-pub(super) fn to_listed<'a>(
-    app: &'a InteractionsApp,
-    found: &'a [(WaitingStep, bool)],
-    links: Vec<Option<String>>,
-) -> Vec<Listed<'a>> {
-    found
-        .iter()
-        .zip(links)
-        .map(|((step, linked), permalink)| {
-            let shown = app.shown(&step.place);
-            if *linked {
-                Listed::Linked {
-                    step,
-                    shown,
-                    permalink,
-                }
-            } else {
-                Listed::Decidable {
-                    step,
-                    shown,
-                    style: app.style(&step.place),
-                }
-            }
-        })
-        .collect()
-}
-
-pub(super) fn unreadable(e: &StoreError) -> String {
-    tracing::error!(error = %e, "could not read the index of what waits");
-    format!(
-        "What waits could not be listed right now ({}). Please try again.",
-        escape(match e {
-            StoreError::OutOfTime { .. } => "no answer in time",
-            _ => "the approvals table did not answer",
-        })
-    )
 }

@@ -3,8 +3,10 @@
 
 use tracing::Instrument;
 
+use super::app::InteractionsApp;
 use super::decision::{DecisionRequest, decide};
-use super::{InteractionsApp, tell};
+use super::home::publish;
+use super::respond::tell;
 use crate::config::ReasonMode;
 use crate::deadline::Deadline;
 use crate::domain::interaction::{Decision, DecisionClick};
@@ -25,7 +27,7 @@ pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadlin
         let text = "Nothing was done: Slack sent no way to open the form for your reason. \
                     Click Reject again.";
         if click.from_home {
-            return super::home::publish(app, &click.actor, Some(text), &deadline).await;
+            return publish(app, &click.actor, Some(text), &deadline).await;
         }
         return tell(app, &click.response_url, text, &deadline).await;
     }
@@ -47,7 +49,7 @@ pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadlin
         // No response_url in a view: the tab itself shows what became of the click
         // (unless a reason form opened: its submission publishes the tab).
         if answer.is_some() || ask_reason_with.is_none() {
-            super::home::publish(app, &click.actor, answer.as_deref(), &deadline).await;
+            publish(app, &click.actor, answer.as_deref(), &deadline).await;
         }
         return;
     }

@@ -15,8 +15,9 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 use tracing::Instrument;
 
-use super::approvals_command::{listable, permalinks, to_listed, unreadable};
-use super::{InteractionsApp, empty_ok, json_response, plain};
+use super::app::InteractionsApp;
+use super::listing::{listable, permalinks, to_listed, unreadable};
+use super::respond::{empty_ok, json_response, plain};
 use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::home_view::{HOME_LISTED_MAX, HOME_RECENT_MAX, home_view};
 use crate::domain::interaction::{Actor, SlackUser};
@@ -138,7 +139,7 @@ async fn waiting_for(
     actor: &Actor,
     deadline: &Deadline,
 ) -> Result<(Vec<(WaitingStep, bool)>, usize), String> {
-    let (rules, fallback) = app.authorizer.rules(deadline).await;
+    let rules = app.permissions.rules(deadline).await;
     let mut found = vec![];
     let mut more = 0;
     let mut after: Option<Cursor> = None;
@@ -156,7 +157,7 @@ async fn waiting_for(
             Err(e) => return Err(unreadable(&e)),
         };
         for step in page.steps {
-            let Some(linked) = listable(app, actor, &rules, fallback, &step, deadline).await else {
+            let Some(linked) = listable(app, actor, &rules, &step, deadline).await else {
                 continue;
             };
             if found.len() < HOME_LISTED_MAX {

@@ -17,132 +17,30 @@
 //! decision claims its step run in the approvals table, confirms with SSM that the
 //! step its prompt showed is the one waiting now, and only then signals.
 
+mod app;
 mod approvals_command;
 mod clicks;
 mod decision;
 mod home;
+mod listing;
 mod reason_form;
+mod respond;
 
-use aws_config::ConfigLoader;
 use lambda_http::http::{StatusCode, header::CONTENT_TYPE};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::{StartupError, aws_clients};
-use crate::authorization::Authorizer;
-use crate::config::{Env, InteractionsSettings, ReasonMode, Secret};
-use crate::deadline::{Deadline, STARTUP_BUDGET, unix_now};
-use crate::domain::approvers::ApproverPolicy;
+pub use self::app::InteractionsApp;
+use self::respond::{empty_ok, plain, tell, view_notice};
+use crate::deadline::{Deadline, unix_now};
 use crate::domain::interaction::{
     ButtonError, Interaction, command_from_form, is_ssl_check, parse_interaction, payload_from_form,
 };
-use crate::domain::place::{AccountNames, Place, Shown};
-use crate::domain::render::{PromptStyle, SlackMessage, console_executions_url};
-use crate::domain::routes::{Routes, RunbookPrefixes};
-use crate::domain::rules::Fallback;
+use crate::domain::render::console_executions_url;
 use crate::domain::signature::verify_slack_signature;
-use crate::domain::views::notice_modal;
-use crate::domain::waiting::StepTarget;
-use crate::places::Places;
-use crate::rules::RuleBook;
-use crate::sessions::PersonSessions;
-use crate::slack::{SlackClient, SlackError};
-use crate::store::ApprovalStore;
 
 /// Slack's interaction payloads are a few KiB; anything far larger is not Slack.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
-pub struct InteractionsApp {
-    signing_secret: Secret,
-    authorizer: Authorizer,
-    /// SSM in each step's own account and Region.
-    places: Places,
-    store: ApprovalStore,
-    slack: SlackClient,
-    /// Per-person STS sessions, in the accounts that have an approver role
-    /// (`APPROVER_ROLE_ARN`, `SPOKE_APPROVER_ROLE_NAME`).
-    sessions: PersonSessions,
-    account_names: AccountNames,
-    reject_reason: ReasonMode,
-    /// Runbooks whose pauses may be resumed from Slack (`SLACK_RESUME_PREFIXES`).
-    resumable: RunbookPrefixes,
-}
-
-impl InteractionsApp {
-    pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
-        let settings = InteractionsSettings::from_env(env)?;
-        let organization = settings.organization;
-        let aws = aws_clients(
-            loader,
-            &settings.table,
-            &organization,
-            settings.approver_role.clone(),
-        )
-        .await;
-        let sessions = PersonSessions::new(aws_sdk_sts::Client::new(&aws.sdk));
-        // Both secrets and the rules at once: fewer Parameter Store round trips in a
-        // row on a cold start.
-        let deadline = Deadline::after(STARTUP_BUDGET);
-        let home = aws.places.home_ssm();
-        let fallback = Fallback {
-            channel: None,
-            routes: Routes::default(),
-            approvers: settings.approvers,
-        };
-        let nobody_by_default = fallback.approvers == ApproverPolicy::Nobody;
-        let (bot_token, signing_secret, rules) = tokio::join!(
-            home.resolve_secret(&settings.bot_token, &deadline),
-            home.resolve_secret(&settings.signing_secret, &deadline),
-            RuleBook::load(fallback, organization.rules.clone(), home, &deadline)
-        );
-        let (bot_token, signing_secret, rules) = (bot_token?, signing_secret?, rules?);
-        let slack = SlackClient::new(&settings.slack_api_url, bot_token)?;
-        if nobody_by_default {
-            if organization.rules.is_some() {
-                tracing::info!("SLACK_APPROVERS is empty: only the rules' approvers may decide");
-            } else {
-                tracing::warn!("SLACK_APPROVERS is empty: every click will be refused");
-            }
-        }
-        Ok(Self {
-            signing_secret,
-            authorizer: Authorizer::new(
-                rules,
-                home.clone(),
-                settings.group_cache,
-                settings.team_id,
-                settings.allowed_teams,
-            ),
-            places: aws.places,
-            store: aws.store,
-            slack,
-            sessions,
-            account_names: organization.account_names,
-            reject_reason: settings.reject_reason,
-            resumable: settings.resumable,
-        })
-    }
-
-    /// How prompts of steps in `place` are drawn.
-    fn style(&self, place: &Place) -> PromptStyle {
-        PromptStyle {
-            per_person: self.places.per_person(place),
-            reason_modal: self.reject_reason != ReasonMode::Off,
-        }
-    }
-
-    /// The place a button names: the deployment's own account and Region unless it
-    /// names others.
-    fn place_of(&self, target: &StepTarget) -> Place {
-        self.places
-            .place_of(target.account.as_deref(), target.region.as_deref())
-    }
-
-    fn shown<'a>(&'a self, place: &'a Place) -> Shown<'a> {
-        Shown::new(place, &self.account_names)
-    }
-}
 
 pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Response<Body> {
     let deadline = Deadline::for_click(
@@ -249,75 +147,6 @@ pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Re
         Interaction::Ignored(reason) => tracing::info!(%reason, "interaction ignored"),
     }
     empty_ok()
-}
-
-/// Answers the person only (an ephemeral message through the `response_url`).
-async fn tell(app: &InteractionsApp, response_url: &str, text: &str, deadline: &Deadline) {
-    let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
-    if let Err(e) = app.slack.respond(response_url, &body, deadline).await {
-        tracing::warn!(error = %e, "could not answer the clicker");
-    }
-}
-
-/// Replaces a prompt through its `response_url`, or, once that no longer works (used
-/// 5 times, or older than 30 minutes), with `chat.update`: the prompt is the bot's own.
-async fn replace_prompt(
-    app: &InteractionsApp,
-    response_url: &str,
-    prompt: Option<&crate::domain::interaction::MessageRef>,
-    message: &SlackMessage,
-    deadline: &Deadline,
-) {
-    let body = json!({"replace_original": true, "text": message.text, "blocks": message.blocks});
-    let refused = match app.slack.respond(response_url, &body, deadline).await {
-        Ok(()) => return,
-        // Slack answered and refused it; a timeout may have been applied.
-        Err(e @ (SlackError::Api { .. } | SlackError::Status { .. })) => e,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not bring the prompt up to date");
-            return;
-        }
-    };
-    let Some(prompt) = prompt else {
-        tracing::warn!(error = %refused, "could not bring the prompt up to date");
-        return;
-    };
-    tracing::info!(error = %refused, "response_url refused; updating the prompt with chat.update");
-    if let Err(e) = app
-        .slack
-        .update_message(&prompt.channel, &prompt.ts, message, deadline)
-        .await
-    {
-        tracing::warn!(error = %e, "could not bring the prompt up to date");
-    }
-}
-
-fn json_response(body: &Value) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(CONTENT_TYPE, "application/json; charset=utf-8")
-        .body(Body::from(body.to_string()))
-        .expect("static response")
-}
-
-fn empty_ok() -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::OK)
-        .body(Body::Empty)
-        .expect("static response")
-}
-
-/// The answer to a view submission that replaces the modal with a notice.
-fn view_notice(title: &str, text: &str) -> Response<Body> {
-    json_response(&json!({"response_action": "update", "view": notice_modal(title, text)}))
-}
-
-fn plain(status: StatusCode, text: &str) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Body::from(text))
-        .expect("static response")
 }
 
 /// When API Gateway received the request (Unix ms), as its request context says.

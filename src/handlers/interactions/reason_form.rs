@@ -1,18 +1,16 @@
-//! The reason form: the modal a Reject opens (`REJECT_REASON`), and its submission,
-//! which decides like a click, with the reason.
+//! The reason form's submission, which decides like a click, with the reason. (The
+//! form is opened on the decision path, once the step is checked: `decision/reason.rs`.)
 
 use lambda_http::{Body, Response};
 use serde_json::json;
 use tracing::Instrument;
 
-use super::decision::{DecisionRequest, REPLY_RESERVE, decide};
-use super::{InteractionsApp, json_response, view_notice};
+use super::app::InteractionsApp;
+use super::decision::{DecisionRequest, decide};
+use super::respond::{json_response, view_notice};
 use crate::config::ReasonMode;
 use crate::deadline::Deadline;
-use crate::domain::execution::{Execution, Step};
-use crate::domain::interaction::{REASON_BLOCK_ID, ReasonContext, ReasonSubmission};
-use crate::domain::render::escape;
-use crate::domain::views::reason_modal;
+use crate::domain::interaction::{REASON_BLOCK_ID, ReasonSubmission};
 
 /// A submitted reason form: the same checks as a click, then the signal with the
 /// reason. The answer is the modal's next state: closed when done, else a notice.
@@ -61,48 +59,5 @@ pub(super) async fn submitted(
         // What became of it: a refusal, the step's real state, or (from the list) the
         // decision itself.
         Some(text) => view_notice("Runbook decision", &text),
-    }
-}
-
-/// Reject, with a reason to give: open the form that asks for it.
-pub(super) async fn ask_reason(
-    app: &InteractionsApp,
-    request: &DecisionRequest<'_>,
-    execution: &Execution,
-    step: &Step,
-    trigger_id: &str,
-    deadline: &Deadline,
-) -> Option<String> {
-    let context = ReasonContext {
-        decision: request.decision,
-        target: request.target.clone(),
-        response_url: request.response_url.to_owned(),
-        from_ephemeral: request.from_ephemeral,
-        prompt: request.prompt.cloned(),
-        from_home: request.from_home,
-    };
-    let view = reason_modal(
-        execution,
-        step,
-        &context,
-        app.reject_reason == ReasonMode::Required,
-    );
-    match app
-        .slack
-        .open_view(trigger_id, &view, &deadline.keeping(REPLY_RESERVE))
-        .await
-    {
-        Ok(()) => {
-            tracing::info!("reason form opened");
-            None
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not open the reason form");
-            Some(format!(
-                "Nothing was done: the form for your reason could not be opened ({}). \
-                 Click Reject again.",
-                escape(e.api_error().unwrap_or("Slack did not answer in time"))
-            ))
-        }
     }
 }

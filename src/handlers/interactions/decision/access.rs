@@ -1,5 +1,6 @@
-//! Before anything is claimed or asked of the step's account: whether this person may
-//! decide this step, and with which AWS identity the decision is signalled there.
+//! Before anything is claimed or asked of the step's account: whether the deployment
+//! serves it and this person may decide it (asked of [`crate::permissions`]), and with
+//! which AWS identity the decision is signalled there.
 
 use std::time::Duration;
 
@@ -8,50 +9,35 @@ use tokio::time::Instant;
 
 use super::DecisionRequest;
 use crate::deadline::Deadline;
-use crate::domain::approvers::ApproverPolicy;
-use crate::domain::interaction::Decision;
 use crate::domain::render::{code, escape, truncate};
-use crate::handlers::interactions::InteractionsApp;
+use crate::handlers::interactions::app::InteractionsApp;
+use crate::permissions::{StepFacts, Surface};
 use crate::places::PlaceError;
 use crate::sessions::SessionError;
 
-/// Who may decide, and from where: nothing here asks AWS about the step.
+/// Who may decide, and from where: nothing here asks AWS about the step. Judged on
+/// what the button names, by [`crate::permissions`].
 pub(super) async fn may_decide(
     app: &InteractionsApp,
     request: &DecisionRequest<'_>,
     deadline: &Deadline,
 ) -> Result<(), String> {
     app.places
-        .check(&request.place)
+        .serves(&request.place)
         .map_err(|e| cannot_reach(&e))?;
-    let applied = app
-        .authorizer
-        .applied(&request.place, request.target.runbook.as_deref(), deadline)
-        .await?;
-    app.authorizer
-        .authorize(&app.slack, request.actor, &applied.approvers, deadline)
-        .await?;
-    if request.from_ephemeral && applied.approvers == ApproverPolicy::Anyone {
-        tracing::warn!("a click from a list where anyone may decide; nothing done");
-        return Err(
-            "Nothing was done: decide on its prompt in the channel. With approvers set \
-                    to anyone who can see the prompt, a runbook is decided on its prompt only."
-                .into(),
-        );
-    }
-    if request.decision == Decision::Resume {
-        let refused = match &request.target.runbook {
-            _ if app.resumable.is_empty() => true,
-            Some(runbook) => !app.resumable.matches(runbook),
-            // An older button names no runbook: checked once SSM names it.
-            None => false,
-        };
-        if refused {
-            tracing::warn!("resume refused: the runbook is not in SLACK_RESUME_PREFIXES");
-            return Err(cannot_resume(request.target.runbook.as_deref()));
-        }
-    }
-    Ok(())
+    let facts = StepFacts {
+        place: &request.place,
+        runbook: request.target.runbook.as_deref(),
+        kind: request.decision.step_kind(),
+    };
+    let surface = if request.from_ephemeral {
+        Surface::List
+    } else {
+        Surface::Prompt
+    };
+    app.permissions
+        .may_decide(&app.slack, request.actor, facts, surface, deadline)
+        .await
 }
 
 /// What a person is told when the step's account cannot be reached.
@@ -72,14 +58,6 @@ pub(super) fn cannot_reach(e: &PlaceError) -> String {
                  The request still waits; please try again."
             .into(),
     }
-}
-
-pub(super) fn cannot_resume(runbook: Option<&str>) -> String {
-    let which = runbook.map_or_else(
-        || "this runbook".to_owned(),
-        |r| format!("runbook {}", code(r)),
-    );
-    format!("Nothing was done: {which} cannot be resumed from Slack. Resume it in the AWS console.")
 }
 
 /// The person's own STS session, when decisions are signalled per person.

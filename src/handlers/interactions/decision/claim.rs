@@ -11,7 +11,7 @@ use crate::deadline::{CallFloor, Deadline};
 use crate::domain::interaction::Decision;
 use crate::domain::record::{DecisionClaim, StepRecord};
 use crate::domain::render::{StepNews, mention};
-use crate::handlers::interactions::InteractionsApp;
+use crate::handlers::interactions::app::InteractionsApp;
 use crate::ssm::Ssm;
 use crate::store::DecisionClaimOutcome;
 

@@ -27,13 +27,15 @@ use tokio::time::Instant;
 mod access;
 mod claim;
 mod quorum;
+mod reason;
 
-use self::access::{cannot_reach, cannot_resume, may_decide, person_session};
+use self::access::{cannot_reach, may_decide, person_session};
 
 use self::claim::{Claimed, claim_step_run, decided_before};
 use self::quorum::quorum_progress;
-use super::reason_form::ask_reason;
-use super::{InteractionsApp, replace_prompt};
+use self::reason::open_reason_form;
+use super::app::InteractionsApp;
+use super::respond::{REPLY_RESERVE, replace_prompt};
 use crate::deadline::{Deadline, unix_now};
 use crate::domain::comment::signal_comment;
 use crate::domain::execution::{Execution, Step};
@@ -45,12 +47,10 @@ use crate::domain::render::{
     render_decided_step, render_gone, render_outcome,
 };
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
+use crate::permissions::cannot_resume;
 use crate::ssm::{Signal, SignalOutcome, Ssm};
 use crate::store::new_token;
 
-/// Time kept back from the signal (and other follow-up calls) for replacing the
-/// prompt or answering the clicker.
-pub(super) const REPLY_RESERVE: Duration = Duration::from_millis(300);
 /// Time kept back from the calls before the signal: the signal, then the answer.
 const SIGNAL_AND_REPLY: Duration = Duration::from_millis(450);
 /// Time kept back from claiming the step run (and waiting for another click's claim):
@@ -170,34 +170,6 @@ pub(super) async fn decide(
         tracing::warn!(error = %e, "could not give the decision claim up; its lease will");
     }
     answer
-}
-
-/// Reject with a reason: the step check, then the form (nothing is signalled yet).
-async fn open_reason_form(
-    app: &InteractionsApp,
-    request: &DecisionRequest<'_>,
-    trigger_id: &str,
-    deadline: &Deadline,
-) -> Option<String> {
-    let id = &request.target.execution_id;
-    let ssm = match app.places.ssm(&request.place, deadline).await {
-        Ok(ssm) => ssm,
-        Err(e) => return Some(cannot_reach(&e)),
-    };
-    let execution = match ssm
-        .get_execution(id, &deadline.keeping(REPLY_RESERVE))
-        .await
-    {
-        Ok(e) => e,
-        Err(e) if e.is_not_found() => return execution_gone(app, request, deadline).await,
-        Err(e) => return Some(not_checked(e.code())),
-    };
-    match check_step(&execution, request.target, request.decision.step_kind()) {
-        StepCheck::WaitingNow(step) => {
-            ask_reason(app, request, &execution, step, trigger_id, deadline).await
-        }
-        other => not_waiting(app, request, &execution, other, None, deadline).await,
-    }
 }
 
 /// The click holds the claim: check the step with SSM, then signal.

@@ -10,7 +10,7 @@ use crate::domain::execution::{Execution, Status, Step};
 use crate::domain::record::{DecisionClaim, DecisionRecord};
 use crate::domain::render::{StepNews, code, progress, render_progress};
 use crate::domain::waiting::{StepCheck, StepKind, check_step};
-use crate::handlers::interactions::InteractionsApp;
+use crate::handlers::interactions::app::InteractionsApp;
 use crate::ssm::Ssm;
 
 /// An approval SSM took for a step that needs several: the step may wait on.

@@ -1,0 +1,102 @@
+//! What the events function and its scheduled sweep share: their clients and
+//! settings, read once at start-up ([`EventsApp`]), and how a delivery fails ([`EventError`]).
+
+use aws_config::ConfigLoader;
+
+use super::{StartupError, aws_clients};
+use crate::config::{Env, EventsSettings, ReasonMode, SweepSettings};
+use crate::deadline::{Deadline, STARTUP_BUDGET};
+use crate::domain::place::{AccountNames, Place};
+use crate::domain::routes::RunbookPrefixes;
+use crate::domain::rules::Fallback;
+use crate::places::{PlaceError, Places, READ_ONLY_SESSION_POLICY};
+use crate::rules::RuleBook;
+use crate::slack::{SlackClient, SlackError};
+use crate::ssm::SsmError;
+use crate::store::{ApprovalStore, StoreError};
+
+pub struct EventsApp {
+    /// SSM in each step's own account and Region.
+    pub(super) places: Places,
+    pub(super) store: ApprovalStore,
+    pub(super) slack: SlackClient,
+    /// Which channel, and who may decide (shown on the prompt).
+    pub(super) rules: RuleBook,
+    pub(super) account_names: AccountNames,
+    pub(super) resumable: RunbookPrefixes,
+    pub(super) reason_modal: bool,
+    /// Reminders, the last call, and the sweep's bounds.
+    pub(super) sweep: SweepSettings,
+}
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error(transparent)]
+    Ssm(#[from] SsmError),
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot call SSM in {place}: {source}")]
+    Place {
+        place: Place,
+        #[source]
+        source: PlaceError,
+    },
+    #[error(
+        "the prompt of step {step_key} is being posted by another delivery (claimed {age_s} s ago); \
+         retry to make sure it was"
+    )]
+    BeingPosted { step_key: String, age_s: i64 },
+}
+
+impl From<EventError> for lambda_runtime::Diagnostic {
+    fn from(e: EventError) -> Self {
+        let error_type = match e {
+            EventError::Ssm(_) => "Retryable.Ssm",
+            EventError::Slack(_) => "Retryable.Slack",
+            EventError::Store(_) => "Retryable.DynamoDB",
+            EventError::Place { .. } => "Retryable.Sts",
+            EventError::BeingPosted { .. } => "Retryable.BeingPosted",
+        };
+        Self {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+impl EventsApp {
+    pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
+        let settings = EventsSettings::from_env(env)?;
+        let organization = settings.organization;
+        let aws = aws_clients(
+            loader,
+            &settings.table,
+            &organization,
+            settings.approver_role.clone(),
+        )
+        .await;
+        let deadline = Deadline::after(STARTUP_BUDGET);
+        let home = aws.places.home_ssm();
+        let fallback = Fallback {
+            channel: Some(settings.channel),
+            routes: settings.routes,
+            approvers: settings.approvers,
+        };
+        let (bot_token, rules) = tokio::join!(
+            home.resolve_secret(&settings.bot_token, &deadline),
+            RuleBook::load(fallback, organization.rules, home, &deadline)
+        );
+        let slack = SlackClient::new(&settings.slack_api_url, bot_token?)?;
+        Ok(Self {
+            // It never signals: its sessions in member accounts may only read.
+            places: aws.places.with_session_policy(READ_ONLY_SESSION_POLICY),
+            store: aws.store,
+            slack,
+            rules: rules?,
+            account_names: organization.account_names,
+            resumable: settings.resumable,
+            reason_modal: settings.reject_reason != ReasonMode::Off,
+            sweep: settings.sweep,
+        })
+    }
+}

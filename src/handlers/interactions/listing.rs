@@ -1,0 +1,99 @@
+//! What `/approvals` and the Home tab share: which entries a person sees (asked of
+//! [`crate::permissions`]), the links to their prompts, and the entries as listed.
+
+use super::app::InteractionsApp;
+use crate::deadline::Deadline;
+use crate::domain::interaction::Actor;
+use crate::domain::record::WaitingStep;
+use crate::domain::render::escape;
+use crate::domain::rules::Rules;
+use crate::domain::waiting_list::Listed;
+use crate::permissions::{Listing, StepFacts};
+use crate::store::StoreError;
+
+/// Whether `actor` may decide `step` under the rules, with no AWS call: `None` if
+/// not; `Some(true)` if anyone who sees its prompt may (listed as a link to it).
+pub(super) async fn listable(
+    app: &InteractionsApp,
+    actor: &Actor,
+    rules: &Rules,
+    step: &WaitingStep,
+    deadline: &Deadline,
+) -> Option<bool> {
+    app.places.serves(&step.place).ok()?;
+    let facts = StepFacts {
+        place: &step.place,
+        runbook: Some(&step.runbook),
+        kind: step.kind,
+    };
+    let listing = app
+        .permissions
+        .may_see(&app.slack, actor, rules, facts, deadline)
+        .await?;
+    Some(listing == Listing::Link)
+}
+
+/// The links to the prompts of the entries listed as links, at once.
+pub(super) async fn permalinks(
+    app: &InteractionsApp,
+    found: &[(WaitingStep, bool)],
+    deadline: &Deadline,
+) -> Vec<Option<String>> {
+    let links = found.iter().map(|(step, linked)| async move {
+        if !linked {
+            return None;
+        }
+        let prompt = step.prompt.as_ref()?;
+        match app
+            .slack
+            .permalink(&prompt.channel, &prompt.ts, deadline)
+            .await
+        {
+            Ok(link) => Some(link),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not link the prompt");
+                None
+            }
+        }
+    });
+    futures_util::future::join_all(links).await
+}
+
+/// The entries as a list shows them.
+pub(super) fn to_listed<'a>(
+    app: &'a InteractionsApp,
+    found: &'a [(WaitingStep, bool)],
+    links: Vec<Option<String>>,
+) -> Vec<Listed<'a>> {
+    found
+        .iter()
+        .zip(links)
+        .map(|((step, linked), permalink)| {
+            let shown = app.shown(&step.place);
+            if *linked {
+                Listed::Linked {
+                    step,
+                    shown,
+                    permalink,
+                }
+            } else {
+                Listed::Decidable {
+                    step,
+                    shown,
+                    style: app.style(&step.place),
+                }
+            }
+        })
+        .collect()
+}
+
+pub(super) fn unreadable(e: &StoreError) -> String {
+    tracing::error!(error = %e, "could not read the index of what waits");
+    format!(
+        "What waits could not be listed right now ({}). Please try again.",
+        escape(match e {
+            StoreError::OutOfTime { .. } => "no answer in time",
+            _ => "the approvals table did not answer",
+        })
+    )
+}

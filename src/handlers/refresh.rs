@@ -1,0 +1,113 @@
+//! Bringing an execution's prompts up to date once their steps no longer wait, with
+//! the audit trail completed from SSM's own record: for events and the sweep alike.
+
+use super::events_app::{EventError, EventsApp};
+use crate::deadline::{Deadline, unix_now};
+use crate::domain::comment::decisions_in_outputs;
+use crate::domain::execution::{Execution, Step};
+use crate::domain::place::{Place, Shown};
+use crate::domain::record::{PromptRef, StepRecord, shown_state};
+use crate::domain::render::render_outcome;
+use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
+use crate::slack::SlackError;
+
+/// Brings every prompt of the execution whose step no longer waits up to date with
+/// that step's own outcome (and who decided it in Slack). Returns the prompts
+/// updated, with their step's status.
+pub(crate) async fn refresh(
+    app: &EventsApp,
+    execution: &Execution,
+    place: &Place,
+    deadline: &Deadline,
+) -> Result<Vec<(PromptRef, String)>, EventError> {
+    let shown_at = Shown::new(place, &app.account_names);
+    let mut updated = vec![];
+    for mut record in app.store.steps_of(&execution.id, deadline).await? {
+        let Some(step) = execution.step_by_key(&record.step_key) else {
+            continue;
+        };
+        let Some(kind) = StepKind::of(step) else {
+            continue;
+        };
+        let target = StepTarget::for_step(&execution.id, step);
+        if let StepCheck::WaitingNow(_) = check_step(execution, &target, kind) {
+            continue;
+        }
+        complete_trail(app, execution, step, &mut record, deadline).await?;
+        let Some(prompt) = record.prompt.clone() else {
+            continue;
+        };
+        let deciding = record.deciding(step);
+        let shown = shown_state(execution, step, &deciding);
+        if record.shown.as_deref() == Some(shown.as_str()) {
+            continue;
+        }
+        let message = render_outcome(execution, step, &deciding, &shown_at);
+        match app
+            .slack
+            .update_message(&prompt.channel, &prompt.ts, &message, deadline)
+            .await
+        {
+            Ok(()) => {}
+            // The prompt is gone or no longer ours to edit: retrying cannot help.
+            Err(e @ SlackError::Api { .. })
+                if matches!(
+                    e.api_error(),
+                    Some(
+                        "message_not_found"
+                            | "channel_not_found"
+                            | "cant_update_message"
+                            | "is_archived"
+                    )
+                ) =>
+            {
+                tracing::warn!(error = %e, step_key = %record.step_key, "prompt can no longer be updated");
+                app.store
+                    .record_shown(&execution.id, &record.step_key, &shown, deadline)
+                    .await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        app.store
+            .record_shown(&execution.id, &record.step_key, &shown, deadline)
+            .await?;
+        updated.push((prompt, step.status.to_string()));
+    }
+    Ok(updated)
+}
+
+/// The audit trail holds every decision from Slack that SSM accepted: one whose record
+/// could not be written in its click (or whose outcome the click never learnt) is
+/// read from SSM's own record of the ended step, its `ApproverDecisions`, and added.
+async fn complete_trail(
+    app: &EventsApp,
+    execution: &Execution,
+    step: &Step,
+    record: &mut StepRecord,
+    deadline: &Deadline,
+) -> Result<(), EventError> {
+    let Some(outputs) = step.outputs.get("ApproverDecisions") else {
+        return Ok(());
+    };
+    for found in decisions_in_outputs(outputs) {
+        let known = record.decisions.iter().any(|d| {
+            d.step_key == step.key() && d.user_id == found.user_id && d.decision == found.decision
+        });
+        if known {
+            continue;
+        }
+        let fallback_at = record
+            .deciding
+            .as_ref()
+            .map_or_else(unix_now, |c| c.at_unix);
+        let decision = found.into_record(step.key(), fallback_at);
+        app.store
+            .record_decision(&execution.id, &step.name, &decision, true, deadline)
+            .await?;
+        tracing::warn!(step_key = step.key(), user_id = %decision.user_id, decision = decision.decision.signal_type(),
+            "a decision SSM accepted was missing from the audit trail; filled in from SSM's record");
+        record.decisions.push(decision);
+    }
+    Ok(())
+}
