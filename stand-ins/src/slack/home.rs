@@ -5,11 +5,13 @@
 
 use serde_json::{Value, json};
 
-use super::{
-    APP_ID, JSON, Person, SignedClick, SlackStandIn, State, TEAM_ID, VERIFICATION_TOKEN,
-    VIEW_MAX_BYTES, block_problems, button_action, fail, invalid_arguments, ok, payload_form,
-    problem, user_json,
-};
+use super::answers::{fail, invalid_arguments, ok};
+use super::block_kit::{block_problems, problem};
+use super::chat::StoredMessage;
+use super::clicks::{SignedClick, button_action, payload_form};
+use super::users::{Person, user_json};
+use super::views::VIEW_MAX_BYTES;
+use super::{APP_ID, JSON, SlackStandIn, State, TEAM_ID, VERIFICATION_TOKEN};
 use crate::now_unix_f64;
 
 /// `views.publish`: sets the Home tab of `user_id` to a `home` view, checked as Slack
@@ -117,7 +119,7 @@ impl SlackStandIn {
     }
 
     /// The replies posted in the thread of `(channel, thread_ts)`, oldest first.
-    pub fn replies(&self, channel: &str, thread_ts: &str) -> Vec<super::StoredMessage> {
+    pub fn replies(&self, channel: &str, thread_ts: &str) -> Vec<StoredMessage> {
         self.lock()
             .messages
             .values()
