@@ -239,7 +239,9 @@ fn value_order(a: &Value, b: &Value) -> Ordering {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{State, put_item, query as base_query, update_item};
+    use super::super::State;
+    use super::super::dispatch::query as base_query;
+    use super::super::items::{put_item, update_item};
     use super::*;
     use serde_json::json;
 
