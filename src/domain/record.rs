@@ -38,7 +38,7 @@ pub struct PromptRef {
 
 /// A claim on posting a step's prompt: whoever wrote it first posts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claim {
+pub struct PostingClaim {
     pub token: String,
     pub at_unix: i64,
 }
@@ -62,7 +62,7 @@ pub struct StepRecord {
     pub execution_id: ExecutionId,
     pub step_key: String,
     pub step_name: String,
-    pub claim: Option<Claim>,
+    pub claim: Option<PostingClaim>,
     pub prompt: Option<PromptRef>,
     /// Oldest first.
     pub decisions: Vec<DecisionRecord>,
@@ -156,7 +156,7 @@ pub enum PostingState {
     BeingPosted,
     /// Claimed longer than [`CLAIM_LEASE_SECS`] ago and never posted: take it over
     /// (conditionally on this very claim, so only one delivery does).
-    Abandoned(Claim),
+    Abandoned(PostingClaim),
 }
 
 impl StepRecord {
@@ -224,7 +224,7 @@ impl StepRecord {
             Some(claim) if now_unix - claim.at_unix < CLAIM_LEASE_SECS => PostingState::BeingPosted,
             Some(claim) => PostingState::Abandoned(claim.clone()),
             // An item with neither (a decision recorded before any prompt): claimable.
-            None => PostingState::Abandoned(Claim {
+            None => PostingState::Abandoned(PostingClaim {
                 token: String::new(),
                 at_unix: 0,
             }),
@@ -256,7 +256,7 @@ mod tests {
             execution_id: ExecutionId::parse("333ba70b-2333-48db-b17e-a5e69c6f4d1c").unwrap(),
             step_key: "s1".into(),
             step_name: "approve".into(),
-            claim: claim.map(|at_unix| Claim {
+            claim: claim.map(|at_unix| PostingClaim {
                 token: "t".into(),
                 at_unix,
             }),
@@ -337,7 +337,7 @@ mod tests {
         );
         assert!(matches!(
             record(Some(now - CLAIM_LEASE_SECS), false).posting_state(now),
-            PostingState::Abandoned(Claim { token, .. }) if token == "t"
+            PostingState::Abandoned(PostingClaim { token, .. }) if token == "t"
         ));
     }
 }

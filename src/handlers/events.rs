@@ -25,10 +25,10 @@ use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
 use crate::domain::place::{Place, Shown};
-use crate::domain::record::{CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, WaitingStep};
+use crate::domain::record::{CLAIM_LEASE_SECS, PostingClaim, PostingState, PromptRef, WaitingStep};
 use crate::domain::render::{PromptStyle, render_prompt};
 use crate::domain::waiting::{StepKind, waiting_step};
-use crate::store::ClaimOutcome;
+use crate::store::PostingClaimOutcome;
 
 /// Kept back from posting a prompt: time to record it, or else to take it down (at
 /// most a third of what is left).
@@ -189,11 +189,11 @@ async fn prompt(
     let id = &execution.id;
     let claim = match app
         .store
-        .claim(id, step.key(), &step.name, deadline)
+        .claim_posting(id, step.key(), &step.name, deadline)
         .await?
     {
-        ClaimOutcome::Won(claim) => claim,
-        ClaimOutcome::Lost(record) => match record.posting_state(unix_now()) {
+        PostingClaimOutcome::Won(claim) => claim,
+        PostingClaimOutcome::Lost(record) => match record.posting_state(unix_now()) {
             PostingState::Posted(prompt) => return Ok((prompt, false)),
             PostingState::BeingPosted => {
                 return Err(EventError::BeingPosted {
@@ -204,7 +204,7 @@ async fn prompt(
             PostingState::Abandoned(abandoned) => {
                 match app
                     .store
-                    .take_over(id, step.key(), &abandoned, deadline)
+                    .take_over_posting(id, step.key(), &abandoned, deadline)
                     .await?
                 {
                     Some(claim) => {
@@ -234,7 +234,7 @@ async fn post_under_claim(
     execution: &Execution,
     step: &Step,
     kind: StepKind,
-    claim: &Claim,
+    claim: &PostingClaim,
     place: &Place,
     deadline: &Deadline,
 ) -> Result<(PromptRef, bool), EventError> {
@@ -274,7 +274,10 @@ async fn post_under_claim(
             // Certainly not posted: give the claim up, so the retry claims anew at
             // once. Perhaps posted (no answer): keep it; the lease decides.
             if e.certainly_not_done()
-                && let Err(release) = app.store.release(id, step.key(), claim, deadline).await
+                && let Err(release) = app
+                    .store
+                    .release_posting(id, step.key(), claim, deadline)
+                    .await
             {
                 tracing::warn!(error = %release, "could not give the claim up; its lease will");
             }
@@ -324,8 +327,10 @@ async fn post_under_claim(
                     .await
                 {
                     Ok(()) => {
-                        if let Err(release) =
-                            app.store.release(id, step.key(), claim, deadline).await
+                        if let Err(release) = app
+                            .store
+                            .release_posting(id, step.key(), claim, deadline)
+                            .await
                         {
                             tracing::warn!(error = %release, "could not give the claim up; its lease will");
                         }

@@ -63,14 +63,14 @@ pub(crate) async fn refresh(
             {
                 tracing::warn!(error = %e, step_key = %record.step_key, "prompt can no longer be updated");
                 app.store
-                    .record_shown(&execution.id, &record.step_key, &shown, deadline)
+                    .record_shown_and_unlist(&execution.id, &record.step_key, &shown, deadline)
                     .await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
         }
         app.store
-            .record_shown(&execution.id, &record.step_key, &shown, deadline)
+            .record_shown_and_unlist(&execution.id, &record.step_key, &shown, deadline)
             .await?;
         updated.push((prompt, step.status.to_string()));
     }

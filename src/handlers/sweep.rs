@@ -270,7 +270,7 @@ async fn forget(app: &EventsApp, id: &ExecutionId, steps: &[WaitingStep], deadli
     for step in steps {
         match app
             .store
-            .record_shown(id, &step.step_key, "gone", deadline)
+            .record_shown_and_unlist(id, &step.step_key, "gone", deadline)
             .await
         {
             Ok(()) => tracing::warn!(execution_id = %id, step_key = %step.step_key,

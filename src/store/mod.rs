@@ -16,7 +16,7 @@ use crate::deadline::{Deadline, OutOfTime, random_u64, sdk_timeouts, unix_now};
 use crate::domain::execution::ExecutionId;
 use crate::domain::interaction::Decision;
 use crate::domain::record::{
-    Claim, DecisionClaim, DecisionRecord, PromptRef, StepRecord, WaitingStep,
+    DecisionClaim, DecisionRecord, PostingClaim, PromptRef, StepRecord, WaitingStep,
 };
 
 mod decisions;
@@ -63,9 +63,9 @@ impl StoreError {
 
 /// The outcome of claiming a step's prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClaimOutcome {
+pub enum PostingClaimOutcome {
     /// This delivery holds the claim: it posts.
-    Won(Claim),
+    Won(PostingClaim),
     /// Someone else's claim (or prompt) was there first; the item as it is.
     Lost(Box<StepRecord>),
 }
@@ -145,15 +145,15 @@ impl ApprovalStore {
 
     /// Claims the right to post the prompt of a step: a conditional write that only
     /// the first delivery of the step wins, however many arrive at once.
-    pub async fn claim(
+    pub async fn claim_posting(
         &self,
         id: &ExecutionId,
         step_key: &str,
         step_name: &str,
         deadline: &Deadline,
-    ) -> Result<ClaimOutcome, StoreError> {
+    ) -> Result<PostingClaimOutcome, StoreError> {
         const OPERATION: &str = "PutItem";
-        let claim = Claim {
+        let claim = PostingClaim {
             token: new_token(),
             at_unix: unix_now(),
         };
@@ -175,7 +175,7 @@ impl ApprovalStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(ClaimOutcome::Won(claim)),
+            Ok(_) => Ok(PostingClaimOutcome::Won(claim)),
             Err(err) => match err.as_service_error() {
                 Some(e) if e.is_conditional_check_failed_exception() => {
                     let held = match e {
@@ -192,15 +192,15 @@ impl ApprovalStore {
                         // Our own claim: an earlier attempt of this write was applied
                         // and its answer lost, and the SDK sent it again.
                         Some(record) if record.claim.as_ref() == Some(&claim) => {
-                            Ok(ClaimOutcome::Won(claim))
+                            Ok(PostingClaimOutcome::Won(claim))
                         }
-                        Some(record) => Ok(ClaimOutcome::Lost(Box::new(record))),
+                        Some(record) => Ok(PostingClaimOutcome::Lost(Box::new(record))),
                         // Older DynamoDB answers carry no item: read it.
                         None => match self.get(id, step_key, deadline).await? {
                             Some(record) if record.claim.as_ref() == Some(&claim) => {
-                                Ok(ClaimOutcome::Won(claim))
+                                Ok(PostingClaimOutcome::Won(claim))
                             }
-                            Some(record) => Ok(ClaimOutcome::Lost(Box::new(record))),
+                            Some(record) => Ok(PostingClaimOutcome::Lost(Box::new(record))),
                             None => Err(StoreError::Unreadable("claimed item vanished".into())),
                         },
                     }
@@ -212,15 +212,15 @@ impl ApprovalStore {
 
     /// Takes over an abandoned claim: succeeds only if `abandoned` is still the claim
     /// and no prompt was recorded, so of several deliveries only one takes it over.
-    pub async fn take_over(
+    pub async fn take_over_posting(
         &self,
         id: &ExecutionId,
         step_key: &str,
-        abandoned: &Claim,
+        abandoned: &PostingClaim,
         deadline: &Deadline,
-    ) -> Result<Option<Claim>, StoreError> {
+    ) -> Result<Option<PostingClaim>, StoreError> {
         const OPERATION: &str = "UpdateItem";
-        let claim = Claim {
+        let claim = PostingClaim {
             token: new_token(),
             at_unix: unix_now(),
         };
@@ -261,11 +261,11 @@ impl ApprovalStore {
     }
 
     /// Gives a claim up (its holder could not post): the next delivery claims anew.
-    pub async fn release(
+    pub async fn release_posting(
         &self,
         id: &ExecutionId,
         step_key: &str,
-        claim: &Claim,
+        claim: &PostingClaim,
         deadline: &Deadline,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "UpdateItem";
@@ -288,7 +288,7 @@ impl ApprovalStore {
     pub async fn record_prompt(
         &self,
         waiting: &WaitingStep,
-        claim: &Claim,
+        claim: &PostingClaim,
         prompt: &PromptRef,
         deadline: &Deadline,
     ) -> Result<(), StoreError> {
@@ -324,7 +324,7 @@ impl ApprovalStore {
 
     /// Records what the prompt of a step that no longer waits now shows, and takes
     /// the step out of the index of what waits.
-    pub async fn record_shown(
+    pub async fn record_shown_and_unlist(
         &self,
         id: &ExecutionId,
         step_key: &str,
@@ -454,7 +454,7 @@ fn record_from(item: &Item) -> Result<StepRecord, StoreError> {
         .ok_or_else(|| unreadable("no step_key"))?
         .to_owned();
     let claim = match (text(item, "claim_token"), number(item, "claimed_at")) {
-        (Some(token), Some(at_unix)) => Some(Claim {
+        (Some(token), Some(at_unix)) => Some(PostingClaim {
             token: token.to_owned(),
             at_unix,
         }),
@@ -542,7 +542,7 @@ mod tests {
         assert_eq!(r.step_key, "run-1");
         assert_eq!(
             r.claim,
-            Some(Claim {
+            Some(PostingClaim {
                 token: "abc".into(),
                 at_unix: 100
             })
