@@ -1,6 +1,7 @@
 //! Approve AWS Systems Manager Automation runbooks from Slack.
 //!
-//! - [`domain`]: pure logic (signature verification, parsing, authorization, rendering).
+//! - [`domain`]: pure logic (signature verification, parsing, rules, rendering).
+//! - [`permissions`]: who may decide a step and who may see it, for every Slack surface.
 //! - [`ssm`], [`store`], [`sessions`] and [`slack`]: the outbound adapters (AWS SDK for
 //!   SSM, DynamoDB and STS; the Slack Web API).
 //! - [`handlers`]: the two Lambda functions' handlers; the binaries only wire them up.

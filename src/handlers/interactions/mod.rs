@@ -6,15 +6,17 @@
 //! - [`approvals_command`]: the `/approvals` list;
 //! - [`home`]: the Home tab, through the Events API (JSON on the same URL);
 //!
-//! and [`decision`], the one path every surface's decision takes to SSM.
+//! and [`decision`], the one path every surface's decision takes to SSM. Below them,
+//! what the surfaces share: [`app`] (the clients and settings), [`respond`] (how an
+//! answer goes back to Slack) and [`listing`] (what `/approvals` and Home list).
 //!
 //! Order matters: size cap, Slack's certificate check, then the signature over the
 //! raw body (nothing is parsed before it passes), then the content type and payload.
 //! Every request is answered within Slack's 3 s: every outbound call runs against one
 //! [`Deadline`], counted from when the request reached the gateway.
 //!
-//! Who may decide ([`Authorizer`]) is asked first, before any AWS call; then a
-//! decision claims its step run in the approvals table, confirms with SSM that the
+//! Who may decide ([`crate::permissions`]) is asked first, before any AWS call; then
+//! a decision claims its step run in the approvals table, confirms with SSM that the
 //! step its prompt showed is the one waiting now, and only then signals.
 
 mod app;

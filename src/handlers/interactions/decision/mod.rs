@@ -1,7 +1,7 @@
 //! The one path a decision takes to SSM, whichever surface it came from (a prompt's
 //! button, the `/approvals` list, a submitted reason form):
 //!
-//! 1. who may decide is asked first, with no AWS call (see [`Authorizer`]), and
+//! 1. who may decide is asked first, with no AWS call (see [`Permissions`]), and
 //!    whether the step's account can be served at all ([`access`]);
 //! 2. the session in the step's account and Region (and the person's own, with
 //!    per-person approvals) is made ready while the click claims the decision of its step run in the approvals table (a
@@ -16,7 +16,7 @@
 //! ([`DECISION_LEASE_SECS`](crate::domain::record::DECISION_LEASE_SECS)); one whose signal's outcome is unknown is kept until
 //! then, so no click sends a second signal while SSM may still be applying the first.
 //!
-//! [`Authorizer`]: crate::authorization::Authorizer
+//! [`Permissions`]: crate::permissions::Permissions
 
 use std::time::Duration;
 
