@@ -367,6 +367,16 @@ mod tests {
         }
     }
 
+    /// Why, the fallback's approvers, the person, the runbook, the kind, the answers.
+    type Row = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        StepKind,
+        Answers,
+    );
+
     /// What each surface says for one person and one step.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     struct Answers {
@@ -401,7 +411,7 @@ mod tests {
             mentioned: false,
         };
         #[rustfmt::skip]
-        let table: [(&str, &str, &str, Option<&str>, StepKind, Answers); 9] = [
+        let table: [Row; 9] = [
             // (why, fallback approvers, person, runbook, kind, answers)
             ("a named approver of the rule", "U0OPS", "U0PROD", Some("Prod-Deploy"), approval,
                 yes(Listing::Decidable)),

@@ -8,7 +8,7 @@ use crate::deadline::{Deadline, STARTUP_BUDGET};
 use crate::domain::approvers::ApproverPolicy;
 use crate::domain::place::{AccountNames, Place, Shown};
 use crate::domain::render::PromptStyle;
-use crate::domain::routes::{Routes, RunbookPrefixes};
+use crate::domain::routes::Routes;
 use crate::domain::rules::Fallback;
 use crate::domain::waiting::StepTarget;
 use crate::permissions::Permissions;
@@ -31,8 +31,6 @@ pub struct InteractionsApp {
     pub(super) sessions: PersonSessions,
     pub(super) account_names: AccountNames,
     pub(super) reject_reason: ReasonMode,
-    /// Runbooks whose pauses may be resumed from Slack (`SLACK_RESUME_PREFIXES`).
-    pub(super) resumable: RunbookPrefixes,
 }
 
 impl InteractionsApp {
@@ -75,7 +73,7 @@ impl InteractionsApp {
             signing_secret,
             permissions: Permissions::new(
                 rules,
-                settings.resumable.clone(),
+                settings.resumable,
                 home.clone(),
                 settings.group_cache,
                 settings.team_id,
@@ -87,7 +85,6 @@ impl InteractionsApp {
             sessions,
             account_names: organization.account_names,
             reject_reason: settings.reject_reason,
-            resumable: settings.resumable,
         })
     }
 

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::DecisionRequest;
 use crate::deadline::Deadline;
+use crate::domain::execution::Execution;
 use crate::domain::render::{code, escape, truncate};
 use crate::handlers::interactions::app::InteractionsApp;
 use crate::permissions::{StepFacts, Surface};
@@ -30,14 +31,51 @@ pub(super) async fn may_decide(
         runbook: request.target.runbook.as_deref(),
         kind: request.decision.step_kind(),
     };
-    let surface = if request.from_ephemeral {
+    app.permissions
+        .may_decide(&app.slack, request.actor, facts, surface(request), deadline)
+        .await
+}
+
+/// The permission boundary again, before anything is signalled, on the facts SSM
+/// reports: the execution's runbook as SSM names it, in the account and Region where
+/// SSM found the execution (an execution ID is found only where it runs). A button is
+/// only what this app once wrote, and Slack signs whatever request it forwards: one
+/// that names another runbook decides nothing.
+pub(super) async fn may_decide_what_ssm_reports(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    execution: &Execution,
+    deadline: &Deadline,
+) -> Result<(), String> {
+    let runbook = execution.document_name.as_str();
+    if let Some(named) = request.target.runbook.as_deref()
+        && named != runbook
+    {
+        tracing::warn!(button_runbook = %named, ssm_runbook = %runbook,
+            "refused: the button names another runbook than SSM reports; nothing signalled");
+        return Err(format!(
+            "Nothing was done: this button names runbook {}, but the execution runs {}. \
+             Decide it from its own prompt, /approvals or the AWS console.",
+            code(&truncate(named, 200)),
+            code(&truncate(runbook, 200))
+        ));
+    }
+    let facts = StepFacts {
+        place: &request.place,
+        runbook: Some(runbook),
+        kind: request.decision.step_kind(),
+    };
+    app.permissions
+        .may_decide(&app.slack, request.actor, facts, surface(request), deadline)
+        .await
+}
+
+fn surface(request: &DecisionRequest<'_>) -> Surface {
+    if request.from_ephemeral {
         Surface::List
     } else {
         Surface::Prompt
-    };
-    app.permissions
-        .may_decide(&app.slack, request.actor, facts, surface, deadline)
-        .await
+    }
 }
 
 /// What a person is told when the step's account cannot be reached.

@@ -29,7 +29,7 @@ mod claim;
 mod quorum;
 mod reason;
 
-use self::access::{cannot_reach, may_decide, person_session};
+use self::access::{cannot_reach, may_decide, may_decide_what_ssm_reports, person_session};
 
 use self::claim::{Claimed, claim_step_run, decided_before};
 use self::quorum::quorum_progress;
@@ -47,7 +47,6 @@ use crate::domain::render::{
     render_decided_step, render_gone, render_outcome,
 };
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
-use crate::permissions::cannot_resume;
 use crate::ssm::{Signal, SignalOutcome, Ssm};
 use crate::store::new_token;
 
@@ -206,15 +205,12 @@ async fn decide_claimed(
         }
     };
     match check_step(&execution, request.target, request.decision.step_kind()) {
-        StepCheck::WaitingNow(_)
-            if request.decision == Decision::Resume
-                && !app.resumable.matches(&execution.document_name) =>
-        {
-            tracing::warn!("resume refused: the runbook is not in SLACK_RESUME_PREFIXES");
-            let refusal = cannot_resume(Some(&execution.document_name));
-            (Some(refusal), AfterClaim::Release)
-        }
         StepCheck::WaitingNow(step) => {
+            if let Err(refusal) =
+                may_decide_what_ssm_reports(app, request, &execution, deadline).await
+            {
+                return (Some(refusal), AfterClaim::Release);
+            }
             signal(
                 app,
                 ssm,

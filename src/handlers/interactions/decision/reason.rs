@@ -1,7 +1,7 @@
 //! Reject with a reason: once the step is checked, the form that asks why opens
 //! instead of a signal (`REJECT_REASON`); its submission decides (`reason_form.rs`).
 
-use super::access::cannot_reach;
+use super::access::{cannot_reach, may_decide_what_ssm_reports};
 use super::{DecisionRequest, execution_gone, not_checked, not_waiting};
 use crate::config::ReasonMode;
 use crate::deadline::Deadline;
@@ -35,6 +35,11 @@ pub(super) async fn open_reason_form(
     };
     match check_step(&execution, request.target, request.decision.step_kind()) {
         StepCheck::WaitingNow(step) => {
+            if let Err(refusal) =
+                may_decide_what_ssm_reports(app, request, &execution, deadline).await
+            {
+                return Some(refusal);
+            }
             ask_reason(app, request, &execution, step, trigger_id, deadline).await
         }
         other => not_waiting(app, request, &execution, other, None, deadline).await,

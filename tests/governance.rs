@@ -1,0 +1,132 @@
+//! Governance a security team can sign off on: the permission boundary stands on what
+//! SSM says of the execution, not on what a button says of it.
+
+mod support;
+
+use serde_json::{Value, json};
+use stand_ins::slack::{Person, edit_payload, resign_event};
+use support::*;
+
+const RULES_PARAMETER: &str = "/ssm-slack-approvals/rules";
+
+/// Production runbooks are Alice's to decide, development runbooks Bob's.
+fn rules() -> String {
+    json!({"rules": [
+        {"name": "production", "runbooks": ["Prod-"], "channel": "C0PROD", "approvers": ["U0ALICE"]},
+        {"name": "development", "runbooks": ["Dev-"], "channel": "C0DEV", "approvers": ["U0BOB"]}
+    ]})
+    .to_string()
+}
+
+async fn harness() -> Harness {
+    Harness::with(Options {
+        env: vec![("SLACK_RULES_PARAMETER", RULES_PARAMETER)],
+        parameters: vec![(RULES_PARAMETER, rules())],
+        ..Options::default()
+    })
+    .await
+}
+
+fn prod_runbook() -> stand_ins::ssm::RunbookSpec {
+    let mut spec = runbook(1);
+    spec.document_name = "Prod-Deploy".into();
+    spec
+}
+
+/// The prompt of `execution_id` (from the table's record of where it is).
+fn prompt_of(h: &Harness, execution_id: &str) -> (String, String) {
+    let items = h.step_items(execution_id);
+    assert_eq!(items.len(), 1, "{items:#?}");
+    (
+        items[0]["channel"]["S"].as_str().unwrap().to_owned(),
+        items[0]["ts"]["S"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// `person`'s click on `action` of the prompt at (`channel`, `ts`), its button's value
+/// edited by `forge`, and signed again as Slack signs whatever it forwards.
+fn forged_click(
+    h: &Harness,
+    channel: &str,
+    ts: &str,
+    person: &Person,
+    action: &str,
+    forge: impl FnOnce(&mut Value),
+) -> Value {
+    let mut click = h
+        .slack
+        .click(channel, ts, person, action)
+        .unwrap()
+        .to_apigw_v2_event(false);
+    edit_payload(&mut click, |payload| {
+        let value = payload["actions"][0]["value"].as_str().unwrap();
+        let mut target: Value = serde_json::from_str(value).unwrap();
+        forge(&mut target);
+        payload["actions"][0]["value"] = json!(target.to_string());
+    })
+    .unwrap();
+    resign_event(&mut click, SIGNING_SECRET, now()).unwrap();
+    click
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_button_naming_another_runbook_decides_nothing_on_the_step_ssm_reports() {
+    let h = harness().await;
+    let id = h.ssm.start_automation(prod_runbook());
+    h.deliver_events().await;
+    let (channel, ts) = prompt_of(&h, &id);
+    assert_eq!(channel, "C0PROD");
+    // Bob may decide development runbooks: a button forged to name one passes the
+    // early check on the button, but the step SSM reports is a production one.
+    let click = forged_click(&h, &channel, &ts, &bob(), "ssm_approve", |target| {
+        assert_eq!(target["runbook"], "Prod-Deploy", "{target}");
+        target["runbook"] = json!("Dev-Deploy");
+    });
+    h.invoke_interactions(&click).await;
+    assert_eq!(h.signals_sent(), 0, "nothing signalled");
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Waiting")
+    );
+    let told = last_ephemeral(&h, "U0BOB");
+    assert!(
+        told.contains("`Dev-Deploy`") && told.contains("`Prod-Deploy`"),
+        "the person is told why: {told}"
+    );
+    // Alice, whom the production rule names, still decides it.
+    h.click(&channel, &ts, &alice(), "ssm_approve").await;
+    assert_eq!(h.signals_sent(), 1);
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Success")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reason_form_for_a_button_naming_another_runbook_never_opens() {
+    let h = Harness::with(Options {
+        env: vec![("SLACK_RULES_PARAMETER", RULES_PARAMETER)],
+        parameters: vec![(RULES_PARAMETER, rules())],
+        reject_reason: Some("required"),
+        ..Options::default()
+    })
+    .await;
+    let id = h.ssm.start_automation(prod_runbook());
+    h.deliver_events().await;
+    let (channel, ts) = prompt_of(&h, &id);
+    let click = forged_click(&h, &channel, &ts, &bob(), "ssm_reject", |target| {
+        target["runbook"] = json!("Dev-Deploy");
+    });
+    h.invoke_interactions(&click).await;
+    assert!(h.slack.open_views().is_empty(), "no form opened");
+    assert_eq!(h.signals_sent(), 0);
+    let told = last_ephemeral(&h, "U0BOB");
+    assert!(told.contains("`Prod-Deploy`"), "{told}");
+}
