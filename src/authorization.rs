@@ -13,9 +13,9 @@ use tokio::time::Instant;
 
 use crate::deadline::Deadline;
 use crate::domain::approvers::{ApproverPolicy, Verdict};
-use crate::domain::interaction::Actor;
+use crate::domain::inbound::Actor;
+use crate::domain::messages::text::{escape, mention};
 use crate::domain::place::Place;
-use crate::domain::render::{escape, mention};
 use crate::domain::rules::{Fallback, Rules};
 use crate::rules::{AppliedRule, RuleBook};
 use crate::slack::SlackClient;

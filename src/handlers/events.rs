@@ -32,11 +32,12 @@ const TAKE_DOWN: Duration = Duration::from_secs(4);
 use crate::domain::comment::decisions_in_outputs;
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
+use crate::domain::messages::decided::render_outcome;
+use crate::domain::messages::prompt::{PromptStyle, render_prompt};
 use crate::domain::place::{AccountNames, Place, Shown};
 use crate::domain::record::{
     CLAIM_LEASE_SECS, Claim, PostingState, PromptRef, StepRecord, WaitingStep, shown_state,
 };
-use crate::domain::render::{PromptStyle, render_outcome, render_prompt};
 use crate::domain::routes::RunbookPrefixes;
 use crate::domain::rules::Fallback;
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step, waiting_step};

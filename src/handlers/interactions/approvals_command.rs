@@ -21,13 +21,15 @@ use super::decision::REPLY_RESERVE;
 use super::{InteractionsApp, json_response, tell};
 use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::approvers::ApproverPolicy;
-use crate::domain::interaction::{APPROVALS_COMMAND, Actor, SlashCommand};
+use crate::domain::inbound::Actor;
+use crate::domain::inbound::slash_command::{APPROVALS_COMMAND, SlashCommand};
+use crate::domain::messages::blocks::SlackMessage;
+use crate::domain::messages::list::{LISTED_MAX, Listed, waiting_list};
+use crate::domain::messages::notices::ephemeral;
+use crate::domain::messages::text::escape;
 use crate::domain::record::WaitingStep;
-use crate::domain::render::{SlackMessage, escape};
 use crate::domain::rules::{Fallback, Rules};
-use crate::domain::views::ephemeral;
 use crate::domain::waiting::StepKind;
-use crate::domain::waiting_list::{LISTED_MAX, Listed, waiting_list};
 use crate::store::{Cursor, StoreError};
 
 /// Entries read by the first page of the index: most people may decide most of what

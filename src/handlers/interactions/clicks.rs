@@ -7,7 +7,8 @@ use super::decision::{DecisionRequest, decide};
 use super::{InteractionsApp, tell};
 use crate::config::ReasonMode;
 use crate::deadline::Deadline;
-use crate::domain::interaction::{Decision, DecisionClick};
+use crate::domain::inbound::Decision;
+use crate::domain::inbound::block_actions::DecisionClick;
 
 pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadline: Deadline) {
     let span = tracing::info_span!(

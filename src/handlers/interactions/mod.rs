@@ -34,15 +34,17 @@ use crate::authorization::Authorizer;
 use crate::config::{Env, InteractionsSettings, ReasonMode, Secret};
 use crate::deadline::{Deadline, STARTUP_BUDGET, unix_now};
 use crate::domain::approvers::ApproverPolicy;
-use crate::domain::interaction::{
-    ButtonError, Interaction, command_from_form, is_ssl_check, parse_interaction, payload_from_form,
-};
+use crate::domain::inbound::button::ButtonError;
+use crate::domain::inbound::form::payload_from_form;
+use crate::domain::inbound::slash_command::{command_from_form, is_ssl_check};
+use crate::domain::inbound::{Interaction, parse_interaction};
+use crate::domain::messages::blocks::{SlackMessage, console_executions_url};
+use crate::domain::messages::notices::notice_modal;
+use crate::domain::messages::prompt::PromptStyle;
 use crate::domain::place::{AccountNames, Place, Shown};
-use crate::domain::render::{PromptStyle, SlackMessage, console_executions_url};
 use crate::domain::routes::{Routes, RunbookPrefixes};
 use crate::domain::rules::Fallback;
 use crate::domain::signature::verify_slack_signature;
-use crate::domain::views::notice_modal;
 use crate::domain::waiting::StepTarget;
 use crate::places::Places;
 use crate::rules::RuleBook;
@@ -264,7 +266,7 @@ async fn tell(app: &InteractionsApp, response_url: &str, text: &str, deadline: &
 async fn replace_prompt(
     app: &InteractionsApp,
     response_url: &str,
-    prompt: Option<&crate::domain::interaction::MessageRef>,
+    prompt: Option<&crate::domain::inbound::MessageRef>,
     message: &SlackMessage,
     deadline: &Deadline,
 ) {

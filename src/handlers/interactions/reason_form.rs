@@ -10,9 +10,9 @@ use super::{InteractionsApp, json_response, view_notice};
 use crate::config::ReasonMode;
 use crate::deadline::Deadline;
 use crate::domain::execution::{Execution, Step};
-use crate::domain::interaction::{REASON_BLOCK_ID, ReasonContext, ReasonSubmission};
-use crate::domain::render::escape;
-use crate::domain::views::reason_modal;
+use crate::domain::inbound::view_submission::{REASON_BLOCK_ID, ReasonContext, ReasonSubmission};
+use crate::domain::messages::reason_form::reason_modal;
+use crate::domain::messages::text::escape;
 
 /// A submitted reason form: the same checks as a click, then the signal with the
 /// reason. The answer is the modal's next state: closed when done, else a notice.

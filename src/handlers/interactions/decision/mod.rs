@@ -37,13 +37,16 @@ use super::{InteractionsApp, replace_prompt};
 use crate::deadline::{Deadline, unix_now};
 use crate::domain::comment::signal_comment;
 use crate::domain::execution::{Execution, Step};
-use crate::domain::interaction::{Actor, Decision, MessageRef};
+use crate::domain::inbound::{Actor, Decision, MessageRef};
+use crate::domain::messages::blocks::SlackMessage;
+use crate::domain::messages::decided::{
+    StepNews, explain_no_longer_waiting, render_decided, render_decided_step, render_gone,
+    render_outcome,
+};
+use crate::domain::messages::progress::progress;
+use crate::domain::messages::text::{code, escape};
 use crate::domain::place::Place;
 use crate::domain::record::{DecisionClaim, DecisionRecord, RecentDecision, StepRecord};
-use crate::domain::render::{
-    SlackMessage, StepNews, code, escape, explain_no_longer_waiting, progress, render_decided,
-    render_decided_step, render_gone, render_outcome,
-};
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
 use crate::ssm::{Signal, SignalOutcome, Ssm};
 use crate::store::new_token;

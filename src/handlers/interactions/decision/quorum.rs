@@ -7,8 +7,10 @@ use super::{
 };
 use crate::deadline::Deadline;
 use crate::domain::execution::{Execution, Status, Step};
+use crate::domain::messages::decided::StepNews;
+use crate::domain::messages::progress::{progress, render_progress};
+use crate::domain::messages::text::code;
 use crate::domain::record::{DecisionClaim, DecisionRecord};
-use crate::domain::render::{StepNews, code, progress, render_progress};
 use crate::domain::waiting::{StepCheck, StepKind, check_step};
 use crate::handlers::interactions::InteractionsApp;
 use crate::ssm::Ssm;
