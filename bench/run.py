@@ -82,7 +82,7 @@ IMPLS = {
         "events": [str(ROOT / "target/release/automation-events")],
         "interactions": [str(ROOT / "target/release/slack-interactions")],
         "cwd": ROOT / "target/release",
-        "approve": "ssm_approve",  # src/domain/interaction.rs APPROVE_ACTION_ID
+        "approve": "ssm_approve",  # src/domain/inbound/mod.rs APPROVE_ACTION_ID
     },
     "peer": {
         "events": [str(PEER / "events/bootstrap")],

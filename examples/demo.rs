@@ -15,9 +15,8 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use approvals::deadline::Deadline;
-use approvals::domain::interaction::{
-    APPROVE_ACTION_ID, REASON_BLOCK_ID, REASON_INPUT_ID, REJECT_ACTION_ID,
-};
+use approvals::domain::inbound::view_submission::{REASON_BLOCK_ID, REASON_INPUT_ID};
+use approvals::domain::inbound::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
 use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_event};
 use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
 use approvals::ssm::{SdkRetries, config_loader};

@@ -14,7 +14,7 @@ mod local;
 
 use std::time::{Duration, Instant};
 
-use approvals::domain::interaction::APPROVE_ACTION_ID;
+use approvals::domain::inbound::APPROVE_ACTION_ID;
 use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
 use approvals::ssm::{SdkRetries, config_loader};
 use aws_sdk_ssm::config::{Credentials, Region};

@@ -15,7 +15,7 @@ mod local;
 use std::process::Stdio;
 use std::time::Duration;
 
-use approvals::domain::interaction::APPROVE_ACTION_ID;
+use approvals::domain::inbound::APPROVE_ACTION_ID;
 use local::{CHANNEL, Local};
 use stand_ins::runtime_api::{Invocation, RuntimeApi};
 use stand_ins::ssm::RunbookSpec;

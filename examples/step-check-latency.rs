@@ -20,7 +20,7 @@ mod local;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use approvals::domain::interaction::APPROVE_ACTION_ID;
+use approvals::domain::inbound::APPROVE_ACTION_ID;
 use local::{CHANNEL, Local, ROLE};
 use stand_ins::runtime_api::{Invocation, RuntimeApi};
 use stand_ins::ssm::{ACCOUNT, RunbookSpec, StepSpec};

@@ -20,9 +20,9 @@ use tokio::time::Instant;
 
 use crate::deadline::Deadline;
 use crate::domain::approvers::{ApproverPolicy, Verdict};
-use crate::domain::interaction::Actor;
+use crate::domain::inbound::Actor;
+use crate::domain::messages::text::{code, escape, mention};
 use crate::domain::place::Place;
-use crate::domain::render::{code, escape, mention};
 use crate::domain::routes::RunbookPrefixes;
 use crate::domain::rules::{AppliedRule, Fallback, Rules};
 use crate::domain::waiting::StepKind;
@@ -325,7 +325,7 @@ mod tests {
 
     use super::*;
     use crate::config::Secret;
-    use crate::domain::interaction::SlackUser;
+    use crate::domain::inbound::SlackUser;
 
     const TEAM: &str = "T0OURS";
     const RULES: &str = r#"{"rules": [

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::config::{Secret, authority, is_local};
 use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline};
-use crate::domain::render::SlackMessage;
+use crate::domain::messages::blocks::SlackMessage;
 
 const USER_AGENT: &str = concat!("ssm-slack-approvals/", env!("CARGO_PKG_VERSION"));
 const MAX_ATTEMPTS: u32 = 4;

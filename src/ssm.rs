@@ -20,7 +20,7 @@ use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use crate::config::{ConfigError, Secret, SecretSource};
 use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline, OutOfTime, random_u64, sdk_timeouts};
 use crate::domain::execution::{Execution, ExecutionId, Status, Step};
-use crate::domain::interaction::Decision;
+use crate::domain::inbound::Decision;
 
 /// How the SDK retries the calls that are safe to repeat (reads, tag writes). How
 /// long any call may take is not set here but by the caller's [`Deadline`].

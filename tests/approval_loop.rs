@@ -3,7 +3,7 @@
 
 mod support;
 
-use approvals::domain::interaction::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
+use approvals::domain::inbound::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
 use approvals::handlers::events::EventOutcome;
 use support::*;
 

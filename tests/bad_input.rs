@@ -7,7 +7,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use approvals::domain::interaction::APPROVE_ACTION_ID;
+use approvals::domain::inbound::APPROVE_ACTION_ID;
 use approvals::handlers::events::EventOutcome;
 use serde_json::{Value, json};
 use stand_ins::slack::{VERIFICATION_TOKEN, edit_payload, resign_event};

@@ -4,10 +4,9 @@
 
 mod support;
 
-use approvals::domain::interaction::{
-    APPROVE_ACTION_ID, LIST_MORE_ACTION_ID, REASON_BLOCK_ID, REASON_INPUT_ID, REJECT_ACTION_ID,
-    RESUME_ACTION_ID,
-};
+use approvals::domain::inbound::block_actions::LIST_MORE_ACTION_ID;
+use approvals::domain::inbound::view_submission::{REASON_BLOCK_ID, REASON_INPUT_ID};
+use approvals::domain::inbound::{APPROVE_ACTION_ID, REJECT_ACTION_ID, RESUME_ACTION_ID};
 use serde_json::Value;
 use stand_ins::slack::{Person, ViewAnswer};
 use stand_ins::ssm::StepSpec;

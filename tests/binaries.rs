@@ -7,7 +7,7 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use approvals::domain::interaction::APPROVE_ACTION_ID;
+use approvals::domain::inbound::APPROVE_ACTION_ID;
 use serde_json::Value;
 use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::runtime_api::{Invocation, RuntimeApi};

@@ -149,7 +149,7 @@ async fn click_files_carry_the_sample_prompts_buttons() {
         let mut event = event_file(file);
         let body = stand_ins::slack::event_body(&event).unwrap();
         let payload: Value = serde_json::from_str(
-            &approvals::domain::interaction::payload_from_form(&body).unwrap(),
+            &approvals::domain::inbound::form::payload_from_form(&body).unwrap(),
         )
         .unwrap();
         let clicked = &payload["actions"][0];

@@ -5,7 +5,7 @@
 mod support;
 
 use approvals::deadline::Deadline;
-use approvals::domain::interaction::APPROVE_ACTION_ID;
+use approvals::domain::inbound::APPROVE_ACTION_ID;
 use approvals::handlers::events::handle_automation_event;
 use approvals::handlers::interactions::handle_slack_request;
 use stand_ins::slack::Person;

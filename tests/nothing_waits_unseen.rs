@@ -4,7 +4,7 @@
 
 mod support;
 
-use approvals::domain::interaction::{REASON_BLOCK_ID, REASON_INPUT_ID};
+use approvals::domain::inbound::view_submission::{REASON_BLOCK_ID, REASON_INPUT_ID};
 use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
 use serde_json::Value;
 use support::*;

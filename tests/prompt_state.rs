@@ -5,7 +5,7 @@
 mod support;
 
 use approvals::deadline::Deadline;
-use approvals::domain::interaction::APPROVE_ACTION_ID;
+use approvals::domain::inbound::APPROVE_ACTION_ID;
 use approvals::handlers::events::{EventError, EventOutcome, handle_automation_event};
 use serde_json::Value;
 use support::*;
@@ -148,7 +148,7 @@ async fn each_prompt_shows_its_own_step_whatever_order_the_events_come_in() {
 }
 
 fn stand_ins_reject() -> &'static str {
-    approvals::domain::interaction::REJECT_ACTION_ID
+    approvals::domain::inbound::REJECT_ACTION_ID
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use approvals::domain::approvers::ApproverPolicy;
 use approvals::domain::execution::{APPROVE_ACTION, Execution, ExecutionId, Status, Step};
-use approvals::domain::interaction::Decision;
+use approvals::domain::inbound::Decision;
+use approvals::domain::messages::decided::render_outcome;
+use approvals::domain::messages::prompt::{PromptStyle, render_prompt};
 use approvals::domain::place::{AccountNames, Place, Shown};
 use approvals::domain::record::DecisionRecord;
-use approvals::domain::render::{PromptStyle, render_outcome, render_prompt};
 use approvals::domain::waiting::StepKind;
 use stand_ins::block_kit_text::render;
 

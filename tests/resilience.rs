@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use approvals::domain::interaction::APPROVE_ACTION_ID;
+use approvals::domain::inbound::APPROVE_ACTION_ID;
 use approvals::handlers::events::EventOutcome;
 use support::*;
 

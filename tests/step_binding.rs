@@ -3,7 +3,7 @@
 
 mod support;
 
-use approvals::domain::interaction::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
+use approvals::domain::inbound::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
 use stand_ins::ssm::StepSpec;
 use support::*;
 

@@ -6,9 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use approvals::domain::interaction::{
-    APPROVE_ACTION_ID, REASON_BLOCK_ID, REASON_INPUT_ID, REJECT_ACTION_ID, RESUME_ACTION_ID,
-};
+use approvals::domain::inbound::view_submission::{REASON_BLOCK_ID, REASON_INPUT_ID};
+use approvals::domain::inbound::{APPROVE_ACTION_ID, REJECT_ACTION_ID, RESUME_ACTION_ID};
 use serde_json::Value;
 use stand_ins::slack::{Person, ViewAnswer};
 use stand_ins::ssm::{RunbookSpec, StepSpec};

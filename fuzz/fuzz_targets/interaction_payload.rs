@@ -6,10 +6,10 @@
 
 #![no_main]
 
-use approvals::domain::interaction::{
-    Interaction, button_value, command_from_form, parse_button_value, parse_interaction,
-    payload_from_form,
-};
+use approvals::domain::inbound::button::{button_value, parse_button_value};
+use approvals::domain::inbound::form::payload_from_form;
+use approvals::domain::inbound::slash_command::command_from_form;
+use approvals::domain::inbound::{Interaction, parse_interaction};
 use libfuzzer_sys::fuzz_target;
 
 fn check_button(raw: &str) {

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::interaction::Decision;
+use super::inbound::Decision;
 use super::record::DecisionRecord;
 
 /// SSM's limit on one payload value (its API model: 1 to 512 characters).

@@ -3,7 +3,7 @@
 //! in Slack (the audit trail). Pure: the rules, not the storage.
 
 use super::execution::{Execution, ExecutionId, Status, Step};
-use super::interaction::Decision;
+use super::inbound::Decision;
 use super::place::Place;
 use super::waiting::{StepKind, StepTarget};
 

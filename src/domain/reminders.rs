@@ -1,12 +1,9 @@
-//! Reminders about steps that wait: when one is due, and what it says. The sweep
-//! (see `handlers::sweep`) asks this for each step it finds waiting, after SSM
+//! When a reminder about a waiting step is due (what it says: `messages::reminders`).
+//!
+//! The sweep (see `handlers::sweep`) asks this for each step it finds waiting, after SSM
 //! confirmed the step still waits.
 
-use super::approvers::ApproverPolicy;
 use super::record::WaitingStep;
-use super::render::{code, escape, one_line, slack_date, truncate};
-use super::views::age;
-use super::waiting::StepKind;
 
 /// When to remind (`SLACK_REMIND_AFTER_MINUTES`, `SLACK_LAST_CALL_MINUTES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,72 +56,17 @@ pub fn due(step: &WaitingStep, settings: &ReminderSettings, now_unix: i64) -> Du
     }
 }
 
-/// Who to mention: the users and user groups who may decide. Under `*` (anyone in
-/// the channel) nobody in particular is mentioned, and the channel is not pinged.
-pub fn mentions(approvers: &ApproverPolicy) -> Option<String> {
-    match approvers {
-        ApproverPolicy::Listed { users, groups } => {
-            let mut who: Vec<String> = users.iter().map(|u| format!("<@{u}>")).collect();
-            who.extend(groups.iter().map(|g| format!("<!subteam^{g}>")));
-            (!who.is_empty()).then(|| who.join(" "))
-        }
-        ApproverPolicy::Anyone | ApproverPolicy::Nobody => None,
-    }
-}
-
-/// The reply in the prompt's thread.
-pub fn reminder_text(
-    step: &WaitingStep,
-    due: Due,
-    approvers: &ApproverPolicy,
-    now_unix: i64,
-) -> String {
-    let runbook = escape(&one_line(&truncate(&step.runbook, 80)));
-    let step_name = code(&step.target.step_name);
-    let mut text = match (due, step.kind) {
-        (Due::LastCall, _) => format!(
-            ":alarm_clock: *Last call:* step {step_name} of *{runbook}* times out {}; \
-             if nobody decides, the runbook fails.",
-            step.times_out_at_unix
-                .map_or_else(|| "soon".into(), slack_date)
-        ),
-        (_, StepKind::Approval) => format!(
-            ":hourglass_flowing_sand: *Reminder:* step {step_name} of *{runbook}* has waited \
-             for a decision for {}.",
-            age(now_unix - step.since_unix)
-        ),
-        (_, StepKind::Pause) => format!(
-            ":hourglass_flowing_sand: *Reminder:* step {step_name} of *{runbook}* has been \
-             paused for {}.",
-            age(now_unix - step.since_unix)
-        ),
-    };
-    if due == Due::Reminder
-        && let Some(at) = step.times_out_at_unix
-    {
-        text.push_str(&format!(" It times out {}.", slack_date(at)));
-    }
-    match mentions(approvers) {
-        Some(who) => text.push_str(&format!("\nWho may decide: {who}")),
-        None if *approvers == ApproverPolicy::Anyone => {
-            text.push_str("\nAnyone in this channel may decide.")
-        }
-        None => {}
-    }
-    text
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::execution::ExecutionId;
     use crate::domain::place::Place;
     use crate::domain::record::Reminded;
-    use crate::domain::waiting::StepTarget;
+    use crate::domain::waiting::{StepKind, StepTarget};
 
-    const HOUR: i64 = 3600;
+    pub(crate) const HOUR: i64 = 3600;
 
-    fn step(since: i64, times_out_at: Option<i64>, reminded: Reminded) -> WaitingStep {
+    pub(crate) fn step(since: i64, times_out_at: Option<i64>, reminded: Reminded) -> WaitingStep {
         let place = Place::new(None, "us-east-1");
         WaitingStep {
             target: StepTarget {
@@ -200,22 +142,5 @@ mod tests {
         };
         assert_eq!(due(&s, &only_last_call, 8 * HOUR), Due::Nothing);
         assert_eq!(due(&s, &only_last_call, 9 * HOUR + 1), Due::LastCall);
-    }
-
-    #[test]
-    fn a_reminder_mentions_who_may_decide() {
-        let s = step(0, Some(10 * HOUR), Reminded::default());
-        let listed = ApproverPolicy::parse(Some("U0ALICE,S0OPS")).unwrap();
-        let text = reminder_text(&s, Due::Reminder, &listed, 5 * HOUR);
-        assert!(text.contains("has waited for a decision for 5 h"), "{text}");
-        assert!(text.contains("<@U0ALICE> <!subteam^S0OPS>"), "{text}");
-        assert!(text.contains("times out <!date^36000"), "{text}");
-        let last = reminder_text(&s, Due::LastCall, &ApproverPolicy::Anyone, 9 * HOUR);
-        assert!(last.starts_with(":alarm_clock: *Last call:*"), "{last}");
-        assert!(
-            last.contains("Anyone in this channel may decide."),
-            "{last}"
-        );
-        assert!(!last.contains("<!here>") && !last.contains("<!channel>"));
     }
 }

@@ -24,9 +24,9 @@ use super::sweep::{SweepReport, is_sweep, sweep};
 use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
+use crate::domain::messages::prompt::{PromptStyle, render_prompt};
 use crate::domain::place::{Place, Shown};
 use crate::domain::record::{CLAIM_LEASE_SECS, PostingClaim, PostingState, PromptRef, WaitingStep};
-use crate::domain::render::{PromptStyle, render_prompt};
 use crate::domain::waiting::{StepKind, waiting_step};
 use crate::store::PostingClaimOutcome;
 

@@ -5,9 +5,9 @@ use super::events_app::{EventError, EventsApp};
 use crate::deadline::{Deadline, unix_now};
 use crate::domain::comment::decisions_in_outputs;
 use crate::domain::execution::{Execution, Step};
+use crate::domain::messages::decided::render_outcome;
 use crate::domain::place::{Place, Shown};
 use crate::domain::record::{PromptRef, StepRecord, shown_state};
-use crate::domain::render::render_outcome;
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
 use crate::slack::SlackError;
 

@@ -23,9 +23,10 @@ use super::events_app::{EventError, EventsApp};
 use super::refresh::refresh;
 use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::execution::ExecutionId;
+use crate::domain::messages::reminders::reminder_text;
 use crate::domain::place::Place;
 use crate::domain::record::WaitingStep;
-use crate::domain::reminders::{Due, due, reminder_text};
+use crate::domain::reminders::{Due, due};
 use crate::domain::waiting::{StepCheck, check_step};
 use crate::store::Cursor;
 

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 
 use crate::deadline::{Deadline, OutOfTime, random_u64, sdk_timeouts, unix_now};
 use crate::domain::execution::ExecutionId;
-use crate::domain::interaction::Decision;
+use crate::domain::inbound::Decision;
 use crate::domain::record::{
     DecisionClaim, DecisionRecord, PostingClaim, PromptRef, StepRecord, WaitingStep,
 };

@@ -12,7 +12,7 @@ use super::{
     text,
 };
 use crate::deadline::{Deadline, unix_now};
-use crate::domain::interaction::Decision;
+use crate::domain::inbound::Decision;
 use crate::domain::place::Place;
 use crate::domain::record::RecentDecision;
 

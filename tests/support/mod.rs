@@ -486,7 +486,8 @@ impl Harness {
 
 /// The secret token of the `response_url` in a click's form body.
 pub fn response_url_token(form_body: &str) -> String {
-    let payload = approvals::domain::interaction::payload_from_form(form_body.as_bytes()).unwrap();
+    let payload =
+        approvals::domain::inbound::form::payload_from_form(form_body.as_bytes()).unwrap();
     let payload: Value = serde_json::from_str(&payload).unwrap();
     let url = payload["response_url"].as_str().unwrap();
     url.rsplit('/').next().unwrap().to_owned()

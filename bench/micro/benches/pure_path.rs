@@ -8,9 +8,10 @@
 
 use std::hint::black_box;
 
-use approvals::domain::interaction::{Interaction, parse_interaction, payload_from_form};
+use approvals::domain::inbound::form::payload_from_form;
+use approvals::domain::inbound::{Interaction, parse_interaction};
+use approvals::domain::messages::decided::render_decided;
 use approvals::domain::record::DecisionRecord;
-use approvals::domain::render::render_decided;
 use approvals::domain::signature::verify_slack_signature;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};

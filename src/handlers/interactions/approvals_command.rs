@@ -21,11 +21,12 @@ use super::app::InteractionsApp;
 use super::listing::{listable, permalinks, to_listed, unreadable};
 use super::respond::{REPLY_RESERVE, json_response, tell};
 use crate::deadline::{CallFloor, Deadline, unix_now};
-use crate::domain::interaction::{APPROVALS_COMMAND, Actor, SlashCommand};
+use crate::domain::inbound::Actor;
+use crate::domain::inbound::slash_command::{APPROVALS_COMMAND, SlashCommand};
+use crate::domain::messages::blocks::SlackMessage;
+use crate::domain::messages::list::{LISTED_MAX, waiting_list};
+use crate::domain::messages::notices::ephemeral;
 use crate::domain::record::WaitingStep;
-use crate::domain::render::SlackMessage;
-use crate::domain::views::ephemeral;
-use crate::domain::waiting_list::{LISTED_MAX, waiting_list};
 use crate::store::Cursor;
 
 /// Entries read by the first page of the index: most people may decide most of what

@@ -9,7 +9,8 @@ use super::home::publish;
 use super::respond::tell;
 use crate::config::ReasonMode;
 use crate::deadline::Deadline;
-use crate::domain::interaction::{Decision, DecisionClick};
+use crate::domain::inbound::Decision;
+use crate::domain::inbound::block_actions::DecisionClick;
 
 pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadline: Deadline) {
     let span = tracing::info_span!(
@@ -37,7 +38,7 @@ pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadlin
         actor: &click.actor,
         response_url: &click.response_url,
         message_blocks: &click.message_blocks,
-        from_ephemeral: click.from_ephemeral,
+        from_list: click.from_list,
         reason: None,
         ask_reason_with,
         prompt: click.prompt.as_ref(),

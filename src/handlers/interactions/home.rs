@@ -19,10 +19,10 @@ use super::app::InteractionsApp;
 use super::listing::{listable, permalinks, to_listed, unreadable};
 use super::respond::{empty_ok, json_response, plain};
 use crate::deadline::{CallFloor, Deadline, unix_now};
-use crate::domain::home_view::{HOME_LISTED_MAX, HOME_RECENT_MAX, home_view};
-use crate::domain::interaction::{Actor, SlackUser};
+use crate::domain::inbound::events_api::{SlackEvent, parse_slack_event};
+use crate::domain::inbound::{Actor, SlackUser};
+use crate::domain::messages::home::{HOME_LISTED_MAX, HOME_RECENT_MAX, home_view};
 use crate::domain::record::WaitingStep;
-use crate::domain::slack_event::{SlackEvent, parse_slack_event};
 use crate::store::Cursor;
 
 /// The index is read in pages of this many entries (about 1 KB each: inside

@@ -3,11 +3,11 @@
 
 use super::app::InteractionsApp;
 use crate::deadline::Deadline;
-use crate::domain::interaction::Actor;
+use crate::domain::inbound::Actor;
+use crate::domain::messages::list::Listed;
+use crate::domain::messages::text::escape;
 use crate::domain::record::WaitingStep;
-use crate::domain::render::escape;
 use crate::domain::rules::Rules;
-use crate::domain::waiting_list::Listed;
 use crate::permissions::{Listing, StepFacts};
 use crate::store::StoreError;
 

@@ -35,10 +35,11 @@ use tokio::time::Instant;
 pub use self::app::InteractionsApp;
 use self::respond::{empty_ok, plain, tell, view_notice};
 use crate::deadline::{Deadline, unix_now};
-use crate::domain::interaction::{
-    ButtonError, Interaction, command_from_form, is_ssl_check, parse_interaction, payload_from_form,
-};
-use crate::domain::render::console_executions_url;
+use crate::domain::inbound::button::ButtonError;
+use crate::domain::inbound::form::payload_from_form;
+use crate::domain::inbound::slash_command::{command_from_form, is_ssl_check};
+use crate::domain::inbound::{Interaction, parse_interaction};
+use crate::domain::messages::blocks::console_executions_url;
 use crate::domain::signature::verify_slack_signature;
 
 /// Slack's interaction payloads are a few KiB; anything far larger is not Slack.

@@ -10,7 +10,7 @@ use super::decision::{DecisionRequest, decide};
 use super::respond::{json_response, view_notice};
 use crate::config::ReasonMode;
 use crate::deadline::Deadline;
-use crate::domain::interaction::{REASON_BLOCK_ID, ReasonSubmission};
+use crate::domain::inbound::view_submission::{REASON_BLOCK_ID, ReasonSubmission};
 
 /// A submitted reason form: the same checks as a click, then the signal with the
 /// reason. The answer is the modal's next state: closed when done, else a notice.
@@ -41,7 +41,7 @@ pub(super) async fn submitted(
         actor,
         response_url: &context.response_url,
         message_blocks: &[],
-        from_ephemeral: context.from_ephemeral,
+        from_list: context.from_list,
         reason: reason.as_deref(),
         ask_reason_with: None,
         prompt: context.prompt.as_ref(),

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use super::app::InteractionsApp;
 use crate::deadline::Deadline;
-use crate::domain::interaction::MessageRef;
-use crate::domain::render::SlackMessage;
-use crate::domain::views::notice_modal;
+use crate::domain::inbound::MessageRef;
+use crate::domain::messages::blocks::SlackMessage;
+use crate::domain::messages::notices::notice_modal;
 use crate::slack::SlackError;
 
 /// Time kept back from the signal (and other follow-up calls) for replacing the

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::DecisionRequest;
 use crate::deadline::Deadline;
 use crate::domain::execution::Execution;
-use crate::domain::render::{code, escape, truncate};
+use crate::domain::messages::text::{code, escape, truncate};
 use crate::handlers::interactions::app::InteractionsApp;
 use crate::permissions::{StepFacts, Surface};
 use crate::places::PlaceError;
@@ -71,7 +71,7 @@ pub(super) async fn may_decide_what_ssm_reports(
 }
 
 fn surface(request: &DecisionRequest<'_>) -> Surface {
-    if request.from_ephemeral {
+    if request.from_list {
         Surface::List
     } else {
         Surface::Prompt

@@ -8,9 +8,10 @@ use tokio::time::Instant;
 
 use super::{CHECK_SIGNAL_AND_REPLY, DecisionRequest, show_if_ended};
 use crate::deadline::{CallFloor, Deadline};
-use crate::domain::interaction::Decision;
+use crate::domain::inbound::Decision;
+use crate::domain::messages::decided::StepNews;
+use crate::domain::messages::text::mention;
 use crate::domain::record::{DecisionClaim, StepRecord};
-use crate::domain::render::{StepNews, mention};
 use crate::handlers::interactions::app::InteractionsApp;
 use crate::ssm::Ssm;
 use crate::store::DecisionClaimOutcome;

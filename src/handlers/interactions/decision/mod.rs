@@ -39,13 +39,16 @@ use super::respond::{REPLY_RESERVE, replace_prompt};
 use crate::deadline::{Deadline, unix_now};
 use crate::domain::comment::signal_comment;
 use crate::domain::execution::{Execution, Step};
-use crate::domain::interaction::{Actor, Decision, MessageRef};
+use crate::domain::inbound::{Actor, Decision, MessageRef};
+use crate::domain::messages::blocks::SlackMessage;
+use crate::domain::messages::decided::{
+    StepNews, explain_no_longer_waiting, render_decided, render_decided_step, render_gone,
+    render_outcome,
+};
+use crate::domain::messages::progress::progress;
+use crate::domain::messages::text::{code, escape};
 use crate::domain::place::Place;
 use crate::domain::record::{DecisionClaim, DecisionRecord, RecentDecision, StepRecord};
-use crate::domain::render::{
-    SlackMessage, StepNews, code, escape, explain_no_longer_waiting, progress, render_decided,
-    render_decided_step, render_gone, render_outcome,
-};
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
 use crate::ssm::{Signal, SignalOutcome, Ssm};
 use crate::store::new_token;
@@ -66,8 +69,9 @@ pub(super) struct DecisionRequest<'a> {
     pub response_url: &'a str,
     /// The clicked prompt's blocks; empty for a list click or a form.
     pub message_blocks: &'a [Value],
-    /// The click came from the ephemeral `/approvals` list: never replace that.
-    pub from_ephemeral: bool,
+    /// The click came from a list (`/approvals` or Home), not a prompt: never replace
+    /// that with the outcome.
+    pub from_list: bool,
     pub reason: Option<&'a str>,
     /// Open the reason form with this trigger instead of signalling a rejection.
     pub ask_reason_with: Option<&'a str>,
@@ -487,7 +491,7 @@ async fn show_decided(
 ) -> Option<String> {
     let id = &request.target.execution_id;
     let replacing = async {
-        if request.from_ephemeral {
+        if request.from_list {
             return;
         }
         let message = decided_prompt(app, request, execution, step, std::slice::from_ref(record));
@@ -501,7 +505,7 @@ async fn show_decided(
     if let Err(e) = recorded {
         tracing::error!(error = %e, "decision recorded in SSM, but not in the approvals table; the step's event fills it in");
     }
-    request.from_ephemeral.then(|| {
+    request.from_list.then(|| {
         format!(
             "{} by you: step {} of {}. Its prompt in the channel shows it shortly.",
             record.decision.past_tense(),
@@ -562,7 +566,7 @@ async fn show_real_state(
     };
     let deciding = record.map(|r| r.deciding(step)).unwrap_or_default();
     let text = explain_no_longer_waiting(execution, step, &deciding, news);
-    if !request.from_ephemeral {
+    if !request.from_list {
         let current = render_outcome(execution, step, &deciding, &app.shown(&request.place));
         replace(app, request, &current, deadline).await;
     }
@@ -576,7 +580,7 @@ async fn execution_gone(
 ) -> Option<String> {
     let id = &request.target.execution_id;
     tracing::info!("execution not found");
-    if !request.from_ephemeral {
+    if !request.from_list {
         let gone = render_gone(request.message_blocks, id.as_str());
         replace(app, request, &gone, deadline).await;
     }

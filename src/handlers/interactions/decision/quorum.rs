@@ -7,8 +7,10 @@ use super::{
 };
 use crate::deadline::Deadline;
 use crate::domain::execution::{Execution, Status, Step};
+use crate::domain::messages::decided::StepNews;
+use crate::domain::messages::progress::{progress, render_progress};
+use crate::domain::messages::text::code;
 use crate::domain::record::{DecisionClaim, DecisionRecord};
-use crate::domain::render::{StepNews, code, progress, render_progress};
 use crate::domain::waiting::{StepCheck, StepKind, check_step};
 use crate::handlers::interactions::app::InteractionsApp;
 use crate::ssm::Ssm;
@@ -54,7 +56,7 @@ pub(super) async fn quorum_progress(
     match check_step(&execution, request.target, StepKind::Approval) {
         StepCheck::WaitingNow(_) if per_person && !met => {
             // Progress on the prompt, buttons kept for the next approver.
-            if !request.from_ephemeral
+            if !request.from_list
                 && let Some(message) = render_progress(request.message_blocks, &approvals, needed)
             {
                 replace(app, request, &message, deadline).await;
@@ -102,7 +104,7 @@ async fn quorum_met(
     approvals: &[DecisionRecord],
     deadline: &Deadline,
 ) -> Option<String> {
-    if request.from_ephemeral {
+    if request.from_list {
         return Some(format!(
             "Approved: your approval met the quorum of step {}.",
             code(&step.name)

@@ -6,9 +6,9 @@ use super::{DecisionRequest, execution_gone, not_checked, not_waiting};
 use crate::config::ReasonMode;
 use crate::deadline::Deadline;
 use crate::domain::execution::{Execution, Step};
-use crate::domain::interaction::ReasonContext;
-use crate::domain::render::escape;
-use crate::domain::views::reason_modal;
+use crate::domain::inbound::view_submission::ReasonContext;
+use crate::domain::messages::reason_form::reason_modal;
+use crate::domain::messages::text::escape;
 use crate::domain::waiting::{StepCheck, check_step};
 use crate::handlers::interactions::app::InteractionsApp;
 use crate::handlers::interactions::respond::REPLY_RESERVE;
@@ -59,7 +59,7 @@ async fn ask_reason(
         decision: request.decision,
         target: request.target.clone(),
         response_url: request.response_url.to_owned(),
-        from_ephemeral: request.from_ephemeral,
+        from_list: request.from_list,
         prompt: request.prompt.cloned(),
         from_home: request.from_home,
     };

@@ -3,15 +3,13 @@
 
 use serde_json::{Value, json};
 
-use super::interaction::LIST_MORE_ACTION_ID;
-use super::place::Shown;
-use super::record::WaitingStep;
-use super::render::{
-    PromptStyle, SlackMessage, buttons, code, console_url, context, escape, notification, one_line,
-    quote, section, slack_date, truncate, where_text,
-};
-use super::views::age;
-use super::waiting::StepKind;
+use super::blocks::{SlackMessage, console_url, context, notification, section};
+use super::prompt::{PromptStyle, buttons, where_text};
+use super::text::{age, code, escape, one_line, quote, slack_date, truncate};
+use crate::domain::inbound::block_actions::LIST_MORE_ACTION_ID;
+use crate::domain::place::Shown;
+use crate::domain::record::WaitingStep;
+use crate::domain::waiting::StepKind;
 
 /// At most this many steps per page (two blocks each, well inside a message's 50).
 pub const LISTED_MAX: usize = 10;
@@ -220,7 +218,7 @@ mod tests {
         );
         // Each button names the step run and where it waits.
         let value = actions[0]["elements"][0]["value"].as_str().unwrap();
-        let target = crate::domain::interaction::parse_button_value(value).unwrap();
+        let target = crate::domain::inbound::button::parse_button_value(value).unwrap();
         assert_eq!(target.account.as_deref(), Some("111122223333"));
         assert_eq!(target.region.as_deref(), Some("eu-west-1"));
     }

@@ -5,13 +5,13 @@
 
 use serde_json::{Value, json};
 
-use super::interaction::Decision;
-use super::place::Shown;
-use super::record::RecentDecision;
-use super::render::{
-    code, console_url, context, escape, one_line, section, slack_date, truncate, where_text,
-};
-use super::waiting_list::{Listed, entry_blocks};
+use super::blocks::{console_url, context, section};
+use super::list::{Listed, entry_blocks};
+use super::prompt::where_text;
+use super::text::{code, escape, one_line, slack_date, truncate};
+use crate::domain::inbound::Decision;
+use crate::domain::place::Shown;
+use crate::domain::record::RecentDecision;
 
 /// At most this many steps on the tab (two blocks each, inside a view's 100 blocks).
 pub const HOME_LISTED_MAX: usize = 40;
@@ -87,9 +87,9 @@ pub fn home_view(
 mod tests {
     use super::*;
     use crate::domain::execution::ExecutionId;
+    use crate::domain::messages::prompt::PromptStyle;
     use crate::domain::place::{AccountNames, Place};
     use crate::domain::record::WaitingStep;
-    use crate::domain::render::PromptStyle;
     use crate::domain::waiting::{StepKind, StepTarget};
 
     fn waiting(n: usize, place: &Place) -> WaitingStep {

@@ -1,14 +1,16 @@
-//! The other things people see: the modal that asks for a reason and the modal that
-//! says why nothing was done (the `/approvals` list is [`super::waiting_list`]).
+//! The modal that asks for the reason of a rejection (read back in `inbound::view_submission`).
 
 use serde_json::{Value, json};
 
-use super::execution::{Execution, Step};
-use super::interaction::{REASON_BLOCK_ID, REASON_INPUT_ID, REASON_VIEW_ID, ReasonContext};
-use super::render::{REASON_MAX, code, mrkdwn, section, truncate};
+use super::blocks::section;
+use super::text::code;
+use crate::domain::execution::{Execution, Step};
+use crate::domain::inbound::view_submission::{
+    REASON_BLOCK_ID, REASON_INPUT_ID, REASON_VIEW_ID, ReasonContext,
+};
 
-/// A modal title holds at most 24 characters.
-const TITLE_MAX: usize = 24;
+/// The longest reason the modal accepts.
+pub const REASON_MAX: usize = 1000;
 
 /// The modal that asks for the reason of a rejection. Its `private_metadata` carries
 /// the step, the decision and the prompt's `response_url` (well under Slack's 3000
@@ -48,39 +50,13 @@ pub fn reason_modal(
     })
 }
 
-/// A modal that replaces the reason modal to say what happened instead (the answer
-/// to a submission: `response_action: update`).
-pub fn notice_modal(title: &str, text: &str) -> Value {
-    json!({
-        "type": "modal",
-        "title": {"type": "plain_text", "text": truncate(title, TITLE_MAX)},
-        "close": {"type": "plain_text", "text": "OK"},
-        "blocks": [section(text)]
-    })
-}
-
-/// `45 s`, `12 min`, `3 h`, `2 d`.
-pub fn age(secs: i64) -> String {
-    let secs = secs.max(0);
-    match secs {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min", s / 60),
-        s if s < 86_400 => format!("{} h", s / 3600),
-        s => format!("{} d", s / 86_400),
-    }
-}
-
-/// The mrkdwn of a refusal or notice, for an ephemeral answer.
-pub fn ephemeral(text: &str) -> Value {
-    json!({"response_type": "ephemeral", "text": text,
-        "blocks": [{"type": "section", "text": mrkdwn(text)}]})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::execution::{APPROVE_ACTION, ExecutionId, Status};
-    use crate::domain::interaction::Decision;
+    use crate::domain::inbound::Decision;
+    use crate::domain::messages::blocks::TITLE_MAX;
+    use crate::domain::messages::notices::notice_modal;
     use crate::domain::waiting::StepTarget;
     use std::collections::BTreeMap;
 
@@ -113,7 +89,7 @@ mod tests {
             decision: Decision::Reject,
             target: StepTarget::for_step(&e.id, &e.steps[0]),
             response_url: "https://hooks.slack.com/actions/T/1/x".into(),
-            from_ephemeral: false,
+            from_list: false,
             prompt: None,
             from_home: false,
         };
@@ -134,14 +110,5 @@ mod tests {
                 .count()
                 <= TITLE_MAX
         );
-    }
-
-    #[test]
-    fn ages_read_naturally() {
-        assert_eq!(age(5), "5 s");
-        assert_eq!(age(600), "10 min");
-        assert_eq!(age(7200), "2 h");
-        assert_eq!(age(3 * 86_400), "3 d");
-        assert_eq!(age(-4), "0 s");
     }
 }

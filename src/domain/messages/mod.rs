@@ -1,0 +1,15 @@
+//! What the app draws in Slack, one file per surface, sharing [`blocks`] and [`text`].
+
+pub mod blocks;
+pub mod decided;
+pub mod home;
+pub mod list;
+pub mod notices;
+pub mod progress;
+pub mod prompt;
+pub mod reason_form;
+pub mod reminders;
+pub mod text;
+
+#[cfg(test)]
+mod fixtures;
