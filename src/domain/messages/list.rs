@@ -96,17 +96,23 @@ pub(crate) fn entry_blocks(item: &Listed<'_>, prefix: &str, now_unix: i64) -> Ve
                 blocks.push(actions);
             }
         }
+        // Anyone in the workspace can open a list, also people who cannot read the
+        // prompt's channel: nothing about the step but how long it has waited and the
+        // link, which Slack opens only for members of that channel.
         Listed::Linked {
-            step,
-            shown,
-            permalink,
+            step, permalink, ..
         } => {
-            let mut text = line(step, shown, now_unix);
-            text.push_str(&match permalink {
-                Some(link) => format!("\n<{link}|Decide on its prompt>"),
-                None => "\nIts prompt could not be found: decide in the console.".into(),
-            });
-            blocks.push(section(&text));
+            let waited = age(now_unix - step.since_unix);
+            blocks.push(section(&match permalink {
+                Some(link) => format!(
+                    "A step anyone who can see its prompt may decide, waiting {waited}: \
+                     <{link}|Decide on its prompt>"
+                ),
+                None => format!(
+                    "A step anyone who can see its prompt may decide, waiting {waited}: \
+                     the link to its prompt could not be read right now. Please try again."
+                ),
+            }));
         }
     }
     blocks
@@ -243,7 +249,7 @@ mod tests {
         assert!(m.blocks.iter().all(|b| b["type"] != "actions"));
         let text = serde_json::to_string(&m.blocks).unwrap();
         assert!(text.contains("<https://x.slack.com/archives/C1/p1|Decide on its prompt>"));
-        assert!(text.contains("decide in the console"));
+        assert!(text.contains("the link to its prompt could not be read"));
         assert!(
             waiting_list(&[], None, true, 0)
                 .text
@@ -255,5 +261,35 @@ mod tests {
                 .unwrap()
                 .contains("That was all")
         );
+    }
+
+    #[test]
+    fn an_entry_anyone_may_decide_shows_only_the_link_to_its_prompt() {
+        // Under `*`, anyone in the workspace can open the list, including people who
+        // cannot read the prompt's (private) channel: nothing about the step but the
+        // link, which Slack opens only for members of that channel.
+        let place = Place::new(Some("111122223333"), "eu-west-1");
+        let names = AccountNames::parse("111122223333=payments-prod").unwrap();
+        let step = waiting(7, StepKind::Approval, &place);
+        for permalink in [Some("https://x.slack.com/archives/C1/p1".to_owned()), None] {
+            let listed = [Listed::Linked {
+                step: &step,
+                shown: Shown::new(&place, &names),
+                permalink,
+            }];
+            let text =
+                serde_json::to_string(&waiting_list(&listed, None, true, 2_000).blocks).unwrap();
+            for detail in [
+                "Deploy",
+                "111122223333",
+                "payments-prod",
+                "eu-west-1",
+                "ship",
+                "approve",
+                "00000000-0000-4000-8000-000000000007",
+            ] {
+                assert!(!text.contains(detail), "{detail} shown: {text}");
+            }
+        }
     }
 }
