@@ -130,3 +130,79 @@ async fn a_reason_form_for_a_button_naming_another_runbook_never_opens() {
     let told = last_ephemeral(&h, "U0BOB");
     assert!(told.contains("`Prod-Deploy`"), "{told}");
 }
+
+/// An AWS principal of the account that may approve in the console (listed in the
+/// step's `Approvers` beside the app's role).
+const CONSOLE_ADMIN: &str = "arn:aws:sts::123456789012:assumed-role/Admin/mallory";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_console_decision_that_reads_like_ours_is_never_credited_to_a_slack_person() {
+    use aws_config::BehaviorVersion;
+    use aws_sdk_ssm::config::{Credentials, Region};
+    let h = Harness::start().await;
+    let mut spec = runbook(1);
+    if let Some(approvers) = spec.steps[1].inputs.get_mut("Approvers") {
+        let mut list: Vec<String> = serde_json::from_str(approvers).unwrap();
+        list.push("arn:aws:iam::123456789012:role/Admin".into());
+        *approvers = serde_json::to_string(&list).unwrap();
+    }
+    let id = h.ssm.start_automation(spec);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    // Mallory approves in the console with a comment that reads like the app's.
+    h.ssm
+        .principals()
+        .register("AKIAMALLORY000000001", CONSOLE_ADMIN, None);
+    let config = aws_sdk_ssm::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(h.aws_url())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(
+            "AKIAMALLORY000000001",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    aws_sdk_ssm::Client::from_conf(config)
+        .send_automation_signal()
+        .automation_execution_id(&id)
+        .signal_type(aws_sdk_ssm::types::SignalType::Approve)
+        .payload(
+            "Comment",
+            vec!["Approved in Slack by alice (U0ALICE)".to_owned()],
+        )
+        .send()
+        .await
+        .expect("the console's approval");
+    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"));
+    h.deliver_events().await;
+    h.deliver_events().await;
+
+    // The trail records the decision as taken outside Slack, by the principal SSM names.
+    let item = &h.step_items(&id)[0];
+    let decisions = item["decisions"]["L"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        decisions
+            .iter()
+            .all(|d| d["M"]["user_id"]["S"] != "U0ALICE"),
+        "credited to alice: {item:#}"
+    );
+    assert_eq!(decisions.len(), 1, "{item:#}");
+    assert_eq!(
+        decisions[0]["M"]["principal"]["S"], CONSOLE_ADMIN,
+        "{item:#}"
+    );
+    // The prompt says so, and never names alice.
+    let shown = text_of(&h.slack.message(CHANNEL, &prompt.ts).unwrap().blocks);
+    assert!(
+        !shown.contains("U0ALICE") && !shown.contains("alice"),
+        "{shown}"
+    );
+    assert!(shown.contains("outside Slack"), "{shown}");
+    assert!(shown.contains("Admin/mallory"), "{shown}");
+}

@@ -97,6 +97,7 @@ fn readme_pictures_are_the_rendered_messages() {
         handle: "alice".into(),
         at_unix: STARTED + 600,
         reason: None,
+        principal: None,
     };
     let decided = render(
         &render_outcome(

@@ -167,7 +167,13 @@ async fn under_star_the_list_links_each_prompt_and_gives_nobody_buttons() {
     assert!(body.contains(&permalink), "{body}");
     // Only the link: Mallory may not be able to read the prompt's channel, so the list
     // names neither the execution, nor its runbook, account, Region or message.
-    for detail in [id.as_str(), "Deploy-Payments", "123456789012", REGION, "Roll payments"] {
+    for detail in [
+        id.as_str(),
+        "Deploy-Payments",
+        "123456789012",
+        REGION,
+        "Roll payments",
+    ] {
         assert!(!body.contains(detail), "{detail} shown: {body}");
     }
 

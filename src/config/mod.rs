@@ -12,7 +12,8 @@ mod reminders;
 
 pub use organization::{
     ACCOUNT_NAMES, DEFAULT_REFRESH, HUB_ACCOUNT_ID, OrganizationSettings, RULES_PARAMETER,
-    RULES_REFRESH_SECONDS, RulesSource, SPOKE_APPROVER_ROLE_NAME, SPOKE_ROLE_NAME, SpokeRoles,
+    RULES_REFRESH_SECONDS, RulesSource, SPOKE_APPROVER_ROLE_NAME, SPOKE_ROLE_NAME,
+    SPOKE_SIGNER_ROLE_NAME, SpokeRoles,
 };
 pub use reminders::{LAST_CALL_MINUTES, REMIND_AFTER_MINUTES, SWEEP_MAX_SSM_READS, SweepSettings};
 
@@ -33,6 +34,9 @@ pub const RETENTION_DAYS: &str = "APPROVAL_RETENTION_DAYS";
 pub const ROUTES: &str = "SLACK_ROUTES";
 pub const RESUME_PREFIXES: &str = "SLACK_RESUME_PREFIXES";
 pub const APPROVER_ROLE_ARN: &str = "APPROVER_ROLE_ARN";
+/// The interactions function's role: its sessions signal decisions in this account
+/// (without per-person approvals), the only ones the audit trail credits to Slack.
+pub const INTERACTIONS_ROLE_ARN: &str = "INTERACTIONS_ROLE_ARN";
 pub const REJECT_REASON: &str = "REJECT_REASON";
 /// How long the table keeps a step's item (its audit trail) after its last change.
 pub const DEFAULT_RETENTION_DAYS: u64 = 365;
@@ -176,6 +180,9 @@ pub struct EventsSettings {
     pub resumable: RunbookPrefixes,
     /// Read only to draw prompts as the interactions function will treat them.
     pub approver_role: Option<String>,
+    /// The interactions function's role (`INTERACTIONS_ROLE_ARN`): decisions SSM records
+    /// from its sessions are credited to the Slack person their comment names.
+    pub interactions_role: Option<String>,
     /// Who may decide where no rule applies (`SLACK_APPROVERS`): the prompt says.
     pub approvers: ApproverPolicy,
     pub reject_reason: ReasonMode,
@@ -244,6 +251,10 @@ impl EventsSettings {
                 .get(APPROVER_ROLE_ARN)
                 .map(|raw| role_arn(&raw))
                 .transpose()?,
+            interactions_role: env
+                .get(INTERACTIONS_ROLE_ARN)
+                .map(|raw| role_arn_of(INTERACTIONS_ROLE_ARN, &raw))
+                .transpose()?,
             approvers: ApproverPolicy::parse(env.get(APPROVERS).as_deref())?,
             reject_reason: reason_mode(env)?,
             table: TableSettings::from_env(env)?,
@@ -289,6 +300,10 @@ impl InteractionsSettings {
 
 /// An IAM role ARN: `arn:<partition>:iam::<12-digit account>:role/<path/>name`.
 fn role_arn(raw: &str) -> Result<String, ConfigError> {
+    role_arn_of(APPROVER_ROLE_ARN, raw)
+}
+
+fn role_arn_of(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
     let arn = raw.trim();
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let valid = match parts.as_slice() {
@@ -311,7 +326,7 @@ fn role_arn(raw: &str) -> Result<String, ConfigError> {
         Ok(arn.to_owned())
     } else {
         Err(ConfigError::Invalid {
-            variable: APPROVER_ROLE_ARN,
+            variable,
             reason: format!(
                 "{:?} is not an IAM role ARN (like arn:aws:iam::123456789012:role/SlackApprover)",
                 arn.chars().take(120).collect::<String>()

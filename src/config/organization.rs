@@ -10,6 +10,10 @@ use crate::domain::place::{AccountNames, is_account_id};
 pub const HUB_ACCOUNT_ID: &str = "HUB_ACCOUNT_ID";
 pub const SPOKE_ROLE_NAME: &str = "SPOKE_ROLE_NAME";
 pub const SPOKE_APPROVER_ROLE_NAME: &str = "SPOKE_APPROVER_ROLE_NAME";
+/// The role the interactions function signs with in member accounts, when it is not
+/// `SPOKE_ROLE_NAME` (the events function's, which only reads): the audit trail credits
+/// decisions signalled by its sessions.
+pub const SPOKE_SIGNER_ROLE_NAME: &str = "SPOKE_SIGNER_ROLE_NAME";
 pub const ACCOUNT_NAMES: &str = "ACCOUNT_NAMES";
 const MAX_REFRESH: Duration = Duration::from_secs(3600);
 pub const RULES_PARAMETER: &str = "SLACK_RULES_PARAMETER";
@@ -24,6 +28,8 @@ pub struct SpokeRoles {
     pub role_name: String,
     /// Per-person sessions there; `None` without per-person approvals.
     pub approver_role_name: Option<String>,
+    /// The interactions function's role there, when not `role_name`.
+    pub signer_role_name: Option<String>,
 }
 
 /// Where the document is, and how often it is read.
@@ -59,6 +65,10 @@ impl OrganizationSettings {
                 approver_role_name: env
                     .get(SPOKE_APPROVER_ROLE_NAME)
                     .map(|n| role_name(SPOKE_APPROVER_ROLE_NAME, &n))
+                    .transpose()?,
+                signer_role_name: env
+                    .get(SPOKE_SIGNER_ROLE_NAME)
+                    .map(|n| role_name(SPOKE_SIGNER_ROLE_NAME, &n))
                     .transpose()?,
             }),
         };

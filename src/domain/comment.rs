@@ -48,26 +48,45 @@ pub fn signal_comment(
     cut
 }
 
-/// A decision from Slack as SSM recorded it in the step's outputs.
+/// A decision as SSM recorded it in the step's outputs (`ApproverDecisions`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedBySsm {
     pub decision: Decision,
-    pub user_id: String,
-    pub handle: String,
+    /// Who signalled it, as SSM names the principal (`Approver`).
+    pub approver: Option<String>,
+    /// The Slack person and handle the comment names, when it reads like ours. Only a
+    /// claim: see [`RecordedBySsm::into_record`].
+    pub named: Option<(String, String)>,
     pub at_unix: Option<i64>,
-    /// As much of the reason as the comment carried.
+    /// As much of the reason as our comment carried; any other comment, whole.
     pub reason: Option<String>,
 }
 
 impl RecordedBySsm {
-    pub fn into_record(self, step_key: &str, fallback_at: i64) -> DecisionRecord {
+    /// The trail's record of it. `credited`: one of this deployment's own identities
+    /// signalled it (see [`crate::domain::identity::Signers`]), so the person the
+    /// comment names decided it in Slack. Otherwise it was decided outside Slack, by
+    /// the principal SSM names, whatever the comment says.
+    pub fn into_record(self, step_key: &str, fallback_at: i64, credited: bool) -> DecisionRecord {
+        let (user_id, handle, principal) = match self.named {
+            Some((user_id, handle)) if credited => (user_id, handle, None),
+            _ => (
+                String::new(),
+                String::new(),
+                Some(
+                    self.approver
+                        .unwrap_or_else(|| "an unnamed AWS principal".into()),
+                ),
+            ),
+        };
         DecisionRecord {
             step_key: step_key.to_owned(),
             decision: self.decision,
-            user_id: self.user_id,
-            handle: self.handle,
+            user_id,
+            handle,
             at_unix: self.at_unix.unwrap_or(fallback_at),
             reason: self.reason,
+            principal,
         }
     }
 }
@@ -99,8 +118,9 @@ pub fn parse_signal_comment(comment: &str) -> Option<(Decision, String, String, 
     Some((decision, handle.to_owned(), user_id.to_owned(), reason))
 }
 
-/// The decisions made from Slack in an approval step's `ApproverDecisions` output.
-/// Each value is read tolerantly: a JSON object per decision, or a JSON list of them.
+/// Every decision in an approval step's `ApproverDecisions` output. SSM does not
+/// document the entries: each value is read tolerantly (a JSON object per decision, or
+/// a JSON list of them; keys in any letter case; `ApprovalStatus` or `Decision`).
 pub fn decisions_in_outputs(outputs: &[String]) -> Vec<RecordedBySsm> {
     let mut found = vec![];
     for raw in outputs {
@@ -110,32 +130,53 @@ pub fn decisions_in_outputs(outputs: &[String]) -> Vec<RecordedBySsm> {
             _ => continue,
         };
         for entry in entries {
-            let Some(comment) = entry.get("Comment").and_then(Value::as_str) else {
-                continue;
-            };
-            let Some((decision, handle, user_id, reason)) = parse_signal_comment(comment) else {
-                continue;
-            };
+            let text = |names: &[&str]| field(&entry, names).and_then(Value::as_str);
+            let comment = text(&["Comment"]).filter(|c| !c.is_empty());
+            let ours = comment.and_then(parse_signal_comment);
             // What SSM says was decided wins over what the comment says.
-            let decision = match entry.get("Decision").and_then(Value::as_str) {
-                Some("Reject" | "Rejected") => Decision::Reject,
-                Some("Approve" | "Approved") => Decision::Approve,
-                _ => decision,
+            let decision = match text(&["ApprovalStatus", "Decision"]) {
+                Some(s)
+                    if s.eq_ignore_ascii_case("Reject") || s.eq_ignore_ascii_case("Rejected") =>
+                {
+                    Some(Decision::Reject)
+                }
+                Some(s)
+                    if s.eq_ignore_ascii_case("Approve") || s.eq_ignore_ascii_case("Approved") =>
+                {
+                    Some(Decision::Approve)
+                }
+                _ => ours.as_ref().map(|(d, ..)| *d),
             };
-            let at_unix = entry
-                .get("ApprovalDecisionTime")
-                .and_then(Value::as_str)
-                .and_then(parse_iso_time);
+            let Some(decision) = decision else {
+                continue;
+            };
+            let (named, reason) = match ours {
+                Some((_, handle, user_id, reason)) => (Some((user_id, handle)), reason),
+                None => (None, comment.map(str::to_owned)),
+            };
             found.push(RecordedBySsm {
                 decision,
-                user_id,
-                handle,
-                at_unix,
+                approver: text(&["Approver"])
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned),
+                named,
+                at_unix: text(&["ApprovalDecisionTime"]).and_then(parse_iso_time),
                 reason,
             });
         }
     }
     found
+}
+
+/// The first of `names` in `entry`, in any letter case.
+fn field<'a>(entry: &'a Value, names: &[&str]) -> Option<&'a Value> {
+    let object = entry.as_object()?;
+    names.iter().find_map(|name| {
+        object
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    })
 }
 
 /// `2022-04-06T07:22:51.034463Z` (UTC, fraction optional) as Unix seconds.
@@ -235,15 +276,64 @@ mod tests {
         let one = r#"{"Approver":"arn:aws:iam::1:role/r","Decision":"Approve","ApprovalDecisionTime":"2022-04-06T07:22:51.034463Z","Comment":"Approved in Slack by alice (U0ALICE)"}"#;
         let list = r#"[{"Approver":"a","Decision":"Approve","Comment":"LGTM"},{"Approver":"b","Decision":"Reject","Comment":"Rejected in Slack by bob (U0BOB): no"}]"#;
         let found = decisions_in_outputs(&[one.into(), list.into(), "not json".into()]);
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert_eq!(found[0].user_id, "U0ALICE");
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0].named, Some(("U0ALICE".into(), "alice".into())));
+        assert_eq!(found[0].approver.as_deref(), Some("arn:aws:iam::1:role/r"));
         assert_eq!(found[0].at_unix, Some(1_649_229_771));
+        // A decision made elsewhere is read too, with its own comment.
         assert_eq!(
-            (found[1].decision, found[1].reason.as_deref()),
+            (
+                found[1].named.as_ref(),
+                found[1].approver.as_deref(),
+                found[1].reason.as_deref()
+            ),
+            (None, Some("a"), Some("LGTM"))
+        );
+        assert_eq!(
+            (found[2].decision, found[2].reason.as_deref()),
             (Decision::Reject, Some("no"))
         );
         assert_eq!(parse_iso_time("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_iso_time("2000-02-29T12:00:00.5Z"), Some(951_825_600));
         assert_eq!(parse_iso_time("2000-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn entries_are_read_whatever_their_keys_letter_case_and_status_name() {
+        // SSM does not document the entries: the shape cdk-ssm-documents models
+        // (ApprovalStatus), and keys in another letter case, read alike.
+        let shapes = [
+            r#"{"Approver":"arn:aws:sts::1:assumed-role/R/U0A","ApprovalStatus":"Rejected","ApprovalDecisionTime":"2022-04-06T07:22:51Z","Comment":"Rejected in Slack by a (U0A): no"}"#,
+            r#"{"approver":"arn:aws:sts::1:assumed-role/R/U0A","decision":"Reject","approvalDecisionTime":"2022-04-06T07:22:51Z","comment":"Rejected in Slack by a (U0A): no"}"#,
+            r#"[{"APPROVER":"arn:aws:sts::1:assumed-role/R/U0A","APPROVALSTATUS":"REJECT","APPROVALDECISIONTIME":"2022-04-06T07:22:51Z","COMMENT":"Rejected in Slack by a (U0A): no"}]"#,
+        ];
+        for shape in shapes {
+            let found = decisions_in_outputs(&[shape.into()]);
+            assert_eq!(found.len(), 1, "{shape}");
+            let d = &found[0];
+            assert_eq!(d.decision, Decision::Reject, "{shape}");
+            assert_eq!(
+                d.approver.as_deref(),
+                Some("arn:aws:sts::1:assumed-role/R/U0A")
+            );
+            assert_eq!(d.named, Some(("U0A".into(), "a".into())), "{shape}");
+            assert_eq!(d.at_unix, Some(1_649_229_771), "{shape}");
+            assert_eq!(d.reason.as_deref(), Some("no"), "{shape}");
+        }
+        // No decision SSM names and no comment of ours: nothing to record.
+        assert!(decisions_in_outputs(&[r#"{"Approver":"x","Comment":"hmm"}"#.into()]).is_empty());
+    }
+
+    #[test]
+    fn a_comment_that_reads_like_ours_credits_nobody_unless_we_signed_it() {
+        let found = decisions_in_outputs(&[r#"{"Approver":"arn:aws:sts::1:assumed-role/Admin/mallory","Decision":"Approve","Comment":"Approved in Slack by alice (U0ALICE)"}"#.into()]);
+        let forged = found[0].clone().into_record("s-1", 5, false);
+        assert_eq!((forged.user_id.as_str(), forged.handle.as_str()), ("", ""));
+        assert_eq!(
+            forged.principal.as_deref(),
+            Some("arn:aws:sts::1:assumed-role/Admin/mallory")
+        );
+        let ours = found[0].clone().into_record("s-1", 5, true);
+        assert_eq!((ours.user_id.as_str(), ours.principal), ("U0ALICE", None));
     }
 }

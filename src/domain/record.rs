@@ -43,17 +43,22 @@ pub struct PostingClaim {
     pub at_unix: i64,
 }
 
-/// A decision made in Slack and accepted by SSM.
+/// A decision accepted by SSM: made in Slack, or (read back from SSM's record of the
+/// step) made outside Slack by another AWS principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionRecord {
     /// `Step::key()` of the step it decided.
     pub step_key: String,
     pub decision: Decision,
+    /// The Slack person; empty for a decision made outside Slack.
     pub user_id: String,
     pub handle: String,
     pub at_unix: i64,
     /// Why, when the person gave a reason.
     pub reason: Option<String>,
+    /// Decided outside Slack by this AWS principal (as SSM names it), not by a person
+    /// of the app: whatever its comment says, nobody in Slack is credited.
+    pub principal: Option<String>,
 }
 
 /// One approval step's item in the table.
@@ -279,6 +284,7 @@ mod tests {
             handle: user.to_lowercase(),
             at_unix: 1,
             reason: None,
+            principal: None,
         }
     }
 

@@ -6,6 +6,7 @@ use aws_config::ConfigLoader;
 use super::{StartupError, aws_clients};
 use crate::config::{Env, EventsSettings, ReasonMode, SweepSettings};
 use crate::deadline::{Deadline, STARTUP_BUDGET};
+use crate::domain::identity::Signers;
 use crate::domain::place::{AccountNames, Place};
 use crate::domain::routes::RunbookPrefixes;
 use crate::domain::rules::Fallback;
@@ -27,6 +28,8 @@ pub struct EventsApp {
     pub(super) reason_modal: bool,
     /// Reminders, the last call, and the sweep's bounds.
     pub(super) sweep: SweepSettings,
+    /// Who signs decisions for this deployment: the trail credits only them.
+    pub(super) signers: Signers,
 }
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
@@ -68,6 +71,17 @@ impl EventsApp {
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = EventsSettings::from_env(env)?;
         let organization = settings.organization;
+        let spoke = organization.spoke.as_ref();
+        let signers = Signers {
+            own_role: settings.interactions_role.clone(),
+            approver_role: settings.approver_role.clone(),
+            spoke_role: spoke.map(|s| {
+                s.signer_role_name
+                    .clone()
+                    .unwrap_or_else(|| s.role_name.clone())
+            }),
+            spoke_approver_role: spoke.and_then(|s| s.approver_role_name.clone()),
+        };
         let aws = aws_clients(
             loader,
             &settings.table,
@@ -97,6 +111,7 @@ impl EventsApp {
             resumable: settings.resumable,
             reason_modal: settings.reject_reason != ReasonMode::Off,
             sweep: settings.sweep,
+            signers,
         })
     }
 }

@@ -33,7 +33,7 @@ pub(crate) async fn refresh(
         if let StepCheck::WaitingNow(_) = check_step(execution, &target, kind) {
             continue;
         }
-        complete_trail(app, execution, step, &mut record, deadline).await?;
+        complete_trail(app, execution, step, place, &mut record, deadline).await?;
         let Some(prompt) = record.prompt.clone() else {
             continue;
         };
@@ -77,35 +77,55 @@ pub(crate) async fn refresh(
     Ok(updated)
 }
 
-/// The audit trail holds every decision from Slack that SSM accepted: one whose record
-/// could not be written in its click (or whose outcome the click never learnt) is
-/// read from SSM's own record of the ended step, its `ApproverDecisions`, and added.
+/// The audit trail holds every decision SSM accepted. One from Slack whose record could
+/// not be written in its click (or whose outcome the click never learnt), and one made
+/// outside Slack, are read from SSM's own record of the ended step, its
+/// `ApproverDecisions`, and added. A decision is credited to the Slack person its
+/// comment names only when this deployment signed it ([`Signers`](crate::domain::identity::Signers)): anyone else's is
+/// recorded as decided outside Slack, by the principal SSM names.
 async fn complete_trail(
     app: &EventsApp,
     execution: &Execution,
     step: &Step,
+    place: &Place,
     record: &mut StepRecord,
     deadline: &Deadline,
 ) -> Result<(), EventError> {
     let Some(outputs) = step.outputs.get("ApproverDecisions") else {
         return Ok(());
     };
+    let fallback_at = record
+        .deciding
+        .as_ref()
+        .map_or_else(unix_now, |c| c.at_unix);
     for found in decisions_in_outputs(outputs) {
+        let credited = match (&found.approver, &found.named) {
+            (Some(approver), Some((user_id, _))) => {
+                app.signers
+                    .credits(approver, place.account.as_deref(), user_id)
+            }
+            _ => false,
+        };
+        if found.named.is_some() && !credited {
+            tracing::warn!(step_key = step.key(), approver = ?found.approver,
+                "a decision whose comment names a Slack person was signalled by a principal this \
+                 deployment does not sign with: recorded as decided outside Slack");
+        }
+        let decision = found.into_record(step.key(), fallback_at, credited);
         let known = record.decisions.iter().any(|d| {
-            d.step_key == step.key() && d.user_id == found.user_id && d.decision == found.decision
+            d.step_key == decision.step_key
+                && d.user_id == decision.user_id
+                && d.principal == decision.principal
+                && d.decision == decision.decision
         });
         if known {
             continue;
         }
-        let fallback_at = record
-            .deciding
-            .as_ref()
-            .map_or_else(unix_now, |c| c.at_unix);
-        let decision = found.into_record(step.key(), fallback_at);
         app.store
             .record_decision(&execution.id, &step.name, &decision, true, deadline)
             .await?;
-        tracing::warn!(step_key = step.key(), user_id = %decision.user_id, decision = decision.decision.signal_type(),
+        tracing::warn!(step_key = step.key(), user_id = %decision.user_id, principal = ?decision.principal,
+            decision = decision.decision.signal_type(),
             "a decision SSM accepted was missing from the audit trail; filled in from SSM's record");
         record.decisions.push(decision);
     }

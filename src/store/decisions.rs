@@ -199,6 +199,9 @@ impl ApprovalStore {
         if let Some(reason) = &decision.reason {
             fields.insert("reason".to_owned(), s(reason));
         }
+        if let Some(principal) = &decision.principal {
+            fields.insert("principal".to_owned(), s(principal));
+        }
         let mut set = "SET decisions = list_append(if_not_exists(decisions, :none), :new), \
              last_decision = :id, step_name = if_not_exists(step_name, :name), expires_at = :exp"
             .to_owned();
@@ -233,7 +236,7 @@ impl ApprovalStore {
 fn decision_id(decision: &DecisionRecord) -> String {
     format!(
         "{}/{}/{}",
-        decision.user_id,
+        decision.principal.as_deref().unwrap_or(&decision.user_id),
         decision.decision.signal_type(),
         decision.at_unix
     )
@@ -241,5 +244,9 @@ fn decision_id(decision: &DecisionRecord) -> String {
 
 /// What `decided` holds: the decision that ended the step run, and who made it.
 fn decided_by(decision: &DecisionRecord) -> String {
-    format!("{}/{}", decision.decision.signal_type(), decision.user_id)
+    format!(
+        "{}/{}",
+        decision.decision.signal_type(),
+        decision.principal.as_deref().unwrap_or(&decision.user_id)
+    )
 }

@@ -481,6 +481,7 @@ fn record_from(item: &Item) -> Result<StepRecord, StoreError> {
                 handle: text(m, "handle").unwrap_or_default().to_owned(),
                 at_unix: number(m, "at")?,
                 reason: text(m, "reason").map(str::to_owned),
+                principal: text(m, "principal").map(str::to_owned),
             })
         })
         .collect();

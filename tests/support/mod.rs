@@ -30,6 +30,13 @@ pub const TABLE: &str = "approvals";
 pub const APPROVER_ROLE: &str = "arn:aws:iam::123456789012:role/approvals-SlackApproverRole";
 /// The access key of the functions' own role (their Lambda role's credentials).
 pub const FUNCTION_KEY: &str = "AKIDLAMBDAROLE";
+/// The interactions function's role (`INTERACTIONS_ROLE_ARN`), as the sample runbook's
+/// `Approvers` lists it.
+pub const FUNCTION_ROLE: &str = "arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole";
+/// What SSM sees signing with [`FUNCTION_KEY`]: Lambda names the role's session after
+/// the function.
+pub const FUNCTION_SESSION: &str =
+    "arn:aws:sts::123456789012:assumed-role/approvals-SlackInteractionsRole/slack-interactions";
 
 /// The session ARN SSM sees for a person deciding under the approver role.
 pub fn session_arn(user_id: &str) -> String {
@@ -180,6 +187,10 @@ impl Harness {
             None => TABLE.to_owned(),
             Some(url) => emulator::create_table(url).await,
         };
+        // The functions sign as Lambda signs them: a session of their role, named after
+        // the function. SSM checks it against a step's Approvers like any principal.
+        ssm.principals()
+            .register(FUNCTION_KEY, FUNCTION_SESSION, None);
         let sts = StsStandIn::start(any, ssm.principals()).await.unwrap();
         sts.add_role(APPROVER_ROLE, &[FUNCTION_KEY], true);
         let aws = AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone())
@@ -193,6 +204,10 @@ impl Harness {
         }
         slack.add_usergroup("S0OPS", &["U0BOB", "U0CAROL"]);
         let mut env = HashMap::from([
+            (
+                "INTERACTIONS_ROLE_ARN".to_string(),
+                FUNCTION_ROLE.to_string(),
+            ),
             ("APPROVALS_TABLE".to_string(), table_name.clone()),
             ("SLACK_CHANNEL".to_string(), CHANNEL.to_string()),
             ("SLACK_API_URL".to_string(), slack.api_url()),
@@ -447,7 +462,7 @@ pub fn two_approvals() -> RunbookSpec {
         "approveCleanup",
         "Clean up the old fleet?",
         1,
-        &[],
+        &[FUNCTION_ROLE],
     ));
     spec
 }

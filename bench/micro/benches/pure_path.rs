@@ -66,6 +66,7 @@ fn pure_path(click: &Click, now: i64) -> Vec<u8> {
         handle: decision.actor.user.handle().to_owned(),
         at_unix: now,
         reason: None,
+        principal: None,
     };
     let decided = render_decided(
         &decision.message_blocks,

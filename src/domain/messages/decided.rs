@@ -232,7 +232,11 @@ fn decided_line(decided: &[&DecisionRecord]) -> String {
         mentions(decided.iter().copied()),
         slack_date(last.at_unix)
     );
-    if let Some(reason) = last.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+    // A reason from Slack is quoted; a comment made outside Slack stays in the trail
+    // (it may read like anything, a person's name included).
+    if let Some(reason) = last.reason.as_deref().filter(|r| !r.trim().is_empty())
+        && last.principal.is_none()
+    {
         line.push_str(&format!("\n{}", quote(&truncate(reason, REASON_SHOWN_MAX))));
     }
     line
@@ -310,6 +314,7 @@ mod tests {
             handle: "alice".into(),
             at_unix: 1_763_730_100,
             reason: None,
+            principal: None,
         };
         let m = render_outcome(&e, &s, std::slice::from_ref(&record), &shown("us-east-1"));
         assert!(all_text(&m.blocks).contains("*Approved* by <@U0ALICE>"));
@@ -351,6 +356,7 @@ mod tests {
             handle: "bob".into(),
             at_unix: 1_763_730_100,
             reason: None,
+            principal: None,
         };
         // Slack's copy of the clicked message may have lost `verbatim`: it is set again.
         let mut echoed = prompt.blocks.clone();
@@ -509,6 +515,7 @@ mod tests {
                 handle,
                 at_unix: 1_763_730_100,
                 reason: None,
+                principal: None,
             };
             assert_text_is_data(&render_outcome(&e, &s, std::slice::from_ref(&record), &shown("us-east-1")));
             assert_text_is_data(&render_decided(&prompt.blocks, std::slice::from_ref(&record), ID));

@@ -12,7 +12,7 @@ use super::blocks::{
     SlackMessage, WAITING_FIELDS, console_url, context, mrkdwn, notification, section,
     status_block,
 };
-use super::text::{NAME_MAX, code, escape, one_line, quote, slack_date, truncate};
+use super::text::{code, escape, one_line, principal, quote, slack_date, truncate};
 use crate::domain::execution::{Execution, Status, Step};
 use crate::domain::inbound::block_actions::ACTIONS_BLOCK_PREFIX;
 use crate::domain::inbound::button::button_value;
@@ -259,18 +259,6 @@ fn parameters(execution: &Execution) -> String {
         ));
     }
     text
-}
-
-/// `arn:aws:sts::123456789012:assumed-role/Ops/alice` → `assumed-role/Ops/alice` (account shown after).
-fn principal(arn: &str) -> String {
-    let arn = truncate(arn, NAME_MAX);
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", _, _, _, account, resource] if !resource.is_empty() => {
-            format!("{} ({})", code(resource), escape(&one_line(account)))
-        }
-        _ => code(&arn),
-    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,15 @@ use crate::domain::record::DecisionRecord;
 /// Names and principals shown in code spans are cut to this many characters first.
 pub(super) const NAME_MAX: usize = 200;
 
-/// "@alice, @bob": who made these decisions, as mentions.
+/// "@alice, @bob": who made these decisions, as mentions. A decision made outside
+/// Slack names the AWS principal SSM recorded, never a person.
 pub(super) fn mentions<'a>(decided: impl IntoIterator<Item = &'a DecisionRecord>) -> String {
     decided
         .into_iter()
-        .map(|d| mention(&d.user_id, &d.handle))
+        .map(|d| match &d.principal {
+            Some(arn) => format!("{} outside Slack", principal(arn)),
+            None => mention(&d.user_id, &d.handle),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -18,9 +22,27 @@ pub(super) fn mentions<'a>(decided: impl IntoIterator<Item = &'a DecisionRecord>
 pub(super) fn handles<'a>(decided: impl IntoIterator<Item = &'a DecisionRecord>) -> String {
     decided
         .into_iter()
-        .map(|d| escape(&d.handle))
+        .map(|d| match &d.principal {
+            Some(arn) => format!(
+                "{} outside Slack",
+                escape(&one_line(&truncate(arn, NAME_MAX)))
+            ),
+            None => escape(&d.handle),
+        })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `arn:aws:sts::123456789012:assumed-role/Ops/alice` → `assumed-role/Ops/alice` (account shown after).
+pub(super) fn principal(arn: &str) -> String {
+    let arn = truncate(arn, NAME_MAX);
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, _, _, account, resource] if !resource.is_empty() => {
+            format!("{} ({})", code(resource), escape(&one_line(account)))
+        }
+        _ => code(&arn),
+    }
 }
 
 /// `<@U…>` for a well-formed Slack user ID; anything else is shown as text.

@@ -367,6 +367,7 @@ async fn signal(
                 handle: user.handle().to_owned(),
                 at_unix: unix_now(),
                 reason: reason.map(str::to_owned),
+                principal: None,
             };
             // The person's Home tab lists their last decisions: kept beside the trail.
             let recent = RecentDecision {
