@@ -2,10 +2,11 @@
 //! StackSet to member accounts and Regions) and the hub's organization mode in template.yaml
 //! agree with each other and with the code. The spokes forward exactly the events the hub
 //! listens to; their roles exist once per member account (not in the hub's), are trusted by
-//! the hub's function roles only, and allow exactly the SSM calls the code makes; the hub
-//! admits its organization only, and may assume those roles only in it, exactly as the
-//! code's STS calls ask; both templates use the same names, and the hub prints what the
-//! spoke's parameters take.
+//! the hub's function roles only, and allow exactly the SSM calls the code makes: the role
+//! both functions assume only reads, and the roles that signal trust the interactions
+//! function only; the hub admits its organization only, and may assume those roles only in
+//! it, exactly as the code's STS calls ask; both templates use the same names, and the hub
+//! prints what the spoke's parameters take.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 #[allow(dead_code)]
 mod yaml;
 
-use yaml::{Yaml, s, tag};
+use yaml::{Deployment, Yaml, s, tag};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR")))
@@ -184,7 +185,7 @@ fn the_spoke_roles_exist_once_per_account_under_fixed_names() {
                 if and == "!And" && parts.items().contains(&&condition("IsPrimaryRegion")))
     };
     let roles = resources_of_type(&t, "AWS::IAM::Role");
-    assert_eq!(roles.len(), 3, "{roles:#?}");
+    assert_eq!(roles.len(), 4, "{roles:#?}");
     for (name, role) in &roles {
         let cond = role.at(&["Condition"]).str();
         assert!(only_in_primary_region(cond), "{name} under {cond}");
@@ -221,54 +222,119 @@ fn the_spoke_roles_exist_once_per_account_under_fixed_names() {
     );
 }
 
+const EXECUTIONS: &str = "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:automation-execution/*";
+const READS: [&str; 2] = [
+    "ssm:GetAutomationExecution",
+    "ssm:DescribeAutomationStepExecutions",
+];
+
 #[test]
-fn the_hub_access_role_allows_exactly_the_ssm_calls_the_code_makes() {
+fn the_role_both_functions_assume_only_reads() {
     let t = spoke();
     let role = resource(&t, "HubAccessRole");
     assert_eq!(
         role.at(&["Properties", "RoleName"]),
         &reference("SpokeRoleName")
     );
+    // The two reads the hub's functions make on automation executions (src/ssm.rs, Ssm::
+    // get_execution, latest_steps), with or without per-person approvals: no statement
+    // under a condition, and nothing that signals. The events function may assume no other
+    // role here (the_signer_role_is_trusted_by_the_interactions_function_only, and
+    // tests/template.rs: the_events_function_can_signal_nowhere), so in IAM it signals
+    // nowhere; its session policy (src/places.rs) is a second guard, not the only one.
     let granted = role_statements(role);
-    // The calls the hub's functions make on automation executions (src/ssm.rs, Ssm::
-    // get_execution, latest_steps, send_decision; /approvals reads the hub's table, not
-    // SSM's list); the Slack secrets and the rules (ssm:GetParameter) stay in the hub.
+    assert_eq!(actions(&granted), READS);
+    for (cond, statement) in &granted {
+        assert_eq!(cond, &None);
+        // This account's executions, in every Region; nothing on every resource.
+        assert_eq!(statement.at(&["Resource"]), &sub(EXECUTIONS));
+    }
+    for node in role.walk() {
+        if let Yaml::Str(text) = node {
+            assert!(!text.contains("SendAutomationSignal"), "{text}");
+            assert!(!text.contains('*') || text == EXECUTIONS, "{text}");
+        }
+    }
+    // No inline policy hides behind another name, and no managed policy or boundary adds.
+    let properties = role.at(&["Properties"]).map();
+    for key in ["ManagedPolicyArns", "PermissionsBoundary"] {
+        assert!(!properties.contains_key(key), "{key}");
+    }
+    assert!(resources_of_type(&t, "AWS::IAM::Policy").is_empty());
+    assert!(resources_of_type(&t, "AWS::IAM::ManagedPolicy").is_empty());
+    // Both functions may assume it, and the deploy refuses to give it a signing role's name.
+    assert_trusts_only(
+        role,
+        &[
+            "HubEventsFunctionRoleName",
+            "HubInteractionsFunctionRoleName",
+        ],
+        &["sts:AssumeRole"],
+    );
+    assert_names_differ(
+        &t,
+        "SpokeRoleName",
+        &["SpokeSignerRoleName", "SpokeApproverRoleName"],
+    );
+}
+
+/// The template's Rules refuse a deploy where `name` equals any of `others`.
+fn assert_names_differ(t: &Yaml, name: &str, others: &[&str]) {
+    let asserted: Vec<&Yaml> = t
+        .at(&["Rules"])
+        .map()
+        .values()
+        .filter(|rule| rule.get("RuleCondition").is_none())
+        .flat_map(|rule| rule.at(&["Assertions"]).items())
+        .map(|assertion| assertion.at(&["Assert"]))
+        .collect();
+    for other in others {
+        let differ = tag(
+            "!Not",
+            seq([tag("!Equals", seq([reference(name), reference(other)]))]),
+        );
+        assert!(asserted.contains(&&differ), "no rule: {name} != {other}");
+    }
+}
+
+#[test]
+fn the_spoke_roles_allow_exactly_the_ssm_calls_the_code_makes() {
+    let t = spoke();
+    // The signer role: the interactions function reads and signals with it, without
+    // per-person approvals.
+    let signer = resource(&t, "HubSignerRole");
+    assert_eq!(
+        signer.at(&["Properties", "RoleName"]),
+        &reference("SpokeSignerRoleName")
+    );
+    let granted = role_statements(signer);
     assert_eq!(
         actions(&granted),
-        [
-            "ssm:GetAutomationExecution",
-            "ssm:DescribeAutomationStepExecutions",
-            "ssm:SendAutomationSignal",
-        ]
+        [READS[0], READS[1], "ssm:SendAutomationSignal"]
     );
+    for (cond, statement) in &granted {
+        assert_eq!(cond, &None);
+        assert_eq!(statement.at(&["Resource"]), &sub(EXECUTIONS));
+    }
+    // All the spoke roles together allow what src/ssm.rs calls, but for the Slack secrets
+    // and the rules (ssm:GetParameter), which stay in the hub; /approvals reads the hub's
+    // table, not SSM's list.
+    let mut allowed: Vec<String> = ["HubAccessRole", "HubSignerRole", "ApproverRole"]
+        .into_iter()
+        .flat_map(|role| actions(&role_statements(resource(&t, role))))
+        .collect();
     let mut in_the_code: Vec<String> = ssm_calls_in_the_code()
         .into_iter()
         .filter(|a| a != "ssm:GetParameter")
         .collect();
-    let mut allowed = actions(&granted);
-    in_the_code.sort();
-    allowed.sort();
+    for list in [&mut allowed, &mut in_the_code] {
+        list.sort();
+        list.dedup();
+    }
     assert_eq!(
         allowed, in_the_code,
-        "the spoke role must allow what src/ssm.rs calls"
+        "the spoke roles must allow what src/ssm.rs calls"
     );
-    // As the hub's own function role: it signals only without per-person approvals (then
-    // every signal goes through a session of the approver role), and reads either way.
-    for (cond, statement) in &granted {
-        let acts = statement.at(&["Action"]).strings();
-        if acts.contains(&"ssm:SendAutomationSignal".to_owned()) {
-            assert_eq!(cond.as_deref(), Some("NotPerPerson"));
-            assert_eq!(acts, ["ssm:SendAutomationSignal"]);
-        } else {
-            assert_eq!(cond, &None, "{acts:?}");
-        }
-        // This account's executions, in every Region; nothing on every resource.
-        assert_eq!(
-            statement.at(&["Resource"]),
-            &sub("arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:automation-execution/*"),
-            "{acts:?}"
-        );
-    }
     assert_eq!(
         t.at(&["Conditions", "NotPerPerson"]),
         &tag("!Not", seq([condition("PerPerson")]))
@@ -282,6 +348,126 @@ fn the_hub_access_role_allows_exactly_the_ssm_calls_the_code_makes() {
     );
 }
 
+const HUB_ACCOUNT: &str = "999999999999";
+const MEMBER_ACCOUNT: &str = "111122223333";
+
+/// spoke.yaml in each kind of place (the hub's account or a member's, PrimaryRegion or
+/// another, the hub's Region or another) with and without per-person approvals.
+fn spoke_deployments(t: &Yaml) -> Vec<(Deployment<'_>, bool, bool, bool)> {
+    let mut all = Vec::new();
+    for account in [HUB_ACCOUNT, MEMBER_ACCOUNT] {
+        for region in ["eu-west-1", "us-east-1", "eu-central-1"] {
+            for per_person in ["Enabled", "Disabled"] {
+                let d = Deployment::new(
+                    t,
+                    &[
+                        ("AWS::AccountId", account),
+                        ("AWS::Region", region),
+                        ("HubAccountId", HUB_ACCOUNT),
+                        ("HubRegion", "eu-central-1"),
+                        ("PrimaryRegion", "eu-west-1"),
+                        ("PerPersonApprovals", per_person),
+                    ],
+                );
+                all.push((
+                    d,
+                    account == MEMBER_ACCOUNT,
+                    region == "eu-west-1",
+                    per_person == "Enabled",
+                ));
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn the_signer_role_is_trusted_by_the_interactions_function_only() {
+    let t = spoke();
+    let signer = resource(&t, "HubSignerRole");
+    // The hub account as principal, narrowed to the interactions function's role: the same
+    // shape as ApproverRole, without a source identity (the code sets none on this session,
+    // named ssm-slack-approvals).
+    assert_trusts_only(
+        signer,
+        &["HubInteractionsFunctionRoleName"],
+        &["sts:AssumeRole"],
+    );
+    assert_eq!(
+        signer.at(&["Properties", "MaxSessionDuration"]),
+        resource(&t, "ApproverRole").at(&["Properties", "MaxSessionDuration"])
+    );
+    // Created once per member account, in PrimaryRegion, and only without per-person
+    // approvals; with them ApproverRole signals instead.
+    assert_eq!(signer.at(&["Condition"]).str(), "CreatesSignerRole");
+    for (d, member, primary, per_person) in spoke_deployments(&t) {
+        assert_eq!(
+            d.creates(signer),
+            member && primary && !per_person,
+            "member {member}, primary {primary}, per person {per_person}"
+        );
+        assert_eq!(
+            d.creates(resource(&t, "ApproverRole")),
+            member && primary && per_person
+        );
+        assert_eq!(d.creates(resource(&t, "HubAccessRole")), member && primary);
+    }
+}
+
+#[test]
+fn in_a_member_account_exactly_one_role_signs_and_the_events_function_cannot_assume_it() {
+    let t = spoke();
+    let events = hub_role("HubEventsFunctionRoleName");
+    let interactions = hub_role("HubInteractionsFunctionRoleName");
+    for (d, member, primary, per_person) in spoke_deployments(&t) {
+        let mut signing = Vec::new();
+        for (name, role) in resources_of_type(&t, "AWS::IAM::Role") {
+            if !d.creates(role) {
+                continue;
+            }
+            let role = d.resolve(role).unwrap();
+            let signs = role
+                .at(&["Properties", "Policies"])
+                .items()
+                .iter()
+                .flat_map(|p| p.at(&["PolicyDocument", "Statement"]).items())
+                .flat_map(|st| st.at(&["Action"]).strings())
+                .any(|a| a == "ssm:SendAutomationSignal" || a.contains('*'));
+            let trust = role.at(&["Properties", "AssumeRolePolicyDocument", "Statement"]);
+            let trusted: Vec<&Yaml> = trust
+                .walk()
+                .into_iter()
+                .filter(|n| **n == events || **n == interactions)
+                .collect();
+            if signs {
+                // Trusted by the interactions function's role, and it alone.
+                assert_eq!(trusted, [&interactions], "{name}");
+                signing.push(name);
+            }
+        }
+        let expected: &[&str] = match (member && primary, per_person) {
+            (false, _) => &[],
+            (true, true) => &["ApproverRole"],
+            (true, false) => &["HubSignerRole"],
+        };
+        assert_eq!(
+            signing, expected,
+            "member {member}, primary {primary}, per person {per_person}"
+        );
+    }
+    assert_eq!(
+        t.at(&["Conditions", "CreatesSignerRole"]),
+        &tag(
+            "!And",
+            seq([
+                condition("IsPrimaryRegion"),
+                condition("IsMemberAccount"),
+                condition("NotPerPerson")
+            ])
+        )
+    );
+}
+
 #[test]
 fn the_spoke_roles_trust_only_the_hubs_function_roles() {
     let (t, h) = (spoke(), hub());
@@ -291,6 +477,11 @@ fn the_spoke_roles_trust_only_the_hubs_function_roles() {
             "HubEventsFunctionRoleName",
             "HubInteractionsFunctionRoleName",
         ],
+        &["sts:AssumeRole"],
+    );
+    assert_trusts_only(
+        resource(&t, "HubSignerRole"),
+        &["HubInteractionsFunctionRoleName"],
         &["sts:AssumeRole"],
     );
     assert_trusts_only(
@@ -317,10 +508,13 @@ fn the_spoke_roles_trust_only_the_hubs_function_roles() {
             reference("SlackInteractionsFunctionRole"),
         ])
     );
-    assert_eq!(
-        resource(&h, "SpokeApproverAssumePolicy").at(&["Properties", "Roles"]),
-        &seq([reference("SlackInteractionsFunctionRole")])
-    );
+    for policy in ["SpokeSignerAssumePolicy", "SpokeApproverAssumePolicy"] {
+        assert_eq!(
+            resource(&h, policy).at(&["Properties", "Roles"]),
+            &seq([reference("SlackInteractionsFunctionRole")]),
+            "{policy}"
+        );
+    }
 }
 
 #[test]
@@ -530,12 +724,15 @@ fn the_hub_admits_its_organization_only_and_assumes_roles_only_there() {
         let org = name.starts_with("Organization") || name.starts_with("Spoke");
         assert_eq!(
             org,
-            matches!(cond, Some("HasOrganization" | "OrganizationPerPerson")),
+            matches!(
+                cond,
+                Some("HasOrganization" | "OrganizationPerPerson" | "OrganizationNotPerPerson")
+            ),
             "{name}"
         );
         organization_resources += usize::from(org);
     }
-    assert_eq!(organization_resources, 8);
+    assert_eq!(organization_resources, 9);
     let bus = resource(&h, "OrganizationEventBus");
     assert_eq!(
         bus.at(&["Properties", "Name"]),
@@ -570,13 +767,56 @@ fn the_hub_admits_its_organization_only_and_assumes_roles_only_there() {
         granted[0].1,
         "arn:${AWS::Partition}:iam::*:role/${SpokeRoleName}",
     );
-    // The functions learn the spoke roles' names from these variables (empty: one account).
+    // Without per-person approvals the interactions function alone may assume the signer
+    // role, likewise.
+    let assume = resource(&h, "SpokeSignerAssumePolicy");
+    assert_eq!(assume.at(&["Condition"]).str(), "OrganizationNotPerPerson");
+    assert_eq!(
+        h.at(&["Conditions", "OrganizationNotPerPerson"]),
+        &tag(
+            "!And",
+            seq([condition("HasOrganization"), condition("NotPerPerson")])
+        )
+    );
+    let granted = statements(assume.at(&["Properties", "PolicyDocument"]));
+    assert_eq!(actions(&granted), ["sts:AssumeRole"]);
+    assert_in_organization(
+        granted[0].1,
+        "arn:${AWS::Partition}:iam::*:role/${SpokeSignerRoleName}",
+    );
+    // The functions learn the spoke roles' names from these variables (empty: one account):
+    // the read-only role for both, but the interactions function's own value (over Globals')
+    // names the signer role without per-person approvals (tests/template.rs,
+    // the_interactions_function_assumes_the_role_it_is_allowed_to).
     let variables = h.at(&["Globals", "Function", "Environment", "Variables"]);
     assert_eq!(
         variables.at(&[approvals::config::SPOKE_ROLE_NAME]),
         &tag(
             "!If",
             seq([s("HasOrganization"), reference("SpokeRoleName"), s("")])
+        )
+    );
+    assert_eq!(
+        resource(&h, "SlackInteractionsFunction").at(&[
+            "Properties",
+            "Environment",
+            "Variables",
+            approvals::config::SPOKE_ROLE_NAME
+        ]),
+        &tag(
+            "!If",
+            seq([
+                s("HasOrganization"),
+                tag(
+                    "!If",
+                    seq([
+                        s("PerPerson"),
+                        reference("SpokeRoleName"),
+                        reference("SpokeSignerRoleName")
+                    ])
+                ),
+                s("")
+            ])
         )
     );
     assert_eq!(
@@ -597,6 +837,11 @@ fn both_templates_use_the_same_names() {
     let (t, h) = (spoke(), hub());
     for (spoke_parameter, hub_parameter, name) in [
         ("SpokeRoleName", "SpokeRoleName", "ssm-slack-approvals-hub"),
+        (
+            "SpokeSignerRoleName",
+            "SpokeSignerRoleName",
+            "ssm-slack-approvals-signer",
+        ),
         (
             "SpokeApproverRoleName",
             "SpokeApproverRoleName",
@@ -626,6 +871,9 @@ fn both_templates_use_the_same_names() {
         default(&t, "PerPersonApprovals"),
         default(&h, "PerPersonApprovals")
     );
+    // Both refuse the same names: SpokeRoleName, which both functions assume, never names a
+    // role that signals.
+    assert_eq!(t.at(&["Rules"]), h.at(&["Rules"]));
     // The spoke is plain CloudFormation: a StackSet takes no transform.
     assert!(t.get("Transform").is_none());
     let parameters: BTreeMap<_, _> = t.at(&["Parameters"]).map().clone();
@@ -703,6 +951,12 @@ fn the_roles_the_hub_assumes_exist_in_member_accounts_only() {
             seq([condition("IsPrimaryRegion"), condition("IsMemberAccount")])
         )
     );
+    for (role, condition) in [
+        ("HubSignerRole", "CreatesSignerRole"),
+        ("ApproverRole", "CreatesApproverRole"),
+    ] {
+        assert_eq!(resource(&t, role).at(&["Condition"]).str(), condition);
+    }
     // The forwarding role is needed there too: the hub account's other Regions forward.
     assert_eq!(
         resource(&t, "ForwardingRole").at(&["Condition"]).str(),
@@ -836,10 +1090,10 @@ fn the_hub_may_assume_roles_exactly_as_the_codes_sts_calls_ask() {
             );
         }
     }
-    // Two kinds of session. The spoke role's, named ssm-slack-approvals (Approvers in
-    // member accounts list assumed-role/<SpokeRoleName>/ssm-slack-approvals) and without a
-    // source identity, which its trust does not allow; and a person's, named after them,
-    // with their ID as source identity (the test above).
+    // Two kinds of session. The spoke roles', named ssm-slack-approvals (Approvers in
+    // member accounts list assumed-role/<SpokeSignerRoleName>/ssm-slack-approvals) and
+    // without a source identity, which their trust does not allow; and a person's, named
+    // after them, with their ID as source identity (the test above).
     let literal = "\"ssm-slack-approvals\"";
     let code = code_under_src();
     let named = |name: &str| {
@@ -875,8 +1129,8 @@ fn the_hub_may_assume_roles_exactly_as_the_codes_sts_calls_ask() {
         "no spoke session named ssm-slack-approvals without a source identity in {files:?} \
          (constants of that value: {constants:?})"
     );
-    // The hub grants exactly those kinds, and trusts nothing else of them: the spoke role
-    // and the approver roles (the hub's own and the spokes').
+    // The hub grants exactly those kinds, and trusts nothing else of them: the read-only and
+    // signer spoke roles, and the approver roles (the hub's own and the spokes').
     let plain = vec!["sts:AssumeRole".to_owned()];
     let personal = vec!["sts:AssumeRole".to_owned(), "sts:SetSourceIdentity".into()];
     let granted = |policy: &str| {
@@ -884,6 +1138,7 @@ fn the_hub_may_assume_roles_exactly_as_the_codes_sts_calls_ask() {
         actions(&statements(document))
     };
     assert_eq!(granted("SpokeRoleAssumePolicy"), plain);
+    assert_eq!(granted("SpokeSignerAssumePolicy"), plain);
     assert_eq!(granted("SpokeApproverAssumePolicy"), personal);
     assert_eq!(granted("SlackApproverAssumePolicy"), personal);
     let trusted = |template: &Yaml, role: &str| {
@@ -892,6 +1147,7 @@ fn the_hub_may_assume_roles_exactly_as_the_codes_sts_calls_ask() {
         ))
     };
     assert_eq!(trusted(&t, "HubAccessRole"), plain);
+    assert_eq!(trusted(&t, "HubSignerRole"), plain);
     assert_eq!(trusted(&t, "ApproverRole"), personal);
     assert_eq!(trusted(&h, "SlackApproverRole"), personal);
     // No session tags anywhere.

@@ -12,7 +12,7 @@ use approvals::store::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 #[allow(dead_code)]
 mod yaml;
 
-use yaml::{Yaml, s, tag};
+use yaml::{Deployment, Yaml, s, tag};
 
 fn template() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap()
@@ -965,5 +965,323 @@ fn the_deploy_refuses_a_rules_parameter_name_its_arn_cannot_hold() {
         "arn:aws:ssm:eu-west-1:111122223333:parameter/rules",
     ] {
         assert!(!pattern.is_match(refused), "{refused:?} accepted");
+    }
+}
+
+/// Every combination of the parameters that decide who may assume what: with and without
+/// an organization, with and without per-person approvals (and every optional statement on,
+/// so that no `!If` hides one).
+fn deployments(t: &Yaml) -> Vec<Deployment<'_>> {
+    let mut all = Vec::new();
+    for organization in ["", "o-a1b2c3d4e5"] {
+        for per_person in ["Enabled", "Disabled"] {
+            for (key, rules) in [("", ""), ("arn:aws:kms:eu-west-1:1:key/k", "/rules")] {
+                all.push(Deployment::new(
+                    t,
+                    &[
+                        ("OrganizationId", organization),
+                        ("PerPersonApprovals", per_person),
+                        ("SecretsKmsKeyArn", key),
+                        ("SlackRulesParameter", rules),
+                    ],
+                ));
+            }
+        }
+    }
+    all
+}
+
+/// Whether a node is `!Ref <name>`, `!GetAtt <name>.…` or a `!Sub` naming `${<name>…}`.
+fn names_resource(node: &Yaml, name: &str) -> bool {
+    match node {
+        Yaml::Tag(f, inner) if f == "!Ref" => inner.str() == name,
+        Yaml::Tag(f, inner) if f == "!GetAtt" => inner.str().split('.').next() == Some(name),
+        Yaml::Tag(f, inner) if f == "!Sub" => inner.walk().iter().any(|n| {
+            matches!(n, Yaml::Str(text)
+                if text.contains(&format!("${{{name}}}")) || text.contains(&format!("${{{name}.")))
+        }),
+        _ => false,
+    }
+}
+
+/// Every policy statement a function's role holds in a deployment: the function's own
+/// `Policies` (SAM puts them on its role), and each `AWS::IAM::Policy` or
+/// `AWS::IAM::ManagedPolicy` created there that names the role. (SAM adds to the role only
+/// AWSLambdaBasicExecutionRole, for its logs, and for the events function sqs:SendMessage on
+/// its failure destination.)
+fn statements_of(t: &Yaml, d: &Deployment, function: &str) -> Vec<Yaml> {
+    let role = format!("{function}Role");
+    let mut held = Vec::new();
+    let own = d
+        .resolve(t.at(&["Resources", function, "Properties", "Policies"]))
+        .unwrap();
+    for policy in own.items() {
+        held.extend(policy.at(&["Statement"]).items().into_iter().cloned());
+    }
+    for (name, r) in t.at(&["Resources"]).map() {
+        let kind = r.at(&["Type"]).str();
+        if !matches!(kind, "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy") || !d.creates(r) {
+            continue;
+        }
+        let properties = d.resolve(r.at(&["Properties"])).unwrap();
+        let roles = properties.get("Roles").map(Yaml::items).unwrap_or_default();
+        if roles.iter().any(|r| names_resource(r, &role)) {
+            let statements = properties.at(&["PolicyDocument", "Statement"]).items();
+            assert!(!statements.is_empty(), "{name}");
+            held.extend(statements.into_iter().cloned());
+        }
+    }
+    for statement in &held {
+        assert_eq!(statement.at(&["Effect"]).str(), "Allow", "{statement:#?}");
+    }
+    held
+}
+
+/// The role ARNs a set of statements lets its holder assume (or set a source identity on).
+fn assumable(statements: &[Yaml]) -> Vec<Yaml> {
+    statements
+        .iter()
+        .filter(|st| {
+            st.at(&["Action"])
+                .strings()
+                .iter()
+                .any(|a| a.starts_with("sts:"))
+        })
+        .flat_map(|st| st.at(&["Resource"]).items().into_iter().cloned())
+        .collect()
+}
+
+fn spoke_role_pattern(parameter: &str) -> Yaml {
+    sub(&format!(
+        "arn:${{AWS::Partition}}:iam::*:role/${{{parameter}}}"
+    ))
+}
+
+/// The value a variable takes for a function in a deployment: its own, over Globals'.
+fn variable(t: &Yaml, d: &Deployment, function: &str, name: &str) -> Yaml {
+    let own = t
+        .at(&["Resources", function, "Properties"])
+        .get("Environment")
+        .and_then(|e| e.at(&["Variables"]).get(name));
+    let value =
+        own.unwrap_or_else(|| t.at(&["Globals", "Function", "Environment", "Variables", name]));
+    d.resolve(value).unwrap()
+}
+
+#[test]
+fn the_events_function_can_signal_nowhere() {
+    let t = parsed();
+    let events = "AutomationEventsFunction";
+    for d in deployments(&t) {
+        let held = statements_of(&t, &d, events);
+        // Nothing it holds signals, or names a wildcard action that could.
+        for statement in &held {
+            for action in statement.at(&["Action"]).strings() {
+                assert_ne!(action, "ssm:SendAutomationSignal", "{statement:#?}");
+                assert!(!action.contains('*'), "{action} in {statement:#?}");
+                assert!(
+                    !matches!(action.as_str(), "sts:SetSourceIdentity" | "sts:TagSession"),
+                    "{action}"
+                );
+            }
+        }
+        // The one role it may assume elsewhere is the read-only SpokeRoleName (spoke.yaml's
+        // HubAccessRole, which only reads: tests/spoke_template.rs), and only with an
+        // organization; never the signer or approver roles, here or in a member account.
+        let expected = if d.holds("HasOrganization") {
+            vec![spoke_role_pattern("SpokeRoleName")]
+        } else {
+            vec![]
+        };
+        assert_eq!(assumable(&held), expected);
+        // And that is the role its variable names (Globals' value, which it keeps).
+        assert_eq!(
+            variable(&t, &d, events, approvals::config::SPOKE_ROLE_NAME),
+            if d.holds("HasOrganization") {
+                reference("SpokeRoleName")
+            } else {
+                s("")
+            }
+        );
+    }
+    let own = t
+        .at(&["Resources", events, "Properties"])
+        .get("Environment")
+        .map(|e| e.at(&["Variables"]).map().clone())
+        .unwrap_or_default();
+    for name in [
+        approvals::config::SPOKE_ROLE_NAME,
+        approvals::config::SPOKE_APPROVER_ROLE_NAME,
+    ] {
+        assert!(!own.contains_key(name), "{events} sets {name} itself");
+    }
+    // No role of this template trusts it, and no policy but those read above names it: every
+    // mention of its role is in the Roles of a policy (checked above) or an output.
+    let role = format!("{events}Role");
+    for (name, r) in t.at(&["Resources"]).map() {
+        let mentions = r.walk().iter().filter(|n| names_resource(n, &role)).count();
+        let in_roles = r
+            .get("Properties")
+            .and_then(|p| p.get("Roles"))
+            .map_or(0, |roles| {
+                roles
+                    .items()
+                    .iter()
+                    .filter(|n| names_resource(n, &role))
+                    .count()
+            });
+        assert_eq!(mentions, in_roles, "{name} names {role} outside its Roles");
+        if in_roles > 0 {
+            assert_eq!(r.at(&["Type"]).str(), "AWS::IAM::Policy", "{name}");
+        }
+    }
+    // The pattern it may assume never names a role that signals: the deploy refuses a
+    // SpokeRoleName equal to the signer's or the approver's.
+    assert_names_differ(
+        &t,
+        "SpokeRoleName",
+        &["SpokeSignerRoleName", "SpokeApproverRoleName"],
+    );
+}
+
+/// The template's Rules refuse a deploy where `name` equals any of `others`.
+fn assert_names_differ(t: &Yaml, name: &str, others: &[&str]) {
+    let asserted: Vec<&Yaml> = t
+        .at(&["Rules"])
+        .map()
+        .values()
+        .filter(|rule| rule.get("RuleCondition").is_none())
+        .flat_map(|rule| rule.at(&["Assertions"]).items())
+        .map(|assertion| assertion.at(&["Assert"]))
+        .collect();
+    for other in others {
+        let differ = tag(
+            "!Not",
+            Yaml::Seq(vec![tag(
+                "!Equals",
+                Yaml::Seq(vec![reference(name), reference(other)]),
+            )]),
+        );
+        assert!(asserted.contains(&&differ), "no rule: {name} != {other}");
+    }
+}
+
+#[test]
+fn only_the_interactions_function_may_assume_the_spoke_signer_role() {
+    let t = parsed();
+    let signer = spoke_role_pattern("SpokeSignerRoleName");
+    assert_eq!(
+        t.at(&["Parameters", "SpokeSignerRoleName", "Default"])
+            .str(),
+        "ssm-slack-approvals-signer"
+    );
+    assert_eq!(
+        t.at(&["Parameters", "SpokeSignerRoleName", "AllowedPattern"]),
+        t.at(&["Parameters", "SpokeRoleName", "AllowedPattern"])
+    );
+    for d in deployments(&t) {
+        let member_signer = d.holds("HasOrganization") && !d.holds("PerPerson");
+        for function in ["AutomationEventsFunction", "SlackInteractionsFunction"] {
+            let held = statements_of(&t, &d, function);
+            let may = assumable(&held).contains(&signer);
+            let expected = function == "SlackInteractionsFunction" && member_signer;
+            assert_eq!(may, expected, "{function}");
+            // Plainly: no source identity, no tags (the code sets neither on it), and only
+            // in the organization's accounts.
+            for statement in &held {
+                if statement.at(&["Resource"]).items().contains(&&signer) {
+                    assert_eq!(statement.at(&["Action"]).strings(), ["sts:AssumeRole"]);
+                    assert_eq!(statement.at(&["Resource"]), &signer);
+                    assert_eq!(
+                        statement.at(&["Condition"]),
+                        &map([(
+                            "StringEquals",
+                            map([("aws:ResourceOrgID", reference("OrganizationId"))])
+                        )])
+                    );
+                }
+            }
+        }
+    }
+    // Nothing else in the resources names the signer role: the one policy that lets the
+    // interactions function assume it, and the variable that tells the function its name.
+    let mut naming: Vec<&str> = t
+        .at(&["Resources"])
+        .map()
+        .iter()
+        .filter(|(_, r)| {
+            r.walk().iter().any(|n| match n {
+                Yaml::Tag(f, inner) => {
+                    (f == "!Ref" || f == "!Sub")
+                        && matches!(&**inner, Yaml::Str(text)
+                            if text == "SpokeSignerRoleName"
+                                || text.contains("${SpokeSignerRoleName}"))
+                }
+                _ => false,
+            })
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    naming.sort();
+    assert_eq!(
+        naming,
+        ["SlackInteractionsFunction", "SpokeSignerAssumePolicy"]
+    );
+    let policy = t.at(&["Resources", "SpokeSignerAssumePolicy"]);
+    assert_eq!(policy.at(&["Condition"]).str(), "OrganizationNotPerPerson");
+    assert_eq!(
+        policy.at(&["Properties", "Roles"]),
+        &Yaml::Seq(vec![reference("SlackInteractionsFunctionRole")])
+    );
+}
+
+#[test]
+fn the_interactions_function_assumes_the_role_it_is_allowed_to() {
+    let t = parsed();
+    let interactions = "SlackInteractionsFunction";
+    for d in deployments(&t) {
+        let organization = d.holds("HasOrganization");
+        let per_person = d.holds("PerPerson");
+        // In a member account it reads, and without per-person approvals signals, as the
+        // session of SPOKE_ROLE_NAME: the signer role then, the read-only role with them
+        // (each person's approver role session signals).
+        let role_name = variable(&t, &d, interactions, approvals::config::SPOKE_ROLE_NAME);
+        let approver = variable(
+            &t,
+            &d,
+            interactions,
+            approvals::config::SPOKE_APPROVER_ROLE_NAME,
+        );
+        let (expected, expected_approver) = match (organization, per_person) {
+            (false, _) => (s(""), s("")),
+            (true, true) => (
+                reference("SpokeRoleName"),
+                reference("SpokeApproverRoleName"),
+            ),
+            (true, false) => (reference("SpokeSignerRoleName"), s("")),
+        };
+        assert_eq!(role_name, expected, "{organization} {per_person}");
+        assert_eq!(approver, expected_approver, "{organization} {per_person}");
+        // Its policies let it assume exactly the roles its variables name, with the read-only
+        // role as well (its own, with per-person approvals; the events function's otherwise).
+        let held = statements_of(&t, &d, interactions);
+        let mut may = assumable(&held);
+        let mut wanted = Vec::new();
+        if organization {
+            wanted.push(spoke_role_pattern("SpokeRoleName"));
+            wanted.push(spoke_role_pattern(if per_person {
+                "SpokeApproverRoleName"
+            } else {
+                "SpokeSignerRoleName"
+            }));
+        }
+        if per_person {
+            wanted.push(tag("!GetAtt", s("SlackApproverRole.Arn")));
+        }
+        let key = |y: &Yaml| format!("{y:?}");
+        may.sort_by_key(key);
+        may.dedup();
+        wanted.sort_by_key(key);
+        assert_eq!(may, wanted, "{organization} {per_person}");
     }
 }

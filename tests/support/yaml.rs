@@ -384,3 +384,108 @@ fn flow(c: &[char], pos: &mut usize, in_brackets: bool) -> Yaml {
         }
     }
 }
+
+/// One deployment of a template: values for its parameters and for the pseudo parameters
+/// its conditions read (`AWS::AccountId`, `AWS::Region`), a parameter not given taking its
+/// `Default`. It evaluates the template's conditions as CloudFormation does, and resolves
+/// `!If` to what that deployment gets.
+pub struct Deployment<'a> {
+    template: &'a Yaml,
+    values: BTreeMap<String, String>,
+}
+
+impl<'a> Deployment<'a> {
+    pub fn new(template: &'a Yaml, values: &[(&str, &str)]) -> Self {
+        Self {
+            template,
+            values: values
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn value(&self, name: &str) -> String {
+        self.values.get(name).cloned().unwrap_or_else(|| {
+            self.template
+                .get("Parameters")
+                .and_then(|p| p.get(name))
+                .and_then(|p| p.get("Default"))
+                .unwrap_or_else(|| panic!("no value for {name}"))
+                .str()
+                .to_owned()
+        })
+    }
+
+    /// A scalar operand of `!Equals`: a string, or `!Ref` to a parameter.
+    fn scalar(&self, node: &Yaml) -> String {
+        match node {
+            Yaml::Str(text) => text.clone(),
+            Yaml::Tag(name, inner) if name == "!Ref" => self.value(inner.str()),
+            other => panic!("not a scalar operand: {other:#?}"),
+        }
+    }
+
+    /// Whether the named condition holds in this deployment.
+    pub fn holds(&self, condition: &str) -> bool {
+        self.evaluate(self.template.at(&["Conditions", condition]))
+    }
+
+    fn evaluate(&self, node: &Yaml) -> bool {
+        let Yaml::Tag(function, inner) = node else {
+            panic!("not a condition: {node:#?}")
+        };
+        let operands = inner.items();
+        match function.as_str() {
+            "!Condition" => self.holds(inner.str()),
+            "!Equals" => {
+                assert_eq!(operands.len(), 2, "{node:#?}");
+                self.scalar(operands[0]) == self.scalar(operands[1])
+            }
+            "!Not" => {
+                assert_eq!(operands.len(), 1, "{node:#?}");
+                !self.evaluate(operands[0])
+            }
+            "!And" => operands.iter().all(|o| self.evaluate(o)),
+            "!Or" => operands.iter().any(|o| self.evaluate(o)),
+            other => panic!("not a condition function: {other}"),
+        }
+    }
+
+    /// Whether a resource (or output) under `Condition` exists in this deployment.
+    pub fn creates(&self, resource: &Yaml) -> bool {
+        resource
+            .get("Condition")
+            .is_none_or(|condition| self.holds(condition.str()))
+    }
+
+    /// A node as this deployment gets it: each `!If` replaced by its chosen branch, and
+    /// `!Ref AWS::NoValue` (None at the top) dropped from sequences and mappings. Other
+    /// functions (`!Ref`, `!Sub`, `!GetAtt`) stay as they are.
+    pub fn resolve(&self, node: &Yaml) -> Option<Yaml> {
+        match node {
+            Yaml::Tag(name, inner) if name == "!If" => {
+                let branches = inner.items();
+                assert_eq!(branches.len(), 3, "{inner:#?}");
+                let chosen = if self.holds(branches[0].str()) {
+                    branches[1]
+                } else {
+                    branches[2]
+                };
+                self.resolve(chosen)
+            }
+            Yaml::Tag(name, inner) if name == "!Ref" && inner.str() == "AWS::NoValue" => None,
+            Yaml::Tag(name, inner) => Some(tag(name, self.resolve(inner)?)),
+            Yaml::Seq(items) => Some(Yaml::Seq(
+                items.iter().filter_map(|i| self.resolve(i)).collect(),
+            )),
+            Yaml::Map(entries) => Some(Yaml::Map(
+                entries
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), self.resolve(v)?)))
+                    .collect(),
+            )),
+            Yaml::Null | Yaml::Str(_) => Some(node.clone()),
+        }
+    }
+}
