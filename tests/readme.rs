@@ -198,6 +198,8 @@ fn readme_documents_every_variable_the_functions_read() {
         approvals::config::HUB_ACCOUNT_ID,
         approvals::config::SPOKE_ROLE_NAME,
         approvals::config::SPOKE_APPROVER_ROLE_NAME,
+        approvals::config::SPOKE_SIGNER_ROLE_NAME,
+        approvals::config::INTERACTIONS_ROLE_ARN,
         approvals::config::ACCOUNT_NAMES,
         approvals::config::REMIND_AFTER_MINUTES,
         approvals::config::LAST_CALL_MINUTES,
@@ -225,6 +227,7 @@ fn readme_documents_every_variable_the_functions_read() {
                 || name.starts_with("APPROVAL")
                 || name.starts_with("APPROVER_")
                 || name.starts_with("SPOKE_")
+                || name.starts_with("INTERACTIONS_")
                 || matches!(name, "REJECT_REASON" | "HUB_ACCOUNT_ID" | "ACCOUNT_NAMES"))
         {
             assert!(

@@ -1285,3 +1285,41 @@ fn the_interactions_function_assumes_the_role_it_is_allowed_to() {
         assert_eq!(may, wanted, "{organization} {per_person}");
     }
 }
+
+#[test]
+fn the_trail_is_told_exactly_which_identities_sign() {
+    // The events function credits a decision SSM recorded to a Slack person only when one
+    // of the identities the interactions function signs with signalled it: it must be
+    // told those, in every deployment, and no other.
+    let t = parsed();
+    let events = "AutomationEventsFunction";
+    for d in deployments(&t) {
+        let organization = d.holds("HasOrganization");
+        let per_person = d.holds("PerPerson");
+        assert_eq!(
+            variable(&t, &d, events, approvals::config::INTERACTIONS_ROLE_ARN),
+            tag("!GetAtt", s("SlackInteractionsFunctionRole.Arn"))
+        );
+        assert_eq!(
+            variable(&t, &d, events, approvals::config::SPOKE_SIGNER_ROLE_NAME),
+            if organization && !per_person {
+                reference("SpokeSignerRoleName")
+            } else {
+                s("")
+            },
+            "{organization} {per_person}"
+        );
+        // The signer is what the interactions function assumes to signal there.
+        if organization && !per_person {
+            assert_eq!(
+                variable(&t, &d, events, approvals::config::SPOKE_SIGNER_ROLE_NAME),
+                variable(
+                    &t,
+                    &d,
+                    "SlackInteractionsFunction",
+                    approvals::config::SPOKE_ROLE_NAME
+                )
+            );
+        }
+    }
+}
