@@ -95,8 +95,8 @@ impl Permissions {
         }
     }
 
-    /// May `actor` decide `step` from `surface`? `Ok` if so; otherwise the sentence to
-    /// show them. Slack may be asked (the app's workspace, user-group members); AWS
+    /// May `actor` decide `step` from `surface`? `Ok` with the rule that applies (how
+    /// many people must approve, for one) if so; otherwise the sentence to show them. Slack may be asked (the app's workspace, user-group members); AWS
     /// never is, so a refusal costs the step's account nothing. Asked twice for every
     /// decision: on what the button names, before anything else, and again on what SSM
     /// says of the execution, before the signal.
@@ -107,14 +107,14 @@ impl Permissions {
         step: StepFacts<'_>,
         surface: Surface,
         deadline: &Deadline,
-    ) -> Result<(), String> {
+    ) -> Result<AppliedRule, String> {
         let rules = self.rules.rules(&self.home_ssm, deadline).await;
         let applied = rule_for(&rules, self.rules.fallback(), step)?;
         self.authorize(slack, actor, &applied.approvers, deadline)
             .await?;
         decidable_on(surface, &applied.approvers)?;
         resumable(&self.resumable, step)?;
-        Ok(())
+        Ok(applied)
     }
 
     /// May `actor` see `step` in a list (`/approvals`, Home), and how: `None` if not.

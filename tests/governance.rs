@@ -206,3 +206,158 @@ async fn a_console_decision_that_reads_like_ours_is_never_credited_to_a_slack_pe
     assert!(shown.contains("outside Slack"), "{shown}");
     assert!(shown.contains("Admin/mallory"), "{shown}");
 }
+
+/// Production needs two different people: the rules say so, whatever the runbook's
+/// own `MinRequiredApprovals` (1 here).
+fn two_person_rules() -> String {
+    json!({"rules": [
+        {"name": "production", "runbooks": ["Prod-"], "channel": "C0PROD",
+         "approvers": ["U0ALICE", "U0BOB", "U0MALLORY"], "approvals": 2}
+    ]})
+    .to_string()
+}
+
+async fn two_person_harness() -> Harness {
+    Harness::with(Options {
+        env: vec![("SLACK_RULES_PARAMETER", RULES_PARAMETER)],
+        parameters: vec![(RULES_PARAMETER, two_person_rules())],
+        ..Options::default()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_two_person_rule_approves_in_ssm_only_once_two_different_people_approved() {
+    let h = two_person_harness().await;
+    let id = h.ssm.start_automation(prod_runbook());
+    h.deliver_events().await;
+    let (channel, ts) = prompt_of(&h, &id);
+    let shown = text_of(&h.slack.message(&channel, &ts).unwrap().blocks);
+    assert!(shown.contains("2 different people"), "{shown}");
+
+    // Alice approves: recorded, nothing signalled, the prompt shows 1 of 2.
+    h.click(&channel, &ts, &alice(), "ssm_approve").await;
+    assert_eq!(h.signals_sent(), 0, "one person is not two");
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Waiting")
+    );
+    let prompt = h.slack.message(&channel, &ts).unwrap();
+    assert!(
+        has_buttons(&prompt.blocks),
+        "buttons stay for the second approver"
+    );
+    assert!(
+        text_of(&prompt.blocks).contains("1 of 2 approvals"),
+        "{}",
+        text_of(&prompt.blocks)
+    );
+    assert!(last_ephemeral(&h, "U0ALICE").contains("waits for 1 more"));
+
+    // Alice again: one person counts once.
+    h.click(&channel, &ts, &alice(), "ssm_approve").await;
+    assert_eq!(h.signals_sent(), 0);
+    assert!(last_ephemeral(&h, "U0ALICE").contains("one person counts once"));
+
+    // Bob approves: the second person, so SSM is signalled, once.
+    h.click(&channel, &ts, &bob(), "ssm_approve").await;
+    assert_eq!(h.signals_sent(), 1);
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Success")
+    );
+    let done = text_of(&h.slack.message(&channel, &ts).unwrap().blocks);
+    assert!(
+        done.contains("<@U0ALICE>") && done.contains("<@U0BOB>"),
+        "{done}"
+    );
+    assert!(!has_buttons(
+        &h.slack.message(&channel, &ts).unwrap().blocks
+    ));
+    // Both approvals are in the trail.
+    let item = &h.step_items(&id)[0];
+    let users: Vec<&str> = item["decisions"]["L"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["M"]["user_id"]["S"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["U0ALICE", "U0BOB"], "{item:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_a_two_person_rule_one_reject_rejects_at_once() {
+    let h = two_person_harness().await;
+    let id = h.ssm.start_automation(prod_runbook());
+    h.deliver_events().await;
+    let (channel, ts) = prompt_of(&h, &id);
+    h.click(&channel, &ts, &alice(), "ssm_approve").await;
+    assert_eq!(h.signals_sent(), 0);
+    h.click(&channel, &ts, &bob(), "ssm_reject").await;
+    assert_eq!(h.signals_sent(), 1);
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Failed")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rules_document_asking_for_more_approvals_than_ssm_allows_stops_the_function() {
+    for approvals in [0, 11] {
+        let rules = json!({"rules": [{"name": "production", "runbooks": ["Prod-"],
+            "channel": "C0PROD", "approvers": ["U0ALICE"], "approvals": approvals}]});
+        let error = match Harness::try_with(Options {
+            env: vec![("SLACK_RULES_PARAMETER", RULES_PARAMETER)],
+            parameters: vec![(RULES_PARAMETER, rules.to_string())],
+            ..Options::default()
+        })
+        .await
+        {
+            Ok(_) => panic!("started with approvals: {approvals}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            error.contains("production") && error.contains("approvals"),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_two_person_rule_holds_with_per_person_sessions_too() {
+    // The runbook asks SSM for one approval; the rule asks for two people. Each
+    // person signs as themselves, and SSM sees a signal only once two have approved.
+    let h = Harness::with(Options {
+        env: vec![
+            ("SLACK_RULES_PARAMETER", RULES_PARAMETER),
+            ("APPROVER_ROLE_ARN", APPROVER_ROLE),
+        ],
+        parameters: vec![(RULES_PARAMETER, two_person_rules())],
+        ..Options::default()
+    })
+    .await;
+    let mut spec = quorum_runbook(1, &["U0ALICE", "U0BOB"]);
+    spec.document_name = "Prod-Deploy".into();
+    let id = h.ssm.start_automation(spec);
+    h.deliver_events().await;
+    let (channel, ts) = prompt_of(&h, &id);
+    h.click(&channel, &ts, &alice(), "ssm_approve").await;
+    assert_eq!(h.signals_sent(), 0);
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Waiting")
+    );
+    h.click(&channel, &ts, &bob(), "ssm_approve").await;
+    let signals = h.ssm.signals();
+    assert_eq!(signals.len(), 1, "{signals:?}");
+    assert_eq!(signals[0].principal, session_arn("U0BOB"));
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Success")
+    );
+    let done = text_of(&h.slack.message(&channel, &ts).unwrap().blocks);
+    assert!(
+        done.contains("<@U0ALICE>") && done.contains("<@U0BOB>"),
+        "{done}"
+    );
+}

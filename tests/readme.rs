@@ -80,6 +80,7 @@ fn readme_pictures_are_the_rendered_messages() {
             PromptStyle {
                 per_person: false,
                 reason_modal: true,
+                rule_approvals: 0,
             },
             &ApproverPolicy::parse(Some("U0ALICE,S0PAYOPS"))
                 .unwrap()

@@ -4,11 +4,11 @@
 //! misconfigured function fails its init instead of its first request.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::time::Duration;
 
 mod organization;
 mod reminders;
+mod secret;
 
 pub use organization::{
     ACCOUNT_NAMES, DEFAULT_REFRESH, HUB_ACCOUNT_ID, OrganizationSettings, RULES_PARAMETER,
@@ -16,6 +16,8 @@ pub use organization::{
     SPOKE_SIGNER_ROLE_NAME, SpokeRoles,
 };
 pub use reminders::{LAST_CALL_MINUTES, REMIND_AFTER_MINUTES, SWEEP_MAX_SSM_READS, SweepSettings};
+use secret::secret_source;
+pub use secret::{Secret, SecretSource};
 
 use crate::domain::approvers::{ApproverPolicy, ApproversError};
 use crate::domain::routes::{RouteError, Routes, RunbookPrefixes, is_channel_id};
@@ -45,37 +47,6 @@ pub const MIN_RETENTION_DAYS: u64 = 31;
 /// User-group membership is trusted for this long before it is read again.
 pub const DEFAULT_GROUP_CACHE: Duration = Duration::from_secs(300);
 const MAX_GROUP_CACHE: Duration = Duration::from_secs(3600);
-
-/// A value that must never reach a log: `Debug` shows only that it is set.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// Where a secret comes from: the variable itself, or an SSM SecureString parameter
-/// named by `<VARIABLE>_PARAMETER`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    Value(Secret),
-    Parameter {
-        variable: &'static str,
-        name: String,
-    },
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -457,19 +428,6 @@ pub fn is_local(authority: &str) -> bool {
     }
     host.parse::<std::net::Ipv4Addr>()
         .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn secret_source(env: &impl Env, variable: &'static str) -> Result<SecretSource, ConfigError> {
-    let parameter_variable = format!("{variable}_PARAMETER");
-    match (env.get(variable), env.get(&parameter_variable)) {
-        (Some(_), Some(_)) => Err(ConfigError::ContradictorySecret(variable)),
-        (Some(value), None) => Ok(SecretSource::Value(Secret::new(value.trim()))),
-        (None, Some(name)) => Ok(SecretSource::Parameter {
-            variable,
-            name: name.trim().to_owned(),
-        }),
-        (None, None) => Err(ConfigError::MissingSecret(variable)),
-    }
 }
 
 #[cfg(test)]

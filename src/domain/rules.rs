@@ -23,6 +23,10 @@ use super::routes::{Routes, is_channel_id};
 /// hold 4 KB, or 8 KB in the advanced tier: a few dozen rules).
 pub const MAX_RULES: usize = 200;
 
+/// A rule may ask for at most this many different people (`approvals`): SSM's own
+/// limit on an approval step's approvers.
+pub const MAX_APPROVALS: i64 = 10;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub name: String,
@@ -31,6 +35,9 @@ pub struct Rule {
     runbooks: Vec<String>,
     pub channel: String,
     pub approvers: ApproverPolicy,
+    /// How many different Slack people must approve (`approvals`, 1 to 10): the step
+    /// is approved in SSM only once that many have, whatever the runbook asks.
+    pub approvals: u32,
 }
 
 impl Rule {
@@ -81,6 +88,7 @@ struct RawRule {
     runbooks: Vec<String>,
     channel: Option<String>,
     approvers: Option<Vec<String>>,
+    approvals: Option<i64>,
 }
 
 impl Rules {
@@ -156,6 +164,16 @@ impl Rules {
             if approvers == ApproverPolicy::Nobody {
                 return Err(bad("its \"approvers\" list is empty".into()));
             }
+            let approvals = match raw.approvals {
+                None => 1,
+                Some(n @ 1..=MAX_APPROVALS) => n as u32,
+                Some(n) => {
+                    return Err(bad(format!(
+                        "\"approvals\" is {n}: it takes 1 to {MAX_APPROVALS} different people \
+                         (SSM's limit on an approval step's approvers)"
+                    )));
+                }
+            };
             rules.push(Rule {
                 name,
                 accounts,
@@ -163,6 +181,7 @@ impl Rules {
                 runbooks,
                 channel,
                 approvers,
+                approvals,
             });
         }
         Ok(Self { rules })
@@ -196,6 +215,9 @@ pub struct AppliedRule {
     pub approvers: ApproverPolicy,
     /// The rule's name; `None` for the fallback.
     pub rule: Option<String>,
+    /// How many different Slack people must approve (the rule's `approvals`; 1 for the
+    /// fallback).
+    pub approvals: u32,
 }
 
 /// Today's one rule: `SLACK_ROUTES` / `SLACK_CHANNEL` and `SLACK_APPROVERS`.
@@ -214,6 +236,7 @@ impl Fallback {
                 channel: Some(rule.channel.clone()),
                 approvers: rule.approvers.clone(),
                 rule: Some(rule.name.clone()),
+                approvals: rule.approvals,
             },
             None => AppliedRule {
                 channel: self
@@ -222,6 +245,7 @@ impl Fallback {
                     .map(|default| self.routes.channel_for(runbook, default).to_owned()),
                 approvers: self.approvers.clone(),
                 rule: None,
+                approvals: 1,
             },
         }
     }

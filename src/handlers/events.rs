@@ -256,6 +256,7 @@ async fn post_under_claim(
     let style = PromptStyle {
         per_person: app.places.per_person(place),
         reason_modal: app.reason_modal,
+        rule_approvals: applied.approvals,
     };
     let shown = Shown::new(place, &app.account_names);
     let message = render_prompt(

@@ -123,6 +123,7 @@ mod tests {
         let style = PromptStyle {
             per_person: false,
             reason_modal: true,
+            rule_approvals: 0,
         };
         let listed: Vec<Listed> = steps
             .iter()

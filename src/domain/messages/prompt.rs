@@ -34,6 +34,9 @@ pub struct PromptStyle {
     pub per_person: bool,
     /// Reject opens a modal asking for a reason (which is its confirmation).
     pub reason_modal: bool,
+    /// Different Slack people the rule asks for (its `approvals`); 0 or 1: no more
+    /// than the runbook itself asks.
+    pub rule_approvals: u32,
 }
 
 /// The prompt for a step that waits for a person: an `aws:approve` step (Approve /
@@ -178,7 +181,11 @@ pub(super) fn details(
         fields.push(format!(
             "{}\n{}",
             WAITING_FIELDS[0],
-            approvals_needed(approval.min_required_approvals, style.per_person)
+            approvals_needed(
+                approval.min_required_approvals,
+                style.per_person,
+                style.rule_approvals
+            )
         ));
         if let Some(at) = approval.times_out_at_unix {
             fields.push(format!("{}\n{}", WAITING_FIELDS[1], slack_date(at)));
@@ -222,8 +229,11 @@ pub fn where_text(shown: &Shown<'_>) -> String {
     }
 }
 
-fn approvals_needed(n: u32, per_person: bool) -> String {
-    if n > 1 && !per_person {
+fn approvals_needed(n: u32, per_person: bool, rule: u32) -> String {
+    if rule > n.max(1) || (rule > 1 && !per_person) {
+        // The app counts: nothing is signalled before that many have approved.
+        format!("{rule} different people (this runbook's rule)")
+    } else if n > 1 && !per_person {
         // Honest about today's limit: every Slack decision is signalled by one AWS role.
         format!("{n} (decisions from Slack count as one AWS approver)")
     } else {

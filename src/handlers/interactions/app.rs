@@ -93,6 +93,8 @@ impl InteractionsApp {
         PromptStyle {
             per_person: self.places.per_person(place),
             reason_modal: self.reject_reason != ReasonMode::Off,
+            // Only the prompt the events function posts says how many must approve.
+            rule_approvals: 0,
         }
     }
 

@@ -11,6 +11,7 @@ use super::DecisionRequest;
 use crate::deadline::Deadline;
 use crate::domain::execution::Execution;
 use crate::domain::messages::text::{code, escape, truncate};
+use crate::domain::rules::AppliedRule;
 use crate::handlers::interactions::app::InteractionsApp;
 use crate::permissions::{StepFacts, Surface};
 use crate::places::PlaceError;
@@ -34,19 +35,20 @@ pub(super) async fn may_decide(
     app.permissions
         .may_decide(&app.slack, request.actor, facts, surface(request), deadline)
         .await
+        .map(|_| ())
 }
 
 /// The permission boundary again, before anything is signalled, on the facts SSM
 /// reports: the execution's runbook as SSM names it, in the account and Region where
 /// SSM found the execution (an execution ID is found only where it runs). A button is
 /// only what this app once wrote, and Slack signs whatever request it forwards: one
-/// that names another runbook decides nothing.
+/// that names another runbook decides nothing. `Ok`: the rule that applies.
 pub(super) async fn may_decide_what_ssm_reports(
     app: &InteractionsApp,
     request: &DecisionRequest<'_>,
     execution: &Execution,
     deadline: &Deadline,
-) -> Result<(), String> {
+) -> Result<AppliedRule, String> {
     let runbook = execution.document_name.as_str();
     if let Some(named) = request.target.runbook.as_deref()
         && named != runbook

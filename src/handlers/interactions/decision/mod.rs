@@ -32,7 +32,7 @@ mod reason;
 use self::access::{cannot_reach, may_decide, may_decide_what_ssm_reports, person_session};
 
 use self::claim::{Claimed, claim_step_run, decided_before};
-use self::quorum::quorum_progress;
+use self::quorum::{Count, Counting, held_approval, quorum_progress};
 use self::reason::open_reason_form;
 use super::app::InteractionsApp;
 use super::respond::{REPLY_RESERVE, replace_prompt};
@@ -210,11 +210,10 @@ async fn decide_claimed(
     };
     match check_step(&execution, request.target, request.decision.step_kind()) {
         StepCheck::WaitingNow(step) => {
-            if let Err(refusal) =
-                may_decide_what_ssm_reports(app, request, &execution, deadline).await
-            {
-                return (Some(refusal), AfterClaim::Release);
-            }
+            let rule = match may_decide_what_ssm_reports(app, request, &execution, deadline).await {
+                Ok(rule) => rule,
+                Err(refusal) => return (Some(refusal), AfterClaim::Release),
+            };
             signal(
                 app,
                 ssm,
@@ -224,6 +223,7 @@ async fn decide_claimed(
                 claim,
                 record,
                 credentials,
+                rule.approvals,
                 deadline,
             )
             .await
@@ -304,6 +304,7 @@ async fn signal(
     claim: &DecisionClaim,
     record: &StepRecord,
     credentials: Option<&Credentials>,
+    rule_approvals: u32,
     deadline: &Deadline,
 ) -> (Option<String>, AfterClaim) {
     let DecisionRequest {
@@ -315,16 +316,22 @@ async fn signal(
     } = request;
     let user = &actor.user;
     let id = &target.execution_id;
-    let needed = step.approval().min_required_approvals;
-    let quorum = *decision == Decision::Approve && needed > 1;
     let per_person = credentials.is_some();
+    let count = Count::of(
+        step.approval().min_required_approvals,
+        rule_approvals,
+        per_person,
+    );
+    let needed = count.needed;
+    let quorum = *decision == Decision::Approve && needed > 1;
     // The approvals so far, read in the claim's own write: one person counts once.
     let prior: Vec<DecisionRecord> = record
         .approvals_of(step.key())
         .into_iter()
         .cloned()
         .collect();
-    if quorum && per_person && prior.iter().any(|a| a.user_id == user.id) {
+    let counted = per_person || count.held > 0;
+    if quorum && counted && prior.iter().any(|a| a.user_id == user.id) {
         tracing::info!("approved before by the same person; nothing signalled");
         let text = format!(
             "You approved step {} already, and one person counts once. {}. \
@@ -334,7 +341,7 @@ async fn signal(
         );
         return (Some(text), AfterClaim::Release);
     }
-    if quorum && per_person && prior.len() >= needed as usize {
+    if quorum && counted && prior.len() >= needed as usize {
         tracing::info!("the quorum is met already; nothing signalled");
         let text = format!(
             "Nothing was done: step {} has all the approvals it needs already ({}).",
@@ -342,6 +349,12 @@ async fn signal(
             progress(&prior, needed)
         );
         return (Some(text), AfterClaim::Release);
+    }
+    if quorum && prior.len() < count.held as usize {
+        // The rule wants more people than SSM will count: this approval is the app's
+        // to count. Recorded, nothing signalled; the step waits for the next person.
+        let answer = held_approval(app, request, step, claim, prior, needed, deadline).await;
+        return (Some(answer), AfterClaim::Recorded);
     }
     let comment = signal_comment(*decision, user.handle(), &user.id, *reason);
     let outcome = ssm
@@ -391,8 +404,13 @@ async fn signal(
                 if quorum {
                     let mut approvals = prior;
                     approvals.push(decided.clone());
+                    let counting = Counting {
+                        needed,
+                        counted,
+                        per_person,
+                    };
                     quorum_progress(
-                        app, ssm, request, step, claim, decided, approvals, per_person, deadline,
+                        app, ssm, request, step, claim, decided, approvals, counting, deadline,
                     )
                     .await
                 } else {

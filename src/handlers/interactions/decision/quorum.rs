@@ -1,19 +1,33 @@
-//! An approval of a step that needs several: progress on the prompt while the quorum
-//! is gathered, the approvers named once it is met, and never buttons back on a step
+//! An approval of a step that needs several (SSM's `MinRequiredApprovals`, or a rule's
+//! `approvals`: different people, counted by the app before anything is signalled):
+//! progress on the prompt while the quorum is gathered, the approvers named once it is met, and never buttons back on a step
 //! that ended while the progress was on its way.
 
 use super::{
     DecisionRequest, REPLY_RESERVE, decided_prompt, replace, show_if_ended, show_real_state,
 };
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, unix_now};
 use crate::domain::execution::{Execution, Status, Step};
+use crate::domain::inbound::Decision;
 use crate::domain::messages::decided::StepNews;
 use crate::domain::messages::progress::{progress, render_progress};
-use crate::domain::messages::text::code;
+use crate::domain::messages::text::{code, escape};
 use crate::domain::record::{DecisionClaim, DecisionRecord};
 use crate::domain::waiting::{StepCheck, StepKind, check_step};
 use crate::handlers::interactions::app::InteractionsApp;
 use crate::ssm::Ssm;
+
+/// How the approvals of a step that needs several are counted.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Counting {
+    /// Different people who must approve (the rule's `approvals`, or SSM's
+    /// `MinRequiredApprovals`, whichever is more).
+    pub needed: u32,
+    /// The app counts them (per-person sessions, or a rule's `approvals`).
+    pub counted: bool,
+    /// Each person signals as themselves.
+    pub per_person: bool,
+}
 
 /// An approval SSM took for a step that needs several: the step may wait on.
 #[allow(clippy::too_many_arguments)]
@@ -25,14 +39,19 @@ pub(super) async fn quorum_progress(
     claim: &DecisionClaim,
     record: DecisionRecord,
     approvals: Vec<DecisionRecord>,
-    per_person: bool,
+    counting: Counting,
     deadline: &Deadline,
 ) -> Option<String> {
     let id = &request.target.execution_id;
-    let needed = step.approval().min_required_approvals;
+    let Counting {
+        needed,
+        counted,
+        per_person,
+    } = counting;
+    let ssm_needed = step.approval().min_required_approvals;
     // SSM may apply the approval that meets the quorum a moment later: a count that
     // meets it is shown as met even while SSM still reports the step waiting.
-    let met = per_person && approvals.len() >= needed as usize;
+    let met = counted && approvals.len() >= needed as usize;
     let reading = deadline.keeping(REPLY_RESERVE);
     let (now, recorded) = tokio::join!(
         ssm.get_execution(id, &reading),
@@ -54,7 +73,7 @@ pub(super) async fn quorum_progress(
         }
     };
     match check_step(&execution, request.target, StepKind::Approval) {
-        StepCheck::WaitingNow(_) if per_person && !met => {
+        StepCheck::WaitingNow(_) if counted && !met => {
             // Progress on the prompt, buttons kept for the next approver.
             if !request.from_list
                 && let Some(message) = render_progress(request.message_blocks, &approvals, needed)
@@ -74,8 +93,8 @@ pub(super) async fn quorum_progress(
                 needed as usize - approvals.len()
             ))
         }
-        StepCheck::WaitingNow(_) if !per_person => Some(format!(
-            "SSM recorded your approval, but step {} needs {needed} approvals from \
+        StepCheck::WaitingNow(_) if !per_person && ssm_needed > 1 => Some(format!(
+            "SSM recorded your approval, but step {} needs {ssm_needed} approvals from \
              different AWS principals and still waits: every decision from Slack is \
              signalled by the same AWS role, so it counts once. (Set APPROVER_ROLE_ARN \
              to sign each person's decision as that person.)",
@@ -113,4 +132,110 @@ async fn quorum_met(
     let message = decided_prompt(app, request, execution, step, approvals);
     replace(app, request, &message, deadline).await;
     None
+}
+
+/// How many approvals a step needs, and how many of them the app counts before any
+/// signal: a rule's `approvals` (different Slack people) beyond what SSM counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Count {
+    /// Different people who must approve before the step is approved.
+    pub needed: u32,
+    /// The first approvals recorded in Slack only, never signalled.
+    pub held: u32,
+}
+
+impl Count {
+    /// `ssm_needed`: the step's `MinRequiredApprovals`; `rule`: the rule's `approvals`.
+    /// Decisions signalled by the one shared role count once in SSM, so SSM counts one
+    /// signal without per-person sessions, and each person's with them.
+    pub(super) fn of(ssm_needed: u32, rule: u32, per_person: bool) -> Self {
+        let ssm_needed = ssm_needed.max(1);
+        let ssm_counts = if per_person { ssm_needed } else { 1 };
+        Self {
+            needed: rule.max(ssm_needed),
+            held: rule.saturating_sub(ssm_counts),
+        }
+    }
+}
+
+/// An approval the app counts (a rule asks for more people than SSM counts): recorded
+/// with the claim's release, the progress on the prompt, nothing signalled.
+pub(super) async fn held_approval(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    step: &Step,
+    claim: &DecisionClaim,
+    mut approvals: Vec<DecisionRecord>,
+    needed: u32,
+    deadline: &Deadline,
+) -> String {
+    let user = &request.actor.user;
+    let approval = DecisionRecord {
+        step_key: step.key().to_owned(),
+        decision: Decision::Approve,
+        user_id: user.id.clone(),
+        handle: user.handle().to_owned(),
+        at_unix: unix_now(),
+        reason: None,
+        principal: None,
+    };
+    let id = &request.target.execution_id;
+    if let Err(e) = app
+        .store
+        .finish_decision(id, &step.name, claim, &approval, false, deadline)
+        .await
+    {
+        tracing::error!(error = %e, "could not record an approval the app counts; nothing signalled");
+        return format!(
+            "Nothing was done: your approval could not be recorded ({}). The request still \
+             waits; please try again.",
+            escape(&e.to_string())
+        );
+    }
+    tracing::info!(
+        needed,
+        so_far = approvals.len() + 1,
+        "approval counted; nothing signalled yet"
+    );
+    approvals.push(approval);
+    if !request.from_list
+        && let Some(message) = render_progress(request.message_blocks, &approvals, needed)
+    {
+        replace(app, request, &message, deadline).await;
+    }
+    format!(
+        "Your approval is recorded. {}. The step waits for {} more: this rule asks for {needed} \
+         different people, and nothing is signalled to AWS before they have all approved.",
+        progress(&approvals, needed),
+        needed as usize - approvals.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Count;
+
+    #[test]
+    fn a_rule_asking_for_more_people_than_ssm_counts_holds_the_first_approvals_back() {
+        #[rustfmt::skip]
+        let cases = [
+            // (SSM's MinRequiredApprovals, the rule's approvals, per person) -> (needed, held)
+            ((1, 1, false), (1, 0)),
+            ((1, 2, false), (2, 1)),  // one shared role: SSM counts one signal
+            ((2, 1, false), (2, 0)),  // SSM's own quorum the shared role cannot meet
+            ((2, 2, false), (2, 1)),
+            ((1, 2, true), (2, 1)),
+            ((2, 2, true), (2, 0)),   // each person signals: SSM counts both
+            ((2, 3, true), (3, 1)),
+            ((3, 2, true), (3, 0)),
+            ((0, 1, true), (1, 0)),
+        ];
+        for ((ssm, rule, per_person), (needed, held)) in cases {
+            assert_eq!(
+                Count::of(ssm, rule, per_person),
+                Count { needed, held },
+                "{ssm} {rule} {per_person}"
+            );
+        }
+    }
 }
