@@ -69,6 +69,9 @@ impl SsmStandIn {
             "{account} is not an AWS account ID (12 digits)"
         );
         assert!(!region.is_empty(), "an execution runs in a Region");
+        for step in spec.steps.iter().filter(|s| s.action == "aws:approve") {
+            check_approval_inputs(&step.name, &step.inputs);
+        }
         let mut state = self.lock();
         let steps = spec
             .steps
@@ -488,4 +491,56 @@ mod tests {
                 .all(|e| e["account"] == ACCOUNT && e["region"] == "us-east-1")
         );
     }
+
+    #[tokio::test]
+    async fn a_runbook_ssm_would_refuse_for_its_approvers_cannot_be_started() {
+        use crate::ssm::{RunbookSpec, StepSpec};
+        let role = "arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole";
+        let eleven: Vec<String> = (0..11).map(|n| format!("{role}{n}")).collect();
+        let eleven: Vec<&str> = eleven.iter().map(String::as_str).collect();
+        for (approvers, needed, refusal) in [
+            (vec![], 1, "1 to 10 Approvers, this one lists 0"),
+            (eleven, 1, "1 to 10 Approvers, this one lists 11"),
+            (
+                vec![role],
+                2,
+                "MinRequiredApprovals (2) is more than its 1 Approvers",
+            ),
+        ] {
+            let ssm = ssm().await;
+            let mut spec = RunbookSpec::sample("Go?", 1);
+            spec.steps[1] = StepSpec::approve("approveRollout", "Go?", needed, &approvers);
+            let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ssm.start_automation(spec)
+            }));
+            let message = started.expect_err("refused");
+            let message = message
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default();
+            assert!(message.contains(refusal), "{message}");
+        }
+    }
+}
+/// SSM refuses a runbook whose `aws:approve` step lists no approvers or more than 10,
+/// or asks for more approvals than it lists approvers; so does the stand-in (a test
+/// that starts one is mistaken, as its author would be in a real account).
+///
+/// Panics naming the step.
+fn check_approval_inputs(step: &str, inputs: &std::collections::BTreeMap<String, String>) {
+    let approvers = super::signals::approvers(inputs);
+    assert!(
+        (1..=10).contains(&approvers.len()),
+        "step {step}: SSM requires 1 to 10 Approvers, this one lists {}",
+        approvers.len()
+    );
+    let needed: usize = inputs
+        .get("MinRequiredApprovals")
+        .and_then(|n| n.trim_matches('"').parse().ok())
+        .unwrap_or(1);
+    assert!(
+        needed <= approvers.len(),
+        "step {step}: MinRequiredApprovals ({needed}) is more than its {} Approvers, which SSM refuses",
+        approvers.len()
+    );
 }

@@ -103,7 +103,10 @@ impl RunbookSpec {
                     "approveRollout",
                     message,
                     min_required_approvals,
-                    &["arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole"],
+                    &sample_approvers(min_required_approvals)
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>(),
                 ),
                 StepSpec::run("rollOut", "aws:executeScript"),
             ],
@@ -146,4 +149,15 @@ mod tests {
             )]
         );
     }
+}
+
+/// The sample's approvers: the interactions function's role, and as many other roles
+/// as a quorum needs (SSM refuses `MinRequiredApprovals` above the number of approvers).
+fn sample_approvers(min_required_approvals: u32) -> Vec<String> {
+    let mut approvers =
+        vec!["arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole".to_owned()];
+    approvers.extend(
+        (2..=min_required_approvals).map(|n| format!("arn:aws:iam::123456789012:role/OnCall{n}")),
+    );
+    approvers
 }
