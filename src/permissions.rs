@@ -3,10 +3,12 @@
 //!
 //! Both questions are answered here from one set of facts, [`StepFacts`] (the step's
 //! account and Region, its runbook, its kind), through one rule: the rules document's
-//! rule for that account, Region and runbook, else `SLACK_APPROVERS` (who reminders
-//! mention comes from the same rule, [`RuleBook::applied`]). A person is checked
-//! against it by user ID, by membership of its user groups (read from Slack, cached)
-//! and by the workspace they come from (`SLACK_ALLOWED_TEAMS`). Every surface asks
+//! rule for that account, Region and runbook, else the document's `default`, else
+//! `SLACK_APPROVERS` (who reminders mention comes from the same rule,
+//! [`RuleBook::applied`]). A person is checked against it by user ID, by membership of
+//! its user groups (read from Slack, cached) and by the workspace they come from
+//! (`SLACK_ALLOWED_TEAMS`). Under `none` nobody may decide from Slack: every surface
+//! refuses, and the lists show such a step to everyone of the workspace as a link. Every surface asks
 //! here first, before any call about the step: a person who may not decide costs the
 //! account nothing. (The rules document is read again every few minutes; see
 //! [`RuleBook`].) Whether the deployment can act in the step's account at all is the
@@ -57,6 +59,10 @@ pub enum Listing {
     Decidable,
     /// As a link to its prompt: anyone who can see the prompt may decide it there.
     Link,
+    /// As a link to its prompt, for everyone in the workspace: nobody may decide it
+    /// from Slack (`none`), so it is decided in the AWS console, but people see that it
+    /// waits.
+    Console,
 }
 
 type Members = Arc<HashSet<String>>;
@@ -132,6 +138,12 @@ impl Permissions {
             return None;
         }
         let applied = rule_for(rules, self.rules.fallback(), step).ok()?;
+        if applied.approvers == ApproverPolicy::NobodyFromSlack {
+            // Nobody decides it from Slack: anyone of the workspace may see that it waits
+            // (as a link, like a step anyone may decide).
+            self.check_workspace(slack, actor, deadline).await.ok()?;
+            return Some(Listing::Console);
+        }
         self.authorize(slack, actor, &applied.approvers, deadline)
             .await
             .ok()?;
@@ -164,13 +176,19 @@ impl Permissions {
                         .into(),
                 );
             }
+            Verdict::NotFromSlack => {
+                tracing::warn!("a click on a step nobody may decide from Slack; nothing done");
+                return Err(NOBODY_FROM_SLACK.into());
+            }
             verdict => verdict,
         };
         self.check_workspace(slack, actor, deadline).await?;
         let groups = match groups {
             Verdict::Allowed => return Ok(()),
             Verdict::CheckGroups(groups) => groups,
-            Verdict::NoApproversConfigured => unreachable!("handled above"),
+            Verdict::NoApproversConfigured | Verdict::NotFromSlack => {
+                unreachable!("handled above")
+            }
         };
         for group in groups {
             let members = match self.cached_group(group) {
@@ -259,6 +277,10 @@ impl Permissions {
     }
 }
 
+/// What a person is told when nobody may decide a step from Slack (`none`).
+pub const NOBODY_FROM_SLACK: &str = "Nothing was done: nobody from Slack may decide this step \
+    (no rule names it, and this deployment allows nobody else). Decide it in the AWS console.";
+
 /// The rule that applies to `step`. A button from before buttons named their runbook
 /// is refused when a rule could depend on the runbook.
 fn rule_for(
@@ -332,6 +354,11 @@ mod tests {
         {"name": "prod", "runbooks": ["Prod-"], "channel": "C0PROD", "approvers": ["U0PROD"]},
         {"name": "dev", "runbooks": ["Dev-"], "channel": "C0DEV", "approvers": ["*"]}
     ]}"#;
+    /// The same rules, and nobody from Slack for steps they do not name.
+    const RULES_DEFAULT_NONE: &str = r#"{"rules": [
+        {"name": "prod", "runbooks": ["Prod-"], "channel": "C0PROD", "approvers": ["U0PROD"]},
+        {"name": "dev", "runbooks": ["Dev-"], "channel": "C0DEV", "approvers": ["*"]}
+    ], "default": {"approvers": ["none"]}}"#;
 
     fn permissions(rules: &str, fallback: &str) -> Permissions {
         let fallback = Fallback {
@@ -367,8 +394,10 @@ mod tests {
         }
     }
 
-    /// Why, the fallback's approvers, the person, the runbook, the kind, the answers.
+    /// Why, the rules document, the fallback's approvers, the person, the runbook, the
+    /// kind, the answers.
     type Row = (
+        &'static str,
         &'static str,
         &'static str,
         &'static str,
@@ -410,32 +439,51 @@ mod tests {
             seen: None,
             mentioned: false,
         };
+        let nobody_from_slack = Answers {
+            seen: Some(Listing::Console),
+            ..no
+        };
         #[rustfmt::skip]
-        let table: [Row; 9] = [
-            // (why, fallback approvers, person, runbook, kind, answers)
-            ("a named approver of the rule", "U0OPS", "U0PROD", Some("Prod-Deploy"), approval,
+        let table: [Row; 15] = [
+            // (why, rules document, fallback approvers, person, runbook, kind, answers)
+            ("a named approver of the rule", RULES, "U0OPS", "U0PROD", Some("Prod-Deploy"), approval,
                 yes(Listing::Decidable)),
-            ("someone the rule does not name", "U0OPS", "U0DEV", Some("Prod-Deploy"), approval, no),
-            ("the fallback's approver, where a rule names others", "U0OPS", "U0OPS",
+            ("someone the rule does not name", RULES, "U0OPS", "U0DEV", Some("Prod-Deploy"), approval, no),
+            ("the fallback's approver, where a rule names others", RULES, "U0OPS", "U0OPS",
                 Some("Prod-Deploy"), approval, no),
-            ("anyone who sees the prompt: decided there, linked from lists", "U0OPS", "U0DEV",
+            ("anyone who sees the prompt: decided there, linked from lists", RULES, "U0OPS", "U0DEV",
                 Some("Dev-Build"), approval,
                 Answers { prompt: true, list: false, seen: Some(Listing::Link), mentioned: false }),
-            ("no rule: the fallback's approver", "U0OPS", "U0OPS", Some("Other-Job"), approval,
+            ("no rule: the fallback's approver", RULES, "U0OPS", "U0OPS", Some("Other-Job"), approval,
                 yes(Listing::Decidable)),
-            ("no rule and nobody configured", "", "U0OPS", Some("Other-Job"), approval, no),
-            ("a pause of a runbook that may be resumed", "U0OPS", "U0PROD",
+            ("no rule and nobody configured", RULES, "", "U0OPS", Some("Other-Job"), approval, no),
+            ("a pause of a runbook that may be resumed", RULES, "U0OPS", "U0PROD",
                 Some("Prod-Resumable-Fix"), pause, yes(Listing::Decidable)),
-            ("a pause of a runbook that may not be resumed", "U0OPS", "U0PROD",
+            ("a pause of a runbook that may not be resumed", RULES, "U0OPS", "U0PROD",
                 Some("Prod-Deploy"), pause,
                 Answers { prompt: false, list: false, seen: None, mentioned: true }),
-            ("a button from before buttons named runbooks, under rules that name them",
+            ("a button from before buttons named runbooks, under rules that name them", RULES,
                 "U0OPS", "U0PROD", None, approval,
                 Answers { prompt: false, list: false, seen: None, mentioned: false }),
+            // Nobody from Slack, on purpose (`none`): listed for everyone of the workspace
+            // as a link to its prompt, decided from no surface, mentioned to nobody.
+            ("no rule, and SLACK_APPROVERS=none", RULES, "none", "U0OPS", Some("Other-Job"),
+                approval, nobody_from_slack),
+            ("no rule, SLACK_APPROVERS=none: not even a rule's approver", RULES, "none",
+                "U0PROD", Some("Other-Job"), approval, nobody_from_slack),
+            ("a rule's approver, where SLACK_APPROVERS=none", RULES, "none", "U0PROD",
+                Some("Prod-Deploy"), approval, yes(Listing::Decidable)),
+            ("no rule, and the document's default is none, over SLACK_APPROVERS=*",
+                RULES_DEFAULT_NONE, "*", "U0DEV", Some("Other-Job"), approval, nobody_from_slack),
+            ("no rule, the document's default none, over the fallback's approver",
+                RULES_DEFAULT_NONE, "U0OPS", "U0OPS", Some("Other-Job"), approval,
+                nobody_from_slack),
+            ("a rule's approver, where the document's default is none", RULES_DEFAULT_NONE,
+                "U0OPS", "U0PROD", Some("Prod-Deploy"), approval, yes(Listing::Decidable)),
         ];
         let deadline = Deadline::after(Duration::from_secs(5));
-        for (why, fallback, person, runbook, kind, expected) in table {
-            let permissions = permissions(RULES, fallback);
+        for (why, rules, fallback, person, runbook, kind, expected) in table {
+            let permissions = permissions(rules, fallback);
             let facts = StepFacts {
                 place: &place,
                 runbook,

@@ -81,6 +81,7 @@ fn readme_pictures_are_the_rendered_messages() {
                 per_person: false,
                 reason_modal: true,
                 rule_approvals: 0,
+                nobody_from_slack: false,
             },
             &ApproverPolicy::parse(Some("U0ALICE,S0PAYOPS"))
                 .unwrap()

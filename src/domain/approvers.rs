@@ -1,4 +1,8 @@
 //! Who may decide from Slack: `SLACK_APPROVERS`.
+//!
+//! Empty and `none` both let nobody decide from Slack, but they are told apart:
+//! empty is a setting not made yet (a safe state, and a click says so), `none` is a
+//! deployment saying on purpose that such steps are decided in the AWS console.
 
 use std::collections::BTreeSet;
 
@@ -6,6 +10,9 @@ use std::collections::BTreeSet;
 pub enum ApproverPolicy {
     /// Unset or empty: a safe state in which nobody may decide.
     Nobody,
+    /// `none`: nobody may decide from Slack, said on purpose; such steps are decided in
+    /// the AWS console. Their prompts are posted without buttons.
+    NobodyFromSlack,
     /// `*`: anyone who can see the prompt.
     Anyone,
     /// User IDs (`U…`, `W…`) and user-group IDs (`S…`).
@@ -22,6 +29,10 @@ pub enum ApproversError {
     #[error("SLACK_APPROVERS: `*` (anyone) cannot be combined with IDs")]
     StarWithIds,
     #[error(
+        "SLACK_APPROVERS: `none` (nobody may decide from Slack) cannot be combined with IDs or `*`"
+    )]
+    NoneWithOthers,
+    #[error(
         "SLACK_APPROVERS: {0:?} has characters that are not plain ASCII; Slack IDs are letters and digits \
          (copy the ID again: a look-alike or invisible character came with it)"
     )]
@@ -33,9 +44,14 @@ pub enum ApproversError {
 pub enum Verdict<'a> {
     Allowed,
     NoApproversConfigured,
+    /// `none`: nobody may decide from Slack, on purpose.
+    NotFromSlack,
     /// Not listed directly: allowed only if a member of one of these groups.
     CheckGroups(&'a [String]),
 }
+
+/// The value that says, on purpose, that nobody may decide from Slack (any letter case).
+pub const NONE: &str = "none";
 
 impl ApproverPolicy {
     pub fn parse(raw: Option<&str>) -> Result<Self, ApproversError> {
@@ -47,6 +63,13 @@ impl ApproverPolicy {
             .collect();
         if items.is_empty() {
             return Ok(Self::Nobody);
+        }
+        if items.iter().any(|i| i.eq_ignore_ascii_case(NONE)) {
+            return if items.iter().all(|i| i.eq_ignore_ascii_case(NONE)) {
+                Ok(Self::NobodyFromSlack)
+            } else {
+                Err(ApproversError::NoneWithOthers)
+            };
         }
         if items.contains(&"*") {
             return if items.iter().all(|i| *i == "*") {
@@ -84,6 +107,7 @@ impl ApproverPolicy {
     pub fn describe(&self) -> String {
         match self {
             Self::Nobody => "nobody yet (no approvers are configured)".into(),
+            Self::NobodyFromSlack => "nobody from Slack: decide in the AWS console".into(),
             Self::Anyone => "anyone in this channel".into(),
             Self::Listed { users, groups } => {
                 let mut who: Vec<String> = users.iter().map(|u| format!("<@{u}>")).collect();
@@ -100,6 +124,7 @@ impl ApproverPolicy {
     pub fn verdict(&self, user_id: &str) -> Verdict<'_> {
         match self {
             Self::Nobody => Verdict::NoApproversConfigured,
+            Self::NobodyFromSlack => Verdict::NotFromSlack,
             Self::Anyone => Verdict::Allowed,
             Self::Listed { users, .. } if users.contains(user_id) => Verdict::Allowed,
             Self::Listed { groups, .. } => Verdict::CheckGroups(groups),
@@ -117,6 +142,47 @@ mod tests {
             let policy = ApproverPolicy::parse(raw).unwrap();
             assert_eq!(policy, ApproverPolicy::Nobody);
             assert_eq!(policy.verdict("U0ALICE"), Verdict::NoApproversConfigured);
+        }
+    }
+
+    #[test]
+    fn none_says_nobody_from_slack_on_purpose_and_stands_alone() {
+        for raw in ["none", " NONE ", "None,none"] {
+            let policy = ApproverPolicy::parse(Some(raw)).unwrap();
+            assert_eq!(policy, ApproverPolicy::NobodyFromSlack, "{raw}");
+            // Told apart from a setting not made yet.
+            assert_ne!(policy, ApproverPolicy::parse(Some("")).unwrap());
+            assert_eq!(policy.verdict("U0ALICE"), Verdict::NotFromSlack);
+            assert_eq!(
+                policy.describe(),
+                "nobody from Slack: decide in the AWS console"
+            );
+        }
+        for raw in [
+            "none,U123",
+            "U0ALICE, none",
+            "none,*",
+            "*,NONE",
+            "none,S0OPS",
+        ] {
+            let err = ApproverPolicy::parse(Some(raw)).unwrap_err();
+            assert_eq!(err, ApproversError::NoneWithOthers, "{raw}");
+            assert!(
+                err.to_string().starts_with(
+                    "SLACK_APPROVERS: `none` (nobody may decide from Slack) cannot be combined"
+                ),
+                "{err}"
+            );
+        }
+        // Not a prefix or a look-alike: those are not IDs.
+        for raw in ["nobody", "none-", "nonE0"] {
+            assert!(
+                matches!(
+                    ApproverPolicy::parse(Some(raw)),
+                    Err(ApproversError::NotAnId(_))
+                ),
+                "{raw}"
+            );
         }
     }
 

@@ -5,13 +5,16 @@
 //! {"rules": [
 //!   {"name": "payments production", "accounts": ["111122223333"], "regions": ["eu-west-1"],
 //!    "runbooks": ["Payments-"], "channel": "C0PAYMENTS", "approvers": ["U0123ABCD", "S0456EFGH"]}
-//! ]}
+//! ],
+//!  "default": {"approvers": ["none"]}}
 //! ```
 //!
 //! Rules are tried in order and the first that matches wins; an omitted `accounts`,
 //! `regions` or `runbooks` (name prefixes) matches any. A step no rule matches falls
 //! back to `SLACK_ROUTES` / `SLACK_CHANNEL` and `SLACK_APPROVERS`: with no document at
-//! all, that is today's single rule.
+//! all, that is today's single rule. The optional `default` replaces `SLACK_APPROVERS`
+//! there (its channel stays `SLACK_ROUTES` / `SLACK_CHANNEL`'s): `["none"]` says that
+//! nobody may decide from Slack a step no rule names, whatever `SLACK_APPROVERS` says.
 
 use serde::Deserialize;
 
@@ -58,6 +61,9 @@ impl Rule {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules {
     rules: Vec<Rule>,
+    /// The document's `default`: who may decide a step no rule matches, instead of
+    /// `SLACK_APPROVERS`.
+    default_approvers: Option<ApproverPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,6 +72,8 @@ pub enum RulesError {
     Shape(String),
     #[error("rule {rule}: {reason}")]
     Rule { rule: String, reason: String },
+    #[error("the rules document's \"default\": {0}")]
+    Default(String),
     #[error("the rules document has {0} rules; at most {MAX_RULES} are allowed")]
     TooMany(usize),
 }
@@ -74,6 +82,14 @@ pub enum RulesError {
 #[serde(deny_unknown_fields)]
 struct Document {
     rules: Vec<RawRule>,
+    default: Option<RawDefault>,
+}
+
+/// `"default": {"approvers": [...]}`: who may decide a step no rule matches.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefault {
+    approvers: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -155,14 +171,13 @@ impl Rules {
             let listed = raw
                 .approvers
                 .ok_or_else(|| bad("it names no \"approvers\"".into()))?;
-            let approvers = ApproverPolicy::parse(Some(&listed.join(","))).map_err(|e| {
-                bad(e
-                    .to_string()
-                    .trim_start_matches("SLACK_APPROVERS: ")
-                    .to_owned())
-            })?;
-            if approvers == ApproverPolicy::Nobody {
-                return Err(bad("its \"approvers\" list is empty".into()));
+            let approvers = approvers(&listed).map_err(bad)?;
+            if approvers == ApproverPolicy::NobodyFromSlack {
+                return Err(bad(
+                    "\"none\" belongs in the document's \"default\" (for steps no rule names): \
+                     a rule names who may decide its steps"
+                        .into(),
+                ));
             }
             let approvals = match raw.approvals {
                 None => 1,
@@ -184,7 +199,24 @@ impl Rules {
                 approvals,
             });
         }
-        Ok(Self { rules })
+        let default_approvers = match document.default {
+            None => None,
+            Some(RawDefault { approvers: None }) => {
+                return Err(RulesError::Default("it names no \"approvers\"".into()));
+            }
+            Some(RawDefault {
+                approvers: Some(listed),
+            }) => Some(approvers(&listed).map_err(RulesError::Default)?),
+        };
+        Ok(Self {
+            rules,
+            default_approvers,
+        })
+    }
+
+    /// The document's `default` approvers, if it has one.
+    pub fn default_approvers(&self) -> Option<&ApproverPolicy> {
+        self.default_approvers.as_ref()
     }
 
     /// The first rule that matches the step's place and runbook.
@@ -243,12 +275,27 @@ impl Fallback {
                     .channel
                     .as_deref()
                     .map(|default| self.routes.channel_for(runbook, default).to_owned()),
-                approvers: self.approvers.clone(),
+                // The document in force may say who instead of `SLACK_APPROVERS`.
+                approvers: rules.default_approvers().unwrap_or(&self.approvers).clone(),
                 rule: None,
                 approvals: 1,
             },
         }
     }
+}
+
+/// A rule's (or the default's) `approvers`, checked as `SLACK_APPROVERS` is; `Err`
+/// says why not. An empty list is refused: a document says who.
+fn approvers(listed: &[String]) -> Result<ApproverPolicy, String> {
+    let approvers = ApproverPolicy::parse(Some(&listed.join(","))).map_err(|e| {
+        e.to_string()
+            .trim_start_matches("SLACK_APPROVERS: ")
+            .to_owned()
+    })?;
+    if approvers == ApproverPolicy::Nobody {
+        return Err("its \"approvers\" list is empty".into());
+    }
+    Ok(approvers)
 }
 
 fn trimmed(list: Vec<String>) -> Vec<String> {
@@ -357,6 +404,34 @@ mod tests {
                 r#"{"rules": [{"name": "x", "chanel": "C0A", "approvers": ["*"]}]}"#,
                 "unknown field `chanel`",
             ),
+            (
+                r#"{"rules": [{"name": "x", "channel": "C0A", "approvers": ["none"]}]}"#,
+                "rule 1 (\"x\"): \"none\" belongs in the document's \"default\"",
+            ),
+            (
+                r#"{"rules": [], "default": {"approvers": ["none", "U0A"]}}"#,
+                "the rules document's \"default\": `none` (nobody may decide from Slack) cannot be combined",
+            ),
+            (
+                r#"{"rules": [], "default": {"approvers": []}}"#,
+                "the rules document's \"default\": its \"approvers\" list is empty",
+            ),
+            (
+                r#"{"rules": [], "default": {}}"#,
+                "the rules document's \"default\": it names no \"approvers\"",
+            ),
+            (
+                r#"{"rules": [], "default": {"approvers": ["alice"]}}"#,
+                "the rules document's \"default\": \"alice\" is not a Slack user ID",
+            ),
+            (
+                r#"{"rules": [], "default": {"approvers": ["none"], "channel": "C0A"}}"#,
+                "unknown field `channel`",
+            ),
+            (
+                r#"{"rules": [], "default": {"approvers": "none"}}"#,
+                "not JSON of the documented shape",
+            ),
             (r#"{"rule": []}"#, "not JSON of the documented shape"),
             ("not json", "not JSON of the documented shape"),
         ];
@@ -364,6 +439,41 @@ mod tests {
             let err = Rules::parse(raw).unwrap_err().to_string();
             assert!(err.contains(expected), "{raw}: {err}");
         }
+    }
+
+    #[test]
+    fn the_documents_default_replaces_slack_approvers_for_steps_no_rule_names() {
+        let document = EXAMPLE.replacen(
+            r#"{"rules": ["#,
+            r#"{"default": {"approvers": ["NONE"]}, "rules": ["#,
+            1,
+        );
+        let rules = Rules::parse(&document).unwrap();
+        assert_eq!(
+            rules.default_approvers(),
+            Some(&ApproverPolicy::NobodyFromSlack)
+        );
+        let fallback = fallback();
+        // No rule names it: nobody from Slack, in the fallback's channel (routes apply).
+        let unnamed = fallback.applied(&rules, &at("999988887777", "eu-west-1"), "Db-Failover");
+        assert_eq!(unnamed.rule, None);
+        assert_eq!(unnamed.approvers, ApproverPolicy::NobodyFromSlack);
+        assert_eq!(unnamed.channel.as_deref(), Some("C0DBA"));
+        // A rule that names it still decides.
+        let staging = fallback.applied(&rules, &at("444455556666", "eu-west-1"), "Anything");
+        assert_eq!(staging.approvers, ApproverPolicy::Anyone);
+        // Any approvers may be the default; without one, SLACK_APPROVERS stays.
+        let listed = Rules::parse(r#"{"rules": [], "default": {"approvers": ["U0SEC"]}}"#).unwrap();
+        assert_eq!(
+            fallback
+                .applied(&listed, &at("999988887777", "eu-west-1"), "X")
+                .approvers
+                .describe(),
+            "<@U0SEC>"
+        );
+        let without = Rules::parse(EXAMPLE).unwrap();
+        assert_eq!(without.default_approvers(), None);
+        assert_ne!(without, rules, "a changed default is a change of the rules");
     }
 
     #[test]

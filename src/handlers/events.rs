@@ -22,6 +22,7 @@ pub use super::events_app::{EventError, EventsApp};
 use super::refresh::refresh;
 use super::sweep::{SweepReport, is_sweep, sweep};
 use crate::deadline::{CallFloor, Deadline, unix_now};
+use crate::domain::approvers::ApproverPolicy;
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
 use crate::domain::messages::prompt::{PromptStyle, render_prompt};
@@ -257,6 +258,7 @@ async fn post_under_claim(
         per_person: app.places.per_person(place),
         reason_modal: app.reason_modal,
         rule_approvals: applied.approvals,
+        nobody_from_slack: applied.approvers == ApproverPolicy::NobodyFromSlack,
     };
     let shown = Shown::new(place, &app.account_names);
     let message = render_prompt(

@@ -124,6 +124,7 @@ mod tests {
             per_person: false,
             reason_modal: true,
             rule_approvals: 0,
+            nobody_from_slack: false,
         };
         let listed: Vec<Listed> = steps
             .iter()

@@ -26,10 +26,14 @@ pub enum Listed<'a> {
     },
     /// Without buttons: anyone who can see the prompt may decide it, so it is decided
     /// on the prompt (the list reaches people the prompt does not): a link to it.
+    /// Also a step nobody may decide from Slack (`none`), listed so that people see
+    /// it waits: it is decided in the AWS console.
     Linked {
         step: &'a WaitingStep,
         shown: Shown<'a>,
         permalink: Option<String>,
+        /// Nobody may decide it from Slack, not even on its prompt.
+        nobody_from_slack: bool,
     },
 }
 
@@ -100,17 +104,28 @@ pub(crate) fn entry_blocks(item: &Listed<'_>, prefix: &str, now_unix: i64) -> Ve
         // prompt's channel: nothing about the step but how long it has waited and the
         // link, which Slack opens only for members of that channel.
         Listed::Linked {
-            step, permalink, ..
+            step,
+            permalink,
+            nobody_from_slack,
+            ..
         } => {
             let waited = age(now_unix - step.since_unix);
+            let (what, link_text) = if *nobody_from_slack {
+                (
+                    "A step nobody may decide from Slack (decide it in the AWS console)",
+                    "See its prompt",
+                )
+            } else {
+                (
+                    "A step anyone who can see its prompt may decide",
+                    "Decide on its prompt",
+                )
+            };
             blocks.push(section(&match permalink {
-                Some(link) => format!(
-                    "A step anyone who can see its prompt may decide, waiting {waited}: \
-                     <{link}|Decide on its prompt>"
-                ),
+                Some(link) => format!("{what}, waiting {waited}: <{link}|{link_text}>"),
                 None => format!(
-                    "A step anyone who can see its prompt may decide, waiting {waited}: \
-                     the link to its prompt could not be read right now. Please try again."
+                    "{what}, waiting {waited}: the link to its prompt could not be read \
+                     right now. Please try again."
                 ),
             }));
         }
@@ -238,11 +253,13 @@ mod tests {
                 step: &step,
                 shown: Shown::region_only(&place),
                 permalink: Some("https://x.slack.com/archives/C1/p1".into()),
+                nobody_from_slack: false,
             },
             Listed::Linked {
                 step: &step,
                 shown: Shown::region_only(&place),
                 permalink: None,
+                nobody_from_slack: false,
             },
         ];
         let m = waiting_list(&listed, None, true, 2_000);
@@ -271,14 +288,26 @@ mod tests {
         let place = Place::new(Some("111122223333"), "eu-west-1");
         let names = AccountNames::parse("111122223333=payments-prod").unwrap();
         let step = waiting(7, StepKind::Approval, &place);
-        for permalink in [Some("https://x.slack.com/archives/C1/p1".to_owned()), None] {
+        for (permalink, nobody_from_slack) in [
+            (Some("https://x.slack.com/archives/C1/p1".to_owned()), false),
+            (None, false),
+            (Some("https://x.slack.com/archives/C1/p1".to_owned()), true),
+            (None, true),
+        ] {
             let listed = [Listed::Linked {
                 step: &step,
                 shown: Shown::new(&place, &names),
                 permalink,
+                nobody_from_slack,
             }];
-            let text =
-                serde_json::to_string(&waiting_list(&listed, None, true, 2_000).blocks).unwrap();
+            let m = waiting_list(&listed, None, true, 2_000);
+            assert!(m.blocks.iter().all(|b| b["type"] != "actions"));
+            let text = serde_json::to_string(&m.blocks).unwrap();
+            assert_eq!(
+                text.contains("A step nobody may decide from Slack (decide it in the AWS console)"),
+                nobody_from_slack,
+                "{text}"
+            );
             for detail in [
                 "Deploy",
                 "111122223333",

@@ -37,7 +37,14 @@ pub struct PromptStyle {
     /// Different Slack people the rule asks for (its `approvals`); 0 or 1: no more
     /// than the runbook itself asks.
     pub rule_approvals: u32,
+    /// Nobody may decide the step from Slack (`none`): no buttons, and
+    /// [`NOBODY_FROM_SLACK`] says why.
+    pub nobody_from_slack: bool,
 }
+
+/// Under a prompt nobody may decide from Slack, in place of its buttons.
+pub const NOBODY_FROM_SLACK: &str = "Nobody may decide this step from Slack (no rule names it, \
+    and this deployment allows nobody else): decide it in the AWS console.";
 
 /// The prompt for a step that waits for a person: an `aws:approve` step (Approve /
 /// Reject) or an `aws:pause` step (Resume). Each button names the execution and the
@@ -64,6 +71,8 @@ pub fn render_prompt(
     );
     let target = StepTarget::on_button(execution, step, shown.place);
     match buttons(&target, step.key(), kind, style) {
+        // Posted all the same: people see that it waits, and where to decide it.
+        _ if style.nobody_from_slack => blocks.push(context(NOBODY_FROM_SLACK)),
         Some(actions) => blocks.push(actions),
         // A button must name its step; one that cannot is not offered at all.
         None => blocks.push(context(
@@ -335,6 +344,38 @@ mod tests {
             assert_eq!(target.runbook.as_deref(), Some("Deploy-Prod"));
         }
         assert!(m.text.starts_with("Approval needed: Deploy-Prod"));
+    }
+
+    #[test]
+    fn a_prompt_nobody_may_decide_from_slack_has_no_buttons_and_says_why() {
+        let (e, s) = execution(Status::Waiting, Status::Waiting);
+        let style = PromptStyle {
+            nobody_from_slack: true,
+            ..PromptStyle::default()
+        };
+        let who = crate::domain::approvers::ApproverPolicy::NobodyFromSlack.describe();
+        for kind in [StepKind::Approval, StepKind::Pause] {
+            let m = render_prompt(&e, &s, kind, &shown("eu-west-1"), style, &who);
+            assert!(m.blocks.iter().all(|b| b["type"] != "actions"), "{kind:?}");
+            let last = m.blocks.last().unwrap();
+            assert_eq!(last["type"], "context");
+            assert_eq!(
+                last["elements"][0]["text"].as_str(),
+                Some(
+                    "Nobody may decide this step from Slack (no rule names it, and this \
+                     deployment allows nobody else): decide it in the AWS console."
+                )
+            );
+            let text = all_text(&m.blocks);
+            // Still everything a person needs to decide it in the console.
+            for expected in [
+                "Deploy-Prod",
+                "nobody from Slack: decide in the AWS console",
+                "https://eu-west-1.console.aws.amazon.com/systems-manager/automation/execution/",
+            ] {
+                assert!(text.contains(expected), "missing {expected} in {text}");
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub fn mentions(approvers: &ApproverPolicy) -> Option<String> {
             who.extend(groups.iter().map(|g| format!("<!subteam^{g}>")));
             (!who.is_empty()).then(|| who.join(" "))
         }
-        ApproverPolicy::Anyone | ApproverPolicy::Nobody => None,
+        ApproverPolicy::Anyone | ApproverPolicy::Nobody | ApproverPolicy::NobodyFromSlack => None,
     }
 }
 
@@ -56,6 +56,9 @@ pub fn reminder_text(
         None if *approvers == ApproverPolicy::Anyone => {
             text.push_str("\nAnyone in this channel may decide.")
         }
+        None if *approvers == ApproverPolicy::NobodyFromSlack => {
+            text.push_str("\nNobody may decide it from Slack: decide it in the AWS console.")
+        }
         None => {}
     }
     text
@@ -82,5 +85,10 @@ mod tests {
             "{last}"
         );
         assert!(!last.contains("<!here>") && !last.contains("<!channel>"));
+        let console = reminder_text(&s, Due::Reminder, &ApproverPolicy::NobodyFromSlack, HOUR);
+        assert!(
+            console.ends_with("\nNobody may decide it from Slack: decide it in the AWS console."),
+            "{console}"
+        );
     }
 }

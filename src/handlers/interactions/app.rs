@@ -55,6 +55,7 @@ impl InteractionsApp {
             approvers: settings.approvers,
         };
         let nobody_by_default = fallback.approvers == ApproverPolicy::Nobody;
+        let none_by_default = fallback.approvers == ApproverPolicy::NobodyFromSlack;
         let (bot_token, signing_secret, rules) = tokio::join!(
             home.resolve_secret(&settings.bot_token, &deadline),
             home.resolve_secret(&settings.signing_secret, &deadline),
@@ -62,6 +63,11 @@ impl InteractionsApp {
         );
         let (bot_token, signing_secret, rules) = (bot_token?, signing_secret?, rules?);
         let slack = SlackClient::new(&settings.slack_api_url, bot_token)?;
+        if none_by_default {
+            tracing::info!(
+                "SLACK_APPROVERS is none: steps no rule names are decided in the AWS console"
+            );
+        }
         if nobody_by_default {
             if organization.rules.is_some() {
                 tracing::info!("SLACK_APPROVERS is empty: only the rules' approvers may decide");
@@ -95,6 +101,8 @@ impl InteractionsApp {
             reason_modal: self.reject_reason != ReasonMode::Off,
             // Only the prompt the events function posts says how many must approve.
             rule_approvals: 0,
+            // A step nobody may decide from Slack is never listed with buttons.
+            nobody_from_slack: false,
         }
     }
 

@@ -27,6 +27,7 @@ use crate::domain::messages::blocks::SlackMessage;
 use crate::domain::messages::list::{LISTED_MAX, waiting_list};
 use crate::domain::messages::notices::ephemeral;
 use crate::domain::record::WaitingStep;
+use crate::permissions::Listing;
 use crate::store::Cursor;
 
 /// Entries read by the first page of the index: most people may decide most of what
@@ -109,7 +110,7 @@ async fn list(
     let rules = app.permissions.rules(deadline).await;
     let reading = deadline.keeping(AFTER_READING);
     let mut cursor = after.cloned();
-    let mut found: Vec<(WaitingStep, bool)> = vec![];
+    let mut found: Vec<(WaitingStep, Listing)> = vec![];
     let (mut read, mut not_yours) = (0usize, 0usize);
     let mut limit = FIRST_INDEX_PAGE;
     let next = 'pages: loop {
@@ -133,11 +134,11 @@ async fn list(
         }
         for step in page.steps {
             read += 1;
-            let Some(linked) = listable(app, actor, &rules, &step, &reading).await else {
+            let Some(listing) = listable(app, actor, &rules, &step, &reading).await else {
                 not_yours += 1;
                 continue;
             };
-            found.push((step, linked));
+            found.push((step, listing));
             if found.len() == LISTED_MAX {
                 // More may follow this one: go on from it.
                 break 'pages Some(Cursor::after(&found[LISTED_MAX - 1].0));

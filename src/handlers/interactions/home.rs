@@ -23,6 +23,7 @@ use crate::domain::inbound::events_api::{SlackEvent, parse_slack_event};
 use crate::domain::inbound::{Actor, SlackUser};
 use crate::domain::messages::home::{HOME_LISTED_MAX, HOME_RECENT_MAX, home_view};
 use crate::domain::record::WaitingStep;
+use crate::permissions::Listing;
 use crate::store::Cursor;
 
 /// The index is read in pages of this many entries (about 1 KB each: inside
@@ -138,7 +139,7 @@ async fn waiting_for(
     app: &InteractionsApp,
     actor: &Actor,
     deadline: &Deadline,
-) -> Result<(Vec<(WaitingStep, bool)>, usize), String> {
+) -> Result<(Vec<(WaitingStep, Listing)>, usize), String> {
     let rules = app.permissions.rules(deadline).await;
     let mut found = vec![];
     let mut more = 0;
@@ -157,11 +158,11 @@ async fn waiting_for(
             Err(e) => return Err(unreadable(&e)),
         };
         for step in page.steps {
-            let Some(linked) = listable(app, actor, &rules, &step, deadline).await else {
+            let Some(listing) = listable(app, actor, &rules, &step, deadline).await else {
                 continue;
             };
             if found.len() < HOME_LISTED_MAX {
-                found.push((step, linked));
+                found.push((step, listing));
             } else {
                 more += 1;
             }

@@ -11,36 +11,35 @@ use crate::domain::rules::Rules;
 use crate::permissions::{Listing, StepFacts};
 use crate::store::StoreError;
 
-/// Whether `actor` may decide `step` under the rules, with no AWS call: `None` if
-/// not; `Some(true)` if anyone who sees its prompt may (listed as a link to it).
+/// Whether and how `actor` sees `step` listed under the rules, with no AWS call:
+/// `None` if not; a link to its prompt if anyone who sees the prompt may decide it,
+/// or if nobody may decide it from Slack.
 pub(super) async fn listable(
     app: &InteractionsApp,
     actor: &Actor,
     rules: &Rules,
     step: &WaitingStep,
     deadline: &Deadline,
-) -> Option<bool> {
+) -> Option<Listing> {
     app.places.serves(&step.place).ok()?;
     let facts = StepFacts {
         place: &step.place,
         runbook: Some(&step.runbook),
         kind: step.kind,
     };
-    let listing = app
-        .permissions
+    app.permissions
         .may_see(&app.slack, actor, rules, facts, deadline)
-        .await?;
-    Some(listing == Listing::Link)
+        .await
 }
 
 /// The links to the prompts of the entries listed as links, at once.
 pub(super) async fn permalinks(
     app: &InteractionsApp,
-    found: &[(WaitingStep, bool)],
+    found: &[(WaitingStep, Listing)],
     deadline: &Deadline,
 ) -> Vec<Option<String>> {
-    let links = found.iter().map(|(step, linked)| async move {
-        if !linked {
+    let links = found.iter().map(|(step, listing)| async move {
+        if *listing == Listing::Decidable {
             return None;
         }
         let prompt = step.prompt.as_ref()?;
@@ -62,26 +61,26 @@ pub(super) async fn permalinks(
 /// The entries as a list shows them.
 pub(super) fn to_listed<'a>(
     app: &'a InteractionsApp,
-    found: &'a [(WaitingStep, bool)],
+    found: &'a [(WaitingStep, Listing)],
     links: Vec<Option<String>>,
 ) -> Vec<Listed<'a>> {
     found
         .iter()
         .zip(links)
-        .map(|((step, linked), permalink)| {
+        .map(|((step, listing), permalink)| {
             let shown = app.shown(&step.place);
-            if *linked {
-                Listed::Linked {
-                    step,
-                    shown,
-                    permalink,
-                }
-            } else {
-                Listed::Decidable {
+            match listing {
+                Listing::Decidable => Listed::Decidable {
                     step,
                     shown,
                     style: app.style(&step.place),
-                }
+                },
+                Listing::Link | Listing::Console => Listed::Linked {
+                    step,
+                    shown,
+                    permalink,
+                    nobody_from_slack: *listing == Listing::Console,
+                },
             }
         })
         .collect()
