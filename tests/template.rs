@@ -472,11 +472,9 @@ fn the_deploy_asks_for_approvers_and_refuses_what_the_functions_would_refuse() {
     // What a deploy accepts is what the function's start-up accepts (ApproverPolicy::parse),
     // but an empty list, which parses as "nobody may decide", is refused at deploy time.
     // (The one other difference: parse also trims whitespace other than spaces.)
-    // `none` (nobody from Slack, on purpose) is not offered by the template yet: a
-    // deployment says it in the rules document's "default" (SLACK_RULES_PARAMETER).
+    // `none` (nobody from Slack, on purpose) is deployable; an empty list is not.
     let deployable = |raw: &str| {
-        ApproverPolicy::parse(Some(raw))
-            .is_ok_and(|p| !matches!(p, ApproverPolicy::Nobody | ApproverPolicy::NobodyFromSlack))
+        ApproverPolicy::parse(Some(raw)).is_ok_and(|p| !matches!(p, ApproverPolicy::Nobody))
     };
     let check = |raw: &str| {
         assert_eq!(
@@ -515,7 +513,10 @@ fn the_deploy_asks_for_approvers_and_refuses_what_the_functions_would_refuse() {
         "*U0ALICE",
         "none",
         "NONE",
+        " None , none ",
         "none,U0ALICE",
+        "none,*",
+        "nobody",
     ] {
         check(raw);
     }

@@ -366,6 +366,29 @@ pub(super) fn not_found(id: &str) -> Outgoing {
     )
 }
 
+/// SSM refuses a runbook whose `aws:approve` step lists no approvers or more than 10,
+/// or asks for more approvals than it lists approvers; so does the stand-in (a test
+/// that starts one is mistaken, as its author would be in a real account).
+///
+/// Panics naming the step.
+fn check_approval_inputs(step: &str, inputs: &std::collections::BTreeMap<String, String>) {
+    let approvers = super::signals::approvers(inputs);
+    assert!(
+        (1..=10).contains(&approvers.len()),
+        "step {step}: SSM requires 1 to 10 Approvers, this one lists {}",
+        approvers.len()
+    );
+    let needed: usize = inputs
+        .get("MinRequiredApprovals")
+        .and_then(|n| n.trim_matches('"').parse().ok())
+        .unwrap_or(1);
+    assert!(
+        needed <= approvers.len(),
+        "step {step}: MinRequiredApprovals ({needed}) is more than its {} Approvers, which SSM refuses",
+        approvers.len()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,26 +544,4 @@ mod tests {
             assert!(message.contains(refusal), "{message}");
         }
     }
-}
-/// SSM refuses a runbook whose `aws:approve` step lists no approvers or more than 10,
-/// or asks for more approvals than it lists approvers; so does the stand-in (a test
-/// that starts one is mistaken, as its author would be in a real account).
-///
-/// Panics naming the step.
-fn check_approval_inputs(step: &str, inputs: &std::collections::BTreeMap<String, String>) {
-    let approvers = super::signals::approvers(inputs);
-    assert!(
-        (1..=10).contains(&approvers.len()),
-        "step {step}: SSM requires 1 to 10 Approvers, this one lists {}",
-        approvers.len()
-    );
-    let needed: usize = inputs
-        .get("MinRequiredApprovals")
-        .and_then(|n| n.trim_matches('"').parse().ok())
-        .unwrap_or(1);
-    assert!(
-        needed <= approvers.len(),
-        "step {step}: MinRequiredApprovals ({needed}) is more than its {} Approvers, which SSM refuses",
-        approvers.len()
-    );
 }

@@ -128,6 +128,17 @@ impl RunbookSpec {
     }
 }
 
+/// The sample's approvers: the interactions function's role, and as many other roles
+/// as a quorum needs (SSM refuses `MinRequiredApprovals` above the number of approvers).
+fn sample_approvers(min_required_approvals: u32) -> Vec<String> {
+    let mut approvers =
+        vec!["arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole".to_owned()];
+    approvers.extend(
+        (2..=min_required_approvals).map(|n| format!("arn:aws:iam::123456789012:role/OnCall{n}")),
+    );
+    approvers
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,15 +160,4 @@ mod tests {
             )]
         );
     }
-}
-
-/// The sample's approvers: the interactions function's role, and as many other roles
-/// as a quorum needs (SSM refuses `MinRequiredApprovals` above the number of approvers).
-fn sample_approvers(min_required_approvals: u32) -> Vec<String> {
-    let mut approvers =
-        vec!["arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole".to_owned()];
-    approvers.extend(
-        (2..=min_required_approvals).map(|n| format!("arn:aws:iam::123456789012:role/OnCall{n}")),
-    );
-    approvers
 }
