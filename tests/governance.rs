@@ -3,8 +3,7 @@
 
 mod support;
 
-use serde_json::{Value, json};
-use stand_ins::slack::{Person, edit_payload, resign_event};
+use serde_json::json;
 use support::*;
 
 const RULES_PARAMETER: &str = "/ssm-slack-approvals/rules";
@@ -18,13 +17,17 @@ fn rules() -> String {
     .to_string()
 }
 
-async fn harness() -> Harness {
-    Harness::with(Options {
+/// The functions with `rules` as their rules document.
+fn with_rules(rules: String) -> Options {
+    Options {
         env: vec![("SLACK_RULES_PARAMETER", RULES_PARAMETER)],
-        parameters: vec![(RULES_PARAMETER, rules())],
+        parameters: vec![(RULES_PARAMETER, rules)],
         ..Options::default()
-    })
-    .await
+    }
+}
+
+async fn harness() -> Harness {
+    Harness::with(with_rules(rules())).await
 }
 
 fn prod_runbook() -> stand_ins::ssm::RunbookSpec {
@@ -43,39 +46,6 @@ fn prompt_of(h: &Harness, execution_id: &str) -> (String, String) {
     )
 }
 
-/// `person`'s click on `action` of the prompt at (`channel`, `ts`), its button's value
-/// edited by `forge`, and signed again as Slack signs whatever it forwards.
-fn forged_click(
-    h: &Harness,
-    channel: &str,
-    ts: &str,
-    person: &Person,
-    action: &str,
-    forge: impl FnOnce(&mut Value),
-) -> Value {
-    let mut click = h
-        .slack
-        .click(channel, ts, person, action)
-        .unwrap()
-        .to_apigw_v2_event(false);
-    edit_payload(&mut click, |payload| {
-        let value = payload["actions"][0]["value"].as_str().unwrap();
-        let mut target: Value = serde_json::from_str(value).unwrap();
-        forge(&mut target);
-        payload["actions"][0]["value"] = json!(target.to_string());
-    })
-    .unwrap();
-    resign_event(&mut click, SIGNING_SECRET, now()).unwrap();
-    click
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_button_naming_another_runbook_decides_nothing_on_the_step_ssm_reports() {
     let h = harness().await;
@@ -85,7 +55,7 @@ async fn a_button_naming_another_runbook_decides_nothing_on_the_step_ssm_reports
     assert_eq!(channel, "C0PROD");
     // Bob may decide development runbooks: a button forged to name one passes the
     // early check on the button, but the step SSM reports is a production one.
-    let click = forged_click(&h, &channel, &ts, &bob(), "ssm_approve", |target| {
+    let click = h.forged_click(&channel, &ts, &bob(), "ssm_approve", |target| {
         assert_eq!(target["runbook"], "Prod-Deploy", "{target}");
         target["runbook"] = json!("Dev-Deploy");
     });
@@ -112,16 +82,14 @@ async fn a_button_naming_another_runbook_decides_nothing_on_the_step_ssm_reports
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reason_form_for_a_button_naming_another_runbook_never_opens() {
     let h = Harness::with(Options {
-        env: vec![("SLACK_RULES_PARAMETER", RULES_PARAMETER)],
-        parameters: vec![(RULES_PARAMETER, rules())],
         reject_reason: Some("required"),
-        ..Options::default()
+        ..with_rules(rules())
     })
     .await;
     let id = h.ssm.start_automation(prod_runbook());
     h.deliver_events().await;
     let (channel, ts) = prompt_of(&h, &id);
-    let click = forged_click(&h, &channel, &ts, &bob(), "ssm_reject", |target| {
+    let click = h.forged_click(&channel, &ts, &bob(), "ssm_reject", |target| {
         target["runbook"] = json!("Dev-Deploy");
     });
     h.invoke_interactions(&click).await;
@@ -137,8 +105,6 @@ const CONSOLE_ADMIN: &str = "arn:aws:sts::123456789012:assumed-role/Admin/mallor
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_console_decision_that_reads_like_ours_is_never_credited_to_a_slack_person() {
-    use aws_config::BehaviorVersion;
-    use aws_sdk_ssm::config::{Credentials, Region};
     let h = Harness::start().await;
     let mut spec = runbook(1);
     if let Some(approvers) = spec.steps[1].inputs.get_mut("Approvers") {
@@ -153,19 +119,7 @@ async fn a_console_decision_that_reads_like_ours_is_never_credited_to_a_slack_pe
     h.ssm
         .principals()
         .register("AKIAMALLORY000000001", CONSOLE_ADMIN, None);
-    let config = aws_sdk_ssm::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(h.aws_url())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(
-            "AKIAMALLORY000000001",
-            "secret",
-            None,
-            None,
-            "test",
-        ))
-        .build();
-    aws_sdk_ssm::Client::from_conf(config)
+    h.ssm_as("AKIAMALLORY000000001")
         .send_automation_signal()
         .automation_execution_id(&id)
         .signal_type(aws_sdk_ssm::types::SignalType::Approve)
@@ -218,12 +172,7 @@ fn two_person_rules() -> String {
 }
 
 async fn two_person_harness() -> Harness {
-    Harness::with(Options {
-        env: vec![("SLACK_RULES_PARAMETER", RULES_PARAMETER)],
-        parameters: vec![(RULES_PARAMETER, two_person_rules())],
-        ..Options::default()
-    })
-    .await
+    Harness::with(with_rules(two_person_rules())).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -306,13 +255,7 @@ async fn a_rules_document_asking_for_more_approvals_than_ssm_allows_stops_the_fu
     for approvals in [0, 11] {
         let rules = json!({"rules": [{"name": "production", "runbooks": ["Prod-"],
             "channel": "C0PROD", "approvers": ["U0ALICE"], "approvals": approvals}]});
-        let error = match Harness::try_with(Options {
-            env: vec![("SLACK_RULES_PARAMETER", RULES_PARAMETER)],
-            parameters: vec![(RULES_PARAMETER, rules.to_string())],
-            ..Options::default()
-        })
-        .await
-        {
+        let error = match Harness::try_with(with_rules(rules.to_string())).await {
             Ok(_) => panic!("started with approvals: {approvals}"),
             Err(e) => e.to_string(),
         };
@@ -327,15 +270,9 @@ async fn a_rules_document_asking_for_more_approvals_than_ssm_allows_stops_the_fu
 async fn a_two_person_rule_holds_with_per_person_sessions_too() {
     // The runbook asks SSM for one approval; the rule asks for two people. Each
     // person signs as themselves, and SSM sees a signal only once two have approved.
-    let h = Harness::with(Options {
-        env: vec![
-            ("SLACK_RULES_PARAMETER", RULES_PARAMETER),
-            ("APPROVER_ROLE_ARN", APPROVER_ROLE),
-        ],
-        parameters: vec![(RULES_PARAMETER, two_person_rules())],
-        ..Options::default()
-    })
-    .await;
+    let mut options = with_rules(two_person_rules());
+    options.env.push(("APPROVER_ROLE_ARN", APPROVER_ROLE));
+    let h = Harness::with(options).await;
     let mut spec = quorum_runbook(1, &["U0ALICE", "U0BOB"]);
     spec.document_name = "Prod-Deploy".into();
     let id = h.ssm.start_automation(spec);

@@ -5,7 +5,6 @@
 mod support;
 
 use approvals::domain::inbound::view_submission::{REASON_BLOCK_ID, REASON_INPUT_ID};
-use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region};
 use serde_json::Value;
 use support::*;
 
@@ -272,19 +271,7 @@ async fn a_lost_success_event_is_healed_by_the_next_sweep() {
     let h = Harness::start().await;
     let (id, ts) = waiting_prompt(&h, 7 * DAY).await;
     // Approved in the console, and every event of it lost on the way.
-    let config = aws_sdk_ssm::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(h.aws_url())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(
-            "AKIDCONSOLE",
-            "secret",
-            None,
-            None,
-            "test",
-        ))
-        .build();
-    aws_sdk_ssm::Client::from_conf(config)
+    h.ssm_as("AKIDCONSOLE")
         .send_automation_signal()
         .automation_execution_id(&id)
         .signal_type(aws_sdk_ssm::types::SignalType::Approve)

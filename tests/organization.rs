@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use stand_ins::slack::{Person, edit_payload, resign_event};
+use stand_ins::slack::Person;
 use support::*;
 
 /// The hub's own account (the stand-ins' home account) and the two member accounts.
@@ -484,25 +484,9 @@ async fn a_bad_rules_document_stops_the_function_naming_the_rule() {
 /// Alice's Approve click on the prompt at (`channel`, `ts`), its button forged to name
 /// account `to` instead of `from`, and signed again as Slack would sign it.
 fn alice_approves_in(h: &Harness, channel: &str, ts: &str, from: &str, to: &str) -> Value {
-    let mut click = h
-        .slack
-        .click(channel, ts, &alice(), "ssm_approve")
-        .unwrap()
-        .to_apigw_v2_event(false);
-    edit_payload(&mut click, |payload| {
-        let value = payload["actions"][0]["value"].as_str().unwrap().to_owned();
-        payload["actions"][0]["value"] = json!(value.replace(from, to));
+    h.forged_click(channel, ts, &alice(), "ssm_approve", |target| {
+        *target = serde_json::from_str(&target.to_string().replace(from, to)).unwrap();
     })
-    .unwrap();
-    resign_event(&mut click, SIGNING_SECRET, now()).unwrap();
-    click
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -519,19 +503,9 @@ async fn a_button_from_before_rules_named_runbooks_decides_nothing() {
     let (channel, ts) = prompt_of(&h, &id);
     assert_eq!(channel, "C0DEPLOYS");
     // An older prompt's button names the step but not its runbook.
-    let mut click = h
-        .slack
-        .click(&channel, &ts, &alice(), "ssm_approve")
-        .unwrap()
-        .to_apigw_v2_event(false);
-    edit_payload(&mut click, |payload| {
-        let value = payload["actions"][0]["value"].as_str().unwrap();
-        let mut target: Value = serde_json::from_str(value).unwrap();
+    let click = h.forged_click(&channel, &ts, &alice(), "ssm_approve", |target| {
         target.as_object_mut().unwrap().remove("runbook");
-        payload["actions"][0]["value"] = json!(target.to_string());
-    })
-    .unwrap();
-    resign_event(&mut click, SIGNING_SECRET, now()).unwrap();
+    });
     let before = h.aws_calls();
     h.invoke_interactions(&click).await;
     assert_eq!(h.aws_calls(), before, "refused before any AWS call");

@@ -549,6 +549,46 @@ pub fn last_ephemeral(h: &Harness, user: &str) -> String {
 }
 
 impl Harness {
+    /// `person`'s click on `action` of the prompt at (`channel`, `ts`), its button's
+    /// value (the step target, JSON) edited by `forge`, and signed again as Slack signs
+    /// whatever it forwards.
+    pub fn forged_click(
+        &self,
+        channel: &str,
+        ts: &str,
+        person: &Person,
+        action: &str,
+        forge: impl FnOnce(&mut Value),
+    ) -> Value {
+        let mut click = self
+            .slack
+            .click(channel, ts, person, action)
+            .unwrap()
+            .to_apigw_v2_event(false);
+        stand_ins::slack::edit_payload(&mut click, |payload| {
+            let value = payload["actions"][0]["value"].as_str().unwrap();
+            let mut target: Value = serde_json::from_str(value).unwrap();
+            forge(&mut target);
+            payload["actions"][0]["value"] = serde_json::json!(target.to_string());
+        })
+        .unwrap();
+        let now = approvals::deadline::unix_now_ms() / 1000;
+        stand_ins::slack::resign_event(&mut click, SIGNING_SECRET, now as i64).unwrap();
+        click
+    }
+
+    /// SSM as another principal signing with `access_key` sees it (the console, another
+    /// tool): the real SDK, at the stand-ins.
+    pub fn ssm_as(&self, access_key: &str) -> aws_sdk_ssm::Client {
+        let config = aws_sdk_ssm::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.aws_url())
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
+            .build();
+        aws_sdk_ssm::Client::from_conf(config)
+    }
+
     /// The shared AWS stand-ins' endpoint (what `AWS_ENDPOINT_URL` would be).
     pub fn aws_url(&self) -> String {
         self.aws.url()
