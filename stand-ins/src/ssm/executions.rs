@@ -372,7 +372,7 @@ pub(super) fn not_found(id: &str) -> Outgoing {
 ///
 /// Panics naming the step.
 fn check_approval_inputs(step: &str, inputs: &std::collections::BTreeMap<String, String>) {
-    let approvers = super::signals::approvers(inputs);
+    let approvers = super::runbook::approvers(inputs);
     assert!(
         (1..=10).contains(&approvers.len()),
         "step {step}: SSM requires 1 to 10 Approvers, this one lists {}",

@@ -139,10 +139,20 @@ fn sample_approvers(min_required_approvals: u32) -> Vec<String> {
     approvers
 }
 
+/// The `Approvers` input of an approval step: a JSON list as SSM reports it, or, read
+/// tolerantly, a comma-separated list.
+pub(super) fn approvers(inputs: &BTreeMap<String, String>) -> Vec<String> {
+    let raw = inputs.get("Approvers").map_or("", String::as_str);
+    serde_json::from_str::<Vec<String>>(raw)
+        .unwrap_or_else(|_| raw.split(',').map(|a| a.trim().to_owned()).collect())
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ssm::signals::approvers;
     use crate::ssm::test_support::MEMBER;
 
     #[test]

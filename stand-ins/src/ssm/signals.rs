@@ -1,10 +1,9 @@
 //! `SendAutomationSignal`: approvals, rejections and resumes, who may send them, what is recorded.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
 use super::executions::{advance, not_found, set_execution, set_step, waiting_step};
+use super::runbook::approvers;
 use super::{Place, SsmStandIn, State, error, ok};
 use crate::sts::{role_name, session_role};
 use crate::{Outgoing, now_unix_f64};
@@ -221,17 +220,6 @@ fn resume(state: &mut State, id: &str, payload: &Value) -> Result<(), Outgoing> 
     set_execution(state, id, "InProgress");
     advance(state, id);
     Ok(())
-}
-
-/// The `Approvers` input of an approval step: a JSON list as SSM reports it, or, read
-/// tolerantly, a comma-separated list.
-pub(super) fn approvers(inputs: &BTreeMap<String, String>) -> Vec<String> {
-    let raw = inputs.get("Approvers").map_or("", String::as_str);
-    serde_json::from_str::<Vec<String>>(raw)
-        .unwrap_or_else(|_| raw.split(',').map(|a| a.trim().to_owned()).collect())
-        .into_iter()
-        .filter(|a| !a.is_empty())
-        .collect()
 }
 
 /// Whether `approver`, as a step's `Approvers` lists it, is the principal `arn`: the
