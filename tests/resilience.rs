@@ -389,3 +389,32 @@ async fn a_prompt_deleted_in_slack_does_not_make_the_refresh_retry_forever() {
     }
     assert_eq!(h.slack.count_calls("chat.update"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_click_that_found_the_step_being_decided_says_so_even_if_the_table_then_answers_late() {
+    let h = Harness::start().await;
+    let id = h.start_runbook(1);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    // The first click's signal gets no clear answer: its claim is kept for its lease.
+    h.ssm
+        .fail_next("SendAutomationSignal", 500, "InternalServerError");
+    h.click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
+        .await;
+    // A second click finds the claim held; while it waits for it, the table answers
+    // every further claim too late for Slack's 3 seconds.
+    h.dynamodb.answer_late("UpdateItem", Duration::ZERO);
+    for _ in 0..8 {
+        h.dynamodb.answer_late("UpdateItem", Duration::from_secs(3));
+    }
+    h.click(CHANNEL, &prompt.ts, &bob(), APPROVE_ACTION_ID)
+        .await;
+    h.dynamodb.clear_late();
+    assert_eq!(h.ssm.count_calls("SendAutomationSignal"), 1);
+    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Waiting"));
+    let told = last_ephemeral(&h, "U0BOB");
+    assert!(
+        told.contains("being sent to AWS"),
+        "what it saw, not a table failure: {told}"
+    );
+}

@@ -42,6 +42,8 @@ pub(super) async fn claim_step_run(
     let claiming = deadline.keeping(CHECK_SIGNAL_AND_REPLY);
     let started = Instant::now();
     let mut pause = Duration::from_millis(100);
+    // What the last answer showed: another click holding the claim.
+    let mut seen: Option<StepRecord> = None;
     loop {
         let held = match app
             .store
@@ -58,6 +60,14 @@ pub(super) async fn claim_step_run(
             Ok(DecisionClaimOutcome::Lost(record)) => record,
             Err(e) => {
                 tracing::error!(error = %e, "could not claim the decision; nothing signalled");
+                // Waiting on another click's claim, a later read that fails says nothing
+                // new: tell what was seen.
+                if let Some(held) = seen {
+                    return Claimed::Not(being_decided(
+                        held.deciding.as_ref(),
+                        &request.actor.user.id,
+                    ));
+                }
                 return Claimed::Not(
                     "Nothing was done: whether this step is being decided right now could \
                             not be checked (the approvals table did not answer). The request \
@@ -81,6 +91,7 @@ pub(super) async fn claim_step_run(
                 &request.actor.user.id,
             ));
         }
+        seen = Some(held);
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(400));
     }
