@@ -298,3 +298,25 @@ async fn a_two_person_rule_holds_with_per_person_sessions_too() {
         "{done}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approval_the_rule_counts_that_could_not_be_recorded_can_be_given_again_at_once() {
+    let h = two_person_harness().await;
+    let id = h.ssm.start_automation(prod_runbook());
+    h.deliver_events().await;
+    let (channel, ts) = prompt_of(&h, &id);
+    // The claim is written; the approval's write fails, all three of the SDK's attempts.
+    h.dynamodb.answer_next_normally("UpdateItem");
+    for _ in 0..3 {
+        h.dynamodb
+            .fail_next("UpdateItem", 500, "InternalServerError");
+    }
+    h.click(&channel, &ts, &alice(), "ssm_approve").await;
+    h.dynamodb.clear_faults();
+    assert!(last_ephemeral(&h, "U0ALICE").contains("could not be recorded"));
+    // Nothing holds the step: her next click is counted, not "being decided".
+    h.click(&channel, &ts, &alice(), "ssm_approve").await;
+    let told = last_ephemeral(&h, "U0ALICE");
+    assert!(told.contains("waits for 1 more"), "{told}");
+    assert_eq!(h.signals_sent(), 0);
+}

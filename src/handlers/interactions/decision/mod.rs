@@ -353,8 +353,14 @@ async fn signal(
     if quorum && prior.len() < count.held as usize {
         // The rule wants more people than SSM will count: this approval is the app's
         // to count. Recorded, nothing signalled; the step waits for the next person.
-        let answer = held_approval(app, request, step, claim, prior, needed, deadline).await;
-        return (Some(answer), AfterClaim::Recorded);
+        let (answer, recorded) =
+            held_approval(app, request, step, claim, prior, needed, deadline).await;
+        let after = if recorded {
+            AfterClaim::Recorded
+        } else {
+            AfterClaim::Release
+        };
+        return (Some(answer), after);
     }
     let comment = signal_comment(*decision, user.handle(), &user.id, *reason);
     let outcome = ssm

@@ -159,7 +159,9 @@ impl Count {
 }
 
 /// An approval the app counts (a rule asks for more people than SSM counts): recorded
-/// with the claim's release, the progress on the prompt, nothing signalled.
+/// with the claim's release, the progress on the prompt, nothing signalled. Returns
+/// what to tell the person, and whether it was recorded (else the claim is still
+/// held, for the caller to give up).
 pub(super) async fn held_approval(
     app: &InteractionsApp,
     request: &DecisionRequest<'_>,
@@ -168,7 +170,7 @@ pub(super) async fn held_approval(
     mut approvals: Vec<DecisionRecord>,
     needed: u32,
     deadline: &Deadline,
-) -> String {
+) -> (String, bool) {
     let user = &request.actor.user;
     let approval = DecisionRecord {
         step_key: step.key().to_owned(),
@@ -186,11 +188,12 @@ pub(super) async fn held_approval(
         .await
     {
         tracing::error!(error = %e, "could not record an approval the app counts; nothing signalled");
-        return format!(
+        let answer = format!(
             "Nothing was done: your approval could not be recorded ({}). The request still \
              waits; please try again.",
             escape(&e.to_string())
         );
+        return (answer, false);
     }
     tracing::info!(
         needed,
@@ -203,12 +206,13 @@ pub(super) async fn held_approval(
     {
         replace(app, request, &message, deadline).await;
     }
-    format!(
+    let answer = format!(
         "Your approval is recorded. {}. The step waits for {} more: this rule asks for {needed} \
          different people, and nothing is signalled to AWS before they have all approved.",
         progress(&approvals, needed),
         needed as usize - approvals.len()
-    )
+    );
+    (answer, true)
 }
 
 #[cfg(test)]
