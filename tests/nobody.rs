@@ -115,24 +115,8 @@ async fn an_older_button_is_refused_before_any_aws_call_once_nobody_may_decide()
     h.deliver_events().await;
     let prompt = h.only_prompt();
     assert!(has_buttons(&prompt.blocks));
-    let command = h.slack.slash_command(&alice(), "C0OPS", "/approvals", "");
-    let (_, body) = h
-        .invoke_interactions(&command.to_apigw_v2_event(false))
-        .await;
-    let answer: Value = serde_json::from_str(&body).unwrap();
-    let list = h
-        .slack
-        .show_ephemeral_answer(&alice(), "C0OPS", &answer)
-        .unwrap();
-    let block = answer["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["type"] == "actions")
-        .expect("buttons for an approver")["block_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (answer, list) = h.approvals_list(&alice(), "C0OPS").await;
+    let block = first_buttons_block(&answer);
 
     // ...clicked after the deployment says nobody from Slack.
     let none = h.interactions_with(&[("SLACK_APPROVERS", "NONE")]).await;

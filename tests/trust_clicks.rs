@@ -178,24 +178,8 @@ async fn under_star_the_list_links_each_prompt_and_gives_nobody_buttons() {
     }
 
     // A list with buttons from before (explicit approvers) does not decide under `*`.
-    let command = h.slack.slash_command(&alice(), "C0OPS", "/approvals", "");
-    let (_, body) = h
-        .invoke_interactions(&command.to_apigw_v2_event(false))
-        .await;
-    let answer: Value = serde_json::from_str(&body).unwrap();
-    let list = h
-        .slack
-        .show_ephemeral_answer(&alice(), "C0OPS", &answer)
-        .unwrap();
-    let block = answer["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["type"] == "actions")
-        .expect("buttons for an explicit approver")["block_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (answer, list) = h.approvals_list(&alice(), "C0OPS").await;
+    let block = first_buttons_block(&answer);
     let click = h
         .slack
         .click_ephemeral(&list, &alice(), &block, APPROVE_ACTION_ID)

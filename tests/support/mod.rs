@@ -508,6 +508,19 @@ pub fn response_url_token(form_body: &str) -> String {
     url.rsplit('/').next().unwrap().to_owned()
 }
 
+/// The block ID of the first buttons in `message` (an `/approvals` answer, say).
+pub fn first_buttons_block(message: &Value) -> String {
+    message["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .expect("buttons")["block_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub fn has_buttons(blocks: &[Value]) -> bool {
     blocks.iter().any(|b| b["type"] == "actions")
 }
@@ -575,6 +588,22 @@ impl Harness {
         let now = approvals::deadline::unix_now_ms() / 1000;
         stand_ins::slack::resign_event(&mut click, SIGNING_SECRET, now as i64).unwrap();
         click
+    }
+
+    /// `person`'s `/approvals` answer in `channel`, shown to them (so checked as Block Kit
+    /// by the Slack stand-in): the answer and the ephemeral message's ID.
+    pub async fn approvals_list(&self, person: &Person, channel: &str) -> (Value, String) {
+        let command = self.slack.slash_command(person, channel, "/approvals", "");
+        let (status, body) = self
+            .invoke_interactions(&command.to_apigw_v2_event(false))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        let list = self
+            .slack
+            .show_ephemeral_answer(person, channel, &answer)
+            .expect("valid Block Kit");
+        (answer, list)
     }
 
     /// SSM as another principal signing with `access_key` sees it (the console, another

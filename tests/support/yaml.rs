@@ -88,6 +88,29 @@ pub fn tag(name: &str, inner: Yaml) -> Yaml {
     Yaml::Tag(name.into(), Box::new(inner))
 }
 
+/// A template's Rules refuse a deploy where parameter `name` equals any of `others`.
+pub fn assert_names_differ(t: &Yaml, name: &str, others: &[&str]) {
+    let asserted: Vec<&Yaml> = t
+        .at(&["Rules"])
+        .map()
+        .values()
+        .filter(|rule| rule.get("RuleCondition").is_none())
+        .flat_map(|rule| rule.at(&["Assertions"]).items())
+        .map(|assertion| assertion.at(&["Assert"]))
+        .collect();
+    let reference = |parameter: &str| tag("!Ref", s(parameter));
+    for other in others {
+        let differ = tag(
+            "!Not",
+            Yaml::Seq(vec![tag(
+                "!Equals",
+                Yaml::Seq(vec![reference(name), reference(other)]),
+            )]),
+        );
+        assert!(asserted.contains(&&differ), "no rule: {name} != {other}");
+    }
+}
+
 pub fn s(value: &str) -> Yaml {
     Yaml::Str(value.into())
 }
