@@ -23,10 +23,11 @@ use tokio::time::Instant;
 use crate::deadline::Deadline;
 use crate::domain::approvers::{ApproverPolicy, Verdict};
 use crate::domain::inbound::Actor;
-use crate::domain::messages::text::{code, escape, mention};
+use crate::domain::messages::text::{code, escape, mention, truncate};
 use crate::domain::place::Place;
 use crate::domain::routes::RunbookPrefixes;
 use crate::domain::rules::{AppliedRule, Fallback, Rules};
+use crate::domain::starter::{Starter, StarterCheck};
 use crate::domain::waiting::StepKind;
 use crate::rules::RuleBook;
 use crate::slack::SlackClient;
@@ -41,6 +42,8 @@ pub struct StepFacts<'a> {
     pub runbook: Option<&'a str>,
     /// Approve / Reject (`aws:approve`) or Resume (`aws:pause`).
     pub kind: StepKind,
+    /// Who started the run, as matched to Slack, when the step's record is at hand.
+    pub starter: Option<&'a Starter>,
 }
 
 /// Where a person decides or sees a step.
@@ -148,6 +151,11 @@ impl Permissions {
             .await
             .ok()?;
         Some(match decidable_on(Surface::List, &applied.approvers) {
+            // Its starter may not approve it: listed as a link to its prompt, which
+            // says someone else must (they may still reject it there).
+            Ok(()) if starter_refused(&applied, step.starter, &actor.user.id).is_err() => {
+                Listing::Link
+            }
             Ok(()) => Listing::Decidable,
             Err(_) => Listing::Link,
         })
@@ -330,6 +338,34 @@ fn resumable(prefixes: &RunbookPrefixes, step: StepFacts<'_>) -> Result<(), Stri
     Ok(())
 }
 
+/// Separation of duties: `Ok` unless `user_id` started the run and `rule` forbids
+/// approving one's own run, or Slack could not say who started it (fail closed).
+/// Asked only of an Approve: a starter may always reject their own run.
+pub fn starter_refused(
+    rule: &AppliedRule,
+    starter: Option<&Starter>,
+    user_id: &str,
+) -> Result<(), String> {
+    let Some(starter) = starter else {
+        return Ok(());
+    };
+    let under = match &rule.rule {
+        Some(name) => format!("rule {}", code(name)),
+        None => "this deployment".to_owned(),
+    };
+    match starter.check(rule.self_approval, user_id) {
+        StarterCheck::Clear => Ok(()),
+        StarterCheck::StartedIt => Err(format!(
+            "Nothing was done: you started this run (as {}), and under {under} someone else must approve it. You may still reject it.",
+            code(&truncate(&starter.principal, 200))
+        )),
+        StarterCheck::Unknown => Err(format!(
+            "Nothing was done: whether you started this run (as {}) could not be checked with Slack just now, and under {under} its starter may not approve it. Please try again in a minute.",
+            code(&truncate(&starter.principal, 200))
+        )),
+    }
+}
+
 /// What a person is told when a runbook's pauses may not be resumed from Slack.
 pub fn cannot_resume(runbook: Option<&str>) -> String {
     let which = runbook.map_or_else(
@@ -365,6 +401,7 @@ mod tests {
             channel: None,
             routes: Default::default(),
             approvers: ApproverPolicy::parse(Some(fallback)).unwrap(),
+            self_approval: crate::domain::starter::SelfApproval::Forbidden,
         };
         let rules = RuleBook::fixed(fallback, Rules::parse(rules).unwrap());
         let config = aws_sdk_ssm::Config::builder()
@@ -488,6 +525,7 @@ mod tests {
                 place: &place,
                 runbook,
                 kind,
+                starter: None,
             };
             let actor = actor(person);
             let decide =

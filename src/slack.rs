@@ -1,5 +1,5 @@
 //! Outbound adapter: the Slack Web API (`chat.postMessage`, `chat.update`,
-//! `chat.getPermalink`, `usergroups.users.list`, …) and `response_url`s.
+//! `chat.getPermalink`, `usergroups.users.list`, `users.lookupByEmail`, …) and `response_url`s.
 //!
 //! Every call has a deadline. HTTP 429 is retried after `Retry-After` only when the
 //! wait fits before the deadline; 5xx and connection failures are retried with a
@@ -242,6 +242,31 @@ impl SlackClient {
             )
             .await?;
         Ok(out.users)
+    }
+
+    /// The Slack person with this e-mail address (`users.lookupByEmail`, scope
+    /// `users:read.email`): `Ok(None)` when Slack knows nobody by it (`users_not_found`).
+    pub async fn user_by_email(
+        &self,
+        email: &str,
+        deadline: &Deadline,
+    ) -> Result<Option<String>, SlackError> {
+        #[derive(Deserialize)]
+        struct User {
+            id: String,
+        }
+        #[derive(Deserialize)]
+        struct Out {
+            user: User,
+        }
+        match self
+            .web_api_get::<Out>("users.lookupByEmail", &[("email", email)], deadline)
+            .await
+        {
+            Ok(out) => Ok(Some(out.user.id)),
+            Err(e) if e.api_error() == Some("users_not_found") => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Opens a modal with the `trigger_id` of a click (valid 3 seconds, once). Never

@@ -9,6 +9,7 @@ use std::time::Duration;
 mod organization;
 mod reminders;
 mod secret;
+mod starters;
 
 pub use organization::{
     ACCOUNT_NAMES, DEFAULT_REFRESH, HUB_ACCOUNT_ID, OrganizationSettings, RULES_PARAMETER,
@@ -18,6 +19,7 @@ pub use organization::{
 pub use reminders::{LAST_CALL_MINUTES, REMIND_AFTER_MINUTES, SWEEP_MAX_SSM_READS, SweepSettings};
 use secret::secret_source;
 pub use secret::{Secret, SecretSource};
+pub use starters::{NOTIFY_STARTER, SELF_APPROVAL, StarterSettings};
 
 use crate::domain::approvers::{ApproverPolicy, ApproversError};
 use crate::domain::routes::{RouteError, Routes, RunbookPrefixes, is_channel_id};
@@ -161,6 +163,8 @@ pub struct EventsSettings {
     pub organization: OrganizationSettings,
     /// Reminders, the last call and the sweep's bounds.
     pub sweep: SweepSettings,
+    /// Self-approval, and telling the starter.
+    pub starters: StarterSettings,
 }
 
 /// How a Reject asks for a reason (`REJECT_REASON`).
@@ -195,6 +199,8 @@ pub struct InteractionsSettings {
     pub resumable: RunbookPrefixes,
     pub table: TableSettings,
     pub organization: OrganizationSettings,
+    /// Self-approval, and telling the starter.
+    pub starters: StarterSettings,
 }
 
 impl EventsSettings {
@@ -231,6 +237,7 @@ impl EventsSettings {
             table: TableSettings::from_env(env)?,
             organization: OrganizationSettings::from_env(env)?,
             sweep: SweepSettings::from_env(env)?,
+            starters: StarterSettings::from_env(env)?,
         })
     }
 }
@@ -265,6 +272,7 @@ impl InteractionsSettings {
             resumable: RunbookPrefixes::parse(&env.get(RESUME_PREFIXES).unwrap_or_default()),
             table: TableSettings::from_env(env)?,
             organization: OrganizationSettings::from_env(env)?,
+            starters: StarterSettings::from_env(env)?,
         })
     }
 }

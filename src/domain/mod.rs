@@ -13,4 +13,5 @@ pub mod reminders;
 pub mod routes;
 pub mod rules;
 pub mod signature;
+pub mod starter;
 pub mod waiting;

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::starter::StartedBy;
+
 /// An account and Region. The account is unknown only for a single-account deployment
 /// that was not told its own (`HUB_ACCOUNT_ID` unset, as in local runs).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -99,6 +101,8 @@ impl AccountNames {
 pub struct Shown<'a> {
     pub place: &'a Place,
     pub account_name: Option<&'a str>,
+    /// Who started the run, as matched to Slack; `None`: shown as SSM names them.
+    pub started_by: Option<StartedBy<'a>>,
 }
 
 impl<'a> Shown<'a> {
@@ -106,7 +110,13 @@ impl<'a> Shown<'a> {
         Self {
             place,
             account_name: place.account.as_deref().and_then(|a| names.name_of(a)),
+            started_by: None,
         }
+    }
+
+    /// Shown with who started the run, and whether they may approve it.
+    pub fn started_by(self, started_by: Option<StartedBy<'a>>) -> Self {
+        Self { started_by, ..self }
     }
 
     /// Only the Region, for a place whose account is not known.
@@ -114,6 +124,7 @@ impl<'a> Shown<'a> {
         Self {
             place,
             account_name: None,
+            started_by: None,
         }
     }
 }

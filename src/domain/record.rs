@@ -5,6 +5,7 @@
 use super::execution::{Execution, ExecutionId, Status, Step};
 use super::inbound::Decision;
 use super::place::Place;
+use super::starter::Starter;
 use super::waiting::{StepKind, StepTarget};
 
 /// A claim to post a step's prompt that has no prompt after this long was abandoned:
@@ -78,6 +79,8 @@ pub struct StepRecord {
     /// The step run was decided from Slack (rejected, resumed, or approved by all it
     /// needs): no click claims it again.
     pub decided: bool,
+    /// Who started the run, as matched when its prompt was posted.
+    pub starter: Option<Starter>,
 }
 
 /// A decision a person made in Slack, as their Home tab lists it: a copy of the
@@ -110,6 +113,8 @@ pub struct WaitingStep {
     pub prompt: Option<PromptRef>,
     /// The reminders the sweep sent about it so far.
     pub reminded: Reminded,
+    /// Who started the run (SSM's `ExecutedBy`, matched to Slack when posted).
+    pub starter: Option<Starter>,
 }
 
 /// The reminders sent about a waiting step (kept on its item by the sweep).
@@ -148,6 +153,7 @@ impl WaitingStep {
             times_out_at_unix: approval.times_out_at_unix,
             prompt: None,
             reminded: Reminded::default(),
+            starter: execution.executed_by.as_deref().map(Starter::unmatched),
         }
     }
 }
@@ -273,6 +279,7 @@ mod tests {
             shown: None,
             deciding: None,
             decided: false,
+            starter: None,
         }
     }
 

@@ -86,6 +86,7 @@ pub(crate) mod tests {
             times_out_at_unix: times_out_at,
             prompt: None,
             reminded,
+            starter: None,
         }
     }
 

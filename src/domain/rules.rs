@@ -6,8 +6,14 @@
 //!   {"name": "payments production", "accounts": ["111122223333"], "regions": ["eu-west-1"],
 //!    "runbooks": ["Payments-"], "channel": "C0PAYMENTS", "approvers": ["U0123ABCD", "S0456EFGH"]}
 //! ],
-//!  "default": {"approvers": ["none"]}}
+//!  "default": {"approvers": ["none"]},
+//!  "identities": {"U0CAROL": ["arn:aws:iam::111122223333:user/carol"]}}
 //! ```
+//!
+//! A rule may also ask for several different people (`"approvals": 2`) and say
+//! whether a run's starter may approve it (`"self_approval": "allowed"` or
+//! `"forbidden"`; by default `SLACK_SELF_APPROVAL`). `identities` maps Slack people to
+//! the AWS principals that are them (see [`super::starter`]).
 //!
 //! Rules are tried in order and the first that matches wins; an omitted `accounts`,
 //! `regions` or `runbooks` (name prefixes) matches any. A step no rule matches falls
@@ -21,6 +27,7 @@ use serde::Deserialize;
 use super::approvers::ApproverPolicy;
 use super::place::{Place, is_account_id, is_region_name};
 use super::routes::{Routes, is_channel_id};
+use super::starter::{Identities, SelfApproval};
 
 /// A document holds at most this many rules (Parameter Store's String parameters
 /// hold 4 KB, or 8 KB in the advanced tier: a few dozen rules).
@@ -41,6 +48,9 @@ pub struct Rule {
     /// How many different Slack people must approve (`approvals`, 1 to 10): the step
     /// is approved in SSM only once that many have, whatever the runbook asks.
     pub approvals: u32,
+    /// Whether the run's starter may approve it (`self_approval`); `None`: the
+    /// deployment's `SLACK_SELF_APPROVAL`.
+    pub self_approval: Option<SelfApproval>,
 }
 
 impl Rule {
@@ -64,6 +74,9 @@ pub struct Rules {
     /// The document's `default`: who may decide a step no rule matches, instead of
     /// `SLACK_APPROVERS`.
     default_approvers: Option<ApproverPolicy>,
+    /// Slack person → the AWS principals that are them (`identities`): who started a
+    /// run, beyond sessions named after an e-mail address.
+    identities: Identities,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +87,8 @@ pub enum RulesError {
     Rule { rule: String, reason: String },
     #[error("the rules document's \"default\": {0}")]
     Default(String),
+    #[error("the rules document's \"identities\": {0}")]
+    Identities(String),
     #[error("the rules document has {0} rules; at most {MAX_RULES} are allowed")]
     TooMany(usize),
 }
@@ -83,6 +98,8 @@ pub enum RulesError {
 struct Document {
     rules: Vec<RawRule>,
     default: Option<RawDefault>,
+    #[serde(default)]
+    identities: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `"default": {"approvers": [...]}`: who may decide a step no rule matches.
@@ -105,6 +122,7 @@ struct RawRule {
     channel: Option<String>,
     approvers: Option<Vec<String>>,
     approvals: Option<i64>,
+    self_approval: Option<String>,
 }
 
 impl Rules {
@@ -189,6 +207,13 @@ impl Rules {
                     )));
                 }
             };
+            let self_approval = raw
+                .self_approval
+                .as_deref()
+                .map(|raw| {
+                    SelfApproval::parse(raw).map_err(|e| bad(format!("\"self_approval\": {e}")))
+                })
+                .transpose()?;
             rules.push(Rule {
                 name,
                 accounts,
@@ -197,6 +222,7 @@ impl Rules {
                 channel,
                 approvers,
                 approvals,
+                self_approval,
             });
         }
         let default_approvers = match document.default {
@@ -208,10 +234,17 @@ impl Rules {
                 approvers: Some(listed),
             }) => Some(approvers(&listed).map_err(RulesError::Default)?),
         };
+        let identities = Identities::parse(document.identities).map_err(RulesError::Identities)?;
         Ok(Self {
             rules,
             default_approvers,
+            identities,
         })
+    }
+
+    /// The document's identity map (empty without one).
+    pub fn identities(&self) -> &Identities {
+        &self.identities
     }
 
     /// The document's `default` approvers, if it has one.
@@ -250,6 +283,8 @@ pub struct AppliedRule {
     /// How many different Slack people must approve (the rule's `approvals`; 1 for the
     /// fallback).
     pub approvals: u32,
+    /// Whether the run's starter may approve it.
+    pub self_approval: SelfApproval,
 }
 
 /// Today's one rule: `SLACK_ROUTES` / `SLACK_CHANNEL` and `SLACK_APPROVERS`.
@@ -259,6 +294,8 @@ pub struct Fallback {
     pub channel: Option<String>,
     pub routes: Routes,
     pub approvers: ApproverPolicy,
+    /// `SLACK_SELF_APPROVAL`: for every step whose rule does not say.
+    pub self_approval: SelfApproval,
 }
 
 impl Fallback {
@@ -269,6 +306,7 @@ impl Fallback {
                 approvers: rule.approvers.clone(),
                 rule: Some(rule.name.clone()),
                 approvals: rule.approvals,
+                self_approval: rule.self_approval.unwrap_or(self.self_approval),
             },
             None => AppliedRule {
                 channel: self
@@ -279,6 +317,7 @@ impl Fallback {
                 approvers: rules.default_approvers().unwrap_or(&self.approvers).clone(),
                 rule: None,
                 approvals: 1,
+                self_approval: self.self_approval,
             },
         }
     }
@@ -325,6 +364,7 @@ mod tests {
             channel: Some("C0DEFAULT".into()),
             routes: Routes::parse("Db-=C0DBA").unwrap(),
             approvers: ApproverPolicy::parse(Some("U0OPS")).unwrap(),
+            self_approval: SelfApproval::Forbidden,
         }
     }
 
@@ -474,6 +514,45 @@ mod tests {
         let without = Rules::parse(EXAMPLE).unwrap();
         assert_eq!(without.default_approvers(), None);
         assert_ne!(without, rules, "a changed default is a change of the rules");
+    }
+
+    #[test]
+    fn a_rule_may_allow_or_forbid_self_approval_and_the_document_map_identities() {
+        let document = r#"{"rules": [
+            {"name": "sandbox", "accounts": ["444455556666"], "channel": "C0SANDBOX", "approvers": ["*"],
+             "self_approval": "Allowed"},
+            {"name": "prod", "channel": "C0PROD", "approvers": ["*"], "approvals": 2}],
+         "identities": {"U0CAROL": ["arn:aws:iam::111122223333:user/carol"]}}"#;
+        let rules = Rules::parse(document).unwrap();
+        let fallback = fallback();
+        let sandbox = fallback.applied(&rules, &at("444455556666", "eu-west-1"), "X");
+        assert_eq!(sandbox.self_approval, SelfApproval::Allowed);
+        // A rule that does not say takes the deployment's setting.
+        let prod = fallback.applied(&rules, &at("111122223333", "eu-west-1"), "X");
+        assert_eq!(prod.self_approval, SelfApproval::Forbidden);
+        assert_eq!(
+            rules
+                .identities()
+                .people_for("arn:aws:iam::111122223333:user/carol"),
+            ["U0CAROL"]
+        );
+        for (raw, expected) in [
+            (
+                r#"{"rules": [{"name": "x", "channel": "C0A", "approvers": ["*"], "self_approval": "sometimes"}]}"#,
+                "rule 1 (\"x\"): \"self_approval\": \"sometimes\" is not",
+            ),
+            (
+                r#"{"rules": [], "identities": {"U0C": ["carol"]}}"#,
+                "the rules document's \"identities\": U0C: \"carol\" is not an AWS principal",
+            ),
+            (
+                r#"{"rules": [], "identities": ["U0C"]}"#,
+                "not JSON of the documented shape",
+            ),
+        ] {
+            let err = Rules::parse(raw).unwrap_err().to_string();
+            assert!(err.contains(expected), "{raw}: {err}");
+        }
     }
 
     #[test]

@@ -26,8 +26,10 @@ use crate::domain::approvers::ApproverPolicy;
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
 use crate::domain::messages::prompt::{PromptStyle, render_prompt};
+use crate::domain::messages::starter::render_run_waits;
 use crate::domain::place::{Place, Shown};
 use crate::domain::record::{CLAIM_LEASE_SECS, PostingClaim, PostingState, PromptRef, WaitingStep};
+use crate::domain::starter::{StartedBy, Starter};
 use crate::domain::waiting::{StepKind, waiting_step};
 use crate::store::PostingClaimOutcome;
 
@@ -241,15 +243,20 @@ async fn post_under_claim(
 ) -> Result<(PromptRef, bool), EventError> {
     let id = &execution.id;
     // The rule for this account, Region and runbook: its channel, and who may decide.
+    let rules = app.rules.rules(app.places.home_ssm(), deadline).await;
     let applied = app
         .rules
-        .applied(
-            place,
-            &execution.document_name,
-            app.places.home_ssm(),
-            deadline,
-        )
-        .await;
+        .fallback()
+        .applied(&rules, place, &execution.document_name);
+    // Who started the run, in Slack: the prompt says, and they hear how it goes.
+    let starter = match &execution.executed_by {
+        Some(principal) => Some(
+            app.starters
+                .resolve(&app.slack, rules.identities(), principal, deadline)
+                .await,
+        ),
+        None => None,
+    };
     let channel = applied
         .channel
         .as_deref()
@@ -260,7 +267,11 @@ async fn post_under_claim(
         rule_approvals: applied.approvals,
         nobody_from_slack: applied.approvers == ApproverPolicy::NobodyFromSlack,
     };
-    let shown = Shown::new(place, &app.account_names);
+    let started_by = starter.as_ref().map(|starter| StartedBy {
+        starter,
+        policy: applied.self_approval,
+    });
+    let shown = Shown::new(place, &app.account_names).started_by(started_by);
     let message = render_prompt(
         execution,
         step,
@@ -296,14 +307,33 @@ async fn post_under_claim(
     // claim given up, so the delivery's retry posts one prompt, not a second.
     let recording = deadline.keeping(TAKE_DOWN.min(deadline.remaining() / 2));
     let mut pause = std::time::Duration::from_millis(200);
-    let waiting = WaitingStep::of(execution, step, kind, place, unix_now());
+    let waiting = WaitingStep {
+        starter: starter.clone(),
+        ..WaitingStep::of(execution, step, kind, place, unix_now())
+    };
     loop {
         match app
             .store
             .record_prompt(&waiting, claim, &prompt, &recording)
             .await
         {
-            Ok(()) => return Ok((prompt, true)),
+            Ok(()) => {
+                if let Some(person) = starter.as_ref().and_then(Starter::person)
+                    && app.notify_starter
+                    && kind == StepKind::Approval
+                {
+                    let news = render_run_waits(
+                        execution,
+                        step,
+                        &shown,
+                        &prompt.channel,
+                        &applied.approvers.describe(),
+                        applied.self_approval,
+                    );
+                    app.tell_starter(person, &news, deadline).await;
+                }
+                return Ok((prompt, true));
+            }
             Err(e) if recording.fits(pause, CallFloor::AWS, Duration::ZERO) => {
                 tracing::warn!(error = %e, "could not record the prompt yet; trying again");
                 tokio::time::sleep(pause).await;

@@ -7,6 +7,7 @@ use super::{StartupError, aws_clients};
 use crate::config::{Env, EventsSettings, ReasonMode, SweepSettings};
 use crate::deadline::{Deadline, STARTUP_BUDGET};
 use crate::domain::identity::Signers;
+use crate::domain::messages::blocks::SlackMessage;
 use crate::domain::place::{AccountNames, Place};
 use crate::domain::routes::RunbookPrefixes;
 use crate::domain::rules::Fallback;
@@ -14,6 +15,7 @@ use crate::places::{PlaceError, Places, READ_ONLY_SESSION_POLICY};
 use crate::rules::RuleBook;
 use crate::slack::{SlackClient, SlackError};
 use crate::ssm::SsmError;
+use crate::starters::Starters;
 use crate::store::{ApprovalStore, StoreError};
 
 pub struct EventsApp {
@@ -30,6 +32,10 @@ pub struct EventsApp {
     pub(super) sweep: SweepSettings,
     /// Who signs decisions for this deployment: the trail credits only them.
     pub(super) signers: Signers,
+    /// Who started a run, in Slack (cached e-mail lookups).
+    pub(super) starters: Starters,
+    /// Tell a matched starter when their run waits and how it was decided.
+    pub(super) notify_starter: bool,
 }
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
@@ -68,6 +74,18 @@ impl From<EventError> for lambda_runtime::Diagnostic {
     }
 }
 impl EventsApp {
+    /// A direct message to a run's starter: news, never worth failing a delivery for.
+    pub(super) async fn tell_starter(
+        &self,
+        person: &str,
+        news: &SlackMessage,
+        deadline: &Deadline,
+    ) {
+        if let Err(e) = self.slack.post_message(person, news, deadline).await {
+            tracing::warn!(error = %e, "could not tell the run's starter");
+        }
+    }
+
     pub async fn from_env(env: &impl Env, loader: ConfigLoader) -> Result<Self, StartupError> {
         let settings = EventsSettings::from_env(env)?;
         let organization = settings.organization;
@@ -95,6 +113,7 @@ impl EventsApp {
             channel: Some(settings.channel),
             routes: settings.routes,
             approvers: settings.approvers,
+            self_approval: settings.starters.self_approval,
         };
         let (bot_token, rules) = tokio::join!(
             home.resolve_secret(&settings.bot_token, &deadline),
@@ -112,6 +131,8 @@ impl EventsApp {
             reason_modal: settings.reject_reason != ReasonMode::Off,
             sweep: settings.sweep,
             signers,
+            starters: Starters::default(),
+            notify_starter: settings.starters.notify,
         })
     }
 }

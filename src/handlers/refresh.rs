@@ -6,8 +6,10 @@ use crate::deadline::{Deadline, unix_now};
 use crate::domain::comment::decisions_in_outputs;
 use crate::domain::execution::{Execution, Step};
 use crate::domain::messages::decided::render_outcome;
+use crate::domain::messages::starter::render_run_decided;
 use crate::domain::place::{Place, Shown};
-use crate::domain::record::{PromptRef, StepRecord, shown_state};
+use crate::domain::record::{DecisionRecord, PromptRef, StepRecord, shown_state};
+use crate::domain::starter::Starter;
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
 use crate::slack::SlackError;
 
@@ -72,9 +74,47 @@ pub(crate) async fn refresh(
         app.store
             .record_shown_and_unlist(&execution.id, &record.step_key, &shown, deadline)
             .await?;
+        tell_starter_the_outcome(
+            app, execution, step, &record, &deciding, &shown_at, deadline,
+        )
+        .await;
         updated.push((prompt, step.status.to_string()));
     }
     Ok(updated)
+}
+
+/// The run's starter, matched to one Slack person, hears how its approval step
+/// ended, once (the first delivery to claim it tells them).
+async fn tell_starter_the_outcome(
+    app: &EventsApp,
+    execution: &Execution,
+    step: &Step,
+    record: &StepRecord,
+    deciding: &[DecisionRecord],
+    shown: &Shown<'_>,
+    deadline: &Deadline,
+) {
+    let Some(person) = record.starter.as_ref().and_then(Starter::person) else {
+        return;
+    };
+    if !app.notify_starter
+        || StepKind::of(step) != Some(StepKind::Approval)
+        || !step.status.is_final()
+    {
+        return;
+    }
+    match app
+        .store
+        .claim_starter_news(&execution.id, &record.step_key, deadline)
+        .await
+    {
+        Ok(true) => {
+            let news = render_run_decided(execution, step, deciding, shown);
+            app.tell_starter(person, &news, deadline).await;
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "could not claim telling the starter; not told"),
+    }
 }
 
 /// The audit trail holds every decision SSM accepted. One from Slack whose record could

@@ -26,6 +26,39 @@ const DECIDING: &str =
     "deciding_token, deciding_user, deciding_handle, deciding_signal, deciding_at";
 
 impl ApprovalStore {
+    /// Claims telling the run's starter how the step run `step_key` ended: `true` for
+    /// the one delivery that gets to (a conditional write), so they hear it once
+    /// however many deliveries bring the news.
+    pub async fn claim_starter_news(
+        &self,
+        id: &ExecutionId,
+        step_key: &str,
+        deadline: &Deadline,
+    ) -> Result<bool, StoreError> {
+        const OPERATION: &str = "UpdateItem";
+        let result = self
+            .update(id, step_key)
+            .update_expression("SET starter_told = :at")
+            .condition_expression(
+                "attribute_exists(starter) AND attribute_not_exists(starter_told)",
+            )
+            .expression_attribute_values(":at", n(crate::deadline::unix_now()))
+            .customize()
+            .config_override(limits(OPERATION, deadline)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::call(OPERATION, e)),
+        }
+    }
+
     /// Appends a decision made in Slack to its step's item (the audit trail), once:
     /// the same decision appended twice (an SDK retry of an applied write, or a
     /// decision filled in from SSM's record) would be two entries, so the append is

@@ -18,6 +18,7 @@ use crate::domain::inbound::Decision;
 use crate::domain::record::{
     DecisionClaim, DecisionRecord, PostingClaim, PromptRef, StepRecord, WaitingStep,
 };
+use crate::domain::starter::Starter;
 
 mod decisions;
 mod people;
@@ -445,6 +446,37 @@ pub(crate) fn number(item: &Item, name: &str) -> Option<i64> {
         .and_then(|n| n.parse().ok())
 }
 
+/// A run's starter, as the step's item keeps it: `starter` (SSM's principal),
+/// `starter_people` (the Slack people it matches) and `starter_unchecked` (an address
+/// Slack could not be asked about).
+pub(crate) fn starter_attributes(starter: &Starter) -> Vec<(&'static str, AttributeValue)> {
+    let mut attributes = vec![
+        ("starter", s(&starter.principal)),
+        (
+            "starter_people",
+            AttributeValue::L(starter.people.iter().map(|p| s(p)).collect()),
+        ),
+    ];
+    if let Some(email) = &starter.unchecked_email {
+        attributes.push(("starter_unchecked", s(email)));
+    }
+    attributes
+}
+
+pub(crate) fn starter_from(item: &Item) -> Option<Starter> {
+    Some(Starter {
+        principal: text(item, "starter")?.to_owned(),
+        people: item
+            .get("starter_people")
+            .and_then(|v| v.as_l().ok())
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_s().ok().cloned())
+            .collect(),
+        unchecked_email: text(item, "starter_unchecked").map(str::to_owned),
+    })
+}
+
 fn record_from(item: &Item) -> Result<StepRecord, StoreError> {
     let unreadable = |what: &str| StoreError::Unreadable(what.to_owned());
     let execution_id = text(item, PARTITION_KEY)
@@ -508,6 +540,7 @@ fn record_from(item: &Item) -> Result<StepRecord, StoreError> {
             _ => None,
         },
         decided: item.contains_key("decided"),
+        starter: starter_from(item),
     })
 }
 

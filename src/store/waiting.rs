@@ -126,6 +126,9 @@ pub(super) fn mark_clause(step: &WaitingStep) -> MarkClause {
     if let Some(at) = step.times_out_at_unix {
         sets.push(("times_out_at", n(at)));
     }
+    if let Some(starter) = &step.starter {
+        sets.extend(super::starter_attributes(starter));
+    }
     let mut mark = MarkClause {
         clause: String::new(),
         names: vec![],
@@ -341,6 +344,7 @@ fn waiting_from(item: &Item) -> Option<WaitingStep> {
             last_at_unix: number(item, REMINDED_AT),
             last_call: item.contains_key(LAST_CALL_AT),
         },
+        starter: super::starter_from(item),
     })
 }
 

@@ -247,7 +247,14 @@ fn carry_out(state: &mut State, method: &str, args: &Value, req: &Incoming) -> O
     };
     match method {
         "chat.postMessage" => {
-            let channel = text("channel");
+            let mut channel = text("channel");
+            // To a user ID: the app's direct messages with that person.
+            if channel.starts_with('U') || channel.starts_with('W') {
+                if !state.people.contains_key(&channel) {
+                    return fail("channel_not_found");
+                }
+                channel = users::dm_channel(&channel);
+            }
             if !valid_channel(&channel) {
                 return fail("channel_not_found");
             }
@@ -301,6 +308,10 @@ fn carry_out(state: &mut State, method: &str, args: &Value, req: &Incoming) -> O
             json!({"url": "https://local.slack.test/", "team": "local", "user": "runbook-approvals",
             "team_id": TEAM_ID, "user_id": "U0BOT", "bot_id": "B0LOCAL", "is_enterprise_install": false}),
         ),
+        "users.lookupByEmail" => match users::lookup_by_email(&state.people, &text("email")) {
+            Ok(found) => ok(found),
+            Err(error) => fail(error),
+        },
         "usergroups.users.list" => match state.usergroups.get(&text("usergroup")) {
             Some(users) => ok(json!({"users": users})),
             None => fail("no_such_subteam"),

@@ -132,6 +132,28 @@ pub fn explain_no_longer_waiting(
     decided: &[DecisionRecord],
     news: StepNews,
 ) -> String {
+    let pause = StepKind::of(step) == Some(StepKind::Pause);
+    let kind = if pause { "pause" } else { "approval" };
+    let lead = match news {
+        StepNews::NothingDone => format!("Nothing was done: the {kind} step"),
+        StepNews::Unconfirmed => format!(
+            "AWS did not confirm your decision in time, so it was not sent again. The {kind} step"
+        ),
+    };
+    format!(
+        "{lead} {} is no longer waiting. It {}",
+        code(&step.name),
+        explain_outcome(execution, step, decided)
+    )
+}
+
+/// What became of a step that no longer waits, and of its runbook: `was *Rejected* by
+/// @bob. The runbook …`.
+pub(super) fn explain_outcome(
+    execution: &Execution,
+    step: &Step,
+    decided: &[DecisionRecord],
+) -> String {
     let decided = agreeing(step, decided);
     let pause = StepKind::of(step) == Some(StepKind::Pause);
     let became = match (&step.status, decided.first()) {
@@ -149,18 +171,7 @@ pub fn explain_no_longer_waiting(
         (Status::Waiting, None) => "no longer takes decisions".into(),
         (other, None) => format!("is *{}*", escape(other.as_str())),
     };
-    let kind = if pause { "pause" } else { "approval" };
-    let lead = match news {
-        StepNews::NothingDone => format!("Nothing was done: the {kind} step"),
-        StepNews::Unconfirmed => format!(
-            "AWS did not confirm your decision in time, so it was not sent again. The {kind} step"
-        ),
-    };
-    format!(
-        "{lead} {} is no longer waiting. It {became}. {}",
-        code(&step.name),
-        execution_line(&execution.status)
-    )
+    format!("{became}. {}", execution_line(&execution.status))
 }
 
 /// The decisions that agree with how `step` ended, for that very step run.

@@ -112,6 +112,7 @@ mod tests {
             times_out_at_unix: Some(90_000),
             prompt: None,
             reminded: Default::default(),
+            starter: None,
         }
     }
 

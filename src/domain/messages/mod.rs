@@ -9,6 +9,7 @@ pub mod progress;
 pub mod prompt;
 pub mod reason_form;
 pub mod reminders;
+pub mod starter;
 pub mod text;
 
 #[cfg(test)]

@@ -12,12 +12,13 @@ use super::blocks::{
     SlackMessage, WAITING_FIELDS, console_url, context, mrkdwn, notification, section,
     status_block,
 };
-use super::text::{code, escape, one_line, principal, quote, slack_date, truncate};
+use super::text::{code, escape, mention, one_line, principal, quote, slack_date, truncate};
 use crate::domain::execution::{Execution, Status, Step};
 use crate::domain::inbound::block_actions::ACTIONS_BLOCK_PREFIX;
 use crate::domain::inbound::button::button_value;
 use crate::domain::inbound::{APPROVE_ACTION_ID, REJECT_ACTION_ID, RESUME_ACTION_ID};
 use crate::domain::place::Shown;
+use crate::domain::starter::{SelfApproval, StartedBy};
 use crate::domain::waiting::{StepKind, StepTarget};
 
 /// A confirm dialog's text holds at most 300 characters: two names of at most 40,
@@ -178,11 +179,15 @@ pub(super) fn details(
         format!("*Runbook*\n{}{version}", code(&execution.document_name)),
         format!(
             "*Started by*\n{}",
-            execution
-                .executed_by
-                .as_deref()
-                .map(principal)
-                .unwrap_or("unknown".into())
+            match shown.started_by {
+                Some(started_by) =>
+                    started_by_text(started_by, step.status == Status::Waiting && !pause),
+                None => execution
+                    .executed_by
+                    .as_deref()
+                    .map(principal)
+                    .unwrap_or("unknown".into()),
+            }
         ),
         format!("*Where*\n{}", where_text(shown)),
     ];
@@ -221,6 +226,31 @@ pub(super) fn details(
         where_text(shown)
     )));
     blocks
+}
+
+/// Who started the run, as matched to Slack, and (while an approval waits, where they
+/// may not approve it) that someone else must.
+fn started_by_text(started_by: StartedBy<'_>, waiting: bool) -> String {
+    let StartedBy { starter, policy } = started_by;
+    let forbidden = waiting && policy == SelfApproval::Forbidden;
+    let people: Vec<String> = starter.people.iter().map(|p| mention(p, p)).collect();
+    match (people.as_slice(), forbidden) {
+        ([one], true) => format!("{one}: someone else must approve"),
+        ([one], false) => one.clone(),
+        ([], _) => {
+            let why = if starter.unchecked_email.is_some() {
+                "not matched to a Slack person yet (Slack could not be asked)"
+            } else {
+                "could not be matched to a Slack person"
+            };
+            format!("{} ({why})", principal(&starter.principal))
+        }
+        (several, true) => format!(
+            "{} (one AWS identity, several Slack people): none of them may approve",
+            several.join(", ")
+        ),
+        (several, false) => several.join(", "),
+    }
 }
 
 /// `payments-prod (111122223333) · eu-west-1`: the account (with its friendly name)

@@ -16,6 +16,7 @@ use crate::places::Places;
 use crate::rules::RuleBook;
 use crate::sessions::PersonSessions;
 use crate::slack::SlackClient;
+use crate::starters::Starters;
 use crate::store::ApprovalStore;
 
 pub struct InteractionsApp {
@@ -31,6 +32,8 @@ pub struct InteractionsApp {
     pub(super) sessions: PersonSessions,
     pub(super) account_names: AccountNames,
     pub(super) reject_reason: ReasonMode,
+    /// Who started a run, in Slack (cached e-mail lookups).
+    pub(super) starters: Starters,
 }
 
 impl InteractionsApp {
@@ -53,6 +56,7 @@ impl InteractionsApp {
             channel: None,
             routes: Routes::default(),
             approvers: settings.approvers,
+            self_approval: settings.starters.self_approval,
         };
         let nobody_by_default = fallback.approvers == ApproverPolicy::Nobody;
         let none_by_default = fallback.approvers == ApproverPolicy::NobodyFromSlack;
@@ -91,6 +95,7 @@ impl InteractionsApp {
             sessions,
             account_names: organization.account_names,
             reject_reason: settings.reject_reason,
+            starters: Starters::default(),
         })
     }
 

@@ -26,6 +26,7 @@ pub(super) async fn listable(
         place: &step.place,
         runbook: Some(&step.runbook),
         kind: step.kind,
+        starter: step.starter.as_ref(),
     };
     app.permissions
         .may_see(&app.slack, actor, rules, facts, deadline)

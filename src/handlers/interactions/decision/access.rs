@@ -10,10 +10,13 @@ use tokio::time::Instant;
 use super::DecisionRequest;
 use crate::deadline::Deadline;
 use crate::domain::execution::Execution;
+use crate::domain::inbound::Decision;
 use crate::domain::messages::text::{code, escape, truncate};
+use crate::domain::record::StepRecord;
 use crate::domain::rules::AppliedRule;
+use crate::domain::starter::SelfApproval;
 use crate::handlers::interactions::app::InteractionsApp;
-use crate::permissions::{StepFacts, Surface};
+use crate::permissions::{StepFacts, Surface, starter_refused};
 use crate::places::PlaceError;
 use crate::sessions::SessionError;
 
@@ -31,6 +34,7 @@ pub(super) async fn may_decide(
         place: &request.place,
         runbook: request.target.runbook.as_deref(),
         kind: request.decision.step_kind(),
+        starter: None,
     };
     app.permissions
         .may_decide(&app.slack, request.actor, facts, surface(request), deadline)
@@ -66,10 +70,48 @@ pub(super) async fn may_decide_what_ssm_reports(
         place: &request.place,
         runbook: Some(runbook),
         kind: request.decision.step_kind(),
+        starter: None,
     };
     app.permissions
         .may_decide(&app.slack, request.actor, facts, surface(request), deadline)
         .await
+}
+
+/// Separation of duties, before an Approve is signalled: the run's starter (SSM's
+/// `ExecutedBy`) as matched when its prompt was posted, from the record the claim
+/// already read; matched now (the identity map, a cached or fresh
+/// `users.lookupByEmail`) only when the record has no settled match for that very
+/// principal. A lookup that fails refuses the Approve (fail closed).
+pub(super) async fn not_the_starter(
+    app: &InteractionsApp,
+    request: &DecisionRequest<'_>,
+    execution: &Execution,
+    record: &StepRecord,
+    rule: &AppliedRule,
+    deadline: &Deadline,
+) -> Result<(), String> {
+    let Some(principal) = execution.executed_by.as_deref() else {
+        return Ok(());
+    };
+    if request.decision != Decision::Approve || rule.self_approval == SelfApproval::Allowed {
+        return Ok(());
+    }
+    let matched_now;
+    let starter = match record.starter.as_ref().filter(|s| s.settled_for(principal)) {
+        Some(starter) => starter,
+        None => {
+            let rules = app.permissions.rules(deadline).await;
+            matched_now = app
+                .starters
+                .resolve(&app.slack, rules.identities(), principal, deadline)
+                .await;
+            &matched_now
+        }
+    };
+    starter_refused(rule, Some(starter), &request.actor.user.id).inspect_err(|_| {
+        tracing::info!(people = ?starter.people, unchecked = starter.unchecked_email.is_some(),
+            "refused: an Approve by the run's starter, or one Slack could not clear; nothing signalled");
+    })
 }
 
 fn surface(request: &DecisionRequest<'_>) -> Surface {

@@ -29,7 +29,9 @@ mod claim;
 mod quorum;
 mod reason;
 
-use self::access::{cannot_reach, may_decide, may_decide_what_ssm_reports, person_session};
+use self::access::{
+    cannot_reach, may_decide, may_decide_what_ssm_reports, not_the_starter, person_session,
+};
 
 use self::claim::{Claimed, claim_step_run, decided_before};
 use self::quorum::{Count, Counting, held_approval, quorum_progress};
@@ -214,6 +216,12 @@ async fn decide_claimed(
                 Ok(rule) => rule,
                 Err(refusal) => return (Some(refusal), AfterClaim::Release),
             };
+            let before_signal = deadline.keeping(SIGNAL_AND_REPLY);
+            if let Err(refusal) =
+                not_the_starter(app, request, &execution, record, &rule, &before_signal).await
+            {
+                return (Some(refusal), AfterClaim::Release);
+            }
             signal(
                 app,
                 ssm,
