@@ -7,9 +7,13 @@
 //!     cargo run --example demo -- --organization
 //!         # one hub for an organization: the runbook waits in another account and
 //!         # Region, alice approves it there through that account's spoke role
+//!     cargo run --example demo -- --two-person
+//!         # a two-person rule: the run's starter is refused, two others approve
 
 #[path = "local/table.rs"]
 mod table;
+#[path = "local/two_person.rs"]
+mod two_person;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -40,14 +44,20 @@ const MEMBER_REGION: &str = "eu-west-1";
 const SPOKE_ROLE: &str = "ssm-slack-approvals-hub";
 const PAYMENTS_CHANNEL: &str = "C0PAYMENTS";
 const RULES_PARAMETER: &str = "/ssm-slack-approvals/rules";
+/// The functions' role in the hub (as the template creates it): Lambda signs with a
+/// session of it, which the sample runbook's `Approvers` lists.
+const FUNCTION_ROLE: &str = "arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole";
+const FUNCTION_SESSION: &str =
+    "arn:aws:sts::123456789012:assumed-role/approvals-SlackInteractionsRole/slack-interactions";
 const RULES: &str = r#"{"rules": [{"name": "payments production", "accounts": ["111122223333"], "channel": "C0PAYMENTS", "approvers": ["U0ALICE", "S0OPS"]}]}"#;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let organization = args.first().map(String::as_str) == Some("--organization");
+    let two_person = args.first().map(String::as_str) == Some("--two-person");
     let (person, action, verb) = match args.first().map(String::as_str) {
-        None | Some("--organization") => (
+        None | Some("--organization") | Some("--two-person") => (
             Person::new("U0ALICE", "alice"),
             APPROVE_ACTION_ID,
             "Approve",
@@ -60,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         Some(other) => {
             return Err(format!(
-                "unknown option {other}; try --reject, --stranger or --organization"
+                "unknown option {other}; try --reject, --stranger, --organization or --two-person"
             )
             .into());
         }
@@ -70,6 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ssm = SsmStandIn::start(any, "us-east-1").await?;
     let dynamodb = DynamoDbStandIn::start(any).await?;
     table::create_approvals_table(&dynamodb);
+    ssm.principals().register(HUB_KEY, FUNCTION_SESSION, None);
     let sts = StsStandIn::start(any, ssm.principals()).await?;
     // The spoke role spoke.yaml creates in the member account, trusting the hub's functions.
     sts.add_role(
@@ -77,13 +88,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &[HUB_KEY],
         false,
     );
-    ssm.put_string_parameter(RULES_PARAMETER, RULES);
+    ssm.put_string_parameter(
+        RULES_PARAMETER,
+        if two_person { two_person::RULES } else { RULES },
+    );
     let aws = AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone()).await?;
     let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET).await?;
     for p in [
         Person::new("U0ALICE", "alice"),
         Person::new("U0BOB", "bob"),
         Person::new("U0MALLORY", "mallory"),
+        Person::new("U0CAROL", "carol").with_email("carol@example.com"),
     ] {
         slack.add_person(p);
     }
@@ -95,7 +110,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("SLACK_BOT_TOKEN", BOT_TOKEN.into()),
         ("SLACK_SIGNING_SECRET", SIGNING_SECRET.into()),
         ("SLACK_APPROVERS", "U0ALICE,S0OPS".into()),
+        ("INTERACTIONS_ROLE_ARN", FUNCTION_ROLE.into()),
     ]);
+    if two_person {
+        env.insert("SLACK_RULES_PARAMETER", RULES_PARAMETER.to_string());
+    }
     if organization {
         env.extend([
             ("HUB_ACCOUNT_ID", HUB.to_string()),
@@ -114,6 +133,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events = EventsApp::from_env(&lookup, loader(SdkRetries::BACKGROUND)).await?;
     let interactions = InteractionsApp::from_env(&lookup, loader(SdkRetries::INTERACTIVE)).await?;
     let names = |id: &str| slack.username(id);
+    if two_person {
+        return two_person::run(&ssm, &slack, &events, &interactions).await;
+    }
 
     println!(
         "Local demo: SSM stand-in at {}, Slack stand-in at {}",

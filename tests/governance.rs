@@ -320,3 +320,24 @@ async fn an_approval_the_rule_counts_that_could_not_be_recorded_can_be_given_aga
     assert!(told.contains("waits for 1 more"), "{told}");
     assert_eq!(h.signals_sent(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_decision_made_in_slack_is_not_shown_twice_when_its_signer_is_not_configured() {
+    // Without INTERACTIONS_ROLE_ARN (a local run, an older stack) SSM's record of the
+    // click's own signal cannot be credited: it is the click's, already in the trail.
+    let h = Harness::with(Options {
+        env: vec![("INTERACTIONS_ROLE_ARN", "")],
+        ..Options::default()
+    })
+    .await;
+    let id = h.start_runbook(1);
+    h.deliver_events().await;
+    let ts = h.prompt_ts(&id);
+    h.click(CHANNEL, &ts, &alice(), "ssm_approve").await;
+    h.deliver_events().await;
+    let text = text_of(&h.slack.message(CHANNEL, &ts).unwrap().blocks);
+    assert!(text.contains("*Approved* by <@U0ALICE>"), "{text}");
+    assert!(!text.contains("outside Slack"), "{text}");
+    let decisions = h.step_items(&id)[0]["decisions"]["L"].clone();
+    assert_eq!(decisions.as_array().unwrap().len(), 1, "{decisions:#}");
+}

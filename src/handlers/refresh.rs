@@ -5,6 +5,7 @@ use super::events_app::{EventError, EventsApp};
 use crate::deadline::{Deadline, unix_now};
 use crate::domain::comment::decisions_in_outputs;
 use crate::domain::execution::{Execution, Step};
+use crate::domain::inbound::Decision;
 use crate::domain::messages::decided::render_outcome;
 use crate::domain::messages::starter::render_run_decided;
 use crate::domain::place::{Place, Shown};
@@ -138,7 +139,30 @@ async fn complete_trail(
         .deciding
         .as_ref()
         .map_or_else(unix_now, |c| c.at_unix);
+    // Without the interactions function's role (`INTERACTIONS_ROLE_ARN` unset: a local
+    // run, an older stack) its signals cannot be told from anyone else's: SSM's entry
+    // for a decision a click recorded (one per person and decision) is taken for that
+    // click's own, and only entries beyond them are recorded as decided outside Slack.
+    // With the role known, every entry is judged by its signer.
+    let mut clicked: Vec<(String, Decision)> = if app.signers.own_role.is_none() {
+        record
+            .decisions
+            .iter()
+            .filter(|d| d.step_key == step.key() && d.principal.is_none())
+            .map(|d| (d.user_id.clone(), d.decision))
+            .collect()
+    } else {
+        vec![]
+    };
     for found in decisions_in_outputs(outputs) {
+        if let Some((user_id, _)) = &found.named
+            && let Some(at) = clicked
+                .iter()
+                .position(|(u, d)| u == user_id && *d == found.decision)
+        {
+            clicked.remove(at);
+            continue;
+        }
         let credited = match (&found.approver, &found.named) {
             (Some(approver), Some((user_id, _))) => {
                 app.signers
