@@ -129,6 +129,9 @@ async fn the_starter_hears_that_their_run_waits_and_then_who_decided_it() {
     assert_eq!(told.len(), 2, "told once of each: {told:#?}");
     let decided = text_of(&told[1].blocks);
     assert!(decided.contains("*Approved* by <@U0BOB>"), "{decided}");
+    // The prompt, redrawn with the outcome, still names the starter as a person.
+    let text = prompt_text(&h, &id);
+    assert!(text.contains("*Started by*\\n<@U0ALICE>\""), "{text}");
     assert!(h.slack.direct_messages("U0BOB").is_empty());
 }
 

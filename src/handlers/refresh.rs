@@ -10,7 +10,7 @@ use crate::domain::messages::decided::render_outcome;
 use crate::domain::messages::starter::render_run_decided;
 use crate::domain::place::{Place, Shown};
 use crate::domain::record::{DecisionRecord, PromptRef, StepRecord, shown_state};
-use crate::domain::starter::Starter;
+use crate::domain::starter::{SelfApproval, StartedBy, Starter};
 use crate::domain::waiting::{StepCheck, StepKind, StepTarget, check_step};
 use crate::slack::SlackError;
 
@@ -45,6 +45,13 @@ pub(crate) async fn refresh(
         if record.shown.as_deref() == Some(shown.as_str()) {
             continue;
         }
+        // Who started it, as matched when the prompt was posted (the step no longer
+        // waits, so whether they may approve is not shown).
+        let started_by = record.starter.as_ref().map(|starter| StartedBy {
+            starter,
+            policy: SelfApproval::Allowed,
+        });
+        let shown_at = shown_at.clone().started_by(started_by);
         let message = render_outcome(execution, step, &deciding, &shown_at);
         match app
             .slack
