@@ -54,7 +54,13 @@ impl Starters {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "could not match the run's starter to a Slack person");
+                if e.api_error() == Some("missing_scope") {
+                    tracing::error!(error = %e, "the Slack app lacks users:read.email: reinstall it \
+                        from slack-app-manifest.yaml; until then no run started by a session named \
+                        after an address can be approved where self-approval is forbidden");
+                } else {
+                    tracing::warn!(error = %e, "could not match the run's starter to a Slack person");
+                }
                 starter.unchecked_email = Some(email);
             }
         }
