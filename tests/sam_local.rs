@@ -14,7 +14,8 @@
 //! which `env.json` aims at the host's port 9020, at the Slack stand-in.
 //!
 //! The emulator is `AWS_LAMBDA_RIE`, else `../shared/tools/aws-lambda-rie`; without
-//! either the test says so and passes. The binaries are `SAM_LOCAL_BINARIES/<name>`
+//! either the test says so and passes, except in CI (`CI` set), where it fails unless
+//! `CI_SKIP_SAM_LOCAL` gives the reason to skip it. The binaries are `SAM_LOCAL_BINARIES/<name>`
 //! (CI points it at the release builds), else the ones `cargo test` builds.
 
 mod support;
@@ -208,9 +209,11 @@ fn current_click(slack: &SlackStandIn, file: &str, ts: &str, secret: &str) -> Va
 #[tokio::test(flavor = "multi_thread")]
 async fn every_event_file_answers_under_aws_lambda_rie_as_the_readme_says() {
     let Some(rie) = emulator() else {
-        eprintln!(
-            "skipped: AWS's Lambda Runtime Interface Emulator was not found (set AWS_LAMBDA_RIE \
-             to its path; the default is ../shared/tools/aws-lambda-rie)"
+        support::skips::cannot_run(
+            "every_event_file_answers_under_aws_lambda_rie_as_the_readme_says",
+            "AWS's Lambda Runtime Interface Emulator was not found (set AWS_LAMBDA_RIE to its \
+             path; the default is ../shared/tools/aws-lambda-rie)",
+            "CI_SKIP_SAM_LOCAL",
         );
         return;
     };
@@ -261,6 +264,7 @@ async fn every_event_file_answers_under_aws_lambda_rie_as_the_readme_says() {
     assert_eq!(outcome(&again), "already_posted", "{again}");
     let ts = posted["ts"].as_str().unwrap().to_owned();
     assert_eq!(slack.messages().len(), 1);
+    let waiting_prompt = slack.messages()[0].blocks.clone();
 
     // alice's recorded click approves it (a 200, the signal accepted, the prompt replaced).
     let secret = clicks_env["SLACK_SIGNING_SECRET"].clone();
@@ -297,15 +301,26 @@ async fn every_event_file_answers_under_aws_lambda_rie_as_the_readme_says() {
     }
     assert_eq!(ssm.signals().len(), 1, "nothing more was signalled");
 
-    // The timed-out event (here, of a step that in fact succeeded) brings the prompt to
-    // the step's real outcome, once.
+    // The prompt goes stale: it shows the waiting step with its buttons again, and the
+    // table no longer records what it shows (as if the update after the click was lost).
+    assert!(slack.show_stale(posted["channel"].as_str().unwrap(), &ts, waiting_prompt));
+    assert!(support::has_buttons(&slack.messages()[0].blocks));
+    for mut item in dynamodb.items(&events_env["APPROVALS_TABLE"]) {
+        if item.get("shown").is_some() {
+            item.as_object_mut().unwrap().remove("shown");
+            dynamodb.put_raw(&events_env["APPROVALS_TABLE"], item);
+        }
+    }
+    // The timed-out event (here, of a step that in fact succeeded) brings the stale
+    // prompt to the step's real outcome.
     let late = events.invoke(&event_file("automation-step-timed-out.json"));
-    assert!(
-        ["updated", "ignored"].contains(&outcome(&late).as_str()),
-        "{late}"
-    );
+    assert_eq!(outcome(&late), "updated", "{late}");
     let shown = support::text_of(&slack.messages()[0].blocks);
     assert!(shown.contains("*Approved* by <@U0ALICE>"), "{shown}");
+    assert!(
+        !support::has_buttons(&slack.messages()[0].blocks),
+        "{shown}"
+    );
 
     // The sweep's scheduled input: nothing waits any more, so nothing is read or sent.
     let swept = events.invoke(&event_file("scheduled-sweep.json"));

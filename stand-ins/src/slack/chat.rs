@@ -108,6 +108,22 @@ impl SlackStandIn {
             .cloned()
     }
 
+    /// A message shows `blocks` again, as if an update to it had never been made (a
+    /// test's way to make a prompt really stale). `false` if there is no such message.
+    pub fn show_stale(&self, channel: &str, ts: &str, blocks: Vec<Value>) -> bool {
+        match self
+            .lock()
+            .messages
+            .get_mut(&(channel.to_owned(), ts.to_owned()))
+        {
+            Some(message) => {
+                message.blocks = blocks;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Someone deletes a message in Slack.
     pub fn delete_message(&self, channel: &str, ts: &str) -> bool {
         self.lock()
