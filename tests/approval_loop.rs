@@ -206,7 +206,7 @@ async fn a_runbook_with_two_approval_steps_gets_two_prompts() {
         "approveCleanup",
         "Clean up the old fleet?",
         1,
-        &[FUNCTION_ROLE],
+        &[FUNCTION_ROLE, FUNCTION_SESSION],
     ));
     let id = h.ssm.start_automation(spec);
     h.deliver_events().await;

@@ -267,7 +267,7 @@ async fn a_signal_that_timed_out_is_never_sent_again_and_the_prompt_shows_ssms_s
         "approveCleanup",
         "Clean up?",
         1,
-        &[FUNCTION_ROLE],
+        &[FUNCTION_ROLE, FUNCTION_SESSION],
     ));
     let id = h.ssm.start_automation(spec);
     h.deliver_events().await;

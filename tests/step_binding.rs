@@ -124,7 +124,7 @@ async fn runbook_text_reaches_slack_as_text_never_as_mentions_or_links() {
         "approveRollout",
         "<!channel> please read <https://evil.example/login|the runbook> & approve `now",
         1,
-        &[FUNCTION_ROLE],
+        &[FUNCTION_ROLE, FUNCTION_SESSION],
     );
     spec.parameters.insert(
         "Note".into(),

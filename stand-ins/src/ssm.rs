@@ -48,6 +48,7 @@ use dispatch::handle;
 use executions::ExecutionState;
 use parameters::Parameter;
 pub use runbook::{RunbookSpec, SAMPLE_EXECUTION_ID, StepSpec};
+
 pub use signals::SignalRecord;
 
 /// EventBridge `detail-type`s of SSM Automation status changes.
@@ -87,6 +88,30 @@ struct State {
     step_list_limit: Option<usize>,
     /// Who signs with which access key.
     principals: Principals,
+    /// How the stand-in answers what SSM does not document.
+    undocumented: Undocumented,
+}
+
+/// What SSM does not document about an approval step's `Approvers`, as a switch: the
+/// tests that depend on it run under both answers (see docs/design.md for what to check
+/// in a real account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Undocumented {
+    /// A role ARN in `Approvers` admits the sessions of that role (else only an entry
+    /// naming the session itself does).
+    pub role_admits_sessions: bool,
+    /// Sessions of one role count as separate approvers toward `MinRequiredApprovals`
+    /// (else they count as one, the role).
+    pub sessions_count_separately: bool,
+}
+
+impl Default for Undocumented {
+    fn default() -> Self {
+        Self {
+            role_admits_sessions: true,
+            sessions_count_separately: true,
+        }
+    }
 }
 
 impl State {
@@ -188,6 +213,11 @@ impl SsmStandIn {
     /// on (and says it truncated), as SSM does for long runbooks.
     pub fn truncate_step_lists_at(&self, limit: usize) {
         self.lock().step_list_limit = Some(limit);
+    }
+
+    /// Answers what SSM does not document this way from now on.
+    pub fn answer_undocumented(&self, answers: Undocumented) {
+        self.lock().undocumented = answers;
     }
 
     /// The next call to `operation` fails with this AWS error (e.g. 400

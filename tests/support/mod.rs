@@ -106,6 +106,8 @@ pub struct Options {
     /// Parameter Store parameters of the home account and Region, there before the
     /// functions start (the rules document, for one).
     pub parameters: Vec<(&'static str, String)>,
+    /// How the SSM stand-in answers what SSM does not document.
+    pub ssm_answers: stand_ins::ssm::Undocumented,
 }
 
 impl Default for Options {
@@ -116,6 +118,7 @@ impl Default for Options {
             env: vec![],
             reject_reason: Some("off"),
             parameters: vec![],
+            ssm_answers: Default::default(),
         }
     }
 }
@@ -181,6 +184,7 @@ impl Harness {
     pub async fn try_with(options: Options) -> Result<Self, String> {
         let any = "127.0.0.1:0".parse().unwrap();
         let ssm = SsmStandIn::start(any, REGION).await.unwrap();
+        ssm.answer_undocumented(options.ssm_answers);
         let dynamodb = DynamoDbStandIn::start(any).await.unwrap();
         create_approvals_table(&dynamodb);
         let dynamodb_url = dynamodb_emulator();
@@ -463,7 +467,7 @@ pub fn two_approvals() -> RunbookSpec {
         "approveCleanup",
         "Clean up the old fleet?",
         1,
-        &[FUNCTION_ROLE],
+        &[FUNCTION_ROLE, FUNCTION_SESSION],
     ));
     spec
 }

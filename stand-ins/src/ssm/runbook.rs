@@ -131,8 +131,13 @@ impl RunbookSpec {
 /// The sample's approvers: the interactions function's role, and as many other roles
 /// as a quorum needs (SSM refuses `MinRequiredApprovals` above the number of approvers).
 fn sample_approvers(min_required_approvals: u32) -> Vec<String> {
-    let mut approvers =
-        vec!["arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole".to_owned()];
+    // The role and the session Lambda signs with, as the README has runbooks list both:
+    // whether SSM admits a role's sessions for the role's ARN is not documented.
+    let mut approvers = vec![
+        "arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole".to_owned(),
+        "arn:aws:sts::123456789012:assumed-role/approvals-SlackInteractionsRole/slack-interactions"
+            .to_owned(),
+    ];
     approvers.extend(
         (2..=min_required_approvals).map(|n| format!("arn:aws:iam::123456789012:role/OnCall{n}")),
     );

@@ -150,11 +150,12 @@ fn decide(
 ) -> Result<(), Outgoing> {
     let index = waiting_step_of(state, id, "aws:approve")
         .ok_or_else(|| not_waiting_for(state, id, signal_type))?;
+    let answers = state.undocumented;
     let step = &mut state.executions.get_mut(id).expect("exists").steps[index];
     if signer.registered
         && !approvers(&step.spec.inputs)
             .iter()
-            .any(|a| approves(a, signer.principal))
+            .any(|a| approves(a, signer.principal, answers.role_admits_sessions))
     {
         return Err(invalid_signal(&format!(
             "{} is not an approver of step {} of automation execution {id}",
@@ -182,9 +183,15 @@ fn decide(
         set_execution(state, id, "Failed");
         return Ok(());
     }
-    // Approvals count once per AWS principal.
-    if !step.approvals.iter().any(|(p, _)| p == signer.principal) {
-        step.approvals.push((signer.principal.to_owned(), comment));
+    // Approvals count once per AWS principal (per role, if its sessions are one).
+    let counted = match session_role(signer.principal) {
+        Some((account, role)) if !answers.sessions_count_separately => {
+            format!("arn:aws:sts::{account}:assumed-role/{role}")
+        }
+        _ => signer.principal.to_owned(),
+    };
+    if !step.approvals.iter().any(|(p, _)| *p == counted) {
+        step.approvals.push((counted, comment));
     }
     let needed = step
         .spec
@@ -224,9 +231,10 @@ fn resume(state: &mut State, id: &str, payload: &Value) -> Result<(), Outgoing> 
 
 /// Whether `approver`, as a step's `Approvers` lists it, is the principal `arn`: the
 /// same ARN, the IAM role `arn` is a session of, or the name of the IAM user `arn` is.
-fn approves(approver: &str, arn: &str) -> bool {
+fn approves(approver: &str, arn: &str, role_admits_sessions: bool) -> bool {
     approver == arn
-        || session_role(arn).is_some_and(|session| role_name(approver) == Some(session))
+        || role_admits_sessions
+            && session_role(arn).is_some_and(|session| role_name(approver) == Some(session))
         || iam_user_name(arn) == Some(approver)
 }
 

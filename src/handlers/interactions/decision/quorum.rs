@@ -100,6 +100,30 @@ pub(super) async fn quorum_progress(
              to sign each person's decision as that person.)",
             code(&step.name)
         )),
+        StepCheck::WaitingNow(_) if per_person => {
+            // Each approval was signalled as its person, and SSM still reports the step
+            // waiting: it is SSM's count that decides, so the prompt never says
+            // "Approved" before SSM does (the step's event brings the outcome). Whether
+            // SSM counts sessions of one role as separate approvers is not documented.
+            if !request.from_list
+                && let Some(message) = render_progress(request.message_blocks, &approvals, needed)
+            {
+                replace(app, request, &message, deadline).await;
+                if let Some(answer) =
+                    show_if_ended(app, ssm, request, StepNews::NothingDone, None, deadline).await
+                {
+                    return Some(answer);
+                }
+            }
+            Some(format!(
+                "SSM took your approval ({}), but still reports step {} waiting, so the prompt \
+                 keeps its buttons until SSM says it is approved. If it keeps waiting, SSM counts \
+                 fewer of these approvals than {needed} (it may count sessions of one role as one \
+                 approver: see Troubleshooting).",
+                progress(&approvals, needed),
+                code(&step.name)
+            ))
+        }
         StepCheck::WaitingNow(over) => {
             quorum_met(app, request, &execution, over, &approvals, deadline).await
         }
