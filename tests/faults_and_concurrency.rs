@@ -61,6 +61,8 @@ async fn twenty_people_clicking_at_once_make_one_decision() {
                 .unwrap()
         })
         .collect();
+    // The twenty claims are all in flight before any is answered.
+    let race = h.force_race("UpdateItem", people.len());
     let answers = futures_util::future::join_all(environments.iter().zip(&clicks).map(
         |(app, click)| async move {
             let event = click.to_apigw_v2_event(false).to_string();
@@ -70,6 +72,10 @@ async fn twenty_people_clicking_at_once_make_one_decision() {
     ))
     .await;
     assert!(answers.iter().all(|s| *s == 200), "{answers:?}");
+    assert!(
+        race.overlapped(),
+        "the clicks raced: all twenty claims were in flight at once"
+    );
     let signals = h.ssm.signals();
     let accepted: Vec<_> = signals.iter().filter(|s| s.accepted).collect();
     assert_eq!(accepted.len(), 1, "exactly one decision: {signals:#?}");

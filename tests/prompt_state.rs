@@ -67,7 +67,13 @@ async fn concurrent_deliveries_in_several_environments_post_one_prompt() {
     }
     // Each environment gets both events, twice (EventBridge delivers at least once).
     let doubled: Vec<Value> = waiting.iter().chain(waiting.iter()).cloned().collect();
+    // Every delivery's claim is in flight before any is answered.
+    let race = h.force_race("PutItem", environments.len() * doubled.len());
     let outcomes = deliver_concurrently(&environments, &doubled).await;
+    assert!(
+        race.overlapped(),
+        "the deliveries raced: all claims were in flight at once"
+    );
     assert_eq!(h.slack.count_calls("chat.postMessage"), 1, "{outcomes:#?}");
     let posted = outcomes
         .iter()
@@ -199,7 +205,13 @@ async fn an_abandoned_claim_is_taken_over_by_one_delivery_only() {
     for _ in 0..4 {
         environments.push(h.another_events_environment().await);
     }
+    // Every delivery's take-over is in flight before any is answered.
+    let race = h.force_race("UpdateItem", environments.len());
     let outcomes = deliver_concurrently(&environments, std::slice::from_ref(&waiting)).await;
+    assert!(
+        race.overlapped(),
+        "the deliveries raced to take the claim over"
+    );
     assert_eq!(h.slack.count_calls("chat.postMessage"), 1, "{outcomes:#?}");
     assert_eq!(h.prompt_ts(&id), h.only_prompt().ts);
 }

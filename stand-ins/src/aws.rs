@@ -5,7 +5,14 @@
 //! also has its own endpoint, for the per-service variables
 //! (`AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_STS`).
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+mod holds;
+
+pub use holds::Race;
 
 use crate::dynamodb::DynamoDbStandIn;
 use crate::ssm::SsmStandIn;
@@ -14,6 +21,7 @@ use crate::{HttpServer, Incoming, Outgoing};
 
 pub struct AwsEndpoint {
     server: HttpServer,
+    holds: holds::Holds,
 }
 
 /// The stand-ins behind one endpoint.
@@ -57,8 +65,32 @@ impl AwsEndpoint {
     }
 
     async fn serving(addr: SocketAddr, services: Services) -> std::io::Result<Self> {
-        let server = HttpServer::start(addr, move |req| services.route(req)).await?;
-        Ok(Self { server })
+        let services = Arc::new(services);
+        let holds = holds::Holds::default();
+        let held = holds.clone();
+        let server = HttpServer::start_async(
+            addr,
+            Arc::new(move |req: Incoming| {
+                let (services, held) = (services.clone(), held.clone());
+                Box::pin(async move {
+                    let target = req.header("x-amz-target").unwrap_or_default();
+                    if let Some((_, operation)) = target.split_once('.') {
+                        held.wait(operation).await;
+                    }
+                    services.route(req)
+                }) as Pin<Box<dyn Future<Output = Outgoing> + Send>>
+            }),
+        )
+        .await?;
+        Ok(Self { server, holds })
+    }
+
+    /// Holds the requests for `operation` (a JSON-protocol operation such as
+    /// DynamoDB's `UpdateItem`) until `requests` of them have arrived, then lets them
+    /// all go on: a race forced, not hoped for. The returned [`Race`] says whether it
+    /// happened.
+    pub fn hold_until(&self, operation: &str, requests: usize) -> Race {
+        self.holds.add(operation, requests)
     }
 
     pub fn url(&self) -> String {

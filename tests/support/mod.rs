@@ -448,6 +448,17 @@ impl Harness {
             .to_owned()
     }
 
+    /// The next `requests` calls of `operation` (DynamoDB's `UpdateItem`, …) are held
+    /// until all have arrived, then go on together: a race forced, not hoped for. Not
+    /// for the emulator run (DynamoDB calls do not reach the stand-ins there).
+    pub fn force_race(&self, operation: &str, requests: usize) -> stand_ins::aws::Race {
+        assert!(
+            self.dynamodb_url.is_none() || !operation.ends_with("Item"),
+            "a forced race on DynamoDB needs the stand-in"
+        );
+        self.aws.hold_until(operation, requests)
+    }
+
     pub fn signals_sent(&self) -> usize {
         self.ssm.count_calls("SendAutomationSignal")
     }
