@@ -341,7 +341,11 @@ async fn bad_configuration_stops_the_function_at_start_up_naming_the_variable() 
         &with(&[("SLACK_APPROVERS", None)]),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Started: it asks the runtime for its first invocation, and is still running.
+    assert!(
+        f.api.ready(Duration::from_secs(20)).await,
+        "never asked for an invocation although SLACK_APPROVERS may be unset"
+    );
     let mut f = f;
     assert!(
         f.child.try_wait().unwrap().is_none(),

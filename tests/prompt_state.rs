@@ -276,7 +276,11 @@ async fn a_prompt_posted_as_its_step_ends_elsewhere_is_brought_up_to_date() {
         .answer_late("chat.postMessage", std::time::Duration::from_millis(600));
     let posting = async { h.deliver(&waiting).await };
     let cancelling = async {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // Once the post has reached Slack (whose answer is on its way, late).
+        until("the post to reach Slack", || {
+            h.slack.count_calls("chat.postMessage") == 1
+        })
+        .await;
         assert!(h.ssm.cancel(&id));
         let mut outcomes = vec![];
         for event in h.ssm.take_events() {

@@ -145,9 +145,14 @@ async fn a_late_progress_update_never_brings_buttons_back_on_an_ended_step() {
         .click(CHANNEL, &prompt.ts, &alice(), APPROVE_ACTION_ID)
         .unwrap();
     let event = click.to_apigw_v2_event(false);
+    let checks = h.ssm.count_calls("GetAutomationExecution");
     let clicking = h.invoke_interactions(&event);
     let ending = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Once the click's step check has reached SSM (whose answer is on its way, late).
+        until("the click's step check to reach SSM", || {
+            h.ssm.count_calls("GetAutomationExecution") > checks
+        })
+        .await;
         h.ssm.time_out(&id);
         h.deliver_events().await;
         assert!(!has_buttons(&h.only_prompt().blocks), "ended by its event");

@@ -31,6 +31,9 @@ struct Pending {
 struct Shared {
     waiting: Mutex<HashMap<String, oneshot::Sender<Invocation>>>,
     init_errors: Mutex<Vec<String>>,
+    /// The function asked for its first invocation: its init is done.
+    polled: tokio::sync::Notify,
+    polled_once: std::sync::atomic::AtomicBool,
 }
 
 pub struct RuntimeApi {
@@ -85,6 +88,21 @@ impl RuntimeApi {
         tokio::time::timeout(timeout, answer).await.ok()?.ok()
     }
 
+    /// Waits until the function asks for its first invocation (`/invocation/next`),
+    /// the runtime's own sign that its init is done; `false` if it did not within
+    /// `timeout`.
+    pub async fn ready(&self, timeout: Duration) -> bool {
+        let polled = self.shared.polled.notified();
+        if self
+            .shared
+            .polled_once
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return true;
+        }
+        tokio::time::timeout(timeout, polled).await.is_ok()
+    }
+
     pub fn init_errors(&self) -> Vec<String> {
         self.shared
             .init_errors
@@ -103,6 +121,10 @@ async fn serve(
     let json = |status, body: &Value| Outgoing::json(status, body, "application/json");
     match (req.method.as_str(), path) {
         ("GET", "/invocation/next") => {
+            shared
+                .polled_once
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            shared.polled.notify_waiters();
             let Some(next) = receiver.lock().await.recv().await else {
                 return json(500, &serde_json::json!({"errorType": "Shutdown"}));
             };

@@ -688,3 +688,17 @@ impl Harness {
         self.put_table_item(item);
     }
 }
+
+/// Waits (up to 10 s) until `done` holds, checking every 5 ms: for a test to go on
+/// once something it can see has happened (a call recorded by a stand-in), never after
+/// a guessed delay.
+pub async fn until(what: &str, done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "waited 10 s for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
