@@ -90,7 +90,18 @@ impl AwsEndpoint {
     /// all go on: a race forced, not hoped for. The returned [`Race`] says whether it
     /// happened.
     pub fn hold_until(&self, operation: &str, requests: usize) -> Race {
-        self.holds.add(operation, requests)
+        self.holds.add(operation, requests, holds::PATIENCE)
+    }
+
+    /// Like [`AwsEndpoint::hold_until`], waiting at most `patience` for the rest once
+    /// the first request arrived; [`Race::together`] says how many raced.
+    pub fn hold_until_within(
+        &self,
+        operation: &str,
+        requests: usize,
+        patience: std::time::Duration,
+    ) -> Race {
+        self.holds.add(operation, requests, patience)
     }
 
     pub fn url(&self) -> String {

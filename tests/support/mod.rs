@@ -467,6 +467,18 @@ impl Harness {
         self.aws.hold_until(operation, requests)
     }
 
+    /// Like [`Harness::force_race`], holding the first arrivals at most `patience` for
+    /// the rest: for racers that each have a deadline of their own (clicks).
+    pub fn force_race_within(
+        &self,
+        operation: &str,
+        requests: usize,
+        patience: std::time::Duration,
+    ) -> stand_ins::aws::Race {
+        assert!(self.dynamodb_url.is_none() || !operation.ends_with("Item"));
+        self.aws.hold_until_within(operation, requests, patience)
+    }
+
     pub fn signals_sent(&self) -> usize {
         self.ssm.count_calls("SendAutomationSignal")
     }

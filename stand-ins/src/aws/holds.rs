@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-/// How long a held request waits for the others before it goes on alone (the race
-/// then did not happen, and [`Race::overlapped`] says so).
-const PATIENCE: Duration = Duration::from_secs(10);
+/// How long held requests wait for the others before they go on without them (the
+/// race was then smaller than asked, and [`Race::together`] says how small).
+pub const PATIENCE: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Default)]
 pub(super) struct Holds(Arc<Mutex<Vec<Hold>>>);
@@ -17,52 +17,74 @@ pub(super) struct Holds(Arc<Mutex<Vec<Hold>>>);
 struct Hold {
     operation: String,
     needed: usize,
-    arrived: usize,
+    arrived: Arc<std::sync::atomic::AtomicUsize>,
+    patience: Duration,
     released: watch::Sender<bool>,
 }
 
 /// A hold set with [`super::AwsEndpoint::hold_until`].
 pub struct Race {
-    released: watch::Receiver<bool>,
+    needed: usize,
+    arrived: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Race {
     /// Whether every request the hold waited for arrived before any was answered.
     pub fn overlapped(&self) -> bool {
-        *self.released.borrow()
+        self.together() >= self.needed
+    }
+
+    /// How many requests were in flight together before any was answered.
+    pub fn together(&self) -> usize {
+        self.arrived.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
 impl Holds {
-    pub(super) fn add(&self, operation: &str, needed: usize) -> Race {
-        let (released, receiver) = watch::channel(false);
+    pub(super) fn add(&self, operation: &str, needed: usize, patience: Duration) -> Race {
+        let (released, _) = watch::channel(false);
+        let arrived = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(Hold {
             operation: operation.to_owned(),
             needed,
-            arrived: 0,
+            arrived: arrived.clone(),
+            patience,
             released,
         });
-        Race { released: receiver }
+        Race { needed, arrived }
     }
 
     /// Waits, if a hold is set for `operation`, until it is released (or for
     /// [`PATIENCE`] at most).
     pub(super) async fn wait(&self, operation: &str) {
-        let mut waiting = {
+        let (mut waiting, patience) = {
             let mut holds = self.0.lock().unwrap_or_else(|p| p.into_inner());
             let Some(at) = holds.iter().position(|h| h.operation == operation) else {
                 return;
             };
             let hold = &mut holds[at];
-            hold.arrived += 1;
-            if hold.arrived >= hold.needed {
+            let arrived = hold
+                .arrived
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if arrived >= hold.needed {
                 let _ = hold.released.send(true);
                 holds.remove(at);
                 return;
             }
-            hold.released.subscribe()
+            (hold.released.subscribe(), hold.patience)
         };
-        let _ = tokio::time::timeout(PATIENCE, waiting.wait_for(|released| *released)).await;
+        if tokio::time::timeout(patience, waiting.wait_for(|released| *released))
+            .await
+            .is_err()
+        {
+            // Out of patience: the requests held so far go on, and the hold ends.
+            let mut holds = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(at) = holds.iter().position(|h| h.operation == operation) {
+                let _ = holds[at].released.send(true);
+                holds.remove(at);
+            }
+        }
     }
 }
 
@@ -73,7 +95,7 @@ mod tests {
     #[tokio::test]
     async fn held_requests_go_on_together_once_all_have_arrived() {
         let holds = Holds::default();
-        let race = holds.add("UpdateItem", 3);
+        let race = holds.add("UpdateItem", 3, PATIENCE);
         // Another operation is not held.
         holds.wait("PutItem").await;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
