@@ -8,7 +8,15 @@
 //! `begins_with`, `attribute_exists`, `attribute_not_exists`, `AND`, `OR`, `NOT`,
 //! parentheses; `SET a = :v`, `a = a + :n`, `if_not_exists(a, :v)`,
 //! `list_append(x, y)`, `REMOVE a`. Paths are top-level attributes (`name` or
-//! `#alias`).
+//! `#alias`), but for those an update sets or removes, which may be document paths
+//! (`a.b`, `a[2]`).
+//!
+//! What DynamoDB refuses is refused, in its words: an item over 400 KB (as
+//! DynamoDB counts sizes, `size`), from `PutItem` or after an `UpdateItem`; update
+//! expressions whose paths overlap (`a` twice, `a` and `a.b`) or that update or
+//! remove a key attribute; names and values an expression uses but does not define,
+//! also in an `if_not_exists` fallback that is not needed. Numbers are exact
+//! decimals of up to 38 significant digits, as DynamoDB holds them (`number`).
 //!
 //! Tables have string keys; they may have global secondary indexes (`index`: sparse,
 //! typed keys checked on every write, projections). `Query` (`query`) reads a table
@@ -31,7 +39,9 @@ mod dispatch;
 mod expression;
 mod index;
 mod items;
+mod number;
 mod query;
+mod size;
 mod tables;
 
 use dispatch::handle;

@@ -8,11 +8,13 @@ use super::Refusal;
 
 mod eval;
 mod parse;
+mod paths;
 mod reserved;
 mod update;
 
 pub(super) use eval::{compare, eval};
 pub(super) use parse::{Cmp, Cond, Operand, Parser, Token, tokenize};
+pub(super) use paths::{Segment, check_overlaps, removal_order, remove_at, resolve, set_at};
 use reserved::RESERVED_WORDS;
 pub(super) use update::{Action, value_of};
 

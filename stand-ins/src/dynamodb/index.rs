@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
+use super::number::number;
 use super::{Item, Refusal, Table};
 
 /// A key attribute: its name and its type (`S`, `N` or `B`).
@@ -226,9 +227,8 @@ pub(super) fn index_order(table: &Table, index: &Index, a: &Item, b: &Item) -> O
 }
 
 fn value_order(a: &Value, b: &Value) -> Ordering {
-    let number = |v: &Value| v.get("N").and_then(Value::as_str)?.parse::<f64>().ok();
     if let (Some(x), Some(y)) = (number(a), number(b)) {
-        return x.total_cmp(&y);
+        return x.cmp(&y);
     }
     let text = |v: &Value| v.get("S").and_then(Value::as_str).map(str::to_owned);
     text(a)

@@ -2,8 +2,13 @@
 
 use serde_json::{Value, json};
 
-use super::expression::{Action, Bindings, Parser, eval, parse_condition, tokenize, value_of};
+use super::expression::{
+    Action, Bindings, Parser, Segment, check_overlaps, eval, parse_condition, removal_order,
+    remove_at, resolve, set_at, tokenize, value_of,
+};
 use super::index;
+use super::number::{canonical_attributes, check_expression_values};
+use super::size::{PUT_TOO_LARGE, UPDATE_TOO_LARGE, check_item_size};
 use super::tables::{key_of, key_only, table, table_mut};
 use super::{Item, Refusal, State, Table};
 
@@ -38,10 +43,13 @@ fn remember_previous(table: &mut Table, key: &(String, String)) {
 
 pub(super) fn put_item(state: &mut State, input: &Value) -> Result<Value, Refusal> {
     let table = table_mut(state, input)?;
-    let item = input["Item"]
-        .as_object()
-        .ok_or_else(|| Refusal::validation("Item is required"))?
-        .clone();
+    let item = canonical_attributes(
+        input["Item"]
+            .as_object()
+            .ok_or_else(|| Refusal::validation("Item is required"))?,
+    )?;
+    check_expression_values(input)?;
+    check_item_size(&item, PUT_TOO_LARGE)?;
     let key = key_of(table, &item)?;
     let mut bindings = Bindings::of(input);
     let current = table.items.get(&key).cloned();
@@ -88,6 +96,7 @@ pub(super) fn update_item(state: &mut State, input: &Value) -> Result<Value, Ref
     let table = table_mut(state, input)?;
     let key_value = input["Key"].clone();
     let key = key_only(table, &key_value)?;
+    check_expression_values(input)?;
     let mut bindings = Bindings::of(input);
     let current = table.items.get(&key).cloned();
     let holds = check_condition(input, &mut bindings, current.as_ref())?;
@@ -100,33 +109,47 @@ pub(super) fn update_item(state: &mut State, input: &Value) -> Result<Value, Ref
         at: 0,
     }
     .update()?;
-    // The new item: the key, then each action in turn against the old item.
+    // Every path resolved and checked before anything is worked out.
+    let mut paths = vec![];
+    for action in &actions {
+        let path = resolve(action.path(), &mut bindings)?;
+        if let Some(Segment::Attribute(name)) = path.first()
+            && (*name == table.partition_key || Some(name) == table.sort_key.as_ref())
+        {
+            return Err(Refusal::validation(&format!(
+                "One or more parameter values were invalid: Cannot update attribute {name}. \
+                 This attribute is part of the key"
+            )));
+        }
+        paths.push(path);
+    }
+    check_overlaps(&paths)?;
+    // The new item: the values set, all worked out against the old item, set, then
+    // the paths removed.
+    let old = current.clone().unwrap_or_default();
     let mut item = current
         .clone()
         .unwrap_or_else(|| key_value.as_object().cloned().unwrap_or_default());
-    let old = current.clone().unwrap_or_default();
-    for action in &actions {
+    let mut removed = vec![];
+    for (action, path) in actions.iter().zip(&paths) {
         match action {
-            Action::Set(path, expr) => {
-                let name = bindings.name(path)?;
-                if name == table.partition_key || Some(&name) == table.sort_key.as_ref() {
-                    return Err(Refusal::validation(
-                        "Cannot update attribute: this attribute is part of the key",
-                    ));
-                }
+            Action::Set(_, expr) => {
                 let value = value_of(expr, &old, &mut bindings)?;
-                item.insert(name, value);
+                set_at(&mut item, path, value)?;
             }
-            Action::Remove(path) => {
-                let name = bindings.name(path)?;
-                item.remove(&name);
-            }
+            Action::Remove(_) => removed.push(path),
         }
     }
+    removed.sort_by(|a, b| removal_order(a, b));
+    for path in removed {
+        remove_at(&mut item, path)?;
+    }
+    let item = canonical_attributes(&item)?;
     bindings.check_all_used()?;
     if !holds {
         return Err(condition_failed(input, current.as_ref()));
     }
+    check_item_size(&item, UPDATE_TOO_LARGE)?;
     index::check_keys(&table.indexes, &item)?;
     remember_previous(table, &key);
     table.items.insert(key, item.clone());

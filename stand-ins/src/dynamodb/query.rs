@@ -23,10 +23,9 @@ use super::items::read;
 use super::{Item, Refusal, State, Table};
 
 mod conditions;
-mod size;
 
+use super::size::item_size;
 use conditions::{QueriedKeys, filter_expression, key_condition, projection_expression, text};
-use size::item_size;
 
 /// DynamoDB reads at most 1 MB of items for one page.
 const PAGE_BYTES: usize = 1024 * 1024;
@@ -272,12 +271,12 @@ fn projected(
 
 #[cfg(test)]
 mod tests {
-    use super::size::number_size;
     use super::*;
     use crate::dynamodb::DynamoDbStandIn;
     use crate::dynamodb::query::test_support::{
         ask, by_size, filled, on_table, put, refusal, sks, state,
     };
+    use crate::dynamodb::size::number_size;
     use crate::test_requests::signed;
 
     #[test]

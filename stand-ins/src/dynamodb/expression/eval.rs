@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::Bindings;
 use super::parse::{Cmp, Cond, Operand};
+use crate::dynamodb::number::number;
 use crate::dynamodb::{Item, Refusal};
 
 pub(super) fn operand_value(
@@ -17,13 +18,9 @@ pub(super) fn operand_value(
     })
 }
 
-pub(super) fn number(v: &Value) -> Option<f64> {
-    v.get("N")?.as_str()?.parse().ok()
-}
-
 pub(crate) fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     if let (Some(x), Some(y)) = (number(a), number(b)) {
-        return x.partial_cmp(&y);
+        return Some(x.cmp(&y));
     }
     match (a.get("S"), b.get("S")) {
         (Some(x), Some(y)) => Some(x.as_str()?.cmp(y.as_str()?)),

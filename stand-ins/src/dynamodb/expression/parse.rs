@@ -11,6 +11,11 @@ pub(crate) enum Token {
     Open,
     Close,
     Comma,
+    /// `.` in a document path.
+    Dot,
+    /// `[` and `]` around a list index in a document path.
+    OpenBracket,
+    CloseBracket,
 }
 
 pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, Refusal> {
@@ -30,8 +35,13 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, Refusal> {
                 tokens.push(Token::Close);
                 i += 1;
             }
-            ',' => {
-                tokens.push(Token::Comma);
+            ',' | '.' | '[' | ']' => {
+                tokens.push(match c {
+                    ',' => Token::Comma,
+                    '.' => Token::Dot,
+                    '[' => Token::OpenBracket,
+                    _ => Token::CloseBracket,
+                });
                 i += 1;
             }
             '#' | ':' => {
