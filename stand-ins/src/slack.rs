@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::{HttpServer, Incoming, Outgoing, now_unix_f64};
 
 mod answers;
+mod block_elements;
 mod block_kit;
 mod chat;
 mod clicks;
