@@ -4,7 +4,8 @@
 //! secret).
 //!
 //! Behaviour follows Slack's documentation: bearer-token auth (`invalid_auth`),
-//! Block Kit limits (`invalid_blocks`), only the bot's own messages can be updated
+//! Block Kit's rules (`invalid_blocks`, for messages posted, updated or sent to a
+//! `response_url` alike), only the bot's own messages can be updated
 //! (`message_not_found`), `response_url` works 5 times within 30 minutes, rate
 //! limits answer HTTP 429 with `Retry-After`, a `trigger_id` opens one modal within
 //! 3 seconds (`views.open`), and the app answers a modal's submission in its HTTP
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 use crate::{HttpServer, Incoming, Outgoing, now_unix_f64};
 
 mod answers;
+mod block_elements;
 mod block_kit;
 mod chat;
 mod clicks;

@@ -147,17 +147,13 @@ fn answer_on_message(
     if body["delete_original"] == true {
         state.messages.remove(&(channel, ts));
     } else if ephemeral {
-        let text = body["text"].as_str().unwrap_or_default().to_owned();
-        if text.is_empty() && body.get("blocks").is_none() {
-            return refused("no_text");
-        }
-        match content(body) {
-            // Kept as an ephemeral message, whose buttons can be clicked.
-            Ok((text, blocks)) => {
-                state.show_ephemeral(&user_id, &channel, text, blocks);
-            }
-            Err(_) => state.ephemeral.push(Ephemeral { user_id, text }),
-        }
+        // Checked as Slack checks any message: what it refuses is not shown at all.
+        let (text, blocks) = match content(body) {
+            Ok(c) => c,
+            Err(e) => return refused(e),
+        };
+        // Kept as an ephemeral message, whose buttons can be clicked.
+        state.show_ephemeral(&user_id, &channel, text, blocks);
     } else {
         let (text, blocks) = match content(body) {
             Ok(c) => c,
@@ -235,4 +231,106 @@ fn expired_url() -> Outgoing {
 /// A `response_url` post Slack refuses.
 fn refused(error: &str) -> Outgoing {
     Outgoing::json(400, &json!({"ok": false, "error": error}), JSON)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::slack::test_support::*;
+
+    /// Blocks Slack refuses: a section without text or fields.
+    fn invalid_blocks() -> Value {
+        json!([{"type": "section", "text": {"type": "mrkdwn", "text": ""}}])
+    }
+
+    fn invalid() -> (u16, Value) {
+        (400, json!({"ok": false, "error": "invalid_blocks"}))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ephemeral_answer_with_invalid_blocks_is_refused_not_shown() {
+        let slack = slack().await;
+        let posted = api(
+            &slack,
+            "chat.postMessage",
+            &json!({"channel": CHANNEL, "text": "approve?", "blocks": [
+                {"type": "actions", "block_id": "decide", "elements": [button("approve")]}]}),
+        );
+        let ts = posted["ts"].as_str().unwrap();
+        let url = slack.issue_response_url(CHANNEL, ts, "U0ALICE");
+        for body in [
+            json!({"response_type": "ephemeral", "text": "t", "blocks": invalid_blocks()}),
+            // Neither in_channel nor replace_original: an ephemeral answer too.
+            json!({"text": "t", "blocks": invalid_blocks()}),
+            json!({"response_type": "ephemeral", "text": "t",
+                   "blocks": [{"type": "actions", "elements": [{"type": "link"}]}]}),
+        ] {
+            assert_eq!(respond(&slack, &url, &body), invalid(), "{body}");
+        }
+        assert!(slack.ephemeral().is_empty(), "nothing shown");
+        assert!(slack.ephemeral_messages("U0ALICE").is_empty());
+        assert_eq!(
+            respond(
+                &slack,
+                &url,
+                &json!({"replace_original": true, "text": "t", "blocks": invalid_blocks()})
+            ),
+            invalid()
+        );
+        let message = slack.message(CHANNEL, ts).unwrap();
+        assert_eq!(
+            (message.text.as_str(), message.updates),
+            ("approve?", 0),
+            "the original is kept"
+        );
+        assert_eq!(
+            respond(
+                &slack,
+                &url,
+                &json!({"response_type": "ephemeral", "text": "Approved",
+                        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Approved"}}]})
+            ),
+            (200, json!({"ok": true}))
+        );
+        assert_eq!(slack.ephemeral_messages("U0ALICE")[0].text, "Approved");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn answers_on_ephemeral_messages_and_commands_with_invalid_blocks_are_refused() {
+        let slack = slack().await;
+        let shown = json!({"text": "1 waiting", "blocks": [
+            {"type": "actions", "block_id": "exec-a", "elements": [button("approve")]}]});
+        let id = slack
+            .show_ephemeral_answer(&alice(), CHANNEL, &shown)
+            .unwrap();
+        let click = slack
+            .click_ephemeral(&id, &alice(), "exec-a", "approve")
+            .unwrap();
+        let url = payload(&click)["response_url"].as_str().unwrap().to_owned();
+        for body in [
+            json!({"replace_original": true, "text": "t", "blocks": invalid_blocks()}),
+            json!({"text": "t", "blocks": invalid_blocks()}),
+        ] {
+            assert_eq!(respond(&slack, &url, &body), invalid(), "{body}");
+        }
+        assert_eq!(slack.ephemeral_messages("U0ALICE").len(), 1);
+        assert_eq!(slack.ephemeral_message(&id).unwrap().updates, 0);
+
+        let command = slack.slash_command(&bob(), CHANNEL, "/approvals", "");
+        let fields = form_urlencoded::parse(command.body.as_bytes())
+            .into_owned()
+            .collect::<std::collections::BTreeMap<String, String>>();
+        let url = &fields["response_url"];
+        assert_eq!(
+            respond(
+                &slack,
+                url,
+                &json!({"text": "t", "blocks": invalid_blocks()})
+            ),
+            invalid()
+        );
+        assert!(slack.ephemeral_messages("U0BOB").is_empty());
+    }
 }
