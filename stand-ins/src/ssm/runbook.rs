@@ -170,9 +170,12 @@ mod tests {
         let approvers = approvers(&spec.steps[1].inputs);
         assert_eq!(
             approvers,
-            [format!(
-                "arn:aws:iam::{MEMBER}:role/approvals-SlackInteractionsRole"
-            )]
+            [
+                format!("arn:aws:iam::{MEMBER}:role/approvals-SlackInteractionsRole"),
+                format!(
+                    "arn:aws:sts::{MEMBER}:assumed-role/approvals-SlackInteractionsRole/slack-interactions"
+                )
+            ]
         );
     }
 }
