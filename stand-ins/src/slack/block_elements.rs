@@ -5,8 +5,6 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::block_kit::problem;
-
 /// The number of characters of a string (0 for anything else).
 pub(super) fn chars(v: &Value) -> usize {
     v.as_str().map_or(0, |s| s.chars().count())
@@ -318,6 +316,11 @@ fn option_groups_problems(e: &Value, at: &str, out: &mut Vec<String>) {
         text_field(group, &at, "label", Text::Plain, 75, true, out);
         options_problems(group, &at, Text::Plain, 1..=100, out);
     }
+}
+
+/// Slack's message for what is wrong at the JSON pointer `at`.
+pub(super) fn problem(message: &str, at: &str) -> String {
+    format!("[ERROR] {message} [json-pointer:{at}]")
 }
 
 #[cfg(test)]

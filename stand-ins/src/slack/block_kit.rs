@@ -36,10 +36,9 @@ fn check_blocks(blocks: &[Value]) -> Result<(), ()> {
     }
 }
 
-/// Slack's message for what is wrong at the JSON pointer `at`.
-pub(super) fn problem(message: &str, at: &str) -> String {
-    format!("[ERROR] {message} [json-pointer:{at}]")
-}
+/// Slack's message for what is wrong at the JSON pointer `at` (kept with the elements,
+/// which report their own).
+pub(super) use super::block_elements::problem;
 
 /// What Slack finds wrong with the blocks at `at` (`/blocks`, `/view/blocks`), apart
 /// from their number: Block Kit's limits, `block_id`s unique among the blocks and

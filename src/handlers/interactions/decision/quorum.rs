@@ -75,17 +75,10 @@ pub(super) async fn quorum_progress(
     match check_step(&execution, request.target, StepKind::Approval) {
         StepCheck::WaitingNow(_) if counted && !met => {
             // Progress on the prompt, buttons kept for the next approver.
-            if !request.from_list
-                && let Some(message) = render_progress(request.message_blocks, &approvals, needed)
+            if let Some(answer) =
+                show_progress(app, ssm, request, &approvals, needed, deadline).await
             {
-                replace(app, request, &message, deadline).await;
-                // The step may have ended while the progress was on its way, after its
-                // event brought the prompt to its end: never leave buttons behind.
-                if let Some(answer) =
-                    show_if_ended(app, ssm, request, StepNews::NothingDone, None, deadline).await
-                {
-                    return Some(answer);
-                }
+                return Some(answer);
             }
             Some(format!(
                 "Your approval is recorded. {}. The step waits for {} more.",
@@ -105,15 +98,10 @@ pub(super) async fn quorum_progress(
             // waiting: it is SSM's count that decides, so the prompt never says
             // "Approved" before SSM does (the step's event brings the outcome). Whether
             // SSM counts sessions of one role as separate approvers is not documented.
-            if !request.from_list
-                && let Some(message) = render_progress(request.message_blocks, &approvals, needed)
+            if let Some(answer) =
+                show_progress(app, ssm, request, &approvals, needed, deadline).await
             {
-                replace(app, request, &message, deadline).await;
-                if let Some(answer) =
-                    show_if_ended(app, ssm, request, StepNews::NothingDone, None, deadline).await
-                {
-                    return Some(answer);
-                }
+                return Some(answer);
             }
             Some(format!(
                 "SSM took your approval ({}), but still reports step {} waiting, so the prompt \
@@ -136,6 +124,25 @@ pub(super) async fn quorum_progress(
         }
         _ => None,
     }
+}
+
+/// Shows the progress on the prompt (buttons kept for the next approver). The step may
+/// have ended while the progress was on its way, after its event brought the prompt to
+/// its end: then that end is shown again, and what to tell the person is returned.
+async fn show_progress(
+    app: &InteractionsApp,
+    ssm: &Ssm,
+    request: &DecisionRequest<'_>,
+    approvals: &[DecisionRecord],
+    needed: u32,
+    deadline: &Deadline,
+) -> Option<String> {
+    if request.from_list {
+        return None;
+    }
+    let message = render_progress(request.message_blocks, approvals, needed)?;
+    replace(app, request, &message, deadline).await;
+    show_if_ended(app, ssm, request, StepNews::NothingDone, None, deadline).await
 }
 
 /// The approval that met the quorum: the prompt names every approver, no buttons.
