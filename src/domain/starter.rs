@@ -32,13 +32,6 @@ impl SelfApproval {
             )),
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Forbidden => "forbidden",
-            Self::Allowed => "allowed",
-        }
-    }
 }
 
 /// The rules document's `"identities"`: Slack user → the AWS principals that are that
@@ -105,10 +98,6 @@ impl Identities {
         }
         people
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 /// A Slack user ID: `U` or `W`, then upper-case letters and digits.
@@ -127,13 +116,11 @@ fn glob(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() {
+    // Both ends first: then the slice between them falls on character boundaries.
+    if !text.starts_with(first) || !text.ends_with(last) || text.len() < first.len() + last.len() {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
-    if !text.ends_with(last) {
-        return false;
-    }
     for middle in &parts[1..parts.len() - 1] {
         match rest.find(middle) {
             Some(at) => rest = &rest[at + middle.len()..],
@@ -346,6 +333,10 @@ mod tests {
         assert!(glob("a*b*c", "a-b-c") && !glob("a*b*c", "a-c"));
         assert!(!glob("ab*ba", "aba"), "the two ends may not overlap");
         assert!(glob("abc", "abc") && !glob("abc", "abcd"));
+        assert!(
+            !glob("a*b", "aé") && glob("a*é", "a-é"),
+            "multi-byte ends never split"
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::waiting::WAITING_ATTRIBUTES;
-use super::{ApprovalStore, StoreError, condition_failed_is_fine, limits, n, record_from, s};
+use super::{
+    ApprovalStore, StoreError, condition_failed_is_fine, condition_held, limits, n, record_from, s,
+};
 use crate::deadline::Deadline;
 use crate::domain::execution::ExecutionId;
 use crate::domain::record::{DECISION_LEASE_SECS, DecisionClaim, DecisionRecord, StepRecord};
@@ -47,16 +49,7 @@ impl ApprovalStore {
             .config_override(limits(OPERATION, deadline)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::call(OPERATION, e)),
-        }
+        condition_held(OPERATION, result)
     }
 
     /// Appends a decision made in Slack to its step's item (the audit trail), once:

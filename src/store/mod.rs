@@ -405,25 +405,34 @@ impl ApprovalStore {
     }
 }
 
+/// The answer to a conditional `UpdateItem`.
+type UpdateResult<O> = Result<
+    O,
+    aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+>;
+
 /// An `UpdateItem` whose condition failing means there is nothing (more) to do.
 fn condition_failed_is_fine<O>(
     operation: &'static str,
-    result: Result<
-        O,
-        aws_sdk_dynamodb::error::SdkError<
-            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
-            aws_sdk_dynamodb::config::http::HttpResponse,
-        >,
-    >,
+    result: UpdateResult<O>,
 ) -> Result<(), StoreError> {
+    condition_held(operation, result).map(|_| ())
+}
+
+/// Whether a conditional `UpdateItem` was applied: `false` when its condition failed
+/// (another writer got there first), an error for anything else.
+fn condition_held<O>(operation: &'static str, result: UpdateResult<O>) -> Result<bool, StoreError> {
     match result {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
         {
-            Ok(())
+            Ok(false)
         }
         Err(err) => Err(StoreError::call(operation, err)),
     }

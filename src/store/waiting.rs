@@ -254,17 +254,7 @@ impl ApprovalStore {
             .config_override(limits(OPERATION, deadline)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(super::StoreError::call(OPERATION, err)),
-        }
+        super::condition_held(OPERATION, result)
     }
 
     /// Where the last sweep stopped (`None`: from the oldest waiting step).

@@ -40,7 +40,7 @@ pub fn render_run_waits(
             ),
             300,
         ),
-        blocks: vec![section(&text), footer(execution, step, shown)],
+        blocks: vec![section(&text), footer(execution, shown)],
     }
 }
 
@@ -72,11 +72,12 @@ pub fn render_run_decided(
             ),
             300,
         ),
-        blocks: vec![section(&text), footer(execution, step, shown)],
+        blocks: vec![section(&text), footer(execution, shown)],
     }
 }
 
-fn footer(execution: &Execution, _step: &Step, shown: &Shown<'_>) -> serde_json::Value {
+/// The execution, linked to the console.
+fn footer(execution: &Execution, shown: &Shown<'_>) -> serde_json::Value {
     context(&format!(
         "Execution <{}|{}>",
         console_url(&shown.place.region, execution.id.as_str()),
