@@ -9,31 +9,21 @@
 //! Defaults: 300 ms and 150 ms. The handler of `slack-interactions` runs in-process,
 //! built as the binary builds it, against the stand-ins.
 
-#[path = "local/table.rs"]
-mod table;
+mod local;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use approvals::deadline::Deadline;
 use approvals::domain::inbound::APPROVE_ACTION_ID;
-use approvals::handlers::events::{EventOutcome, EventsApp, handle_automation_event};
 use approvals::handlers::interactions::{InteractionsApp, handle_slack_request};
 use approvals::ssm::{SdkRetries, config_loader};
 use aws_sdk_ssm::config::{Credentials, Region};
+use local::{CHANNEL, Error, Local, SECRET, TOKEN};
 use stand_ins::aws::AwsEndpoint;
-use stand_ins::dynamodb::DynamoDbStandIn;
-use stand_ins::slack::{Person, RESPONSE_URL, SlackStandIn};
-use stand_ins::ssm::{RunbookSpec, SsmStandIn};
-
-type Error = Box<dyn std::error::Error>;
+use stand_ins::slack::{Person, RESPONSE_URL};
+use stand_ins::ssm::RunbookSpec;
 
 const RUNS: usize = 21;
-const SECRET: &str = "local-measuring-signing-secret";
-const TOKEN: &str = "xoxb-local-measuring";
-const KEY: &str = "AKIDHUBFUNCTIONS";
 const RULES: &str = "/ssm-slack-approvals/rules";
-const FUNCTION_ROLE: &str = "arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole";
 const CAROL_SSO: &str =
     "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Operators_0123abcd/carol@example.com";
 
@@ -46,62 +36,53 @@ async fn main() -> Result<(), Error> {
             .map_or(Duration::from_millis(default), Duration::from_millis)
     };
     let (slack_latency, aws_latency) = (arg(1, 300), arg(2, 150));
-    let any = "127.0.0.1:0".parse()?;
-    let ssm = SsmStandIn::start(any, "us-east-1").await?;
-    ssm.principals().register(
-        KEY,
-        "arn:aws:sts::123456789012:assumed-role/approvals-SlackInteractionsRole/slack-interactions",
-        None,
-    );
-    let dynamodb = DynamoDbStandIn::start(any).await?;
-    table::create_approvals_table(&dynamodb);
-    let aws = AwsEndpoint::start(any, ssm.clone(), dynamodb.clone()).await?;
-    let slack = SlackStandIn::start(any, TOKEN, SECRET).await?;
+    // The stand-ins and the events handler that posts the prompts (it matches carol,
+    // the starter, to Slack by her address).
+    let local = Local::start().await?;
+    let (ssm, dynamodb, slack) = (&local.ssm, &local.dynamodb, &local.slack);
     let carol = Person::new("U0CAROL", "carol").with_email("carol@example.com");
-    let (alice, bob) = (Person::new("U0ALICE", "alice"), Person::new("U0BOB", "bob"));
-    for person in [&alice, &bob, &carol] {
+    let (alice, bob) = (local.alice.clone(), Person::new("U0BOB", "bob"));
+    for person in [&bob, &carol] {
         slack.add_person(person.clone());
     }
     ssm.put_string_parameter(
         RULES,
-        r#"{"rules": [{"name": "production", "channel": "C0APPROVALS", "approvers": ["U0ALICE", "U0BOB", "U0CAROL"], "approvals": 2}]}"#,
+        &format!(
+            r#"{{"rules": [{{"name": "production", "channel": "{CHANNEL}", "approvers": ["U0ALICE", "U0BOB", "U0CAROL"], "approvals": 2}}]}}"#
+        ),
     );
-    let env: HashMap<&str, String> = HashMap::from([
-        ("APPROVALS_TABLE", "approvals".to_owned()),
-        ("SLACK_CHANNEL", "C0APPROVALS".to_owned()),
-        ("SLACK_API_URL", slack.api_url()),
-        ("SLACK_BOT_TOKEN", TOKEN.to_owned()),
-        ("SLACK_SIGNING_SECRET", SECRET.to_owned()),
-        ("SLACK_TEAM_ID", stand_ins::slack::TEAM_ID.to_owned()),
-        ("REJECT_REASON", "off".to_owned()),
-        ("INTERACTIONS_ROLE_ARN", FUNCTION_ROLE.to_owned()),
-        ("SLACK_RULES_PARAMETER", RULES.to_owned()),
-    ]);
-    let lookup = |name: &str| env.get(name).cloned();
-    let loader = |retries| {
-        config_loader(retries)
+    let aws = AwsEndpoint::start_with_sts(
+        "127.0.0.1:0".parse()?,
+        ssm.clone(),
+        dynamodb.clone(),
+        local.sts.clone(),
+    )
+    .await?;
+    let slack_url = slack.api_url();
+    let app = InteractionsApp::from_env(
+        &|name: &str| match name {
+            "APPROVALS_TABLE" => Some("approvals".to_owned()),
+            "SLACK_API_URL" => Some(slack_url.clone()),
+            "SLACK_BOT_TOKEN" => Some(TOKEN.to_owned()),
+            "SLACK_SIGNING_SECRET" => Some(SECRET.to_owned()),
+            "SLACK_TEAM_ID" => Some(stand_ins::slack::TEAM_ID.to_owned()),
+            "REJECT_REASON" => Some("off".to_owned()),
+            "SLACK_RULES_PARAMETER" => Some(RULES.to_owned()),
+            _ => None,
+        },
+        config_loader(SdkRetries::INTERACTIVE)
             .endpoint_url(aws.url())
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(KEY, "local", None, None, "local"))
-    };
-    let events = EventsApp::from_env(&lookup, loader(SdkRetries::BACKGROUND)).await?;
-    let app = InteractionsApp::from_env(&lookup, loader(SdkRetries::INTERACTIVE)).await?;
+            .credentials_provider(Credentials::new("AKIDLOCAL", "local", None, None, "local")),
+    )
+    .await?;
     let (mut refused, mut first, mut second) = (vec![], vec![], vec![]);
     for n in 0..RUNS {
         let mut spec = RunbookSpec::sample("Latency check", 1);
         spec.executed_by = CAROL_SSO.into();
-        let id = ssm.start_automation(spec);
-        let mut ts = None;
-        for event in ssm.take_events() {
-            if let EventOutcome::Posted { ts: posted, .. } =
-                handle_automation_event(&events, &event, &Deadline::for_event(None)).await?
-            {
-                ts = Some(posted);
-            }
-        }
-        let ts = ts.ok_or("no prompt posted")?;
+        let ts = local.prompt(spec).await?;
         let click = |person: &Person| -> Result<_, Error> {
-            let click = slack.click("C0APPROVALS", &ts, person, APPROVE_ACTION_ID)?;
+            let click = slack.click(CHANNEL, &ts, person, APPROVE_ACTION_ID)?;
             dynamodb.clear_late();
             for operation in ["UpdateItem", "PutItem", "GetItem"] {
                 for _ in 0..3 {
@@ -135,7 +116,11 @@ async fn main() -> Result<(), Error> {
             "the first of two is the app's to count"
         );
         keep(&mut second, timed(&app, click(&bob)?).await);
-        assert_eq!(ssm.execution_status(&id).as_deref(), Some("Success"));
+        let signals = ssm.signals();
+        assert!(
+            signals.len() == n + 1 && signals[n].accepted,
+            "the second of two approves: {signals:#?}"
+        );
         dynamodb.clear_late();
         ssm.take_events();
     }

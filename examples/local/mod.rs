@@ -1,6 +1,7 @@
-//! What the measuring examples (`step-check-latency`, `soak`) share: the AWS and
-//! Slack stand-ins on loopback, the events handler in-process to post prompts, and a
-//! built `slack-interactions` binary configured against them as Lambda would run it.
+//! What the measuring examples (`step-check-latency`, `soak`, `group-miss-latency`,
+//! `self-approval-latency`) share: the AWS and Slack stand-ins on loopback, the events
+//! handler in-process to post prompts, and a built `slack-interactions` binary
+//! configured against them as Lambda would run it.
 // Each example uses its own part of this.
 #![allow(dead_code)]
 
