@@ -15,6 +15,7 @@ pub mod handlers;
 pub mod logging;
 pub mod permissions;
 pub mod places;
+pub mod queue;
 pub mod rules;
 pub mod sessions;
 pub mod slack;

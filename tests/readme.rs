@@ -208,6 +208,7 @@ fn readme_documents_every_variable_the_functions_read() {
         approvals::config::SWEEP_MAX_SSM_READS,
         approvals::config::SELF_APPROVAL,
         approvals::config::NOTIFY_STARTER,
+        approvals::config::FAILED_EVENTS_QUEUE_URL,
     ];
     for variable in read_by_the_code {
         assert!(

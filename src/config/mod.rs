@@ -6,11 +6,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+mod failed_events;
 mod organization;
 mod reminders;
 mod secret;
 mod starters;
 
+pub use failed_events::FAILED_EVENTS_QUEUE_URL;
 pub use organization::{
     ACCOUNT_NAMES, DEFAULT_REFRESH, HUB_ACCOUNT_ID, OrganizationSettings, RULES_PARAMETER,
     RULES_REFRESH_SECONDS, RulesSource, SPOKE_APPROVER_ROLE_NAME, SPOKE_ROLE_NAME,
@@ -165,6 +167,8 @@ pub struct EventsSettings {
     pub sweep: SweepSettings,
     /// Self-approval, and telling the starter.
     pub starters: StarterSettings,
+    /// Where failed events wait to be read back (`FAILED_EVENTS_QUEUE_URL`).
+    pub failed_events_queue: Option<String>,
 }
 
 /// How a Reject asks for a reason (`REJECT_REASON`).
@@ -238,6 +242,7 @@ impl EventsSettings {
             organization: OrganizationSettings::from_env(env)?,
             sweep: SweepSettings::from_env(env)?,
             starters: StarterSettings::from_env(env)?,
+            failed_events_queue: failed_events::failed_events_queue(env)?,
         })
     }
 }

@@ -4,6 +4,7 @@ pub mod approvers;
 pub mod comment;
 pub mod event;
 pub mod execution;
+pub mod failed_event;
 pub mod identity;
 pub mod inbound;
 pub mod messages;

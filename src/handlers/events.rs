@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use super::events_app::{EventError, EventsApp};
+use super::redrive::redrive;
 use super::refresh::refresh;
 use super::sweep::{SweepReport, is_sweep, sweep};
 use crate::deadline::{CallFloor, Deadline, unix_now};
@@ -78,7 +79,17 @@ pub async fn handle_automation_event(
     deadline: &Deadline,
 ) -> Result<EventOutcome, EventError> {
     if is_sweep(event) {
-        return sweep(app, deadline).await.map(EventOutcome::Swept);
+        // The failed-events queue first, within a third of the time; then what waits.
+        let queue_time = deadline.keeping(deadline.remaining() * 2 / 3);
+        let failed_events = redrive(app.failed_events.as_ref(), &queue_time, |event| {
+            // Boxed: this handling is itself inside the handling of the sweep.
+            let queue_time = &queue_time;
+            async move { Box::pin(handle_automation_event(app, &event, queue_time)).await }
+        })
+        .await;
+        let mut report = sweep(app, deadline).await?;
+        report.failed_events = failed_events;
+        return Ok(EventOutcome::Swept(report));
     }
     let event = match parse_automation_event(event) {
         Ok(e) => e,

@@ -12,6 +12,7 @@ use crate::domain::place::{AccountNames, Place};
 use crate::domain::routes::RunbookPrefixes;
 use crate::domain::rules::Fallback;
 use crate::places::{PlaceError, Places, READ_ONLY_SESSION_POLICY};
+use crate::queue::FailedEvents;
 use crate::rules::RuleBook;
 use crate::slack::{SlackClient, SlackError};
 use crate::ssm::SsmError;
@@ -36,6 +37,8 @@ pub struct EventsApp {
     pub(super) starters: Starters,
     /// Tell a matched starter when their run waits and how it was decided.
     pub(super) notify_starter: bool,
+    /// Where Lambda puts events whose every try failed; the sweep reads them back.
+    pub(super) failed_events: Option<FailedEvents>,
 }
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
@@ -120,6 +123,10 @@ impl EventsApp {
             RuleBook::load(fallback, organization.rules, home, &deadline)
         );
         let slack = SlackClient::new(&settings.slack_api_url, bot_token?)?;
+        let failed_events = settings
+            .failed_events_queue
+            .as_deref()
+            .map(|url| FailedEvents::new(aws_sdk_sqs::Client::new(&aws.sdk), url));
         Ok(Self {
             // It never signals: its sessions in member accounts may only read.
             places: aws.places.with_session_policy(READ_ONLY_SESSION_POLICY),
@@ -133,6 +140,7 @@ impl EventsApp {
             signers,
             starters: Starters::default(),
             notify_starter: settings.starters.notify,
+            failed_events,
         })
     }
 }

@@ -3,6 +3,7 @@
 pub mod events;
 mod events_app;
 pub mod interactions;
+pub mod redrive;
 mod refresh;
 pub mod sweep;
 

@@ -20,6 +20,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::events_app::{EventError, EventsApp};
+use super::redrive::RedriveReport;
 use super::refresh::refresh;
 use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::execution::ExecutionId;
@@ -54,6 +55,8 @@ pub struct SweepReport {
     pub complete: bool,
     /// Why it stopped before the end, if it did.
     pub stopped: Option<String>,
+    /// What it did with the failed-events queue, before the steps.
+    pub failed_events: RedriveReport,
 }
 
 /// Is this invocation the sweep's schedule (rather than an SSM event)?

@@ -1,6 +1,6 @@
 //! One endpoint for several AWS stand-ins, as local AWS emulators offer, for an SDK
 //! configuration with a single endpoint URL. The JSON protocols' requests name their
-//! service in `X-Amz-Target` (`AmazonSSM.`, `DynamoDB_20120810.`); a request without
+//! service in `X-Amz-Target` (`AmazonSSM.`, `DynamoDB_20120810.`, `AmazonSQS.`); a request without
 //! one in a form-encoded body is the Query protocol, which STS speaks. Each stand-in
 //! also has its own endpoint, for the per-service variables
 //! (`AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_STS`).
@@ -15,6 +15,7 @@ mod holds;
 pub use holds::Race;
 
 use crate::dynamodb::DynamoDbStandIn;
+use crate::sqs::SqsStandIn;
 use crate::ssm::SsmStandIn;
 use crate::sts::StsStandIn;
 use crate::{HttpServer, Incoming, Outgoing};
@@ -29,6 +30,7 @@ struct Services {
     ssm: SsmStandIn,
     dynamodb: DynamoDbStandIn,
     sts: Option<StsStandIn>,
+    sqs: Option<SqsStandIn>,
 }
 
 impl AwsEndpoint {
@@ -44,6 +46,7 @@ impl AwsEndpoint {
                 ssm,
                 dynamodb,
                 sts: None,
+                sqs: None,
             },
         )
         .await
@@ -60,6 +63,24 @@ impl AwsEndpoint {
             ssm,
             dynamodb,
             sts: Some(sts),
+            sqs: None,
+        };
+        Self::serving(addr, services).await
+    }
+
+    /// SSM, DynamoDB, STS and SQS behind one endpoint.
+    pub async fn start_with_sts_and_sqs(
+        addr: SocketAddr,
+        ssm: SsmStandIn,
+        dynamodb: DynamoDbStandIn,
+        sts: StsStandIn,
+        sqs: SqsStandIn,
+    ) -> std::io::Result<Self> {
+        let services = Services {
+            ssm,
+            dynamodb,
+            sts: Some(sts),
+            sqs: Some(sqs),
         };
         Self::serving(addr, services).await
     }
@@ -118,6 +139,11 @@ impl Services {
         }
         if target.starts_with("DynamoDB_20120810.") {
             return self.dynamodb.serve(req);
+        }
+        if let Some(sqs) = &self.sqs
+            && target.starts_with("AmazonSQS.")
+        {
+            return sqs.serve(req);
         }
         let query_protocol = target.is_empty()
             && req

@@ -17,6 +17,7 @@ pub mod block_kit_text;
 pub mod dynamodb;
 pub mod runtime_api;
 pub mod slack;
+pub mod sqs;
 pub mod ssm;
 pub mod sts;
 

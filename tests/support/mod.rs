@@ -19,6 +19,7 @@ use serde_json::Value;
 use stand_ins::aws::AwsEndpoint;
 use stand_ins::dynamodb::DynamoDbStandIn;
 use stand_ins::slack::{Person, SignedClick, SlackStandIn};
+use stand_ins::sqs::SqsStandIn;
 use stand_ins::ssm::{RunbookSpec, SsmStandIn};
 use stand_ins::sts::StsStandIn;
 
@@ -33,6 +34,8 @@ pub const APPROVER_ROLE: &str = "arn:aws:iam::123456789012:role/approvals-SlackA
 pub const FUNCTION_KEY: &str = "AKIDLAMBDAROLE";
 /// The interactions function's role (`INTERACTIONS_ROLE_ARN`), as the sample runbook's
 /// `Approvers` lists it.
+/// The account the functions run in.
+pub const FUNCTION_ACCOUNT: &str = "123456789012";
 pub const FUNCTION_ROLE: &str = "arn:aws:iam::123456789012:role/approvals-SlackInteractionsRole";
 /// What SSM sees signing with [`FUNCTION_KEY`]: Lambda names the role's session after
 /// the function.
@@ -82,6 +85,10 @@ pub struct Harness {
     pub ssm: SsmStandIn,
     pub sts: StsStandIn,
     pub dynamodb: DynamoDbStandIn,
+    /// The failed-events queue's SQS (Lambda's on-failure destination).
+    pub sqs: SqsStandIn,
+    /// The failed-events queue's URL (`FAILED_EVENTS_QUEUE_URL`).
+    pub failed_events_queue: String,
     /// One endpoint for both AWS stand-ins (the in-process functions' SDK config).
     aws: AwsEndpoint,
     pub slack: SlackStandIn,
@@ -154,6 +161,7 @@ pub fn loader_with(
             config_loader(budget).env(aws_types::os_shim_internal::Env::from_slice(&[
                 ("AWS_ENDPOINT_URL_SSM", aws_url),
                 ("AWS_ENDPOINT_URL_STS", aws_url),
+                ("AWS_ENDPOINT_URL_SQS", aws_url),
                 ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
             ]))
         }
@@ -198,9 +206,17 @@ impl Harness {
             .register(FUNCTION_KEY, FUNCTION_SESSION, None);
         let sts = StsStandIn::start(any, ssm.principals()).await.unwrap();
         sts.add_role(APPROVER_ROLE, &[FUNCTION_KEY], true);
-        let aws = AwsEndpoint::start_with_sts(any, ssm.clone(), dynamodb.clone(), sts.clone())
-            .await
-            .unwrap();
+        let sqs = SqsStandIn::start(any, REGION).await.unwrap();
+        let failed_events_queue = sqs.create_queue(FUNCTION_ACCOUNT, "approvals-FailedEventsQueue");
+        let aws = AwsEndpoint::start_with_sts_and_sqs(
+            any,
+            ssm.clone(),
+            dynamodb.clone(),
+            sts.clone(),
+            sqs.clone(),
+        )
+        .await
+        .unwrap();
         let slack = SlackStandIn::start(any, BOT_TOKEN, SIGNING_SECRET)
             .await
             .unwrap();
@@ -216,6 +232,10 @@ impl Harness {
             ("APPROVALS_TABLE".to_string(), table_name.clone()),
             ("SLACK_CHANNEL".to_string(), CHANNEL.to_string()),
             ("SLACK_API_URL".to_string(), slack.api_url()),
+            (
+                "FAILED_EVENTS_QUEUE_URL".to_string(),
+                failed_events_queue.clone(),
+            ),
         ]);
         for (name, value) in &options.env {
             env.insert((*name).into(), (*value).into());
@@ -261,6 +281,8 @@ impl Harness {
             ssm,
             sts,
             dynamodb,
+            sqs,
+            failed_events_queue,
             aws,
             slack,
             events,
@@ -352,6 +374,28 @@ impl Harness {
             );
         }
         outcomes
+    }
+
+    /// Lambda gives up on `event` after its last try failed with `error`: its
+    /// invocation record goes to the failed-events queue, as the function's on-failure
+    /// destination sends it.
+    pub fn lambda_gives_up(&self, event: &Value, error: approvals::handlers::events::EventError) {
+        let diagnostic = lambda_runtime::Diagnostic::from(error);
+        let record = serde_json::json!({
+            "version": "1.0",
+            "timestamp": "2026-12-07T04:00:00.000Z",
+            "requestContext": {
+                "requestId": format!("{:016x}", approvals::deadline::random_u64()),
+                "functionArn": format!("arn:aws:lambda:{REGION}:{FUNCTION_ACCOUNT}:function:approvals-AutomationEventsFunction:$LATEST"),
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 3
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorType": diagnostic.error_type, "errorMessage": diagnostic.error_message}
+        });
+        self.sqs
+            .send(&self.failed_events_queue, &record.to_string());
     }
 
     /// The step event of the approval step entering Waiting, from the events SSM emitted.
