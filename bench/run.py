@@ -161,16 +161,21 @@ class Control:
             self.proc.kill()
 
 
+# Added to ours' environment (--metrics-cost turns the metrics on and off through it).
+OURS_EXTRA_ENV = {}
+
+
 def environment(control, kind, venv):
     """Configuration through the environment only, the same for both implementations."""
     info = control.info
-    env = {
+    env = dict(OURS_EXTRA_ENV) if venv is None else {}
+    env.update({
         "APPROVALS_TABLE": info["table"], "SLACK_API_URL": info["slack_api"],
         "SLACK_BOT_TOKEN": info["bot_token"],
         "AWS_ENDPOINT_URL_SSM": info["ssm"], "AWS_ENDPOINT_URL_DYNAMODB": info["dynamodb"],
         "AWS_ACCESS_KEY_ID": "AKIDBENCH", "AWS_SECRET_ACCESS_KEY": "bench-secret-key",
         "AWS_REGION": "us-east-1",
-    }
+    })
     if venv is not None:
         env["PEER_VENV"] = str(venv)
     if kind == "events":
@@ -423,9 +428,17 @@ def main():
     parser.add_argument("--only", choices=["ours", "peer"],
                         help="run one implementation and print its figures (for tuning; the table "
                              "needs both, in one run)")
+    parser.add_argument("--metrics-cost", type=int, metavar="ROUNDS",
+                        help="what the metrics cost: ours with METRICS_NAMESPACE unset and set, "
+                             "alternating, ROUNDS times each, in one run; prints CPU per warm "
+                             "invocation of each and the ratio")
     args = parser.parse_args()
     if args.warm < 1 or args.cold < 1:
         fail("--warm and --cold must be at least 1")
+    if args.metrics_cost is not None:
+        if not args.no_build:
+            build()
+        return metrics_cost(args)
     if not SIDE_BY_SIDE:
         if args.only == "peer":
             fail(f"--only peer needs the team's shared folder (`../shared` beside the repository, or "
@@ -477,6 +490,36 @@ def main():
             calls = results[impl][kind]["calls"]
             print(f"  {impl} {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())), file=sys.stderr)
     print(f"\nRaw figures: {args.json}", file=sys.stderr)
+
+
+def metrics_cost(args):
+    """Ours with metrics off, then on, alternating: CPU time per warm invocation of each."""
+    cpu = {"off": {k: [] for k in FUNCTIONS}, "on": {k: [] for k in FUNCTIONS}}
+    control = Control()
+    try:
+        for round_ in range(args.metrics_cost):
+            for mode in ("off", "on"):
+                OURS_EXTRA_ENV.clear()
+                if mode == "on":
+                    OURS_EXTRA_ENV["METRICS_NAMESPACE"] = "SsmSlackApprovals/bench"
+                log(f"round {round_ + 1}: metrics {mode}")
+                result = bench_impl(control, "ours", None, args.cold, args.warm)
+                for kind, r in result.items():
+                    cpu[mode][kind].append(r["cpu_ms_per_invocation"])
+    finally:
+        control.stop()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    print(f"What the metrics cost, {started:%Y-%m-%d %H:%M} UTC on {cpu_model()}, {os.cpu_count()} "
+          f"cores: ours, METRICS_NAMESPACE unset (off) and set (on), {args.metrics_cost} rounds of "
+          f"{args.warm} warm invocations each, alternating, in one run.\n")
+    print("| CPU per warm invocation (median of rounds) | off | on | on / off |")
+    print("|---|---:|---:|---:|")
+    for kind in FUNCTIONS:
+        off, on = statistics.median(cpu["off"][kind]), statistics.median(cpu["on"][kind])
+        print(f"| `{FUNCTIONS[kind]['name']}` | {off:.3f} ms | {on:.3f} ms | {on / off:.3f} |")
+    print("\nEach round: " + "; ".join(
+        f"{kind} off {', '.join(f'{v:.3f}' for v in cpu['off'][kind])}, on {', '.join(f'{v:.3f}' for v in cpu['on'][kind])}"
+        for kind in FUNCTIONS))
 
 
 def report_side_by_side(args, started, load, venv, results, sizes):

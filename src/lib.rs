@@ -13,6 +13,7 @@ pub mod deadline;
 pub mod domain;
 pub mod handlers;
 pub mod logging;
+pub mod metrics;
 pub mod permissions;
 pub mod places;
 pub mod queue;

@@ -107,6 +107,7 @@ impl Places {
         spoke: Option<SpokeRoles>,
         approver_role: Option<String>,
     ) -> Self {
+        let ssm = ssm.in_account(home.account.as_deref());
         Self {
             home,
             ssm,
@@ -200,7 +201,10 @@ impl Places {
         let credentials = self
             .session(account, &role, SPOKE_SESSION_NAME, None, deadline)
             .await?;
-        Ok(self.ssm.there(&place.region, Some(credentials)))
+        Ok(self
+            .ssm
+            .there(&place.region, Some(credentials))
+            .in_account(Some(account)))
     }
 
     /// How many accounts' sessions are kept now.
@@ -311,11 +315,14 @@ pub(crate) async fn assume(
     } = asked;
     let mut limits = aws_sdk_sts::config::Builder::default();
     limits.set_timeout_config(Some(sdk_timeouts(deadline, Duration::ZERO)?));
-    let refused = |code: Option<String>, message: String| PlaceError::CannotAssume {
-        account: account.to_owned(),
-        role_arn: role.to_owned(),
-        code,
-        message,
+    let refused = |code: Option<String>, message: String| {
+        crate::metrics::aws_error("STS", account);
+        PlaceError::CannotAssume {
+            account: account.to_owned(),
+            role_arn: role.to_owned(),
+            code,
+            message,
+        }
     };
     let out = sts
         .assume_role()

@@ -54,6 +54,23 @@ pub enum SlackError {
 }
 
 impl SlackError {
+    /// What the `SlackErrors` metric counts it as: Slack's error code, or what stands
+    /// for one.
+    pub fn metric_code(&self) -> String {
+        match self {
+            Self::Api { error, .. } => error.clone(),
+            Self::Status { status, .. } => format!("http_{status}"),
+            Self::Transport { .. } => "unreachable".into(),
+            Self::RateLimited { .. } => "ratelimited".into(),
+            Self::OutOfTime { .. } => "out_of_time".into(),
+            Self::UnsafeUrl { .. } => "unsafe_url".into(),
+        }
+    }
+
+    fn count(&self) {
+        crate::metrics::slack_error(&self.metric_code());
+    }
+
     /// Slack certainly did not carry the call out: it answered with an error that says
     /// nothing happened, or the call was never sent. Everything else (a timeout after
     /// the request went out, a 5xx, `internal_error`, …) leaves it open; see
@@ -371,7 +388,7 @@ impl SlackClient {
             (v.get("ok") == Some(&Value::Bool(false)))
                 .then(|| v["error"].as_str().unwrap_or("unknown").to_owned())
         });
-        match (status.is_success(), refused) {
+        let answer = match (status.is_success(), refused) {
             (true, None) => Ok(()),
             (_, Some(error)) => Err(SlackError::Api {
                 method: METHOD,
@@ -383,7 +400,8 @@ impl SlackClient {
                 status: status.as_u16(),
                 detail: short(&text),
             }),
-        }
+        };
+        answer.inspect_err(SlackError::count)
     }
 
     /// A read-only Web API method, called with GET and its arguments in the query.
@@ -453,6 +471,18 @@ impl SlackClient {
         resend: Resend,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, SlackError> {
+        self.send_retrying(method, deadline, resend, request)
+            .await
+            .inspect_err(SlackError::count)
+    }
+
+    async fn send_retrying(
+        &self,
+        method: &'static str,
+        deadline: &Deadline,
+        resend: Resend,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, SlackError> {
         let uncertain_resend = resend == Resend::Always;
         let mut backoff = Duration::from_millis(100);
         for attempt in 1..=MAX_ATTEMPTS {
@@ -507,6 +537,15 @@ impl SlackClient {
 }
 
 async fn read_web_api<T: for<'de> Deserialize<'de>>(
+    method: &'static str,
+    response: reqwest::Response,
+) -> Result<T, SlackError> {
+    read_answer(method, response)
+        .await
+        .inspect_err(SlackError::count)
+}
+
+async fn read_answer<T: for<'de> Deserialize<'de>>(
     method: &'static str,
     response: reqwest::Response,
 ) -> Result<T, SlackError> {

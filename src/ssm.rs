@@ -164,9 +164,24 @@ pub struct Ssm {
     client: aws_sdk_ssm::Client,
     region: Option<aws_sdk_ssm::config::Region>,
     credentials: Option<Credentials>,
+    /// The account it calls, as the `AwsErrors` metric names it (`None`: the
+    /// function's own, when not known).
+    account: Option<std::sync::Arc<str>>,
 }
 
 impl Ssm {
+    /// The same client, named as calling `account` (for the metrics of its errors).
+    pub fn in_account(mut self, account: Option<&str>) -> Self {
+        self.account = account.map(std::sync::Arc::from);
+        self
+    }
+
+    /// A failed call: counted by account, then returned.
+    fn failed(&self, operation: &'static str, source: impl Into<aws_sdk_ssm::Error>) -> SsmError {
+        crate::metrics::aws_error("SSM", self.account.as_deref().unwrap_or("this-account"));
+        SsmError::new(operation, source)
+    }
+
     /// The per-call settings for a call that must leave `reserve` of `deadline` for
     /// what follows, in this client's account and Region.
     fn within(
@@ -200,6 +215,7 @@ impl Ssm {
             client,
             region: None,
             credentials: None,
+            account: None,
         }
     }
 
@@ -210,6 +226,7 @@ impl Ssm {
             client: self.client.clone(),
             region: Some(aws_sdk_ssm::config::Region::new(region.to_owned())),
             credentials,
+            account: self.account.clone(),
         }
     }
 
@@ -227,7 +244,7 @@ impl Ssm {
             .config_override(self.within(OPERATION, deadline, Duration::ZERO)?)
             .send()
             .await
-            .map_err(|e| SsmError::new(OPERATION, e))?;
+            .map_err(|e| self.failed(OPERATION, e))?;
         let ae = out
             .automation_execution()
             .cloned()
@@ -281,7 +298,7 @@ impl Ssm {
             .config_override(self.within(OPERATION, deadline, Duration::ZERO)?)
             .send()
             .await
-            .map_err(|e| SsmError::new(OPERATION, e))?;
+            .map_err(|e| self.failed(OPERATION, e))?;
         Ok(out
             .step_executions()
             .iter()
@@ -349,7 +366,7 @@ impl Ssm {
                 }
             }
             let kind = classify(&err);
-            let error = SsmError::new(OPERATION, err);
+            let error = self.failed(OPERATION, err);
             match kind {
                 Answer::Throttled => {
                     let pause = jittered(backoff);
@@ -426,7 +443,7 @@ impl Ssm {
             .config_override(self.within(OPERATION, deadline, Duration::ZERO)?)
             .send()
             .await
-            .map_err(|e| SsmError::new(OPERATION, e))?;
+            .map_err(|e| self.failed(OPERATION, e))?;
         Ok(out.parameter().and_then(|p| p.value()).map(str::to_owned))
     }
 }

@@ -199,6 +199,10 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
         output.contains("check_ms"),
         "the log was not captured: {output}"
     );
+    assert!(
+        !output.contains("\"_aws\""),
+        "metrics are off without METRICS_NAMESPACE"
+    );
     for secret in [
         SIGNING_SECRET,
         BOT_TOKEN,
@@ -215,6 +219,114 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
             "a secret reached the log: {secret}"
         );
     }
+}
+
+/// The EMF lines in a function's output: (metric name, its dimensions and value).
+fn metrics_in(output: &str, namespace: &str) -> Vec<Value> {
+    output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .inspect(|line| {
+            let directive = &line["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(directive["Namespace"], namespace, "{line}");
+            let name = directive["Metrics"][0]["Name"].as_str().unwrap();
+            assert!(line[name].is_number(), "{line}");
+            for dimension in directive["Dimensions"][0].as_array().unwrap() {
+                assert!(line[dimension.as_str().unwrap()].is_string(), "{line}");
+            }
+        })
+        .collect()
+}
+
+fn metric_named<'a>(metrics: &'a [Value], name: &str) -> Vec<&'a Value> {
+    metrics
+        .iter()
+        .filter(|m| m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] == name)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binaries_write_their_metrics_as_embedded_metric_format_lines() {
+    const NAMESPACE: &str = "SsmSlackApprovals/test-stack";
+    let (ssm, dynamodb, slack) = stand_ins().await;
+    let mut env = base_env(&ssm, &dynamodb, &slack);
+    env.push(("METRICS_NAMESPACE", NAMESPACE.into()));
+    let events = spawn(env!("CARGO_BIN_EXE_automation-events"), &env).await;
+    let interactions = spawn(env!("CARGO_BIN_EXE_slack-interactions"), &env).await;
+    let mut spec = runbook(1);
+    spec.steps[1] =
+        stand_ins::ssm::StepSpec::approve("approveRollout", "Roll out?", 1, &[FUNCTION_SESSION]);
+    let id = ssm.start_automation(spec.clone());
+    for event in ssm.take_events() {
+        assert!(matches!(
+            invoke(&events, event).await,
+            Invocation::Response(_)
+        ));
+    }
+    // A second runbook whose first delivery Slack refuses (the bot is not in the
+    // channel yet); its second (the execution's event) posts.
+    let second = ssm.start_automation(spec);
+    slack.refuse_next("chat.postMessage", 200, "not_in_channel");
+    for event in ssm.take_events() {
+        invoke(&events, event).await;
+    }
+    let prompt = slack.messages()[0].clone();
+    // Mallory may not decide; Alice approves.
+    slack.add_person(mallory());
+    for person in [mallory(), alice()] {
+        let click = slack
+            .click(CHANNEL, &prompt.ts, &person, APPROVE_ACTION_ID)
+            .unwrap();
+        let Invocation::Response(response) =
+            invoke(&interactions, click.to_apigw_v2_event(true)).await
+        else {
+            panic!("interactions function failed")
+        };
+        assert_eq!(response["statusCode"], 200);
+    }
+    assert_eq!(ssm.execution_status(&id).as_deref(), Some("Success"));
+    // The second run is cancelled, its event never delivered: the sweep heals its prompt.
+    assert!(ssm.cancel(&second));
+    ssm.take_events();
+    let sweep = serde_json::json!({"sweep": "waiting-steps"});
+    assert!(matches!(
+        invoke(&events, sweep).await,
+        Invocation::Response(_)
+    ));
+    let mut output = String::new();
+    for mut f in [events, interactions] {
+        let _ = f.child.kill();
+        output.push_str(&f.child.wait_with_output_timeout().1);
+    }
+    let metrics = metrics_in(&output, NAMESPACE);
+    let incomplete = metric_named(&metrics, "SweepIncomplete");
+    assert_eq!(incomplete.len(), 1);
+    assert_eq!(incomplete[0]["SweepIncomplete"], 0.0);
+    assert_eq!(metric_named(&metrics, "SweepHealed")[0]["SweepHealed"], 1.0);
+    assert_eq!(metric_named(&metrics, "PromptsPosted").len(), 2, "{output}");
+    let errors = metric_named(&metrics, "SlackErrors");
+    assert!(
+        errors.iter().any(|m| m["Code"] == "not_in_channel"),
+        "{errors:?}"
+    );
+    let decisions = metric_named(&metrics, "Decisions");
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0]["Outcome"], "approved");
+    let refusals = metric_named(&metrics, "Refusals");
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0]["Reason"], "not_allowed");
+    let latency = metric_named(&metrics, "ClickLatency");
+    assert_eq!(latency.len(), 2);
+    assert_eq!(
+        latency[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
+        "Milliseconds"
+    );
+    assert!(
+        latency
+            .iter()
+            .all(|m| m["ClickLatency"].as_f64().unwrap() > 0.0)
+    );
 }
 
 /// The artifacts that ship: `sam build`'s arm64 `bootstrap`s (`SAM_BUILD_DIR`, such as

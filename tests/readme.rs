@@ -209,6 +209,7 @@ fn readme_documents_every_variable_the_functions_read() {
         approvals::config::SELF_APPROVAL,
         approvals::config::NOTIFY_STARTER,
         approvals::config::FAILED_EVENTS_QUEUE_URL,
+        approvals::metrics::METRICS_NAMESPACE,
     ];
     for variable in read_by_the_code {
         assert!(

@@ -37,7 +37,7 @@ fn actions(block: &str) -> Vec<String> {
         .map(str::trim)
         .filter_map(|l| l.strip_prefix("- ").or_else(|| l.strip_prefix("Action: ")))
         .filter(|l| {
-            ["ssm:", "dynamodb:", "kms:", "sts:"]
+            ["ssm:", "dynamodb:", "kms:", "sts:", "sqs:"]
                 .iter()
                 .any(|service| l.starts_with(service))
         })
@@ -126,6 +126,9 @@ fn each_function_may_make_exactly_the_calls_it_makes() {
             "dynamodb:Query",
             // The sweep, on the index of what waits.
             "dynamodb:Query",
+            // The sweep, on the failed-events queue: read back, delete what was handled.
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
             "ssm:GetParameter",
             "kms:Decrypt",
             "ssm:GetParameter",
@@ -1307,5 +1310,70 @@ fn the_trail_is_told_exactly_which_identities_sign() {
                 )
             );
         }
+    }
+}
+
+#[test]
+fn the_alarms_and_the_dashboard_read_the_metrics_the_functions_write() {
+    let t = template();
+    // The namespace the functions write to (both, from Globals) is the one read.
+    let namespace = "SsmSlackApprovals/${AWS::StackName}";
+    assert!(t.contains(&format!("METRICS_NAMESPACE: !Sub \"{namespace}\"")));
+    let metrics =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/metrics.rs")).unwrap();
+    for alarm in ["SweepIncompleteAlarm", "SlackTokenAlarm"] {
+        let block = resource(&t, alarm);
+        assert!(
+            block.contains(&format!("Namespace: !Sub \"{namespace}\"")),
+            "{alarm}"
+        );
+        for line in block
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("MetricName: "))
+        {
+            assert!(
+                metrics.contains(&format!("\"{line}\"")),
+                "{alarm} reads {line}, never written"
+            );
+        }
+    }
+    // The token alarm's codes are the ones Slack answers for a token it refuses, as the
+    // SlackErrors metric names them.
+    let token = resource(&t, "SlackTokenAlarm");
+    for code in ["invalid_auth", "token_revoked", "account_inactive"] {
+        assert!(token.contains(&format!("Value: {code}")), "{code}");
+    }
+    // Every alarm notifies the optional topic, on alarm and on recovery.
+    let alarms: Vec<&str> = t
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ").and_then(|l| l.strip_suffix("Alarm:")))
+        .collect();
+    assert_eq!(alarms.len(), 6, "{alarms:?}");
+    for alarm in alarms {
+        let block = resource(&t, &format!("{alarm}Alarm"));
+        assert!(
+            block.contains(
+                "AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"
+            ),
+            "{alarm}"
+        );
+        assert!(
+            block.contains(
+                "OKActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"
+            ),
+            "{alarm}"
+        );
+    }
+    // Each dashboard widget's metric names are written by the functions or by AWS.
+    let dashboard = resource(&t, "Dashboard");
+    for (i, _) in dashboard.match_indices("[\"${Namespace}\", \"") {
+        let name: String = dashboard[i + 17..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
+        assert!(
+            metrics.contains(&format!("\"{name}\"")),
+            "the dashboard shows {name}, never written"
+        );
     }
 }

@@ -88,7 +88,11 @@ pub async fn handle_automation_event(
         })
         .await;
         let mut report = sweep(app, deadline).await?;
+        if failed_events.read > 0 || failed_events.stopped.is_some() {
+            tracing::info!(report = ?failed_events, "failed-events queue read");
+        }
         report.failed_events = failed_events;
+        report.count();
         return Ok(EventOutcome::Swept(report));
     }
     let event = match parse_automation_event(event) {
@@ -240,7 +244,11 @@ async fn prompt(
             }
         },
     };
-    post_under_claim(app, execution, step, kind, &claim, place, deadline).await
+    let posted = post_under_claim(app, execution, step, kind, &claim, place, deadline).await;
+    if let Ok((_, true)) = posted {
+        crate::metrics::prompt_posted();
+    }
+    posted
 }
 
 async fn post_under_claim(

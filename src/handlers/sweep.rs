@@ -59,6 +59,24 @@ pub struct SweepReport {
     pub failed_events: RedriveReport,
 }
 
+impl SweepReport {
+    /// Its figures as metrics (see [`crate::metrics`]).
+    pub fn count(&self) {
+        let queue = &self.failed_events;
+        crate::metrics::sweep(
+            &[
+                ("SweepHealed", self.healed),
+                ("SweepReminders", self.reminders),
+                ("SweepLastCalls", self.last_calls),
+                ("FailedEventsRedriven", queue.redriven),
+                ("FailedEventsFailedAgain", queue.failed_again),
+                ("FailedEventsNotOurs", queue.not_ours),
+            ],
+            !self.complete || queue.stopped.is_some(),
+        );
+    }
+}
+
 /// Is this invocation the sweep's schedule (rather than an SSM event)?
 pub fn is_sweep(event: &serde_json::Value) -> bool {
     event.get("sweep").and_then(|v| v.as_str()) == Some("waiting-steps")

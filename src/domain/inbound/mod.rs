@@ -33,6 +33,15 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// What a decision accepted by SSM is counted as (the `Decisions` metric).
+    pub fn outcome_name(self) -> &'static str {
+        match self {
+            Self::Approve => "approved",
+            Self::Reject => "rejected",
+            Self::Resume => "resumed",
+        }
+    }
+
     /// The `SignalType` sent to SSM.
     pub fn signal_type(self) -> &'static str {
         match self {

@@ -114,7 +114,10 @@ pub async fn handle_slack_request(app: &InteractionsApp, request: Request) -> Re
         }
     };
     match interaction {
-        Interaction::Decision(click) => clicks::clicked(app, click, deadline).await,
+        Interaction::Decision(click) => {
+            clicks::clicked(app, click, deadline).await;
+            crate::metrics::click_latency(deadline.elapsed());
+        }
         Interaction::ListMore {
             actor,
             response_url,

@@ -27,9 +27,10 @@ pub(super) async fn may_decide(
     request: &DecisionRequest<'_>,
     deadline: &Deadline,
 ) -> Result<(), String> {
-    app.places
-        .serves(&request.place)
-        .map_err(|e| cannot_reach(&e))?;
+    app.places.serves(&request.place).map_err(|e| {
+        refused("not_served");
+        cannot_reach(&e)
+    })?;
     let facts = StepFacts {
         place: &request.place,
         runbook: request.target.runbook.as_deref(),
@@ -40,6 +41,12 @@ pub(super) async fn may_decide(
         .may_decide(&app.slack, request.actor, facts, surface(request), deadline)
         .await
         .map(|_| ())
+        .inspect_err(|_| refused("not_allowed"))
+}
+
+/// Counts a click refused before anything was signalled, by why.
+fn refused(reason: &str) {
+    crate::metrics::refusal(reason);
 }
 
 /// The permission boundary again, before anything is signalled, on the facts SSM
@@ -59,6 +66,7 @@ pub(super) async fn may_decide_what_ssm_reports(
     {
         tracing::warn!(button_runbook = %named, ssm_runbook = %runbook,
             "refused: the button names another runbook than SSM reports; nothing signalled");
+        refused("other_runbook");
         return Err(format!(
             "Nothing was done: this button names runbook {}, but the execution runs {}. \
              Decide it from its own prompt, /approvals or the AWS console.",
@@ -75,6 +83,7 @@ pub(super) async fn may_decide_what_ssm_reports(
     app.permissions
         .may_decide(&app.slack, request.actor, facts, surface(request), deadline)
         .await
+        .inspect_err(|_| refused("not_allowed"))
 }
 
 /// Separation of duties, before an Approve is signalled: the run's starter (SSM's
@@ -109,6 +118,7 @@ pub(super) async fn not_the_starter(
         }
     };
     starter_refused(rule, Some(starter), &request.actor.user.id).inspect_err(|_| {
+        refused("self_approval");
         tracing::info!(people = ?starter.people, unchecked = starter.unchecked_email.is_some(),
             "refused: an Approve by the run's starter, or one Slack could not clear; nothing signalled");
     })
@@ -167,6 +177,7 @@ pub(super) async fn person_session(
         }
         Err(SessionError::Name(e)) => {
             tracing::warn!(error = %e, "no AWS session can be named after this user");
+            refused("no_session");
             Err(format!(
                 "Nothing was done: your Slack user ID cannot name an AWS session ({}).",
                 escape(&e.to_string())
@@ -174,6 +185,7 @@ pub(super) async fn person_session(
         }
         Err(e) => {
             tracing::error!(error = %e, "could not start the person's AWS session");
+            refused("no_session");
             Err(format!(
                 "Nothing was done: your AWS approver session could not be started ({}). \
                  The request still waits; please try again.",

@@ -387,6 +387,7 @@ async fn signal(
     let answer = match outcome {
         SignalOutcome::Accepted => {
             tracing::info!("decision accepted by SSM");
+            crate::metrics::decision(decision.outcome_name());
             let decided = DecisionRecord {
                 step_key: step.key().to_owned(),
                 decision: *decision,
@@ -434,8 +435,12 @@ async fn signal(
             let (answer, ()) = tokio::join!(shown, remember);
             return (answer, AfterClaim::Recorded);
         }
-        SignalOutcome::NotFound => execution_gone(app, request, deadline).await,
+        SignalOutcome::NotFound => {
+            crate::metrics::decision("gone");
+            execution_gone(app, request, deadline).await
+        }
         SignalOutcome::NotWaiting(reason) => {
+            crate::metrics::decision("not_accepted");
             // The step moved on between the check and the signal (decided outside
             // Slack), or SSM refuses this principal: the state now says which.
             tracing::info!(%reason, "SSM refused the signal");
@@ -450,6 +455,7 @@ async fn signal(
         }
         SignalOutcome::NotApplied(e) => {
             tracing::warn!(error = %e, "SSM did not act on the signal");
+            crate::metrics::decision("not_applied");
             Some(format!(
                 "AWS did not take the decision ({}), so nothing was done. The request still waits; \
                  please try again in a moment.",
@@ -461,6 +467,7 @@ async fn signal(
             // its lease is over. Correct the prompt from SSM's state if it already
             // shows the outcome; else the step's event will (and completes the trail).
             tracing::error!(error = %e, "decision outcome unknown; not sent again");
+            crate::metrics::decision("unknown");
             let news = StepNews::Unconfirmed;
             let answer = show_if_ended(app, ssm, request, news, Some(record), deadline).await;
             let answer = answer.unwrap_or_else(|| {
