@@ -9,7 +9,7 @@
 //!
 //!     cargo run --release --example fault-drill -- [runbooks] [percent of calls failing]
 //!
-//! Defaults: 200 runbooks, 5 %. It takes about 7 minutes of wall clock: the retry
+//! Defaults: 200 runbooks, 5 %. `RUST_LOG=info` adds the handler's log (on stdout). It takes about 7 minutes of wall clock: the retry
 //! spacing is real, since the posting claim's lease (120 s) is measured in real time.
 
 use std::collections::BTreeMap;
@@ -288,6 +288,10 @@ fn report(stage: &str, found: &Findings) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Error> {
+    // The handler's log, as the function writes it, when RUST_LOG asks for it.
+    if std::env::var_os("RUST_LOG").is_some() {
+        approvals::logging::init();
+    }
     let runbooks: usize = std::env::args()
         .nth(1)
         .map(|n| n.parse())
