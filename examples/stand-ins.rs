@@ -87,8 +87,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if !options.host.is_loopback() {
         println!(
-            "Listening on {} (every interface with 0.0.0.0): from the container of `sam local \
-             invoke`, Slack is http://host.docker.internal:9020/api (env.json).",
+            "Listening on {} (0.0.0.0: every interface), not only on loopback: from the container \
+             of `sam local invoke`, Slack is http://host.docker.internal:9020/api (env.json).",
             options.host
         );
     }
