@@ -157,6 +157,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (id, channel) = if organization {
         println!(
             "Organization mode: this hub runs in account {HUB} (us-east-1); SPOKE_ROLE_NAME={SPOKE_ROLE};\n\
+             ACCOUNT_NAMES={MEMBER}=payments-prod (the template's AccountNames: the name the prompt shows);\n\
              the rules document in Parameter Store ({RULES_PARAMETER}):\n  {RULES}\n"
         );
         // Its author lists the member account's spoke role as the approver.
@@ -176,7 +177,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         println!();
         let id = ssm.start_automation(sample);
-        println!("1. carol starts runbook Deploy-Payments (execution {id}).");
+        // The demo has no clock to move: for "four hours pass" below, the run started
+        // four hours (and a minute) before now, so what it shows then reads as now.
+        ssm.age(&id, (4 * 3600 + 60) as f64);
+        println!(
+            "1. carol starts runbook Deploy-Payments (execution {id}), dated four hours back:\n   \
+             the demo has no clock to move, so its times read as they will once four hours pass."
+        );
         (id, CHANNEL)
     };
     let emitted = ssm.take_events();
@@ -195,7 +202,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     print_message(&block_kit_text::render(&prompt.blocks, &names));
 
     if !organization {
-        remind_and_show_home(&dynamodb, &events, &interactions, &slack, &prompt, &person).await?;
+        remind_and_show_home(&events, &interactions, &slack, &prompt, &person).await?;
     }
 
     let click = slack.click(channel, &prompt.ts, &person, action)?;
@@ -314,7 +321,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Nobody decides for four hours: the scheduled sweep reminds who may decide in the
 /// prompt's thread; then the person opens the app's Home tab ("Waiting on you").
 async fn remind_and_show_home(
-    dynamodb: &DynamoDbStandIn,
     events: &EventsApp,
     interactions: &InteractionsApp,
     slack: &SlackStandIn,
@@ -322,14 +328,7 @@ async fn remind_and_show_home(
     person: &Person,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let names = |id: &str| slack.username(id);
-    // The demo moves the clock: the step started waiting four hours ago.
-    for mut item in dynamodb.items(table::TABLE) {
-        if let Some(since) = item["waiting_since"]["N"].as_str() {
-            let earlier = since.parse::<i64>()? - 4 * 3600 - 60;
-            item["waiting_since"] = serde_json::json!({"N": earlier.to_string()});
-            dynamodb.put_raw(table::TABLE, item);
-        }
-    }
+    // The run was started four hours ago (see `ssm.age` above): now is four hours on.
     println!(
         "\n   Four hours pass and nobody decides. The sweep (EventBridge Scheduler, every 15 min)\n   \
          reads the index of what waits, asks SSM whether each step still waits, and replies:"

@@ -17,6 +17,11 @@
 //!
 //! `-- --extra-executions N` also starts N more executions waiting for approval, with
 //! IDs `00000000-0000-4000-8000-000000000001` and up (for local load tests).
+//!
+//! `-- --host 0.0.0.0` listens on every interface instead of loopback only (the same
+//! ports): for `sam local invoke`, whose container reaches the host through the Docker
+//! bridge (`host.docker.internal`), not through the host's 127.0.0.1. `STAND_INS_HOST`
+//! does the same.
 
 #[path = "local/table.rs"]
 mod table;
@@ -40,9 +45,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         p["SLACK_BOT_TOKEN"].as_str().unwrap_or_default(),
         p["SLACK_SIGNING_SECRET"].as_str().unwrap_or_default(),
     );
-    let ssm = SsmStandIn::start("127.0.0.1:9010".parse()?, "us-east-1").await?;
-    let slack = SlackStandIn::start("127.0.0.1:9020".parse()?, token, secret).await?;
-    let dynamodb = DynamoDbStandIn::start("127.0.0.1:9030".parse()?).await?;
+    let options = Options::parse(std::env::args().skip(1))?;
+    let at = |port: u16| std::net::SocketAddr::new(options.host, port);
+    let ssm = SsmStandIn::start(at(9010), "us-east-1").await?;
+    let slack = SlackStandIn::start(at(9020), token, secret).await?;
+    let dynamodb = DynamoDbStandIn::start(at(9030)).await?;
     table::create_approvals_table(&dynamodb);
     ssm.put_parameter("/ssm-slack-approvals/slack-bot-token", token);
     ssm.put_parameter("/ssm-slack-approvals/slack-signing-secret", secret);
@@ -54,16 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         SAMPLE_EXECUTION_ID,
         RunbookSpec::sample("Roll payments 2026.11.21-1 out to production?", 1),
     );
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let deliver = !args.iter().any(|a| a == "--no-deliver");
-    args.retain(|a| a != "--no-deliver");
-    let extra: u32 = match args.as_slice() {
-        [] => 0,
-        [flag, n] if flag == "--extra-executions" => {
-            n.parse().map_err(|_| "--extra-executions takes a number")?
-        }
-        _ => return Err("usage: stand-ins [--no-deliver] [--extra-executions N]".into()),
-    };
+    let Options { deliver, extra, .. } = options;
     for i in 1..=extra {
         let id = format!("00000000-0000-4000-8000-{i:012}");
         ssm.start_automation_with_id(
@@ -73,12 +71,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let out_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/local-events");
     std::fs::create_dir_all(out_dir)?;
-    println!("SSM stand-in:      AWS_ENDPOINT_URL_SSM={}", ssm.url());
+    // Listening on every interface, they are reached on loopback too.
+    let shown = |url: String| url.replace("//0.0.0.0:", "//127.0.0.1:");
+    println!(
+        "SSM stand-in:      AWS_ENDPOINT_URL_SSM={}",
+        shown(ssm.url())
+    );
     println!(
         "DynamoDB stand-in: AWS_ENDPOINT_URL_DYNAMODB={} (table approvals)",
-        dynamodb.url()
+        shown(dynamodb.url())
     );
-    println!("Slack stand-in:    SLACK_API_URL={}", slack.api_url());
+    println!(
+        "Slack stand-in:    SLACK_API_URL={}",
+        shown(slack.api_url())
+    );
+    if !options.host.is_loopback() {
+        println!(
+            "Listening on {} (0.0.0.0: every interface), not only on loopback: from the container \
+             of `sam local invoke`, Slack is http://host.docker.internal:9020/api (env.json).",
+            options.host
+        );
+    }
     println!("Execution {SAMPLE_EXECUTION_ID} is waiting for approval. Ctrl-C to stop.\n");
     if deliver {
         println!(
@@ -177,6 +190,48 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         seen.insert("ephemeral".into(), slack.ephemeral().len() as u32);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// The command line: `[--host ADDR] [--no-deliver] [--extra-executions N]`.
+struct Options {
+    host: std::net::IpAddr,
+    deliver: bool,
+    extra: u32,
+}
+
+const USAGE: &str = "usage: stand-ins [--host ADDR] [--no-deliver] [--extra-executions N]";
+
+impl Options {
+    fn parse(args: impl Iterator<Item = String>) -> Result<Self, Box<dyn std::error::Error>> {
+        let host = std::env::var("STAND_INS_HOST")
+            .ok()
+            .filter(|h| !h.trim().is_empty());
+        let mut options = Options {
+            host: parse_host(host.as_deref().unwrap_or("127.0.0.1"))?,
+            deliver: true,
+            extra: 0,
+        };
+        let mut args = args;
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--no-deliver" => options.deliver = false,
+                "--host" => options.host = parse_host(&args.next().ok_or(USAGE)?)?,
+                "--extra-executions" => {
+                    let n = args.next().ok_or(USAGE)?;
+                    options.extra = n.parse().map_err(|_| "--extra-executions takes a number")?;
+                }
+                _ => return Err(USAGE.into()),
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn parse_host(raw: &str) -> Result<std::net::IpAddr, Box<dyn std::error::Error>> {
+    raw.trim().parse().map_err(|_| {
+        format!("--host takes an IP address to listen on (127.0.0.1, 0.0.0.0, ...), not {raw:?}")
+            .into()
+    })
 }
 
 /// `cargo lambda watch`'s Lambda Invoke API for the events function.

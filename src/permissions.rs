@@ -561,4 +561,65 @@ mod tests {
             assert_eq!(answers, expected, "{why}");
         }
     }
+
+    /// What a refused person reads is one sentence after another, with no run of spaces
+    /// (a string broken over lines without its `\` keeps the next line's indentation).
+    #[tokio::test]
+    async fn a_refusal_a_person_reads_has_no_run_of_spaces() {
+        let slack = SlackClient::new("http://127.0.0.1:9/api", Secret::new("xoxb-test")).unwrap();
+        let place = Place::new(Some("111122223333"), "eu-west-1");
+        let deadline = Deadline::after(Duration::from_secs(5));
+        let facts = |runbook| StepFacts {
+            place: &place,
+            runbook,
+            kind: StepKind::Approval,
+            starter: None,
+        };
+        let ask =
+            |rules: &'static str, fallback: &'static str, user: &'static str, runbook, surface| {
+                let permissions = permissions(rules, fallback);
+                let slack = &slack;
+                let deadline = &deadline;
+                async move {
+                    permissions
+                        .may_decide(slack, &actor(user), facts(runbook), surface, deadline)
+                        .await
+                        .expect_err("refused")
+                }
+            };
+        let refusals = [
+            ask(
+                RULES,
+                "U0ALICE",
+                "U0MALLORY",
+                Some("Other-"),
+                Surface::Prompt,
+            )
+            .await,
+            ask(RULES, "*", "U0ALICE", Some("Dev-1"), Surface::List).await,
+            ask(RULES, "U0ALICE", "U0ALICE", None, Surface::Prompt).await,
+            ask(
+                RULES_DEFAULT_NONE,
+                "U0ALICE",
+                "U0ALICE",
+                Some("Other-"),
+                Surface::Prompt,
+            )
+            .await,
+            ask(
+                r#"{"rules": []}"#,
+                "",
+                "U0ALICE",
+                Some("Other-"),
+                Surface::Prompt,
+            )
+            .await,
+            cannot_resume(Some("Prod-1")),
+            NOBODY_FROM_SLACK.to_owned(),
+        ];
+        for text in refusals {
+            assert!(!text.contains("  "), "a run of spaces in: {text:?}");
+            assert!(text.starts_with(|c: char| c.is_uppercase()), "{text:?}");
+        }
+    }
 }

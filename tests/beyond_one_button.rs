@@ -353,6 +353,37 @@ fn list_of(h: &Harness, body: &str, person: &Person) -> (String, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn approvals_says_how_many_wait_in_all_when_it_shows_a_page() {
+    let h = Harness::start().await;
+    for _ in 0..13 {
+        h.start_runbook(1);
+    }
+    h.deliver_events().await;
+    let command = h.slack.slash_command(&alice(), "C0OPS", "/approvals", "");
+    let (_, body) = h
+        .invoke_interactions(&command.to_apigw_v2_event(false))
+        .await;
+    let (list_id, answer) = list_of(&h, &body, &alice());
+    let first = answer["blocks"].to_string();
+    assert!(first.contains("10 of 13"), "{first}");
+    assert_eq!(answer["text"], "13 runbooks waiting for your decision");
+    let more = h
+        .slack
+        .click_ephemeral(&list_id, &alice(), "ssm_list_more", LIST_MORE_ACTION_ID)
+        .unwrap();
+    h.invoke_interactions(&more.to_apigw_v2_event(false)).await;
+    let second = h.slack.ephemeral_message(&list_id).unwrap();
+    let second = serde_json::to_string(&second.blocks).unwrap();
+    assert!(second.contains("11–13 of 13"), "{second}");
+    // Someone who may decide none of them is told so, with no count.
+    let refused = h.slack.slash_command(&mallory(), "C0OPS", "/approvals", "");
+    let (_, body) = h
+        .invoke_interactions(&refused.to_apigw_v2_event(false))
+        .await;
+    assert!(body.contains("Nothing waits for your decision"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn approvals_lists_what_waits_with_buttons_that_decide() {
     let h = Harness::with(Options {
         env: vec![("SLACK_RESUME_PREFIXES", "Pause-")],

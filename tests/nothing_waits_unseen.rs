@@ -161,6 +161,38 @@ async fn a_redelivered_home_event_is_answered_without_publishing_again() {
     assert_eq!(h.slack.count_calls("views.publish"), 2);
 }
 
+/// A delivery counts as handled only once its tab was published: when `views.publish`
+/// fails, Slack is answered with an error, and its redelivery publishes the tab.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_home_event_whose_publish_failed_is_published_when_slack_delivers_it_again() {
+    let h = Harness::start().await;
+    waiting_prompt(&h, 7 * DAY).await;
+    h.slack.refuse_next("views.publish", 200, "internal_error");
+    let delivery = h.slack.app_home_opened(&alice());
+    let (status, _) = h
+        .invoke_interactions(&delivery.to_apigw_v2_event(false))
+        .await;
+    assert!(h.slack.home_view("U0ALICE").is_none(), "Slack refused it");
+    assert!(
+        status >= 500,
+        "Slack is told it failed, so that it delivers it again: {status}"
+    );
+    let again = delivery.redelivered(1, "http_error");
+    let (status, _) = h.invoke_interactions(&again.to_apigw_v2_event(false)).await;
+    assert_eq!(status, 200);
+    assert!(
+        home_has_buttons(&h, "U0ALICE"),
+        "{}",
+        home_text(&h, "U0ALICE")
+    );
+    // Published once now: a later redelivery publishes nothing again.
+    let published = h.slack.count_calls("views.publish");
+    let third = delivery.redelivered(2, "http_timeout");
+    let (status, _) = h.invoke_interactions(&third.to_apigw_v2_event(false)).await;
+    assert_eq!(status, 200);
+    assert_eq!(h.slack.count_calls("views.publish"), published);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_events_api_request_url_is_verified_only_with_a_valid_signature() {
     let h = Harness::start().await;

@@ -418,3 +418,129 @@ fn ci_runs_the_readmes_test_command() {
     assert_eq!(command, "cargo test");
     assert!(read(".ci/run").lines().any(|l| l.trim() == command));
 }
+
+/// The shell commands of `doc`'s fenced blocks that start with `start`, each with its
+/// continuation lines joined.
+fn commands(doc: &str, start: &str) -> Vec<String> {
+    let mut found = vec![];
+    let mut in_code = false;
+    let mut current: Option<String> = None;
+    for line in doc.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if !in_code {
+            continue;
+        }
+        let text = line.trim();
+        match current.as_mut() {
+            Some(command) => command.push_str(&format!(" {}", text.trim_end_matches('\\'))),
+            None if text.starts_with(start) => {
+                current = Some(text.trim_end_matches('\\').to_owned())
+            }
+            None => continue,
+        }
+        if !text.ends_with('\\') {
+            found.extend(current.take());
+        }
+    }
+    found
+}
+
+#[test]
+fn every_stack_set_and_spoke_stack_recipe_grants_the_named_iam_capability() {
+    let doc = read("docs/organization.md");
+    let mut recipes = vec![];
+    for start in [
+        "aws cloudformation create-stack-set",
+        "aws cloudformation update-stack-set",
+        "aws cloudformation deploy",
+    ] {
+        let found = commands(&doc, start);
+        assert!(
+            !found.is_empty(),
+            "docs/organization.md has no {start} recipe"
+        );
+        recipes.extend(found);
+    }
+    for recipe in recipes {
+        // spoke.yaml names its roles: without the capability CloudFormation refuses it.
+        assert!(
+            recipe.contains("--capabilities CAPABILITY_NAMED_IAM"),
+            "a recipe without --capabilities CAPABILITY_NAMED_IAM: {recipe}"
+        );
+    }
+}
+
+/// A parameter's `Default:` in a CloudFormation template, read as text.
+fn default_of(template: &str, parameter: &str) -> String {
+    let start = template
+        .find(&format!("\n  {parameter}:\n"))
+        .unwrap_or_else(|| panic!("no parameter {parameter}"));
+    template[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with("    "))
+        .find_map(|l| l.trim().strip_prefix("Default:"))
+        .unwrap_or_else(|| panic!("{parameter} has no Default"))
+        .trim()
+        .trim_matches('"')
+        .to_owned()
+}
+
+#[test]
+fn the_member_account_example_runbook_lists_the_spoke_signer_role_and_its_session() {
+    let spoke = read("spoke.yaml");
+    let signer = default_of(&spoke, "SpokeSignerRoleName");
+    let read_only = default_of(&spoke, "SpokeRoleName");
+    let runbook = read("docs/example-runbook-member.yaml");
+    let approvers: Vec<&str> = runbook
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("- arn:"))
+        .collect();
+    let session = approvals::places::SPOKE_SESSION_NAME;
+    assert_eq!(
+        approvers,
+        [
+            format!("aws:iam::MEMBER_ACCOUNT_ID:role/{signer}"),
+            format!("aws:sts::MEMBER_ACCOUNT_ID:assumed-role/{signer}/{session}"),
+        ],
+        "the example's Approvers must be spoke.yaml's signer role ({signer}) and its session"
+    );
+    assert!(
+        !runbook.contains(&format!("/{read_only}\n")),
+        "the read-only role cannot signal"
+    );
+    // The guide fills in the account and runs it.
+    let doc = read("docs/organization.md");
+    assert!(
+        doc.contains("s|MEMBER_ACCOUNT_ID|$MEMBER|g\" docs/example-runbook-member.yaml"),
+        "docs/organization.md does not fill in and run docs/example-runbook-member.yaml"
+    );
+}
+
+#[test]
+fn the_request_url_output_names_the_three_places_slack_uses_it() {
+    let template = read("template.yaml");
+    let start = template
+        .find("\n  SlackRequestUrl:\n")
+        .expect("the SlackRequestUrl output");
+    let description: String = template[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.trim_start().starts_with("Value:"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    for place in ["Slash Commands", "Event Subscriptions", "Interactivity"] {
+        assert!(
+            description.contains(place),
+            "SlackRequestUrl's description does not name {place}: {description}"
+        );
+    }
+    // The manifest uses it in exactly those three places.
+    let manifest = read("slack-app-manifest.yaml");
+    assert_eq!(manifest.matches("REPLACE-WITH-SlackRequestUrl").count(), 3);
+}

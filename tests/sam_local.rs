@@ -14,8 +14,9 @@
 //! which `env.json` aims at the host's port 9020, at the Slack stand-in.
 //!
 //! The emulator is `AWS_LAMBDA_RIE`, else `../shared/tools/aws-lambda-rie`; without
-//! either the test says so and passes, except in CI (`CI` set), where it fails unless
-//! `CI_SKIP_SAM_LOCAL` gives the reason to skip it. The binaries are `SAM_LOCAL_BINARIES/<name>`
+//! either the test says so (`SKIPPED …`, shown even by a plain `cargo test`) and passes,
+//! except in CI (`CI` set), where it fails unless `CI_SKIP_SAM_LOCAL` gives the reason to
+//! skip it. The binaries are `SAM_LOCAL_BINARIES/<name>`
 //! (CI points it at the release builds), else the ones `cargo test` builds.
 
 mod support;
@@ -329,5 +330,36 @@ async fn every_event_file_answers_under_aws_lambda_rie_as_the_readme_says() {
         (swept["ssm_reads"].as_u64(), swept["complete"].as_bool()),
         (Some(0), Some(true)),
         "{swept}"
+    );
+}
+
+/// Without the emulator, a plain `cargo test` (output captured) still shows that the
+/// test above did not run: the line is printed past the harness's capture.
+#[test]
+fn a_skip_for_want_of_the_emulator_shows_in_a_plain_cargo_test() {
+    let run = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "every_event_file_answers_under_aws_lambda_rie_as_the_readme_says",
+        ])
+        .env("AWS_LAMBDA_RIE", "/nonexistent/aws-lambda-rie")
+        .env_remove("CI")
+        .env_remove("CI_SKIP_SAM_LOCAL")
+        .env_remove("CI_SKIPPED")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "{} every_event_file_answers_under_aws_lambda_rie_as_the_readme_says: AWS's Lambda \
+             Runtime Interface Emulator was not found",
+            support::skips::SKIPPED
+        )),
+        "the skip is not visible in a captured run:\n{said}"
     );
 }

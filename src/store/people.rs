@@ -5,8 +5,6 @@
 //! Both live in the approvals table, under partition key values no execution ID can
 //! take (`person#…`, `slack-event#…`), with the table's TTL.
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use super::{
     ApprovalStore, Item, PARTITION_KEY, SORT_KEY, StoreError, TTL_ATTRIBUTE, limits, n, number, s,
     text,
@@ -81,51 +79,49 @@ impl ApprovalStore {
         Ok(out.items().iter().filter_map(recent_from).collect())
     }
 
-    /// Marks the Events API delivery `event_id` as handled; `false` if it was already
-    /// (a redelivery, or the same delivery in another environment at once).
-    pub async fn first_delivery(
+    /// Whether the Events API delivery `event_id` was handled already (a redelivery,
+    /// or the same delivery in another environment), read consistently.
+    pub async fn delivery_handled(
         &self,
         event_id: &str,
         deadline: &Deadline,
     ) -> Result<bool, StoreError> {
-        const OPERATION: &str = "PutItem";
-        let now = unix_now();
-        let mut item = Item::new();
-        item.insert(PARTITION_KEY.into(), s(&format!("slack-event#{event_id}")));
-        item.insert(SORT_KEY.into(), s("delivery"));
-        item.insert("at".into(), n(now));
-        item.insert(TTL_ATTRIBUTE.into(), n(now + DELIVERY_MEMORY_SECS));
-        let token = super::new_token();
-        item.insert("token".into(), AttributeValue::S(token.clone()));
-        let result = self
+        const OPERATION: &str = "GetItem";
+        let out = self
             .client
-            .put_item()
+            .get_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
+            .set_key(Some(delivery_key(event_id)))
+            .consistent_read(true)
             .customize()
             .config_override(limits(OPERATION, deadline)?)
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
-                    // Our own write, sent again by the SDK after its answer was lost.
-                    let ours = c
-                        .item()
-                        .and_then(|held| text(held, "token"))
-                        .is_some_and(|held| held == token);
-                    Ok(ours)
-                }
-                _ => Err(StoreError::call(OPERATION, err)),
-            },
-        }
+            .await
+            .map_err(|e| StoreError::call(OPERATION, e))?;
+        Ok(out.item().is_some())
     }
+
+    /// Marks the Events API delivery `event_id` as handled: only once it was, so that
+    /// Slack's redelivery of one that failed is handled again. Marking twice (two
+    /// environments at once) is harmless.
+    pub async fn mark_delivery_handled(
+        &self,
+        event_id: &str,
+        deadline: &Deadline,
+    ) -> Result<(), StoreError> {
+        let now = unix_now();
+        let mut item = delivery_key(event_id);
+        item.insert("at".into(), n(now));
+        item.insert(TTL_ATTRIBUTE.into(), n(now + DELIVERY_MEMORY_SECS));
+        self.put_plain(item, deadline).await
+    }
+}
+
+fn delivery_key(event_id: &str) -> Item {
+    let mut key = Item::new();
+    key.insert(PARTITION_KEY.into(), s(&format!("slack-event#{event_id}")));
+    key.insert(SORT_KEY.into(), s("delivery"));
+    key
 }
 
 fn recent_from(item: &Item) -> Option<RecentDecision> {

@@ -46,6 +46,13 @@ pub struct Cursor {
     step_key: String,
     #[serde(rename = "t")]
     since_unix: i64,
+    /// How many entries the pages before it showed (a "More" button's count).
+    #[serde(rename = "n", default, skip_serializing_if = "is_zero")]
+    pub shown_before: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Cursor {
@@ -55,6 +62,15 @@ impl Cursor {
             execution_id: step.target.execution_id.as_str().to_owned(),
             step_key: step.step_key.clone(),
             since_unix: step.since_unix,
+            shown_before: 0,
+        }
+    }
+
+    /// The same place, after `shown` entries were shown in all.
+    pub fn having_shown(self, shown: usize) -> Self {
+        Self {
+            shown_before: shown,
+            ..self
         }
     }
 
@@ -85,6 +101,7 @@ impl Cursor {
             execution_id: text(key, PARTITION_KEY)?.to_owned(),
             step_key: text(key, SORT_KEY)?.to_owned(),
             since_unix: number(key, WAITING_SINCE)?,
+            shown_before: 0,
         })
     }
 }
@@ -348,8 +365,11 @@ mod tests {
             execution_id: "5c3e9b1a-7d2f-4e8a-9b6c-1f0a2d3e4b5c".into(),
             step_key: "0b2c8a5e-1111-4222-8333-444455556666".into(),
             since_unix: 1_764_590_000,
+            shown_before: 0,
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor.clone()));
+        let later = cursor.clone().having_shown(20);
+        assert_eq!(Cursor::decode(&later.encode()), Some(later));
         assert_eq!(Cursor::from_key(&cursor.key()), Some(cursor));
         for bad in ["", "{}", r#"{"e":"x","k":"y","t":1}"#, "[1,2]"] {
             assert_eq!(Cursor::decode(bad), None, "{bad}");

@@ -37,12 +37,41 @@ pub enum Listed<'a> {
     },
 }
 
+/// Where a page sits in the whole list: how many the pages before it showed, and how
+/// many wait in all for this person (`complete`: the whole index was read; if not,
+/// at least that many).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counted {
+    pub before: usize,
+    pub total: usize,
+    pub complete: bool,
+}
+
+impl Counted {
+    /// "10 of 60" on the first page, "11–20 of 60" on the next ones.
+    fn of(&self, shown: usize) -> String {
+        let or_more = if self.complete { "" } else { " or more" };
+        let total = self.total.max(self.before + shown);
+        if self.before == 0 {
+            format!("{shown} of {total}{or_more}")
+        } else {
+            format!(
+                "{}–{} of {total}{or_more}",
+                self.before + 1,
+                self.before + shown
+            )
+        }
+    }
+}
+
 /// One page of the list. `more`: where the next page starts, if there is one;
-/// `first`: this is the answer to the command itself, not a "More" click.
+/// `first`: this is the answer to the command itself, not a "More" click; `counted`:
+/// where the page sits in all that waits for this person.
 pub fn waiting_list(
     listed: &[Listed<'_>],
     more: Option<&str>,
     first: bool,
+    counted: Counted,
     now_unix: i64,
 ) -> SlackMessage {
     if listed.is_empty() && more.is_none() {
@@ -56,12 +85,17 @@ pub fn waiting_list(
             blocks: vec![section(text)],
         };
     }
-    let heading = if first {
-        "*Waiting for your decision*, newest first"
-    } else {
-        "*More waiting for your decision*, newest first"
-    };
-    let mut blocks = vec![section(heading)];
+    let shown = listed.len().min(LISTED_MAX);
+    let heading = format!(
+        "{}, newest first: {}",
+        if first {
+            "*Waiting for your decision*"
+        } else {
+            "*More waiting for your decision*"
+        },
+        counted.of(shown)
+    );
+    let mut blocks = vec![section(&heading)];
     for item in listed.iter().take(LISTED_MAX) {
         blocks.extend(entry_blocks(item, "ssm_list", now_unix));
     }
@@ -70,12 +104,13 @@ pub fn waiting_list(
     } else if !first {
         blocks.push(context("That is all that waits for you."));
     }
-    let count = listed.len().min(LISTED_MAX);
+    let count = counted.total.max(counted.before + shown);
+    let or_more = !counted.complete;
     SlackMessage {
         text: notification(&format!(
             "{count}{} {} waiting for your decision",
-            if more.is_some() { " or more" } else { "" },
-            if count == 1 && more.is_none() {
+            if or_more { " or more" } else { "" },
+            if count == 1 && !or_more {
                 "runbook"
             } else {
                 "runbooks"
@@ -213,7 +248,17 @@ mod tests {
                 style: PromptStyle::default(),
             })
             .collect();
-        let m = waiting_list(&listed, Some("{\"cursor\":1}"), true, 1_000 + 3 * 3600);
+        let m = waiting_list(
+            &listed,
+            Some("{\"cursor\":1}"),
+            true,
+            Counted {
+                before: 0,
+                total: 30,
+                complete: true,
+            },
+            1_000 + 3 * 3600,
+        );
         assert!(m.blocks.len() <= 50, "{}", m.blocks.len());
         let actions: Vec<&Value> = m.blocks.iter().filter(|b| b["type"] == "actions").collect();
         assert_eq!(
@@ -230,6 +275,8 @@ mod tests {
             .filter(|b| b["type"] == "section")
             .map(|b| b.to_string())
             .collect::<String>();
+        assert!(text.contains("newest first: 10 of 30"), "{text}");
+        assert_eq!(m.text, "30 runbooks waiting for your decision");
         assert!(text.contains("waiting 3 h"), "{text}");
         assert!(text.contains("payments-prod (`111122223333`)"), "{text}");
         assert!(text.contains("eu-west-1.console.aws.amazon.com"), "{text}");
@@ -243,6 +290,24 @@ mod tests {
         let target = crate::domain::inbound::button::parse_button_value(value).unwrap();
         assert_eq!(target.account.as_deref(), Some("111122223333"));
         assert_eq!(target.region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn a_page_says_where_it_sits_in_all_that_waits() {
+        let all = |before, total| Counted {
+            before,
+            total,
+            complete: true,
+        };
+        assert_eq!(all(0, 60).of(10), "10 of 60");
+        assert_eq!(all(10, 60).of(10), "11–20 of 60");
+        assert_eq!(all(50, 60).of(10), "51–60 of 60");
+        let unfinished = Counted {
+            before: 0,
+            total: 12,
+            complete: false,
+        };
+        assert_eq!(unfinished.of(10), "10 of 12 or more");
     }
 
     #[test]
@@ -263,17 +328,17 @@ mod tests {
                 nobody_from_slack: false,
             },
         ];
-        let m = waiting_list(&listed, None, true, 2_000);
+        let m = waiting_list(&listed, None, true, Counted::default(), 2_000);
         assert!(m.blocks.iter().all(|b| b["type"] != "actions"));
         let text = serde_json::to_string(&m.blocks).unwrap();
         assert!(text.contains("<https://x.slack.com/archives/C1/p1|Decide on its prompt>"));
         assert!(text.contains("the link to its prompt could not be read"));
         assert!(
-            waiting_list(&[], None, true, 0)
+            waiting_list(&[], None, true, Counted::default(), 0)
                 .text
                 .contains("Nothing waits")
         );
-        let last = waiting_list(&[], None, false, 0);
+        let last = waiting_list(&[], None, false, Counted::default(), 0);
         assert!(
             serde_json::to_string(&last.blocks)
                 .unwrap()
@@ -301,7 +366,7 @@ mod tests {
                 permalink,
                 nobody_from_slack,
             }];
-            let m = waiting_list(&listed, None, true, 2_000);
+            let m = waiting_list(&listed, None, true, Counted::default(), 2_000);
             assert!(m.blocks.iter().all(|b| b["type"] != "actions"));
             let text = serde_json::to_string(&m.blocks).unwrap();
             assert_eq!(

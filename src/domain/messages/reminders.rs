@@ -6,16 +6,18 @@ use crate::domain::record::WaitingStep;
 use crate::domain::reminders::Due;
 use crate::domain::waiting::StepKind;
 
-/// Who to mention: the users and user groups who may decide. Under `*` (anyone in
-/// the channel) nobody in particular is mentioned, and the channel is not pinged.
+/// Who to mention: the users and user groups who may decide, in the prompt's own
+/// words ("@alice or members of @ops"), so that the two read alike. Under `*` (anyone
+/// in the channel) nobody in particular is mentioned, and the channel is not pinged.
 pub fn mentions(approvers: &ApproverPolicy) -> Option<String> {
     match approvers {
-        ApproverPolicy::Listed { users, groups } => {
-            let mut who: Vec<String> = users.iter().map(|u| format!("<@{u}>")).collect();
-            who.extend(groups.iter().map(|g| format!("<!subteam^{g}>")));
-            (!who.is_empty()).then(|| who.join(" "))
+        ApproverPolicy::Listed { users, groups } if !(users.is_empty() && groups.is_empty()) => {
+            Some(approvers.describe())
         }
-        ApproverPolicy::Anyone | ApproverPolicy::Nobody | ApproverPolicy::NobodyFromSlack => None,
+        ApproverPolicy::Listed { .. }
+        | ApproverPolicy::Anyone
+        | ApproverPolicy::Nobody
+        | ApproverPolicy::NobodyFromSlack => None,
     }
 }
 
@@ -71,12 +73,26 @@ mod tests {
     use crate::domain::reminders::tests::{HOUR, step};
 
     #[test]
+    fn a_reminder_names_who_may_decide_in_the_prompts_words() {
+        let s = step(0, Some(10 * HOUR), Reminded::default());
+        let listed = ApproverPolicy::parse(Some("U0ALICE,U0CAROL,S0OPS")).unwrap();
+        let text = reminder_text(&s, Due::Reminder, &listed, 5 * HOUR);
+        assert!(
+            text.ends_with(&format!("\nWho may decide: {}", listed.describe())),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_reminder_mentions_who_may_decide() {
         let s = step(0, Some(10 * HOUR), Reminded::default());
         let listed = ApproverPolicy::parse(Some("U0ALICE,S0OPS")).unwrap();
         let text = reminder_text(&s, Due::Reminder, &listed, 5 * HOUR);
         assert!(text.contains("has waited for a decision for 5 h"), "{text}");
-        assert!(text.contains("<@U0ALICE> <!subteam^S0OPS>"), "{text}");
+        assert!(
+            text.contains("<@U0ALICE> or members of <!subteam^S0OPS>"),
+            "{text}"
+        );
         assert!(text.contains("times out <!date^36000"), "{text}");
         let last = reminder_text(&s, Due::LastCall, &ApproverPolicy::Anyone, 9 * HOUR);
         assert!(last.starts_with(":alarm_clock: *Last call:*"), "{last}");

@@ -9,7 +9,8 @@
 //! (`*`), the list would reach people the prompt does not (a guest, someone outside
 //! the private channel), so the entry carries no buttons but a link to its prompt
 //! (`chat.getPermalink`), which Slack opens only for people who can read that channel.
-//! A "More" button shows the next page.
+//! A "More" button shows the next page; each page says how many wait in all ("10 of
+//! 60": the rest of the index is read to count them, without listing them).
 
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::inbound::Actor;
 use crate::domain::inbound::slash_command::{APPROVALS_COMMAND, SlashCommand};
 use crate::domain::messages::blocks::SlackMessage;
-use crate::domain::messages::list::{LISTED_MAX, waiting_list};
+use crate::domain::messages::list::{Counted, LISTED_MAX, waiting_list};
 use crate::domain::messages::notices::ephemeral;
 use crate::domain::record::WaitingStep;
 use crate::permissions::Listing;
@@ -109,11 +110,16 @@ async fn list(
 ) -> Result<SlackMessage, String> {
     let rules = app.permissions.rules(deadline).await;
     let reading = deadline.keeping(AFTER_READING);
+    let before = after.map_or(0, |c| c.shown_before);
     let mut cursor = after.cloned();
     let mut found: Vec<(WaitingStep, Listing)> = vec![];
+    // What this person may decide beyond this page: counted, not listed.
+    let mut beyond = 0usize;
     let (mut read, mut not_yours) = (0usize, 0usize);
     let mut limit = FIRST_INDEX_PAGE;
-    let next = 'pages: loop {
+    // Where the index was left unread (out of time, or a failed read): `None` once
+    // read to its end.
+    let unread: Option<Option<Cursor>> = 'pages: loop {
         let page = match app
             .store
             .waiting_steps(cursor.as_ref(), limit, &reading)
@@ -122,7 +128,7 @@ async fn list(
             Ok(page) => page,
             Err(e) if read > 0 || !found.is_empty() => {
                 tracing::warn!(error = %e, "could not read further; listing what was read");
-                break 'pages cursor;
+                break 'pages Some(cursor);
             }
             Err(e) => return Err(unreadable(&e)),
         };
@@ -138,10 +144,10 @@ async fn list(
                 not_yours += 1;
                 continue;
             };
-            found.push((step, listing));
-            if found.len() == LISTED_MAX {
-                // More may follow this one: go on from it.
-                break 'pages Some(Cursor::after(&found[LISTED_MAX - 1].0));
+            if found.len() < LISTED_MAX {
+                found.push((step, listing));
+            } else {
+                beyond += 1;
             }
         }
         match page.next {
@@ -150,9 +156,23 @@ async fn list(
                 limit = (limit * INDEX_PAGE_GROWTH).min(INDEX_PAGE_MAX);
             }
             // Out of time: the rest is one click on More away.
-            Some(next) => break 'pages Some(next),
+            Some(next) => break 'pages Some(Some(next)),
             None => break 'pages None,
         }
+    };
+    let complete = unread.is_none();
+    // The next page goes on after this page's last entry, or, if this page is not
+    // full, from where reading stopped.
+    let next = if found.len() == LISTED_MAX && (beyond > 0 || !complete) {
+        Some(Cursor::after(&found[LISTED_MAX - 1].0))
+    } else {
+        unread.flatten()
+    };
+    let next = next.map(|c| c.having_shown(before + found.len()));
+    let counted = Counted {
+        before,
+        total: before + found.len() + beyond,
+        complete,
     };
     let links = permalinks(app, &found, deadline).await;
     let listed = to_listed(app, &found, links);
@@ -161,6 +181,7 @@ async fn list(
         listed = listed.len(),
         not_yours,
         more = next.is_some(),
+        total = counted.total,
         "list answered"
     );
     let next = next.map(|c| c.encode());
@@ -168,6 +189,7 @@ async fn list(
         &listed,
         next.as_deref(),
         after.is_none(),
+        counted,
         unix_now(),
     ))
 }

@@ -28,7 +28,8 @@ pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadlin
         let text = "Nothing was done: Slack sent no way to open the form for your reason. \
                     Click Reject again.";
         if click.from_home {
-            return publish(app, &click.actor, Some(text), &deadline).await;
+            publish(app, &click.actor, Some(text), &deadline).await;
+            return;
         }
         return tell(app, &click.response_url, text, &deadline).await;
     }
@@ -50,6 +51,7 @@ pub(super) async fn clicked(app: &InteractionsApp, click: DecisionClick, deadlin
         // No response_url in a view: the tab itself shows what became of the click
         // (unless a reason form opened: its submission publishes the tab).
         if answer.is_some() || ask_reason_with.is_none() {
+            // A failure is logged; a click is not delivered again.
             publish(app, &click.actor, answer.as_deref(), &deadline).await;
         }
         return;

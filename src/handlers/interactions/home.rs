@@ -4,9 +4,10 @@
 //! the steps they may decide now under the rules, oldest first, from the index of
 //! what waits (no SSM call), each with its own buttons, then their last decisions.
 //!
-//! A delivery is handled once: its `event_id` is recorded with a conditional write
-//! first, so a redelivery (`X-Slack-Retry-Num`, when the first was not answered in
-//! 3 s) or the same delivery in a second environment does nothing again.
+//! A delivery is handled once: its `event_id` is recorded once its tab was published,
+//! so a redelivery (`X-Slack-Retry-Num`, when the first was not answered 2xx in 3 s)
+//! does nothing again, while one whose `views.publish` failed is answered with an
+//! error (503) and handled again when Slack delivers it again.
 
 use std::time::Duration;
 
@@ -62,14 +63,14 @@ pub(super) async fn delivered(
         } => {
             let span = tracing::info_span!("home_opened", %event_id, %user_id, retry);
             async {
-                match app.store.first_delivery(&event_id, deadline).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+                match app.store.delivery_handled(&event_id, deadline).await {
+                    Ok(false) => {}
+                    Ok(true) => {
                         tracing::info!("a delivery handled before (a redelivery): nothing done again");
                         return empty_ok();
                     }
                     // Publishing twice shows the same tab: better than none.
-                    Err(e) => tracing::warn!(error = %e, "could not record the delivery; publishing anyway"),
+                    Err(e) => tracing::warn!(error = %e, "could not read whether the delivery was handled; publishing anyway"),
                 }
                 let actor = Actor {
                     user: SlackUser {
@@ -80,7 +81,16 @@ pub(super) async fn delivered(
                     },
                     team_id,
                 };
-                publish(app, &actor, None, deadline).await;
+                if !publish(app, &actor, None, deadline).await {
+                    // Not marked handled: Slack delivers it again after an error answer.
+                    return plain(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the Home tab could not be published",
+                    );
+                }
+                if let Err(e) = app.store.mark_delivery_handled(&event_id, deadline).await {
+                    tracing::warn!(error = %e, "could not record the delivery as handled");
+                }
                 empty_ok()
             }
             .instrument(span)
@@ -89,13 +99,14 @@ pub(super) async fn delivered(
     }
 }
 
-/// Publishes `actor`'s Home tab, with `notice` (what became of what they just did).
+/// Publishes `actor`'s Home tab, with `notice` (what became of what they just did);
+/// `false` if Slack did not take it.
 pub(super) async fn publish(
     app: &InteractionsApp,
     actor: &Actor,
     notice: Option<&str>,
     deadline: &Deadline,
-) {
+) -> bool {
     let reading = deadline.keeping(TO_PUBLISH);
     let (found, recent) = tokio::join!(
         waiting_for(app, actor, &reading),
@@ -128,8 +139,14 @@ pub(super) async fn publish(
         .publish_home(&actor.user.id, &view, deadline)
         .await
     {
-        Ok(()) => tracing::info!(listed = listed.len(), more, "Home tab published"),
-        Err(e) => tracing::warn!(error = %e, "could not publish the Home tab"),
+        Ok(()) => {
+            tracing::info!(listed = listed.len(), more, "Home tab published");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not publish the Home tab");
+            false
+        }
     }
 }
 

@@ -144,6 +144,17 @@ impl SsmStandIn {
         }
     }
 
+    /// Makes the execution and its started steps look `secs` older, as if it had been
+    /// started that long ago (the demo's "four hours pass", without a clock to move).
+    pub fn age(&self, id: &str, secs: f64) {
+        if let Some(e) = self.lock().executions.get_mut(id) {
+            e.started -= secs;
+            for step in &mut e.steps {
+                step.started = step.started.map(|t| t - secs);
+            }
+        }
+    }
+
     pub fn execution_status(&self, id: &str) -> Option<String> {
         self.lock().executions.get(id).map(|e| e.status.clone())
     }
