@@ -51,7 +51,7 @@ pub(super) async fn look_for_prompt(
         {
             Ok(page) => page,
             Err(e) => {
-                tracing::warn!(error = %e, remedy = %e.remedy(), %channel, step_key,
+                tracing::warn!(error = %e, remedy = %e.remedy(), %channel, execution_id = %execution, step_key,
                     "cannot read the channel's history to find a prompt whose post may have taken effect; posting it, so it may show twice");
                 return None;
             }
