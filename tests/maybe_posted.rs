@@ -223,3 +223,24 @@ async fn an_app_removed_from_the_channel_posts_as_before() {
     assert_eq!(h.slack.count_calls("chat.postMessage"), 2);
     assert!(h.step_items(&id)[0].get("claim_token").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prompt_slack_may_have_posted_shows_the_outcome_when_its_step_ends_before_any_retry() {
+    let h = Harness::start().await;
+    let (id, waiting) = posted_but_answered_internal_error(&h).await;
+    // The step times out before Lambda retries the Waiting event.
+    h.ssm.time_out(&id);
+    h.deliver_events().await;
+    let prompt = h.only_prompt();
+    assert_eq!(h.prompt_ts(&id), prompt.ts, "adopted");
+    assert!(!has_buttons(&prompt.blocks), "{:#?}", prompt.blocks);
+    let item = &h.step_items(&id)[0];
+    assert!(
+        item.get("waits").is_none(),
+        "not listed as waiting: {item:#}"
+    );
+    // The retry of the Waiting event finds nothing to post.
+    h.deliver(&waiting).await.unwrap();
+    assert_eq!(h.slack.count_calls("chat.postMessage"), 1);
+    assert_eq!(h.only_prompt().ts, prompt.ts);
+}

@@ -6,11 +6,13 @@
 
 use std::time::Duration;
 
-use super::events_app::EventsApp;
-use crate::deadline::Deadline;
-use crate::domain::adoption::{Search, find_prompt, oldest_arg};
-use crate::domain::execution::ExecutionId;
-use crate::domain::record::PromptRef;
+use super::events_app::{EventError, EventsApp};
+use crate::deadline::{Deadline, unix_now};
+use crate::domain::adoption::{Search, find_prompt, oldest_arg, search_after_take_over};
+use crate::domain::execution::{Execution, ExecutionId, Step};
+use crate::domain::place::Place;
+use crate::domain::record::{PostingState, PromptRef, StepRecord, WaitingStep};
+use crate::domain::waiting::StepKind;
 
 /// Messages asked for per page (Slack allows up to 999, and recommends 200 at most).
 const PAGE_LIMIT: u32 = 200;
@@ -76,4 +78,65 @@ pub(super) async fn look_for_prompt(
     tracing::warn!(%channel, step_key, pages = MAX_PAGES, per_page = PAGE_LIMIT,
         "the prompt whose post's outcome was unknown is not in the channel's latest messages read; posting it");
     None
+}
+
+/// The prompt of a step that no longer waits, when its post was left in doubt (Slack's
+/// answer said nothing, or its poster died) and nobody is resolving that now: found in
+/// the channel, it is recorded, so that it is brought up to date like any prompt and
+/// keeps no live buttons. Never posted: the step is over. `None` when there is nothing
+/// to look for, someone else is looking, or it is not there.
+pub(super) async fn adopt_after_the_end(
+    app: &EventsApp,
+    execution: &Execution,
+    step: &Step,
+    kind: StepKind,
+    place: &Place,
+    record: &StepRecord,
+    deadline: &Deadline,
+) -> Result<Option<PromptRef>, EventError> {
+    let held = match record.posting_state(unix_now()) {
+        PostingState::Unresolved(held) | PostingState::Abandoned(held) => held,
+        PostingState::Posted(_) | PostingState::BeingPosted => return Ok(None),
+    };
+    let Some(search) = search_after_take_over(record, &held) else {
+        return Ok(None);
+    };
+    let id = &execution.id;
+    let Some(claim) = app
+        .store
+        .take_over_posting(id, step.key(), &held, deadline)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let channel = match &search.channel {
+        Some(channel) => channel.clone(),
+        None => {
+            let rules = app.rules.rules(app.places.home_ssm(), deadline).await;
+            let applied = app
+                .rules
+                .fallback()
+                .applied(&rules, place, &execution.document_name);
+            applied
+                .channel
+                .expect("the events function's fallback always names a channel")
+        }
+    };
+    let Some(prompt) = look_for_prompt(app, &channel, &search, id, step.key(), deadline).await
+    else {
+        // Nothing to show the outcome on; the claim goes, the doubt stays on the item.
+        app.store
+            .release_posting(id, step.key(), &claim, deadline)
+            .await?;
+        return Ok(None);
+    };
+    let waiting = WaitingStep {
+        starter: record.starter.clone(),
+        ..WaitingStep::of(execution, step, kind, place, unix_now())
+    };
+    // Listed as waiting for a moment: the update that follows takes it out again.
+    app.store
+        .record_prompt(&waiting, &claim, &prompt, deadline)
+        .await?;
+    Ok(Some(prompt))
 }
