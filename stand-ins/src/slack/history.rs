@@ -89,7 +89,7 @@ fn cursor_for(ts: &str) -> String {
 }
 
 fn ts_of_cursor(cursor: &str) -> Option<String> {
-    if cursor.len() % 2 != 0 {
+    if !cursor.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..cursor.len())
@@ -197,7 +197,7 @@ pub(super) fn conversations_history(state: &State, args: &Value) -> Outgoing {
         })
         .collect();
     // Newest first.
-    in_range.sort_by(|a, b| b.0.cmp(&a.0));
+    in_range.sort_by_key(|(key, _)| std::cmp::Reverse(*key));
     let has_more = in_range.len() > limit;
     let page: Vec<Value> = in_range
         .iter()
