@@ -452,4 +452,20 @@ mod tests {
         // Only the next call: the one after is answered as made.
         assert_eq!(post(&slack, "again", None)["ok"], true);
     }
+
+    #[test]
+    fn the_stand_in_s_scopes_are_the_manifest_s() {
+        let manifest = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../slack-app-manifest.yaml"
+        ))
+        .unwrap();
+        let bot = manifest.split("    bot:\n").nth(1).unwrap();
+        let listed: BTreeSet<&str> = bot
+            .lines()
+            .take_while(|l| l.starts_with("      "))
+            .filter_map(|l| l.trim().strip_prefix("- "))
+            .collect();
+        assert_eq!(listed, MANIFEST_SCOPES.iter().copied().collect());
+    }
 }
