@@ -16,6 +16,10 @@ use crate::config::{Secret, authority, is_local};
 use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline};
 use crate::domain::messages::blocks::SlackMessage;
 
+mod history;
+
+pub use history::{HistoryError, HistoryPage};
+
 const USER_AGENT: &str = concat!("ssm-slack-approvals/", env!("CARGO_PKG_VERSION"));
 const MAX_ATTEMPTS: u32 = 4;
 
@@ -138,6 +142,9 @@ pub struct Identity {
     pub team_id: String,
     #[serde(default)]
     pub enterprise_id: Option<String>,
+    /// The app's bot (`bot_id`), which its messages carry.
+    #[serde(default)]
+    pub bot_id: Option<String>,
 }
 
 /// Whether a call may be sent again after an answer that leaves open whether it was
@@ -199,12 +206,28 @@ impl SlackClient {
         message: &SlackMessage,
         deadline: &Deadline,
     ) -> Result<Posted, SlackError> {
+        self.post_with_metadata(channel, message, None, deadline)
+            .await
+    }
+
+    /// Posts `message` with Slack message `metadata` (`{"event_type", "event_payload"}`),
+    /// which `conversations.history` returns with the message when asked.
+    pub async fn post_with_metadata(
+        &self,
+        channel: &str,
+        message: &SlackMessage,
+        metadata: Option<&Value>,
+        deadline: &Deadline,
+    ) -> Result<Posted, SlackError> {
         #[derive(Deserialize)]
         struct Out {
             channel: String,
             ts: String,
         }
-        let body = json!({"channel": channel, "text": message.text, "blocks": message.blocks, "unfurl_links": false});
+        let mut body = json!({"channel": channel, "text": message.text, "blocks": message.blocks, "unfurl_links": false});
+        if let Some(metadata) = metadata {
+            body["metadata"] = metadata.clone();
+        }
         // Posting twice makes two messages: sent again only after answers that say it
         // was not posted.
         let out: Out = self

@@ -1,5 +1,6 @@
 //! The approval domain: pure logic with no I/O (verify, parse, decide, render).
 
+pub mod adoption;
 pub mod approvers;
 pub mod comment;
 pub mod event;

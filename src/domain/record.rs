@@ -44,6 +44,20 @@ pub struct PostingClaim {
     pub at_unix: i64,
 }
 
+/// A post of a step's prompt whose outcome nobody knows: Slack's answer (`internal_error`,
+/// a 5xx, a timeout) may have followed a post that took effect. Kept on the step's
+/// item until a prompt is recorded, so the next claim looks before it posts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaybePosted {
+    /// When the first claim whose post is in doubt was taken (Unix seconds).
+    pub since_unix: i64,
+    /// The channel that post went to.
+    pub channel: String,
+    /// The claim's holder is done with it: nobody is posting or looking now, so the
+    /// next delivery resolves it at once, inside the lease.
+    pub unresolved: bool,
+}
+
 /// A decision accepted by SSM: made in Slack, or (read back from SSM's record of the
 /// step) made outside Slack by another AWS principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +95,8 @@ pub struct StepRecord {
     pub decided: bool,
     /// Who started the run, as matched when its prompt was posted.
     pub starter: Option<Starter>,
+    /// A post of its prompt whose outcome is not known yet.
+    pub maybe_posted: Option<MaybePosted>,
 }
 
 /// A decision a person made in Slack, as their Home tab lists it: a copy of the
@@ -165,6 +181,10 @@ pub enum PostingState {
     Posted(PromptRef),
     /// Claimed a moment ago: another delivery is posting it now.
     BeingPosted,
+    /// Its claim's holder posted but never learnt whether the post took effect: take
+    /// the claim over (conditionally on this very claim, so only one delivery does),
+    /// look for the prompt in the channel, and post only if it is not there.
+    Unresolved(PostingClaim),
     /// Claimed longer than [`CLAIM_LEASE_SECS`] ago and never posted: take it over
     /// (conditionally on this very claim, so only one delivery does).
     Abandoned(PostingClaim),
@@ -232,6 +252,9 @@ impl StepRecord {
             return PostingState::Posted(prompt.clone());
         }
         match &self.claim {
+            Some(claim) if self.maybe_posted.as_ref().is_some_and(|m| m.unresolved) => {
+                PostingState::Unresolved(claim.clone())
+            }
             Some(claim) if now_unix - claim.at_unix < CLAIM_LEASE_SECS => PostingState::BeingPosted,
             Some(claim) => PostingState::Abandoned(claim.clone()),
             // An item with neither (a decision recorded before any prompt): claimable.
@@ -280,6 +303,7 @@ mod tests {
             deciding: None,
             decided: false,
             starter: None,
+            maybe_posted: None,
         }
     }
 
@@ -352,5 +376,29 @@ mod tests {
             record(Some(now - CLAIM_LEASE_SECS), false).posting_state(now),
             PostingState::Abandoned(PostingClaim { token, .. }) if token == "t"
         ));
+    }
+
+    #[test]
+    fn a_post_in_doubt_is_resolved_at_once_not_after_the_lease() {
+        let now = 10_000;
+        let mut r = record(Some(now - 5), false);
+        r.maybe_posted = Some(MaybePosted {
+            since_unix: now - 5,
+            channel: "C1".into(),
+            unresolved: true,
+        });
+        assert!(matches!(
+            r.posting_state(now),
+            PostingState::Unresolved(PostingClaim { token, .. }) if token == "t"
+        ));
+        // Someone is resolving it now (it took the claim over): wait for them.
+        r.maybe_posted.as_mut().unwrap().unresolved = false;
+        assert_eq!(r.posting_state(now), PostingState::BeingPosted);
+        // Found meanwhile.
+        r.prompt = Some(PromptRef {
+            channel: "C1".into(),
+            ts: "1.2".into(),
+        });
+        assert!(matches!(r.posting_state(now), PostingState::Posted(_)));
     }
 }

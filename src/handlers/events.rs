@@ -18,14 +18,17 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::adopt;
 pub use super::events_app::{EventError, EventsApp};
 use super::redrive::redrive;
 use super::refresh::refresh;
 use super::sweep::{SweepReport, is_sweep, sweep};
 use crate::deadline::{CallFloor, Deadline, unix_now};
+use crate::domain::adoption::{Search, prompt_metadata, search_after_take_over};
 use crate::domain::approvers::ApproverPolicy;
 use crate::domain::event::{EventPlan, parse_automation_event};
 use crate::domain::execution::{Execution, ExecutionId, Step};
+use crate::domain::messages::blocks::SlackMessage;
 use crate::domain::messages::prompt::{PromptStyle, render_prompt};
 use crate::domain::messages::starter::render_run_waits;
 use crate::domain::place::{Place, Shown};
@@ -205,58 +208,76 @@ async fn prompt(
     deadline: &Deadline,
 ) -> Result<(PromptRef, bool), EventError> {
     let id = &execution.id;
-    let claim = match app
+    let (claim, search) = match app
         .store
         .claim_posting(id, step.key(), &step.name, deadline)
         .await?
     {
-        PostingClaimOutcome::Won(claim) => claim,
-        PostingClaimOutcome::Lost(record) => match record.posting_state(unix_now()) {
-            PostingState::Posted(prompt) => return Ok((prompt, false)),
-            PostingState::BeingPosted => {
-                return Err(EventError::BeingPosted {
-                    step_key: step.key().to_owned(),
-                    age_s: record.claim.map_or(0, |c| unix_now() - c.at_unix),
-                });
-            }
-            PostingState::Abandoned(abandoned) => {
-                match app
-                    .store
-                    .take_over_posting(id, step.key(), &abandoned, deadline)
-                    .await?
-                {
-                    Some(claim) => {
+        PostingClaimOutcome::Won(claim) => (claim, None),
+        PostingClaimOutcome::Lost(record) => {
+            let held = match record.posting_state(unix_now()) {
+                PostingState::Posted(prompt) => return Ok((prompt, false)),
+                PostingState::BeingPosted => {
+                    return Err(EventError::BeingPosted {
+                        step_key: step.key().to_owned(),
+                        age_s: record.claim.map_or(0, |c| unix_now() - c.at_unix),
+                    });
+                }
+                PostingState::Unresolved(held) => {
+                    tracing::info!(
+                        step_key = step.key(),
+                        "the last post of this prompt may have taken effect; looking for it before posting"
+                    );
+                    held
+                }
+                PostingState::Abandoned(held) => held,
+            };
+            match app
+                .store
+                .take_over_posting(id, step.key(), &held, deadline)
+                .await?
+            {
+                Some(claim) => {
+                    if !held.token.is_empty() && record.maybe_posted.is_none() {
                         tracing::warn!(
                             step_key = step.key(),
                             lease_s = CLAIM_LEASE_SECS,
                             "took over an abandoned claim: its poster never recorded a prompt"
                         );
-                        claim
                     }
-                    // Another delivery took it over first; it posts.
-                    None => {
-                        return Err(EventError::BeingPosted {
-                            step_key: step.key().to_owned(),
-                            age_s: 0,
-                        });
-                    }
+                    (claim, search_after_take_over(&record, &held))
+                }
+                // Another delivery took it over first; it posts (or finds the prompt).
+                None => {
+                    return Err(EventError::BeingPosted {
+                        step_key: step.key().to_owned(),
+                        age_s: 0,
+                    });
                 }
             }
-        },
+        }
     };
-    let posted = post_under_claim(app, execution, step, kind, &claim, place, deadline).await;
-    if let Ok((_, true)) = posted {
-        crate::metrics::prompt_posted();
-    }
-    posted
+    post_under_claim(
+        app,
+        execution,
+        step,
+        kind,
+        &claim,
+        search.as_ref(),
+        place,
+        deadline,
+    )
+    .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn post_under_claim(
     app: &EventsApp,
     execution: &Execution,
     step: &Step,
     kind: StepKind,
     claim: &PostingClaim,
+    search: Option<&Search>,
     place: &Place,
     deadline: &Deadline,
 ) -> Result<(PromptRef, bool), EventError> {
@@ -299,27 +320,28 @@ async fn post_under_claim(
         style,
         &applied.approvers.describe(),
     );
-    // The post leaves time to record the prompt, or else to take it back down.
-    let posting = deadline.keeping(AFTER_POST.min(deadline.remaining() / 3));
-    let posted = match app.slack.post_message(channel, &message, &posting).await {
-        Ok(posted) => posted,
-        Err(e) => {
-            // Certainly not posted: give the claim up, so the retry claims anew at
-            // once. Perhaps posted (no answer): keep it; the lease decides.
-            if e.certainly_not_done()
-                && let Err(release) = app
-                    .store
-                    .release_posting(id, step.key(), claim, deadline)
-                    .await
-            {
-                tracing::warn!(error = %release, "could not give the claim up; its lease will");
-            }
-            return Err(e.into());
+    // A post made before under this step's claims may have taken effect: look for
+    // it first, and adopt it if it is there.
+    let found = match search {
+        Some(search) => {
+            let looked_in = search.channel.as_deref().unwrap_or(channel);
+            adopt::look_for_prompt(app, looked_in, search, id, step.key(), deadline).await
         }
+        None => None,
     };
-    let prompt = PromptRef {
-        channel: posted.channel,
-        ts: posted.ts,
+    let prompt = match found {
+        Some(found) => {
+            crate::metrics::prompt_adopted();
+            found
+        }
+        None => {
+            let posted = post(
+                app, execution, step, claim, channel, &message, place, deadline,
+            )
+            .await?;
+            crate::metrics::prompt_posted();
+            posted
+        }
     };
     // The prompt is up: record it, trying again while the deadline leaves time to
     // take the prompt back down. A prompt that cannot be recorded is deleted, and the
@@ -397,6 +419,60 @@ async fn post_under_claim(
         }
     }
 }
+/// Posts the prompt (with the metadata that names its step run) under `claim`. A post
+/// Slack certainly did not make gives the claim up, so the retry claims anew at once;
+/// one that may have been made is recorded as such on the claim, so the next delivery
+/// looks for it in the channel before posting, inside the lease or after it.
+#[allow(clippy::too_many_arguments)]
+async fn post(
+    app: &EventsApp,
+    execution: &Execution,
+    step: &Step,
+    claim: &PostingClaim,
+    channel: &str,
+    message: &SlackMessage,
+    place: &Place,
+    deadline: &Deadline,
+) -> Result<PromptRef, EventError> {
+    let id = &execution.id;
+    let metadata = prompt_metadata(id, step.key(), &step.name, place);
+    // The post leaves time to record the prompt, or else to take it back down.
+    let posting = deadline.keeping(AFTER_POST.min(deadline.remaining() / 3));
+    match app
+        .slack
+        .post_with_metadata(channel, message, Some(&metadata), &posting)
+        .await
+    {
+        Ok(posted) => Ok(PromptRef {
+            channel: posted.channel,
+            ts: posted.ts,
+        }),
+        Err(e) if e.certainly_not_done() => {
+            if let Err(release) = app
+                .store
+                .release_posting(id, step.key(), claim, deadline)
+                .await
+            {
+                tracing::warn!(error = %release, "could not give the claim up; its lease will");
+            }
+            Err(e.into())
+        }
+        Err(e) => {
+            match app
+                .store
+                .mark_post_unknown(id, step.key(), claim, channel, deadline)
+                .await
+            {
+                Ok(_) => tracing::warn!(error = %e, step_key = step.key(),
+                    "the prompt may or may not have been posted; the next delivery looks for it in the channel before posting"),
+                Err(mark) => tracing::warn!(error = %e, mark_error = %mark, step_key = step.key(),
+                    "the prompt may or may not have been posted, and the claim could not say so; after its lease the next delivery looks for it in the channel"),
+            }
+            Err(e.into())
+        }
+    }
+}
+
 fn ignored(reason: impl Into<String>) -> EventOutcome {
     EventOutcome::Ignored {
         reason: reason.into(),

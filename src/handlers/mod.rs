@@ -1,5 +1,6 @@
 //! The two Lambda functions' handlers. Binaries only build these and run them.
 
+mod adopt;
 pub mod events;
 mod events_app;
 pub mod interactions;

@@ -1,6 +1,7 @@
 //! Bringing an execution's prompts up to date once their steps no longer wait, with
 //! the audit trail completed from SSM's own record: for events and the sweep alike.
 
+use super::adopt::adopt_after_the_end;
 use super::events_app::{EventError, EventsApp};
 use crate::deadline::{Deadline, unix_now};
 use crate::domain::comment::decisions_in_outputs;
@@ -37,6 +38,10 @@ pub(crate) async fn refresh(
             continue;
         }
         complete_trail(app, execution, step, place, &mut record, deadline).await?;
+        if record.prompt.is_none() {
+            record.prompt =
+                adopt_after_the_end(app, execution, step, kind, place, &record, deadline).await?;
+        }
         let Some(prompt) = record.prompt.clone() else {
             continue;
         };

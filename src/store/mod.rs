@@ -16,12 +16,13 @@ use crate::deadline::{Deadline, OutOfTime, random_u64, sdk_timeouts, unix_now};
 use crate::domain::execution::ExecutionId;
 use crate::domain::inbound::Decision;
 use crate::domain::record::{
-    DecisionClaim, DecisionRecord, PostingClaim, PromptRef, StepRecord, WaitingStep,
+    DecisionClaim, DecisionRecord, MaybePosted, PostingClaim, PromptRef, StepRecord, WaitingStep,
 };
 use crate::domain::starter::Starter;
 
 mod decisions;
 mod people;
+mod posting;
 mod waiting;
 
 pub use decisions::DecisionClaimOutcome;
@@ -232,7 +233,12 @@ impl ApprovalStore {
         };
         let mut request = self
             .update(id, step_key)
-            .update_expression("SET claim_token = :new, claimed_at = :at, expires_at = :exp")
+            // A doubt about an earlier post stays (the new holder resolves it); that
+            // nobody resolves it does not.
+            .update_expression(format!(
+                "SET claim_token = :new, claimed_at = :at, expires_at = :exp REMOVE {}",
+                posting::POST_UNKNOWN
+            ))
             .condition_expression(still_abandoned)
             .expression_attribute_names("#ts", "ts")
             .expression_attribute_values(":new", s(&claim.token))
@@ -298,8 +304,12 @@ impl ApprovalStore {
         let mut request = self
             .update(&waiting.target.execution_id, &waiting.step_key)
             .update_expression(format!(
-                "SET channel = :channel, #ts = :ts, posted_at = :at, expires_at = :exp, {}",
-                mark.clause
+                "SET channel = :channel, #ts = :ts, posted_at = :at, expires_at = :exp, {} \
+                 REMOVE {}, {}, {}",
+                mark.clause,
+                posting::POST_UNKNOWN,
+                posting::MAYBE_POSTED_SINCE,
+                posting::MAYBE_POSTED_IN
             ));
         for (alias, name) in mark.names {
             request = request.expression_attribute_names(alias, name);
@@ -550,6 +560,17 @@ fn record_from(item: &Item) -> Result<StepRecord, StoreError> {
         },
         decided: item.contains_key("decided"),
         starter: starter_from(item),
+        maybe_posted: match (
+            number(item, posting::MAYBE_POSTED_SINCE),
+            text(item, posting::MAYBE_POSTED_IN),
+        ) {
+            (Some(since_unix), Some(channel)) => Some(MaybePosted {
+                since_unix,
+                channel: channel.to_owned(),
+                unresolved: item.contains_key(posting::POST_UNKNOWN),
+            }),
+            _ => None,
+        },
     })
 }
 

@@ -25,6 +25,7 @@ mod block_kit;
 mod chat;
 mod clicks;
 mod commands;
+mod history;
 mod home;
 mod inputs;
 mod response_urls;
@@ -34,6 +35,7 @@ mod views;
 
 pub use chat::{Ephemeral, StoredMessage};
 pub use clicks::SignedClick;
+pub use history::METADATA_MAX_BYTES;
 pub use signing::{edit_payload, event_body, payload_from_form, resign_event, sign_slack_request};
 pub use users::Person;
 pub use views::{OpenView, ViewAnswer};
@@ -48,6 +50,8 @@ use views::{ViewState, views_open};
 const JSON: &str = "application/json; charset=utf-8";
 const APP_ID: &str = "A0LOCAL";
 const BOT_ID: &str = "B0LOCAL";
+/// The app's bot user.
+const BOT_USER: &str = "U0BOT";
 pub const TEAM_ID: &str = "T0LOCAL";
 /// What [`SlackStandIn::answer_late`] calls the requests to `response_url`s.
 pub const RESPONSE_URL: &str = "response_url";
@@ -81,6 +85,12 @@ struct State {
     /// Each person's Home tab, as `views.publish` last set it.
     homes: HashMap<String, Value>,
     next_event: u64,
+    /// Bot scopes of the manifest the app was installed without.
+    dropped_scopes: std::collections::HashSet<String>,
+    /// Private channels (the rest are public).
+    private_channels: std::collections::HashSet<String>,
+    /// Channels the app was removed from.
+    left_channels: std::collections::HashSet<String>,
 }
 
 /// The Slack stand-in: Web API under `/api`, response URLs under `/actions` (clicks)
@@ -260,9 +270,16 @@ fn carry_out(state: &mut State, method: &str, args: &Value, req: &Incoming) -> O
             if !valid_channel(&channel) {
                 return fail("channel_not_found");
             }
+            if state.left_channels.contains(&channel) {
+                return fail("not_in_channel");
+            }
             let (message_text, blocks) = match content(args) {
                 Ok(c) => c,
                 Err(e) => return fail(e),
+            };
+            let (metadata, warning) = match history::metadata_of(args) {
+                Ok(m) => m,
+                Err(refused) => return refused,
             };
             let ts = format!("{}.{:06}", now_unix_f64() as u64, state.next_ts);
             state.next_ts += 1;
@@ -276,13 +293,18 @@ fn carry_out(state: &mut State, method: &str, args: &Value, req: &Incoming) -> O
                     .as_str()
                     .filter(|t| !t.is_empty())
                     .map(str::to_owned),
+                metadata,
             };
             state
                 .messages
                 .insert((channel.clone(), ts.clone()), stored.clone());
-            ok(
-                json!({"channel": channel, "ts": ts, "message": {"type": "message", "text": stored.text, "blocks": stored.blocks, "ts": ts}}),
-            )
+            let mut answer = json!({"channel": channel, "ts": ts, "message": {"type": "message",
+                "text": stored.text, "blocks": stored.blocks, "ts": ts, "bot_id": BOT_ID}});
+            if let Some(warning) = warning {
+                answer["warning"] = json!(warning);
+                answer["response_metadata"] = json!({"warnings": [warning]});
+            }
+            ok(answer)
         }
         "chat.update" => {
             let (channel, ts) = (text("channel"), text("ts"));
@@ -308,7 +330,7 @@ fn carry_out(state: &mut State, method: &str, args: &Value, req: &Incoming) -> O
         // Called by Slack's own SDKs (Bolt checks its token with it at start-up).
         "auth.test" => ok(
             json!({"url": "https://local.slack.test/", "team": "local", "user": "runbook-approvals",
-            "team_id": TEAM_ID, "user_id": "U0BOT", "bot_id": "B0LOCAL", "is_enterprise_install": false}),
+            "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": false}),
         ),
         "users.lookupByEmail" => match users::lookup_by_email(&state.people, &text("email")) {
             Ok(found) => ok(found),
@@ -329,6 +351,7 @@ fn carry_out(state: &mut State, method: &str, args: &Value, req: &Incoming) -> O
             );
             ok(json!({"channel": channel, "permalink": permalink}))
         }
+        "conversations.history" => history::conversations_history(state, args),
         "views.open" => views_open(state, args),
         "views.publish" => home::views_publish(state, args),
         _ => Outgoing::json(404, &json!({"ok": false, "error": "unknown_method"}), JSON),

@@ -18,6 +18,8 @@ pub struct StoredMessage {
     pub updates: u32,
     /// The thread it was posted in (`thread_ts`): a reply, not a message of its own.
     pub thread_ts: Option<String>,
+    /// Its message metadata (`{"event_type", "event_payload"}`), if it was posted with some.
+    pub metadata: Option<Value>,
 }
 
 /// An ephemeral answer only the clicker saw (through a `response_url`, or as the
@@ -61,6 +63,7 @@ impl State {
                 blocks,
                 updates: 0,
                 thread_ts: None,
+                metadata: None,
             },
         );
         ts
@@ -88,6 +91,7 @@ impl State {
                 blocks,
                 updates: 0,
                 thread_ts: None,
+                metadata: None,
             },
         });
         ts
