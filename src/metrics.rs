@@ -20,7 +20,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::deadline::unix_now_ms;
 
@@ -54,7 +54,7 @@ impl Unit {
     }
 }
 
-/// One data point as an EMF log line.
+/// One data point as an EMF log line (written directly: no JSON tree is built).
 pub fn render(
     namespace: &str,
     name: &str,
@@ -63,27 +63,27 @@ pub fn render(
     dimensions: &[(&str, &str)],
     timestamp_ms: u64,
 ) -> String {
-    let mut line = Map::new();
-    let names: Vec<&str> = dimensions.iter().map(|(name, _)| *name).collect();
-    line.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [names],
-                "Metrics": [{"Name": name, "Unit": unit.as_str()}],
-            }],
-        }),
+    use std::fmt::Write as _;
+    let quoted = |text: &str| Value::String(text.to_owned()).to_string();
+    let mut line = String::with_capacity(256);
+    let names: Vec<String> = dimensions.iter().map(|(n, _)| quoted(n)).collect();
+    let _ = write!(
+        line,
+        "{{\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":{},\
+         \"Dimensions\":[[{}]],\"Metrics\":[{{\"Name\":{},\"Unit\":\"{}\"}}]}}]}}",
+        quoted(namespace),
+        names.join(","),
+        quoted(name),
+        unit.as_str()
     );
     for (dimension, value) in dimensions {
         // CloudWatch takes dimension values of 1 to 1024 characters.
         let value: String = value.chars().take(1024).collect();
         let value = if value.is_empty() { "-".into() } else { value };
-        line.insert((*dimension).into(), Value::String(value));
+        let _ = write!(line, ",{}:{}", quoted(dimension), quoted(&value));
     }
-    line.insert(name.into(), json!(value));
-    Value::Object(line).to_string()
+    let _ = write!(line, ",{}:{}}}", quoted(name), json!(value));
+    line
 }
 
 fn emit(name: &str, unit: Unit, value: f64, dimensions: &[(&str, &str)]) {
