@@ -6,7 +6,8 @@
 //! - the sweep: one scheduled run over `sweep_steps` open steps spread over
 //!   `accounts` member accounts and two Regions (SSM reads in each account through its
 //!   spoke role), with `SWEEP_MAX_SSM_READS` at `sweep_steps`: how long, how many SSM
-//!   reads, and a tenth of the steps ended without an event, healed on the way.
+//!   reads, and a tenth of the steps ended without an event, healed on the way. Every
+//!   AWS call of the sweep (SSM, STS, DynamoDB) is answered after `aws_ms`.
 //!
 //!     cargo run --release --example home-and-sweep-latency -- [home_steps] [sweep_steps] [accounts] [aws_ms]
 //!
@@ -182,8 +183,22 @@ async fn main() -> Result<(), Error> {
         );
     }
     ssm.take_events();
-    for _ in 0..(sweep_steps * 2) {
-        ssm.answer_late("GetAutomationExecution", Duration::from_millis(aws_ms));
+    // Every AWS call of the sweep answered after `aws_ms`: SSM, STS and DynamoDB alike.
+    let late = Duration::from_millis(aws_ms);
+    for _ in 0..(sweep_steps * 4) {
+        for operation in [
+            "GetAutomationExecution",
+            "DescribeAutomationExecutions",
+            "DescribeAutomationStepExecutions",
+        ] {
+            ssm.answer_late(operation, late);
+        }
+        for operation in ["Query", "GetItem", "PutItem", "UpdateItem"] {
+            dynamodb.answer_late(operation, late);
+        }
+    }
+    for _ in 0..(accounts * 4) {
+        sts.answer_late(late);
     }
     let reads_before = ssm.count_calls("GetAutomationExecution");
     let started = Instant::now();
@@ -199,7 +214,7 @@ async fn main() -> Result<(), Error> {
     };
     println!(
         "Sweep over {sweep_steps} open steps in {accounts} accounts and 2 Regions, SSM {aws_ms} ms per \
-         read: {:.1} s, {} SSM reads ({} counted by the stand-in), {} healed of {ended} ended, \
+         call: {:.1} s, {} SSM reads ({} counted by the stand-in), {} healed of {ended} ended, \
          {} STS AssumeRole, complete: {}",
         took.as_secs_f64(),
         report.ssm_reads,
@@ -208,6 +223,7 @@ async fn main() -> Result<(), Error> {
         sts.assume_role_calls().len(),
         report.complete
     );
+    println!("The sweep's report: {report:?}");
     Ok(())
 }
 
