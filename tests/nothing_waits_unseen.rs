@@ -228,13 +228,19 @@ async fn a_reminder_comes_after_the_interval_once_and_never_after_the_decision()
 async fn the_last_call_comes_once_shortly_before_the_step_times_out() {
     let h = Harness::start().await;
     // The step times out in 50 minutes: inside the default last call of 60.
-    let (_id, ts) = waiting_prompt(&h, 50 * 60).await;
+    let (id, ts) = waiting_prompt(&h, 50 * 60).await;
     let prompt = h.slack.message(CHANNEL, &ts).unwrap();
     assert!(
         text_of(&prompt.blocks).contains("Times out"),
         "the prompt says when"
     );
 
+    // Its whole wait is shorter than the lead: no last call at its first sweep, but
+    // once it is close (it has waited long enough that half of its wait or less is left).
+    let report = h.sweep().await;
+    assert_eq!(report.last_calls, 0, "{report:?}");
+    assert!(h.slack.replies(CHANNEL, &ts).is_empty());
+    h.age_waiting_step(&id, 50 * 60);
     let report = h.sweep().await;
     assert_eq!(report.last_calls, 1, "{report:?}");
     let replies = h.slack.replies(CHANNEL, &ts);
@@ -361,4 +367,38 @@ async fn a_throttled_ssm_stops_the_sweep_and_loses_nothing() {
     let report = h.sweep().await;
     assert_eq!(report.healed, 1, "{report:?}");
     assert!(!has_buttons(&h.slack.message(CHANNEL, &ts).unwrap().blocks));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_asks_ten_executions_status_a_call_and_reads_in_full_only_those_that_ended() {
+    let h = Harness::start().await;
+    let ids: Vec<String> = (0..12)
+        .map(|_| h.ssm.start_automation(runbook_timing_out_after(7 * DAY)))
+        .collect();
+    h.deliver_events().await;
+    // Two end with every event lost.
+    for id in [&ids[4], &ids[11]] {
+        assert!(h.ssm.cancel(id));
+    }
+    h.ssm.take_events();
+    let (batches, reads) = (
+        h.ssm.count_calls("DescribeAutomationExecutions"),
+        h.ssm.count_calls("GetAutomationExecution"),
+    );
+    let report = h.sweep().await;
+    assert_eq!(report.steps, 12, "{report:?}");
+    assert_eq!(
+        report.status_batches, 2,
+        "twelve executions: 10 + 2 {report:?}"
+    );
+    assert_eq!((report.ssm_reads, report.healed), (2, 2), "{report:?}");
+    assert!(report.complete, "{report:?}");
+    assert_eq!(h.ssm.count_calls("GetAutomationExecution") - reads, 2);
+    assert!(h.ssm.count_calls("DescribeAutomationExecutions") - batches >= 2);
+    for id in [&ids[4], &ids[11]] {
+        let ts = h.prompt_ts(id);
+        assert!(!has_buttons(&h.slack.message(CHANNEL, &ts).unwrap().blocks));
+    }
+    let ts = h.prompt_ts(&ids[0]);
+    assert!(has_buttons(&h.slack.message(CHANNEL, &ts).unwrap().blocks));
 }

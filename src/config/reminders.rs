@@ -13,7 +13,8 @@ pub const DEFAULT_REMIND_AFTER_MINUTES: i64 = 240;
 /// An hour before the step's timeout.
 pub const DEFAULT_LAST_CALL_MINUTES: i64 = 60;
 /// SSM throttles its API per account and Region (it publishes no figure for
-/// `GetAutomationExecution`): the sweep reads four at a time and stops when throttled.
+/// `GetAutomationExecution`): the sweep reads only what its batches of statuses send it
+/// to, as many at once as the time left needs, and stops when throttled.
 pub const DEFAULT_SWEEP_MAX_SSM_READS: usize = 1000;
 
 /// `aws:approve` waits 30 days at most.

@@ -14,4 +14,5 @@ pub mod routes;
 pub mod rules;
 pub mod signature;
 pub mod starter;
+pub mod sweep;
 pub mod waiting;
