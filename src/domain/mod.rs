@@ -2,6 +2,7 @@
 
 pub mod approvers;
 pub mod comment;
+pub mod discovery;
 pub mod event;
 pub mod execution;
 pub mod identity;

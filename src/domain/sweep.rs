@@ -53,10 +53,10 @@ pub const MIN_IN_FLIGHT: usize = 4;
 pub const MAX_IN_FLIGHT: usize = 32;
 
 /// How many of `units` pieces of work, each taking about `per_unit`, to run at once
-/// so they end within half of `time_left` (the rest is margin for slow answers):
-/// at least [`MIN_IN_FLIGHT`], at most [`MAX_IN_FLIGHT`].
+/// so they end within a quarter of `time_left` (more of the same may follow, and the
+/// rest is margin for slow answers): at least [`MIN_IN_FLIGHT`], at most [`MAX_IN_FLIGHT`].
 pub fn in_flight(units: usize, per_unit: Duration, time_left: Duration) -> usize {
-    let budget = (time_left / 2).as_secs_f64().max(0.001);
+    let budget = (time_left / 4).as_secs_f64().max(0.001);
     let needed = (units as f64 * per_unit.as_secs_f64() / budget).ceil() as usize;
     needed.clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
 }
@@ -119,8 +119,8 @@ mod tests {
         let minute = Duration::from_secs(60);
         assert_eq!(in_flight(0, second, minute), MIN_IN_FLIGHT);
         assert_eq!(in_flight(10, second, minute), MIN_IN_FLIGHT);
-        assert_eq!(in_flight(300, second, minute), 10);
-        assert_eq!(in_flight(300, second, minute / 2), 20);
+        assert_eq!(in_flight(150, second, minute), 10);
+        assert_eq!(in_flight(150, second, minute / 2), 20);
         assert_eq!(in_flight(5000, second, minute), MAX_IN_FLIGHT);
         assert_eq!(in_flight(10, second, Duration::ZERO), MAX_IN_FLIGHT);
     }

@@ -18,9 +18,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+mod discover;
+
 pub use super::events_app::{EventError, EventsApp};
 use super::refresh::refresh;
-use super::sweep::{SweepReport, is_sweep, sweep};
+use super::sweep::{SweepReport, is_sweep};
 use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::approvers::ApproverPolicy;
 use crate::domain::event::{EventPlan, parse_automation_event};
@@ -78,7 +80,9 @@ pub async fn handle_automation_event(
     deadline: &Deadline,
 ) -> Result<EventOutcome, EventError> {
     if is_sweep(event) {
-        return sweep(app, deadline).await.map(EventOutcome::Swept);
+        return discover::find_and_sweep(app, deadline)
+            .await
+            .map(EventOutcome::Swept);
     }
     let event = match parse_automation_event(event) {
         Ok(e) => e,
@@ -98,7 +102,10 @@ pub async fn handle_automation_event(
             tracing::warn!(error = %e, "event from an account this deployment does not serve");
             Ok(ignored(e.to_string()))
         }
-        (plan, Ok(())) => handle_plan(app, &event.execution_id, plan, &place, deadline).await,
+        (plan, Ok(())) => {
+            discover::note_place(app, &place, deadline).await;
+            handle_plan(app, &event.execution_id, plan, &place, deadline).await
+        }
     };
     match &outcome {
         Ok(o) => {

@@ -1,6 +1,9 @@
 //! What the events function and its scheduled sweep share: their clients and
 //! settings, read once at start-up ([`EventsApp`]), and how a delivery fails ([`EventError`]).
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use aws_config::ConfigLoader;
 
 use super::{StartupError, aws_clients};
@@ -36,6 +39,8 @@ pub struct EventsApp {
     pub(super) starters: Starters,
     /// Tell a matched starter when their run waits and how it was decided.
     pub(super) notify_starter: bool,
+    /// Places this execution environment already recorded as sending events.
+    pub(super) places_noted: Mutex<HashSet<Place>>,
 }
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
@@ -133,6 +138,7 @@ impl EventsApp {
             signers,
             starters: Starters::default(),
             notify_starter: settings.starters.notify,
+            places_noted: Mutex::default(),
         })
     }
 }

@@ -63,6 +63,14 @@ pub struct SweepReport {
     pub stopped: Option<String>,
     /// `DescribeAutomationExecutions` calls that read up to ten executions' status each.
     pub status_batches: usize,
+    /// Places (account and Region) whose waiting executions were listed.
+    pub places_listed: usize,
+    /// SSM calls spent on finding: listing pages, reads of what was found.
+    pub listing_calls: usize,
+    /// Steps found waiting (approval, or resumable pause) with no prompt.
+    pub found_unprompted: usize,
+    /// Of those, prompted by this sweep.
+    pub found_prompted: usize,
 }
 
 /// Is this invocation the sweep's schedule (rather than an SSM event)?

@@ -22,6 +22,7 @@ use crate::domain::starter::Starter;
 
 mod decisions;
 mod people;
+mod places;
 mod waiting;
 
 pub use decisions::DecisionClaimOutcome;
