@@ -7,7 +7,9 @@
 //!   `accounts` member accounts and two Regions (SSM reads in each account through its
 //!   spoke role), with `SWEEP_MAX_SSM_READS` at `sweep_steps`: how long, how many SSM
 //!   reads, and a tenth of the steps ended without an event, healed on the way. Every
-//!   AWS call of the sweep (SSM, STS, DynamoDB) is answered after `aws_ms`.
+//!   AWS call of the sweep (SSM, STS, DynamoDB) is answered after `aws_ms`. Each account
+//!   and Region is recorded as events would have it, so the sweep also lists what waits
+//!   in all 100 places (finding every step already prompted).
 //!
 //!     cargo run --release --example home-and-sweep-latency -- [home_steps] [sweep_steps] [accounts] [aws_ms]
 //!
@@ -183,6 +185,18 @@ async fn main() -> Result<(), Error> {
         );
     }
     ssm.take_events();
+    // Each account and Region as the events function records it on its first event from
+    // there: the sweep lists what waits in each (all of it prompted already).
+    for n in 0..accounts {
+        for region in ["us-east-1", "eu-west-1"] {
+            dynamodb.put_raw(
+                table::TABLE,
+                json!({"execution_id": {"S": "places"},
+                    "step_key": {"S": format!("{}#{region}", account(n))},
+                    "first_seen": {"N": now.to_string()}}),
+            );
+        }
+    }
     // Every AWS call of the sweep answered after `aws_ms`: SSM, STS and DynamoDB alike.
     let late = Duration::from_millis(aws_ms);
     for _ in 0..(sweep_steps * 4) {
