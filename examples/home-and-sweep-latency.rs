@@ -6,7 +6,10 @@
 //! - the sweep: one scheduled run over `sweep_steps` open steps spread over
 //!   `accounts` member accounts and two Regions (SSM reads in each account through its
 //!   spoke role), with `SWEEP_MAX_SSM_READS` at `sweep_steps`: how long, how many SSM
-//!   reads, and a tenth of the steps ended without an event, healed on the way.
+//!   reads, and a tenth of the steps ended without an event, healed on the way. Every
+//!   AWS call of the sweep (SSM, STS, DynamoDB) is answered after `aws_ms`. Each account
+//!   and Region is recorded as events would have it, so the sweep also lists what waits
+//!   in all 100 places (finding every step already prompted).
 //!
 //!     cargo run --release --example home-and-sweep-latency -- [home_steps] [sweep_steps] [accounts] [aws_ms]
 //!
@@ -182,8 +185,34 @@ async fn main() -> Result<(), Error> {
         );
     }
     ssm.take_events();
-    for _ in 0..(sweep_steps * 2) {
-        ssm.answer_late("GetAutomationExecution", Duration::from_millis(aws_ms));
+    // Each account and Region as the events function records it on its first event from
+    // there: the sweep lists what waits in each (all of it prompted already).
+    for n in 0..accounts {
+        for region in ["us-east-1", "eu-west-1"] {
+            dynamodb.put_raw(
+                table::TABLE,
+                json!({"execution_id": {"S": "places"},
+                    "step_key": {"S": format!("{}#{region}", account(n))},
+                    "first_seen": {"N": now.to_string()}}),
+            );
+        }
+    }
+    // Every AWS call of the sweep answered after `aws_ms`: SSM, STS and DynamoDB alike.
+    let late = Duration::from_millis(aws_ms);
+    for _ in 0..(sweep_steps * 4) {
+        for operation in [
+            "GetAutomationExecution",
+            "DescribeAutomationExecutions",
+            "DescribeAutomationStepExecutions",
+        ] {
+            ssm.answer_late(operation, late);
+        }
+        for operation in ["Query", "GetItem", "PutItem", "UpdateItem"] {
+            dynamodb.answer_late(operation, late);
+        }
+    }
+    for _ in 0..(accounts * 4) {
+        sts.answer_late(late);
     }
     let reads_before = ssm.count_calls("GetAutomationExecution");
     let started = Instant::now();
@@ -199,7 +228,7 @@ async fn main() -> Result<(), Error> {
     };
     println!(
         "Sweep over {sweep_steps} open steps in {accounts} accounts and 2 Regions, SSM {aws_ms} ms per \
-         read: {:.1} s, {} SSM reads ({} counted by the stand-in), {} healed of {ended} ended, \
+         call: {:.1} s, {} SSM reads ({} counted by the stand-in), {} healed of {ended} ended, \
          {} STS AssumeRole, complete: {}",
         took.as_secs_f64(),
         report.ssm_reads,
@@ -208,6 +237,7 @@ async fn main() -> Result<(), Error> {
         sts.assume_role_calls().len(),
         report.complete
     );
+    println!("The sweep's report: {report:?}");
     Ok(())
 }
 

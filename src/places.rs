@@ -35,7 +35,7 @@ pub const SPOKE_SESSION_NAME: &str = "ssm-slack-approvals";
 /// The session policy of the events function's spoke sessions: it only reads, so its
 /// sessions may only read, whatever the spoke role allows (a session's permissions are
 /// the intersection of the role's and this policy's).
-pub const READ_ONLY_SESSION_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:GetAutomationExecution","ssm:DescribeAutomationStepExecutions"],"Resource":"*"}]}"#;
+pub const READ_ONLY_SESSION_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:GetAutomationExecution","ssm:DescribeAutomationStepExecutions","ssm:DescribeAutomationExecutions"],"Resource":"*"}]}"#;
 /// At most this many accounts' sessions are kept (about 1 KB each); past it, the one
 /// that expires first makes room.
 pub const KEPT_ACCOUNTS: usize = 500;
@@ -368,7 +368,8 @@ mod tests {
             statements[0]["Action"],
             serde_json::json!([
                 "ssm:GetAutomationExecution",
-                "ssm:DescribeAutomationStepExecutions"
+                "ssm:DescribeAutomationStepExecutions",
+                "ssm:DescribeAutomationExecutions"
             ])
         );
     }

@@ -21,6 +21,13 @@ use crate::config::{ConfigError, Secret, SecretSource};
 use crate::deadline::{CONNECT_TIMEOUT, CallFloor, Deadline, OutOfTime, random_u64, sdk_timeouts};
 use crate::domain::execution::{Execution, ExecutionId, Status, Step};
 use crate::domain::inbound::Decision;
+use crate::domain::sweep::ExecutionSummary;
+
+/// The most executions one `DescribeAutomationExecutions` call asks about (its filter
+/// `ExecutionId` takes 1 to 10 values).
+pub const STATUS_BATCH: usize = 10;
+/// The most executions one page of `DescribeAutomationExecutions` lists.
+const LIST_PAGE: i32 = 50;
 
 /// How the SDK retries the calls that are safe to repeat (reads, tag writes). How
 /// long any call may take is not set here but by the caller's [`Deadline`].
@@ -119,6 +126,11 @@ impl SsmError {
             Self::Call { source, .. } => DisplayErrorContext(source.as_ref()).to_string(),
             Self::OutOfTime { .. } => self.to_string(),
         }
+    }
+
+    /// SSM refused the call for load (it was not acted on).
+    pub fn is_throttled(&self) -> bool {
+        self.code().is_some_and(|c| THROTTLING_CODES.contains(&c))
     }
 
     /// The execution does not exist (never did, or was deleted).
@@ -278,6 +290,80 @@ impl Ssm {
                 .unwrap_or_default(),
             steps,
         })
+    }
+
+    /// What SSM says of up to [`STATUS_BATCH`] executions in one call
+    /// (`DescribeAutomationExecutions`, filter `ExecutionId`): status and current step,
+    /// no steps. An execution SSM does not know here is not in the answer.
+    pub async fn execution_summaries(
+        &self,
+        ids: &[ExecutionId],
+        deadline: &Deadline,
+    ) -> Result<Vec<ExecutionSummary>, SsmError> {
+        let ids = &ids[..ids.len().min(STATUS_BATCH)];
+        let filter = execution_filter(
+            aws_sdk_ssm::types::AutomationExecutionFilterKey::ExecutionId,
+            ids.iter().map(|id| id.as_str().to_owned()).collect(),
+        );
+        let (summaries, _) = self.list_executions(filter, None, deadline).await?;
+        Ok(summaries)
+    }
+
+    /// One page of the executions waiting here (`DescribeAutomationExecutions`, filter
+    /// `ExecutionStatus` `Waiting`), and the token of the next page, if any.
+    pub async fn waiting_executions(
+        &self,
+        next_token: Option<String>,
+        deadline: &Deadline,
+    ) -> Result<(Vec<ExecutionSummary>, Option<String>), SsmError> {
+        let filter = execution_filter(
+            aws_sdk_ssm::types::AutomationExecutionFilterKey::ExecutionStatus,
+            vec!["Waiting".to_owned()],
+        );
+        self.list_executions(filter, next_token, deadline).await
+    }
+
+    async fn list_executions(
+        &self,
+        filter: aws_sdk_ssm::types::AutomationExecutionFilter,
+        next_token: Option<String>,
+        deadline: &Deadline,
+    ) -> Result<(Vec<ExecutionSummary>, Option<String>), SsmError> {
+        const OPERATION: &str = "DescribeAutomationExecutions";
+        let out = self
+            .client
+            .describe_automation_executions()
+            .filters(filter)
+            .max_results(LIST_PAGE)
+            .set_next_token(next_token)
+            .customize()
+            .config_override(self.within(OPERATION, deadline, Duration::ZERO)?)
+            .send()
+            .await
+            .map_err(|e| SsmError::new(OPERATION, e))?;
+        let summaries = out
+            .automation_execution_metadata_list()
+            .iter()
+            .filter_map(|m| {
+                Some(ExecutionSummary {
+                    id: ExecutionId::parse(m.automation_execution_id()?).ok()?,
+                    document_name: m.document_name().unwrap_or("(unknown runbook)").to_owned(),
+                    status: Status::parse(
+                        m.automation_execution_status()
+                            .map(|s| s.as_str())
+                            .unwrap_or("Unknown"),
+                    ),
+                    current_step: m.current_step_name().map(str::to_owned),
+                    current_action: m.current_action().map(str::to_owned),
+                })
+            })
+            .collect();
+        // SSM documents an empty string as "no more".
+        let next = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        Ok((summaries, next))
     }
 
     /// The newest step executions of an execution (one page), oldest first.
@@ -446,6 +532,18 @@ impl Ssm {
             .map_err(|e| self.failed(OPERATION, e))?;
         Ok(out.parameter().and_then(|p| p.value()).map(str::to_owned))
     }
+}
+
+/// A filter of `DescribeAutomationExecutions`: its key and values are all it needs.
+fn execution_filter(
+    key: aws_sdk_ssm::types::AutomationExecutionFilterKey,
+    values: Vec<String>,
+) -> aws_sdk_ssm::types::AutomationExecutionFilter {
+    aws_sdk_ssm::types::AutomationExecutionFilter::builder()
+        .key(key)
+        .set_values(Some(values))
+        .build()
+        .expect("a filter with its key and values is complete")
 }
 
 /// What an error answer to a signal says about whether it was applied.

@@ -136,8 +136,13 @@ async fn the_binaries_run_the_loop_against_the_stand_ins() {
     let prompts = slack.messages();
     assert_eq!(prompts.len(), 1);
     let prompt = &prompts[0];
-    // Recorded through AWS_ENDPOINT_URL_DYNAMODB, the table's own endpoint.
-    let items = dynamodb.items(TABLE);
+    // Recorded through AWS_ENDPOINT_URL_DYNAMODB, the table's own endpoint (beside it,
+    // the place the event came from, for the sweep to list).
+    let items: Vec<_> = dynamodb
+        .items(TABLE)
+        .into_iter()
+        .filter(|item| item["execution_id"]["S"] == id.as_str())
+        .collect();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["ts"]["S"], prompt.ts.as_str());
 

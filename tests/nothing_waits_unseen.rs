@@ -260,13 +260,19 @@ async fn a_reminder_comes_after_the_interval_once_and_never_after_the_decision()
 async fn the_last_call_comes_once_shortly_before_the_step_times_out() {
     let h = Harness::start().await;
     // The step times out in 50 minutes: inside the default last call of 60.
-    let (_id, ts) = waiting_prompt(&h, 50 * 60).await;
+    let (id, ts) = waiting_prompt(&h, 50 * 60).await;
     let prompt = h.slack.message(CHANNEL, &ts).unwrap();
     assert!(
         text_of(&prompt.blocks).contains("Times out"),
         "the prompt says when"
     );
 
+    // Its whole wait is shorter than the lead: no last call at its first sweep, but
+    // once it is close (it has waited long enough that half of its wait or less is left).
+    let report = h.sweep().await;
+    assert_eq!(report.last_calls, 0, "{report:?}");
+    assert!(h.slack.replies(CHANNEL, &ts).is_empty());
+    h.age_waiting_step(&id, 50 * 60);
     let report = h.sweep().await;
     assert_eq!(report.last_calls, 1, "{report:?}");
     let replies = h.slack.replies(CHANNEL, &ts);
@@ -393,4 +399,98 @@ async fn a_throttled_ssm_stops_the_sweep_and_loses_nothing() {
     let report = h.sweep().await;
     assert_eq!(report.healed, 1, "{report:?}");
     assert!(!has_buttons(&h.slack.message(CHANNEL, &ts).unwrap().blocks));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_asks_ten_executions_status_a_call_and_reads_in_full_only_those_that_ended() {
+    let h = Harness::start().await;
+    let ids: Vec<String> = (0..12)
+        .map(|_| h.ssm.start_automation(runbook_timing_out_after(7 * DAY)))
+        .collect();
+    h.deliver_events().await;
+    // Two end with every event lost.
+    for id in [&ids[4], &ids[11]] {
+        assert!(h.ssm.cancel(id));
+    }
+    h.ssm.take_events();
+    let (batches, reads) = (
+        h.ssm.count_calls("DescribeAutomationExecutions"),
+        h.ssm.count_calls("GetAutomationExecution"),
+    );
+    let report = h.sweep().await;
+    assert_eq!(report.steps, 12, "{report:?}");
+    assert_eq!(
+        report.status_batches, 2,
+        "twelve executions: 10 + 2 {report:?}"
+    );
+    assert_eq!((report.ssm_reads, report.healed), (2, 2), "{report:?}");
+    assert!(report.complete, "{report:?}");
+    assert_eq!(h.ssm.count_calls("GetAutomationExecution") - reads, 2);
+    assert!(h.ssm.count_calls("DescribeAutomationExecutions") - batches >= 2);
+    for id in [&ids[4], &ids[11]] {
+        let ts = h.prompt_ts(id);
+        assert!(!has_buttons(&h.slack.message(CHANNEL, &ts).unwrap().blocks));
+    }
+    let ts = h.prompt_ts(&ids[0]);
+    assert!(has_buttons(&h.slack.message(CHANNEL, &ts).unwrap().blocks));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_waiting_step_whose_events_are_all_lost_gets_exactly_one_prompt_from_the_sweep() {
+    let h = Harness::start().await;
+    let id = h.ssm.start_automation(runbook_timing_out_after(7 * DAY));
+    // EventBridge delivers best effort: none of its events reaches the function (yet).
+    let lost = h.ssm.take_events();
+    assert!(!lost.is_empty());
+    assert!(h.slack.messages().is_empty());
+
+    let report = h.sweep().await;
+    assert_eq!(
+        (report.found_unprompted, report.found_prompted),
+        (1, 1),
+        "{report:?}"
+    );
+    assert!(report.places_listed >= 1, "{report:?}");
+    assert_eq!(h.slack.messages().len(), 1);
+    let ts = h.prompt_ts(&id);
+    assert!(has_buttons(&h.slack.message(CHANNEL, &ts).unwrap().blocks));
+
+    // Its events arrive after all: the same posting claim, so no second prompt.
+    for event in &lost {
+        h.deliver(event).await.expect("a late event is handled");
+    }
+    assert_eq!(h.slack.messages().len(), 1);
+    assert_eq!(h.prompt_ts(&id), ts);
+    // And the next sweep finds it prompted.
+    let report = h.sweep().await;
+    assert_eq!(
+        (report.found_unprompted, report.found_prompted),
+        (0, 0),
+        "{report:?}"
+    );
+    assert_eq!(h.slack.messages().len(), 1);
+    // Decided from that one prompt, as any other.
+    assert_eq!(h.click(CHANNEL, &ts, &alice(), "ssm_approve").await.0, 200);
+    assert_eq!(h.ssm.execution_status(&id).as_deref(), Some("Success"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_place_an_event_came_from_is_listed_by_every_later_sweep() {
+    let h = Harness::start().await;
+    let first = h.ssm.start_automation(runbook_timing_out_after(7 * DAY));
+    h.deliver_events().await;
+    assert_eq!(h.slack.messages().len(), 1, "{first}");
+    let places = h
+        .table_items()
+        .into_iter()
+        .filter(|item| item["execution_id"]["S"] == "places")
+        .count();
+    assert_eq!(places, 1, "recorded once");
+    // Another runbook there, every event lost: found by the sweep.
+    let second = h.ssm.start_automation(runbook_timing_out_after(7 * DAY));
+    h.ssm.take_events();
+    let report = h.sweep().await;
+    assert_eq!(report.found_prompted, 1, "{report:?}");
+    assert_eq!(h.slack.messages().len(), 2);
+    h.prompt_ts(&second);
 }

@@ -206,6 +206,7 @@ fn readme_documents_every_variable_the_functions_read() {
         approvals::config::REMIND_AFTER_MINUTES,
         approvals::config::LAST_CALL_MINUTES,
         approvals::config::SWEEP_MAX_SSM_READS,
+        approvals::config::SWEEP_MAX_LISTINGS,
         approvals::config::SELF_APPROVAL,
         approvals::config::NOTIFY_STARTER,
         approvals::config::FAILED_EVENTS_QUEUE_URL,

@@ -223,6 +223,9 @@ fn the_spoke_roles_exist_once_per_account_under_fixed_names() {
 }
 
 const EXECUTIONS: &str = "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:automation-execution/*";
+/// The sweep's read of many executions at once (src/ssm.rs `execution_summaries`,
+/// `waiting_executions`).
+const LISTING: &str = "ssm:DescribeAutomationExecutions";
 const READS: [&str; 2] = [
     "ssm:GetAutomationExecution",
     "ssm:DescribeAutomationStepExecutions",
@@ -242,17 +245,28 @@ fn the_role_both_functions_assume_only_reads() {
     // role here (the_signer_role_is_trusted_by_the_interactions_function_only, and
     // tests/template.rs: the_events_function_can_signal_nowhere), so in IAM it signals
     // nowhere; its session policy (src/places.rs) is a second guard, not the only one.
+    // And the sweep's listing (`DescribeAutomationExecutions`), which takes no
+    // resource-level scope: the one statement on every resource, and it only lists.
     let granted = role_statements(role);
-    assert_eq!(actions(&granted), READS);
+    assert_eq!(actions(&granted), [READS[0], READS[1], LISTING]);
     for (cond, statement) in &granted {
         assert_eq!(cond, &None);
-        // This account's executions, in every Region; nothing on every resource.
-        assert_eq!(statement.at(&["Resource"]), &sub(EXECUTIONS));
+        // This account's executions, in every Region; only the listing on every resource.
+        let everything = statement.at(&["Action"]).strings() == [LISTING];
+        let resource = statement.at(&["Resource"]);
+        if everything {
+            assert_eq!(resource, &s("*"));
+        } else {
+            assert_eq!(resource, &sub(EXECUTIONS));
+        }
     }
     for node in role.walk() {
         if let Yaml::Str(text) = node {
             assert!(!text.contains("SendAutomationSignal"), "{text}");
-            assert!(!text.contains('*') || text == EXECUTIONS, "{text}");
+            assert!(
+                !text.contains('*') || text == EXECUTIONS || text == "*",
+                "{text}"
+            );
         }
     }
     // No inline policy hides behind another name, and no managed policy or boundary adds.

@@ -120,6 +120,8 @@ fn each_function_may_make_exactly_the_calls_it_makes() {
         [
             "ssm:GetAutomationExecution",
             "ssm:DescribeAutomationStepExecutions",
+            // The sweep: ten executions' status a call, and what waits in each place.
+            "ssm:DescribeAutomationExecutions",
             "dynamodb:PutItem",
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
@@ -153,7 +155,7 @@ fn each_function_may_make_exactly_the_calls_it_makes() {
     );
     // Table actions only on the table (and its index); nothing on executions' tags, and
     // nothing on every resource (/approvals reads the table's index, not SSM's list of
-    // executions, which takes no resource-level scope).
+    // executions, which takes no resource-level scope) but the sweep's one listing read.
     for function in ["AutomationEventsFunction", "SlackInteractionsFunction"] {
         let block = resource(&t, function);
         assert!(
@@ -161,12 +163,18 @@ fn each_function_may_make_exactly_the_calls_it_makes() {
             "{function}"
         );
         assert!(!block.contains("Tags"), "{function} touches tags");
-        assert!(!block.contains("Resource: \"*\""), "{function}");
-        assert!(
-            !block.contains("DescribeAutomationExecutions"),
+        let listing = function == "AutomationEventsFunction";
+        assert_eq!(block.contains("Resource: \"*\""), listing, "{function}");
+        assert_eq!(
+            block.contains("DescribeAutomationExecutions"),
+            listing,
             "{function}"
         );
     }
+    assert!(
+        resource(&t, "AutomationEventsFunction")
+            .contains("Action: ssm:DescribeAutomationExecutions\n              Resource: \"*\"")
+    );
 }
 
 #[test]

@@ -18,7 +18,9 @@ pub use organization::{
     RULES_REFRESH_SECONDS, RulesSource, SPOKE_APPROVER_ROLE_NAME, SPOKE_ROLE_NAME,
     SPOKE_SIGNER_ROLE_NAME, SpokeRoles,
 };
-pub use reminders::{LAST_CALL_MINUTES, REMIND_AFTER_MINUTES, SWEEP_MAX_SSM_READS, SweepSettings};
+pub use reminders::{
+    LAST_CALL_MINUTES, REMIND_AFTER_MINUTES, SWEEP_MAX_LISTINGS, SWEEP_MAX_SSM_READS, SweepSettings,
+};
 use secret::secret_source;
 pub use secret::{Secret, SecretSource};
 pub use starters::{NOTIFY_STARTER, SELF_APPROVAL, StarterSettings};

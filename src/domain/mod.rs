@@ -3,6 +3,7 @@
 pub mod adoption;
 pub mod approvers;
 pub mod comment;
+pub mod discovery;
 pub mod event;
 pub mod execution;
 pub mod failed_event;
@@ -16,4 +17,5 @@ pub mod routes;
 pub mod rules;
 pub mod signature;
 pub mod starter;
+pub mod sweep;
 pub mod waiting;

@@ -94,6 +94,11 @@ impl AccountNames {
     pub fn name_of(&self, account: &str) -> Option<&str> {
         self.0.get(account).map(String::as_str)
     }
+
+    /// The accounts named.
+    pub fn accounts(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
 }
 
 /// A place as a prompt shows it: the account's friendly name, if it has one.

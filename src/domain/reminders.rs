@@ -26,13 +26,19 @@ pub enum Due {
 
 /// What `step`, still waiting at `now_unix`, is owed: at most one reminder per
 /// interval, and one last call before its timeout, which replaces the reminders.
+///
+/// The last call comes `last_call_secs` before the timeout, or, for a step whose whole
+/// wait is shorter than twice that, in the second half of its wait: a step that times
+/// out in 50 minutes is not called "last" at the first sweep after it started, but
+/// once 25 minutes or less are left.
 pub fn due(step: &WaitingStep, settings: &ReminderSettings, now_unix: i64) -> Due {
     if let (Some(window), Some(at)) = (settings.last_call_secs, step.times_out_at_unix) {
         if now_unix >= at {
             // It timed out: SSM ends it; nothing to remind of.
             return Due::Nothing;
         }
-        if at - now_unix <= window {
+        let whole_wait = (at - step.since_unix).max(0);
+        if at - now_unix <= window.min(whole_wait / 2) {
             return if step.reminded.last_call {
                 Due::Nothing
             } else {
@@ -127,6 +133,21 @@ pub(crate) mod tests {
         );
         assert_eq!(due(&called, &SETTINGS, 9 * HOUR + 60), Due::Nothing);
         assert_eq!(due(&s, &SETTINGS, 10 * HOUR), Due::Nothing, "timed out");
+    }
+
+    #[test]
+    fn a_step_timing_out_sooner_than_the_last_call_lead_gets_its_last_call_only_when_close() {
+        // Waits 50 minutes in all; the last call is set an hour before the timeout.
+        let short = step(0, Some(50 * 60), Reminded::default());
+        assert_eq!(due(&short, &SETTINGS, 0), Due::Nothing, "not at the start");
+        assert_eq!(due(&short, &SETTINGS, 10 * 60), Due::Nothing);
+        assert_eq!(due(&short, &SETTINGS, 25 * 60 - 1), Due::Nothing);
+        assert_eq!(due(&short, &SETTINGS, 25 * 60), Due::LastCall);
+        assert_eq!(due(&short, &SETTINGS, 49 * 60), Due::LastCall);
+        assert_eq!(due(&short, &SETTINGS, 50 * 60), Due::Nothing, "timed out");
+        // A long wait keeps the full lead.
+        let long = step(0, Some(10 * HOUR), Reminded::default());
+        assert_eq!(due(&long, &SETTINGS, 9 * HOUR), Due::LastCall);
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //! there (its channel stays `SLACK_ROUTES` / `SLACK_CHANNEL`'s): `["none"]` says that
 //! nobody may decide from Slack a step no rule names, whatever `SLACK_APPROVERS` says.
 
+use std::collections::BTreeSet;
+
 use serde::Deserialize;
 
 use super::approvers::ApproverPolicy;
@@ -255,6 +257,13 @@ impl Rules {
     /// The first rule that matches the step's place and runbook.
     pub fn first_match(&self, place: &Place, runbook: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.matches(place, runbook))
+    }
+
+    /// The accounts and the Regions the rules name (the places the sweep lists).
+    pub fn places_named(&self) -> (BTreeSet<String>, BTreeSet<String>) {
+        let accounts = self.rules.iter().flat_map(|r| r.accounts.iter().cloned());
+        let regions = self.rules.iter().flat_map(|r| r.regions.iter().cloned());
+        (accounts.collect(), regions.collect())
     }
 
     /// Whether which rule applies can depend on the runbook's name.

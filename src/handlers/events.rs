@@ -18,11 +18,13 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+mod discover;
+
 use super::adopt;
 pub use super::events_app::{EventError, EventsApp};
 use super::redrive::redrive;
 use super::refresh::refresh;
-use super::sweep::{SweepReport, is_sweep, sweep};
+use super::sweep::{SweepReport, is_sweep};
 use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::adoption::{Search, prompt_metadata, search_after_take_over};
 use crate::domain::approvers::ApproverPolicy;
@@ -82,15 +84,16 @@ pub async fn handle_automation_event(
     deadline: &Deadline,
 ) -> Result<EventOutcome, EventError> {
     if is_sweep(event) {
-        // The failed-events queue first, within a third of the time; then what waits.
-        let queue_time = deadline.keeping(deadline.remaining() * 2 / 3);
+        // The failed-events queue first, within a fifth of the time; then the steps no
+        // event announced, and what waits.
+        let queue_time = deadline.keeping(deadline.remaining() * 4 / 5);
         let failed_events = redrive(app.failed_events.as_ref(), &queue_time, |event| {
             // Boxed: this handling is itself inside the handling of the sweep.
             let queue_time = &queue_time;
             async move { Box::pin(handle_automation_event(app, &event, queue_time)).await }
         })
         .await;
-        let mut report = sweep(app, deadline).await?;
+        let mut report = discover::find_and_sweep(app, deadline).await?;
         if failed_events.read > 0 || failed_events.stopped.is_some() {
             tracing::info!(report = ?failed_events, "failed-events queue read");
         }
@@ -116,7 +119,10 @@ pub async fn handle_automation_event(
             tracing::warn!(error = %e, "event from an account this deployment does not serve");
             Ok(ignored(e.to_string()))
         }
-        (plan, Ok(())) => handle_plan(app, &event.execution_id, plan, &place, deadline).await,
+        (plan, Ok(())) => {
+            discover::note_place(app, &place, deadline).await;
+            handle_plan(app, &event.execution_id, plan, &place, deadline).await
+        }
     };
     match &outcome {
         Ok(o) => {

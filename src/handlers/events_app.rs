@@ -1,6 +1,9 @@
 //! What the events function and its scheduled sweep share: their clients and
 //! settings, read once at start-up ([`EventsApp`]), and how a delivery fails ([`EventError`]).
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use aws_config::ConfigLoader;
 
 use super::{StartupError, aws_clients};
@@ -39,6 +42,8 @@ pub struct EventsApp {
     pub(super) notify_starter: bool,
     /// Where Lambda puts events whose every try failed; the sweep reads them back.
     pub(super) failed_events: Option<FailedEvents>,
+    /// Places this execution environment already recorded as sending events.
+    pub(super) places_noted: Mutex<HashSet<Place>>,
 }
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
@@ -141,6 +146,7 @@ impl EventsApp {
             starters: Starters::default(),
             notify_starter: settings.starters.notify,
             failed_events,
+            places_noted: Mutex::default(),
         })
     }
 }

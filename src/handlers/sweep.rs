@@ -1,18 +1,25 @@
 //! The sweep: `automation-events` on a schedule (EventBridge Scheduler, template.yaml),
-//! over the index of what waits, oldest first. For each waiting step it asks SSM, in
-//! the step's own account and Region, whether the step still waits:
+//! over the index of what waits, oldest first. It asks SSM, in each step's own account
+//! and Region, whether the step still waits:
 //!
-//! - it ended (an event was lost, or its delivery failed for good): its prompt is
-//!   brought up to date as the step's own event would have, and it leaves the index;
-//! - it waits: a reminder in the prompt's thread when one is due, mentioning who may
-//!   decide, or the last call shortly before the step's timeout
-//!   (see [`crate::domain::reminders`]).
+//! - first in batches: one `DescribeAutomationExecutions` (filter `ExecutionId`) tells the
+//!   status and current step of up to ten executions of one account and Region
+//!   ([`statuses`]); a step shown still waiting and owed nothing costs nothing more;
+//! - then in full (`GetAutomationExecution`, [`execution`]) only the executions that
+//!   ended or moved on (an event was lost, or its delivery failed for good: the prompt
+//!   is brought up to date as the step's own event would have, and it leaves the index),
+//!   whose step is owed a reminder or the last call (see [`crate::domain::reminders`]), or
+//!   that no batch could answer.
 //!
-//! Each sweep is bounded: at most `SWEEP_MAX_SSM_READS` executions read (one read
-//! serves all the execution's waiting steps), a few at a time, within the
-//! invocation's time. Where it stops, the next sweep goes on; a throttled SSM stops
-//! it early. A reminder is recorded before it is posted, so none repeats within its
-//! interval, and none is sent about a step SSM did not just confirm waits.
+//! Each sweep is bounded: at most `SWEEP_MAX_SSM_READS` full reads (one read serves all
+//! the execution's waiting steps), as many at once as the time left needs
+//! ([`crate::domain::sweep::in_flight`]), within the invocation's time. Where it stops,
+//! the next sweep goes on; a throttled SSM stops it early. A reminder is recorded before
+//! it is posted, so none repeats within its interval, and none is sent about a step SSM
+//! did not just confirm waits.
+
+mod execution;
+mod statuses;
 
 use std::time::Duration;
 
@@ -21,31 +28,31 @@ use serde::Serialize;
 
 use super::events_app::{EventError, EventsApp};
 use super::redrive::RedriveReport;
-use super::refresh::refresh;
 use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::execution::ExecutionId;
-use crate::domain::messages::reminders::reminder_text;
 use crate::domain::place::Place;
 use crate::domain::record::WaitingStep;
-use crate::domain::reminders::{Due, due};
-use crate::domain::waiting::{StepCheck, check_step};
+use crate::domain::sweep::{in_flight, needs_full_read};
 use crate::store::Cursor;
+use execution::{Done, PER_EXECUTION, one_execution};
+use statuses::Look;
 
 /// Index entries read per page.
 const PAGE: i32 = 100;
-/// Executions read from SSM at once.
-const IN_FLIGHT: usize = 4;
+/// Index entries looked at together: enough for batches of ten per account and Region
+/// when waiting steps are spread over many of them.
+const WINDOW: usize = 1000;
 /// Kept back from the work: time to keep where the sweep stopped.
 const SAVE_RESERVE: Duration = Duration::from_secs(3);
-/// Below this, no new execution is started.
-const PER_EXECUTION: Duration = Duration::from_millis(1500);
+/// About how long one full read takes with what follows it (healing, a reminder).
+const PER_READ: Duration = Duration::from_millis(1000);
 
 /// What one sweep did; also the function's response, and logged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
     /// Waiting steps looked at.
     pub steps: usize,
-    /// Executions read from SSM.
+    /// Executions read in full from SSM (`GetAutomationExecution`).
     pub ssm_reads: usize,
     /// Prompts brought up to date because their step had ended.
     pub healed: usize,
@@ -55,6 +62,16 @@ pub struct SweepReport {
     pub complete: bool,
     /// Why it stopped before the end, if it did.
     pub stopped: Option<String>,
+    /// `DescribeAutomationExecutions` calls that read up to ten executions' status each.
+    pub status_batches: usize,
+    /// Places (account and Region) whose waiting executions were listed.
+    pub places_listed: usize,
+    /// SSM calls spent on finding: listing pages, reads of what was found.
+    pub listing_calls: usize,
+    /// Steps found waiting (approval, or resumable pause) with no prompt.
+    pub found_unprompted: usize,
+    /// Of those, prompted by this sweep.
+    pub found_prompted: usize,
     /// What it did with the failed-events queue, before the steps.
     pub failed_events: RedriveReport,
 }
@@ -68,6 +85,7 @@ impl SweepReport {
                 ("SweepHealed", self.healed),
                 ("SweepReminders", self.reminders),
                 ("SweepLastCalls", self.last_calls),
+                ("SweepFoundUnprompted", self.found_unprompted),
                 ("FailedEventsRedriven", queue.redriven),
                 ("FailedEventsFailedAgain", queue.failed_again),
                 ("FailedEventsNotOurs", queue.not_ours),
@@ -82,64 +100,20 @@ pub fn is_sweep(event: &serde_json::Value) -> bool {
     event.get("sweep").and_then(|v| v.as_str()) == Some("waiting-steps")
 }
 
-/// What became of one execution's waiting steps.
-#[derive(Default)]
-struct Done {
-    read: bool,
-    healed: usize,
-    reminders: usize,
-    last_calls: usize,
-    /// SSM throttled (or failed): stop here, and come back to this execution.
-    stop: Option<String>,
-}
-
 pub async fn sweep(app: &EventsApp, deadline: &Deadline) -> Result<SweepReport, EventError> {
     let work = deadline.keeping(SAVE_RESERVE);
     let mut report = SweepReport::default();
     let mut after = app.store.sweep_cursor(&work).await?;
-    let budget = app.sweep.max_ssm_reads;
     loop {
-        let page = app
-            .store
-            .waiting_steps_oldest_first(after.as_ref(), PAGE, &work)
-            .await?;
-        // One read per execution: its steps in the page go together.
-        let steps = page.steps;
-        let mut groups: Vec<Vec<usize>> = vec![];
-        for (i, step) in steps.iter().enumerate() {
-            match groups
-                .iter_mut()
-                .find(|g| steps[g[0]].target.execution_id == step.target.execution_id)
-            {
-                Some(group) => group.push(i),
-                None => groups.push(vec![i]),
-            }
-        }
-        // Only as many executions as the reads allow; the rest wait for the next sweep.
-        let room = budget.saturating_sub(report.ssm_reads);
-        let fit = groups.len().min(room);
-        let taken: Vec<Vec<WaitingStep>> = groups[..fit]
-            .iter()
-            .map(|g| g.iter().map(|&i| steps[i].clone()).collect())
-            .collect();
-        let results: Vec<Done> = stream::iter(taken.iter())
-            .map(|group| one_execution(app, group, &work))
-            .buffered(IN_FLIGHT)
-            .collect()
-            .await;
+        let (steps, next) = window(app, after.as_ref(), &work).await?;
+        let groups = by_execution(&steps);
+        let handled_groups = one_window(app, &steps, &groups, &mut report, &work).await;
         let mut handled = vec![false; steps.len()];
-        for (group, done) in groups.iter().zip(&results) {
-            if let Some(why) = &done.stop {
-                report.stopped.get_or_insert_with(|| why.clone());
-                continue;
-            }
-            report.steps += group.len();
-            report.ssm_reads += usize::from(done.read);
-            report.healed += done.healed;
-            report.reminders += done.reminders;
-            report.last_calls += done.last_calls;
-            for &i in group {
-                handled[i] = true;
+        for (group, done) in groups.iter().zip(&handled_groups) {
+            if *done {
+                for &i in group {
+                    handled[i] = true;
+                }
             }
         }
         // The next sweep goes on from the first entry not handled (what follows it and
@@ -148,17 +122,15 @@ pub async fn sweep(app: &EventsApp, deadline: &Deadline) -> Result<SweepReport, 
             if first_left > 0 {
                 after = Some(Cursor::after(&steps[first_left - 1]));
             }
-            if report.stopped.is_none() {
-                report.stopped = Some(format!(
-                    "read {budget} executions, as SWEEP_MAX_SSM_READS allows"
-                ));
-            }
+            report
+                .stopped
+                .get_or_insert_with(|| "out of time".to_owned());
             break;
         }
         if report.stopped.is_some() {
             break;
         }
-        match page.next {
+        match next {
             Some(next) => after = Some(next),
             None => {
                 report.complete = true;
@@ -176,128 +148,123 @@ pub async fn sweep(app: &EventsApp, deadline: &Deadline) -> Result<SweepReport, 
     Ok(report)
 }
 
-/// One execution's waiting steps: one SSM read, then healing or reminders.
-async fn one_execution(app: &EventsApp, steps: &[WaitingStep], deadline: &Deadline) -> Done {
-    let mut done = Done::default();
-    let Some(first) = steps.first() else {
-        return done;
-    };
-    if !deadline.fits(Duration::ZERO, CallFloor::AWS, PER_EXECUTION) {
-        done.stop = Some("out of time".into());
-        return done;
-    }
-    let place = &first.place;
-    let id = &first.target.execution_id;
-    let ssm = match app.places.ssm(place, deadline).await {
-        Ok(ssm) => ssm,
-        Err(e) => {
-            // An account this deployment cannot reach now: the others go on.
-            tracing::warn!(execution_id = %id, %place, error = %e, "sweep: cannot call SSM there");
-            return done;
-        }
-    };
-    let execution = match ssm.get_execution(id, deadline).await {
-        Ok(execution) => execution,
-        Err(e) if e.is_not_found() => {
-            done.read = true;
-            forget(app, id, steps, deadline).await;
-            return done;
-        }
-        Err(e) => {
-            tracing::warn!(execution_id = %id, %place, error = %e, "sweep: SSM did not answer; stopping here");
-            done.stop = Some(format!("SSM: {}", e.code().unwrap_or("no answer")));
-            return done;
-        }
-    };
-    done.read = true;
-    let now = unix_now();
-    let mut ended = false;
-    for step in steps {
-        match check_step(&execution, &step.target, step.kind) {
-            StepCheck::WaitingNow(_) => match remind(app, step, place, now, deadline).await {
-                Some(Due::Reminder) => done.reminders += 1,
-                Some(Due::LastCall) => done.last_calls += 1,
-                _ => {}
-            },
-            _ => ended = true,
-        }
-    }
-    if ended {
-        match refresh(app, &execution, place, deadline).await {
-            Ok(updated) => {
-                for (prompt, status) in &updated {
-                    tracing::warn!(execution_id = %id, %place, channel = %prompt.channel, ts = %prompt.ts,
-                        step_status = %status, "sweep healed a prompt: its step had ended and no event had said so");
-                }
-                done.healed = updated.len();
-            }
-            Err(e) => {
-                tracing::warn!(execution_id = %id, error = %e, "sweep: could not bring the prompts up to date")
-            }
-        }
-    }
-    done
-}
-
-/// A reminder about `step` if one is due: recorded first, then posted in its prompt's
-/// thread. Returns what was sent.
-async fn remind(
+/// Up to [`WINDOW`] entries of the index after `after`, and where the next ones start.
+async fn window(
     app: &EventsApp,
-    step: &WaitingStep,
-    place: &Place,
-    now: i64,
+    after: Option<&Cursor>,
     deadline: &Deadline,
-) -> Option<Due> {
-    let owed = due(step, &app.sweep.reminders, now);
-    if owed == Due::Nothing {
-        return None;
-    }
-    let prompt = step.prompt.as_ref()?;
-    match app
-        .store
-        .claim_reminder(step, owed == Due::LastCall, now, deadline)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return None,
-        Err(e) => {
-            tracing::warn!(error = %e, "sweep: could not record a reminder; none sent");
-            return None;
-        }
-    }
-    let applied = app
-        .rules
-        .applied(place, &step.runbook, app.places.home_ssm(), deadline)
-        .await;
-    let text = reminder_text(step, owed, &applied.approvers, now);
-    match app
-        .slack
-        .post_reply(&prompt.channel, &prompt.ts, &text, deadline)
-        .await
-    {
-        Ok(()) => {
-            tracing::info!(execution_id = %step.target.execution_id, step = %step.target.step_name,
-                due = ?owed, "sweep: reminded");
-            Some(owed)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "sweep: could not post a reminder; the next interval tries again");
-            None
+) -> Result<(Vec<WaitingStep>, Option<Cursor>), EventError> {
+    let mut steps = vec![];
+    let mut after = after.cloned();
+    loop {
+        let page = app
+            .store
+            .waiting_steps_oldest_first(after.as_ref(), PAGE, deadline)
+            .await?;
+        steps.extend(page.steps);
+        match page.next {
+            Some(next) if steps.len() < WINDOW => after = Some(next),
+            next => return Ok((steps, next)),
         }
     }
 }
 
-/// An execution SSM no longer knows (past its retention): its steps leave the index.
-async fn forget(app: &EventsApp, id: &ExecutionId, steps: &[WaitingStep], deadline: &Deadline) {
-    for step in steps {
-        match app
-            .store
-            .record_shown_and_unlist(id, &step.step_key, "gone", deadline)
-            .await
+/// The entries of each execution, in index order: one read serves them all.
+fn by_execution(steps: &[WaitingStep]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = vec![];
+    for (i, step) in steps.iter().enumerate() {
+        match groups
+            .iter_mut()
+            .find(|g| steps[g[0]].target.execution_id == step.target.execution_id)
         {
-            Ok(()) => tracing::warn!(execution_id = %id, step_key = %step.step_key,
-                "sweep: SSM no longer knows this execution; it leaves the index of what waits"),
-            Err(e) => tracing::warn!(error = %e, "sweep: could not take a step out of the index"),
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
         }
     }
+    groups
+}
+
+/// One window's executions: their statuses in batches, then the full reads needed.
+/// Returns, per group, whether it was handled.
+async fn one_window(
+    app: &EventsApp,
+    steps: &[WaitingStep],
+    groups: &[Vec<usize>],
+    report: &mut SweepReport,
+    work: &Deadline,
+) -> Vec<bool> {
+    let executions: Vec<(ExecutionId, Place)> = groups
+        .iter()
+        .map(|g| {
+            let step = &steps[g[0]];
+            (step.target.execution_id.clone(), step.place.clone())
+        })
+        .collect();
+    let (looks, batches) = statuses::look(app, &executions, work).await;
+    report.status_batches += batches;
+    let group_steps =
+        |g: &[usize]| -> Vec<WaitingStep> { g.iter().map(|&i| steps[i].clone()).collect() };
+    let now = unix_now();
+    let mut handled = vec![false; groups.len()];
+    let mut to_read: Vec<usize> = vec![];
+    for (gi, group) in groups.iter().enumerate() {
+        let id = &executions[gi].0;
+        match looks.get(id) {
+            Some(Look::Listed(summary)) => {
+                if needs_full_read(
+                    Some(summary),
+                    &group_steps(group),
+                    &app.sweep.reminders,
+                    now,
+                ) {
+                    to_read.push(gi);
+                } else {
+                    handled[gi] = true;
+                }
+            }
+            Some(Look::NotListed | Look::Unanswered) => to_read.push(gi),
+            Some(Look::Unreachable) => handled[gi] = true,
+            Some(Look::Throttled(why)) => {
+                report.stopped.get_or_insert_with(|| why.clone());
+            }
+            Some(Look::OutOfTime) | None => {
+                report
+                    .stopped
+                    .get_or_insert_with(|| "out of time".to_owned());
+            }
+        }
+    }
+    // Only as many reads as SWEEP_MAX_SSM_READS allows; the rest wait for the next sweep.
+    let budget = app.sweep.max_ssm_reads;
+    let room = budget.saturating_sub(report.ssm_reads);
+    if to_read.len() > room {
+        report.stopped.get_or_insert_with(|| {
+            format!("read {budget} executions, as SWEEP_MAX_SSM_READS allows")
+        });
+        to_read.truncate(room);
+    }
+    let at_once = in_flight(to_read.len(), PER_READ, work.remaining());
+    let taken: Vec<Vec<WaitingStep>> = to_read.iter().map(|&gi| group_steps(&groups[gi])).collect();
+    let results: Vec<Done> = stream::iter(taken.iter())
+        .map(|group| one_execution(app, group, work))
+        .buffered(at_once)
+        .collect()
+        .await;
+    for (&gi, done) in to_read.iter().zip(&results) {
+        if let Some(why) = &done.stop {
+            report.stopped.get_or_insert_with(|| why.clone());
+            continue;
+        }
+        handled[gi] = true;
+        report.ssm_reads += usize::from(done.read);
+        report.healed += done.healed;
+        report.reminders += done.reminders;
+        report.last_calls += done.last_calls;
+    }
+    for (gi, group) in groups.iter().enumerate() {
+        if handled[gi] {
+            report.steps += group.len();
+        }
+    }
+    handled
 }

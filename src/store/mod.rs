@@ -23,6 +23,7 @@ use crate::domain::starter::Starter;
 mod decisions;
 mod people;
 mod posting;
+mod places;
 mod waiting;
 
 pub use decisions::DecisionClaimOutcome;

@@ -12,6 +12,10 @@ use crate::Outgoing;
 
 /// The most executions `DescribeAutomationExecutions` returns in one page.
 const MAX_RESULTS: u64 = 50;
+/// The most values one filter takes (`ExecutionId`: ten executions a call).
+const MAX_FILTER_VALUES: usize = 10;
+/// The longest value a filter takes.
+const MAX_FILTER_VALUE_CHARS: usize = 150;
 /// The values `AutomationExecutionStatus` can take.
 const EXECUTION_STATUSES: &[&str] = &[
     "Pending",
@@ -179,11 +183,30 @@ fn execution_filter(filter: &Value) -> Result<ExecutionFilter, Outgoing> {
             ));
         }
     };
-    if values.is_empty() || values.len() > 10 {
+    // The model's constraints (1 to 10 values, each 1 to 150 characters) are checked
+    // before the service looks at them: a `ValidationException`, as for any field.
+    if values.is_empty() || values.len() > MAX_FILTER_VALUES {
         return Err(error(
             400,
-            "InvalidFilterValue",
-            &format!("The filter {key} takes 1 to 10 values"),
+            "ValidationException",
+            &format!(
+                "1 validation error detected: Value at 'filters.member.values' failed to satisfy \
+                 constraint: Member must have length between 1 and {MAX_FILTER_VALUES} ({key} had {})",
+                values.len()
+            ),
+        ));
+    }
+    if let Some(long) = values
+        .iter()
+        .find(|v| v.is_empty() || v.chars().count() > MAX_FILTER_VALUE_CHARS)
+    {
+        return Err(error(
+            400,
+            "ValidationException",
+            &format!(
+                "1 validation error detected: Value '{long}' at 'filters.member.values.member' \
+                 failed to satisfy constraint: Member must have length between 1 and {MAX_FILTER_VALUE_CHARS}"
+            ),
         ));
     }
     let unknown_status = values
@@ -382,12 +405,20 @@ mod tests {
         );
         assert_eq!(
             refused(filter("ExecutionStatus", json!([]))),
-            "InvalidFilterValue"
+            "ValidationException"
         );
         let eleven: Vec<String> = (0..11).map(|n| format!("Doc{n}")).collect();
         assert_eq!(
             refused(filter("DocumentNamePrefix", json!(eleven))),
-            "InvalidFilterValue"
+            "ValidationException"
+        );
+        assert_eq!(
+            refused(filter("DocumentNamePrefix", json!(["D".repeat(151)]))),
+            "ValidationException"
+        );
+        assert_eq!(
+            refused(filter("DocumentNamePrefix", json!([""]))),
+            "ValidationException"
         );
         assert_eq!(
             refused(filter("ExecutionStatus", json!(["Paused"]))),
@@ -402,6 +433,84 @@ mod tests {
         );
         assert_eq!(refused(json!({"NextToken": "5"})), "InvalidNextToken");
         assert_eq!(describe(&ssm, json!({"MaxResults": 50})).0, 200);
+    }
+
+    #[tokio::test]
+    async fn ten_execution_ids_are_answered_in_one_call_and_eleven_are_refused() {
+        let ssm = ssm().await;
+        let ids: Vec<String> = (0..11)
+            .map(|_| ssm.start_automation(RunbookSpec::sample("Ship it?", 1)))
+            .collect();
+        assert!(ssm.cancel(&ids[3]));
+        let by_id = |ids: &[String], page: Option<u64>| {
+            let mut input = json!({"Filters": [{"Key": "ExecutionId", "Values": ids}]});
+            if let Some(page) = page {
+                input["MaxResults"] = json!(page);
+            }
+            describe(&ssm, input)
+        };
+        let (status, reply) = by_id(&ids[..10], Some(10));
+        assert_eq!(status, 200, "{reply}");
+        let mut listed = listed_ids(&reply);
+        listed.sort();
+        let mut asked = ids[..10].to_vec();
+        asked.sort();
+        assert_eq!(listed, asked, "each asked execution, once");
+        assert!(reply.get("NextToken").is_none());
+        let statuses: Vec<(&str, &str)> = reply["AutomationExecutionMetadataList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["AutomationExecutionId"].as_str().unwrap(),
+                    m["AutomationExecutionStatus"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        for (id, status) in statuses {
+            let expected = if id == ids[3] { "Cancelled" } else { "Waiting" };
+            assert_eq!(status, expected, "{id}");
+        }
+        // Unknown IDs are simply not listed; so are executions of another place.
+        let elsewhere =
+            ssm.start_automation_in("210987654321", "eu-west-1", RunbookSpec::sample("x", 1));
+        let unknown = "00000000-0000-4000-8000-00000000dead".to_owned();
+        let (status, reply) = by_id(&[ids[0].clone(), unknown, elsewhere], None);
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(listed_ids(&reply), [ids[0].clone()]);
+        // A smaller page pages through the same IDs.
+        assert_eq!(
+            all_pages(
+                &ssm,
+                json!({"Filters": [{"Key": "ExecutionId", "Values": &ids[..10]}]}),
+                3
+            )
+            .len(),
+            10
+        );
+        let (status, reply) = by_id(&ids, None);
+        assert_eq!(status, 400, "{reply}");
+        assert_eq!(reply["__type"], "ValidationException");
+    }
+
+    #[tokio::test]
+    async fn waiting_executions_are_listed_in_pages_of_at_most_max_results() {
+        let ssm = ssm().await;
+        let waiting: Vec<String> = (0..7)
+            .map(|_| ssm.start_automation(RunbookSpec::sample("Ship it?", 1)))
+            .collect();
+        let ended = ssm.start_automation(RunbookSpec::sample("Done?", 1));
+        assert!(ssm.cancel(&ended));
+        let mut listed = all_pages(
+            &ssm,
+            json!({"Filters": [{"Key": "ExecutionStatus", "Values": ["Waiting"]}]}),
+            3,
+        );
+        listed.sort();
+        let mut expected = waiting.clone();
+        expected.sort();
+        assert_eq!(listed, expected);
     }
 
     #[tokio::test]
