@@ -22,8 +22,8 @@ use crate::domain::starter::Starter;
 
 mod decisions;
 mod people;
-mod posting;
 mod places;
+mod posting;
 mod waiting;
 
 pub use decisions::DecisionClaimOutcome;
