@@ -512,3 +512,84 @@ async fn a_button_from_before_rules_named_runbooks_decides_nothing() {
     assert!(last_ephemeral(&h, "U0ALICE").contains("before rules named runbooks"));
     assert_eq!(h.signals_sent(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_that_cannot_read_an_account_names_it_and_is_not_complete() {
+    let h = hub(vec![]).await;
+    let id = h
+        .ssm
+        .start_automation_in(STAGING, WEST, member_runbook(STAGING));
+    let other = h
+        .ssm
+        .start_automation_in(PAYMENTS, REGION, member_runbook(PAYMENTS));
+    h.deliver_events().await;
+    assert_eq!(h.sweep().await.unreachable, Vec::<String>::new());
+    // Staging's spoke role stops trusting the hub (its stack was removed or changed).
+    // A session kept from before still works until it expires, as in AWS: the next
+    // execution environment of the function, with none kept, cannot read there.
+    h.sts.add_role(&spoke_role(STAGING), &[], false);
+    let fresh = h.another_events_environment().await;
+    let sweep_in = |app| async move {
+        let input = serde_json::json!({"sweep": "waiting-steps"});
+        match approvals::handlers::events::handle_automation_event(
+            app,
+            &input,
+            &approvals::deadline::Deadline::for_event(None),
+        )
+        .await
+        {
+            Ok(approvals::handlers::events::EventOutcome::Swept(report)) => report,
+            other => panic!("the sweep did not run: {other:?}"),
+        }
+    };
+    let report = sweep_in(&fresh).await;
+    // Where its step waits (and every other Region the sweep lists there).
+    assert!(
+        report
+            .unreachable
+            .contains(&format!("account {STAGING}, {WEST}")),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .unreachable
+            .iter()
+            .all(|place| place.starts_with(&format!("account {STAGING}, "))),
+        "{report:?}"
+    );
+    assert!(!report.complete, "{report:?}");
+    // What it could read, it read: payments' step still waits, and is counted.
+    assert!(report.steps >= 1, "{report:?}");
+    assert_eq!(
+        h.ssm.step_status(&other, "approveRollout").as_deref(),
+        Some("Waiting")
+    );
+    // Trusted again: the next sweep reads it and is complete.
+    h.sts.add_role(&spoke_role(STAGING), &[FUNCTION_KEY], false);
+    let report = sweep_in(&fresh).await;
+    assert!(
+        report.unreachable.is_empty() && report.complete,
+        "{report:?}"
+    );
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Waiting")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_names_an_account_it_lists_but_cannot_assume_into() {
+    // Staging is named in ACCOUNT_NAMES, so the sweep lists what waits there, but no
+    // spoke role there trusts the hub (no spoke stack in that account).
+    let h = hub(vec![("ACCOUNT_NAMES", "222222222222=staging")]).await;
+    h.sts.add_role(&spoke_role(STAGING), &[], false);
+    let report = h.sweep().await;
+    assert!(
+        report
+            .unreachable
+            .iter()
+            .any(|place| place.starts_with(&format!("account {STAGING}, "))),
+        "{report:?}"
+    );
+    assert!(!report.complete, "{report:?}");
+}

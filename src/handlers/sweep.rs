@@ -62,6 +62,9 @@ pub struct SweepReport {
     pub complete: bool,
     /// Why it stopped before the end, if it did.
     pub stopped: Option<String>,
+    /// The places (account and Region) whose steps it could not read: the hub cannot
+    /// assume the spoke role there. Not `complete` while there are any.
+    pub unreachable: Vec<String>,
     /// `DescribeAutomationExecutions` calls that read up to ten executions' status each.
     pub status_batches: usize,
     /// Places (account and Region) whose waiting executions were listed.
@@ -86,6 +89,7 @@ impl SweepReport {
                 ("SweepReminders", self.reminders),
                 ("SweepLastCalls", self.last_calls),
                 ("SweepFoundUnprompted", self.found_unprompted),
+                ("SweepUnreachablePlaces", self.unreachable.len()),
                 ("FailedEventsRedriven", queue.redriven),
                 ("FailedEventsFailedAgain", queue.failed_again),
                 ("FailedEventsNotOurs", queue.not_ours),
@@ -144,8 +148,22 @@ pub async fn sweep(app: &EventsApp, deadline: &Deadline) -> Result<SweepReport, 
         }
     }
     app.store.set_sweep_cursor(after.as_ref(), deadline).await?;
+    if !report.unreachable.is_empty() {
+        // It went through the index, but not every step in it was read.
+        report.complete = false;
+        tracing::warn!(places = ?report.unreachable, "sweep: cannot read these accounts; their steps are not checked");
+    }
     tracing::info!(report = ?report, "sweep done");
     Ok(report)
+}
+
+/// Notes a place whose steps could not be read (once).
+fn unreachable(report: &mut SweepReport, place: &Place) {
+    let place = place.to_string();
+    if !report.unreachable.contains(&place) {
+        report.unreachable.push(place);
+        report.unreachable.sort();
+    }
 }
 
 /// Up to [`WINDOW`] entries of the index after `after`, and where the next ones start.
@@ -223,7 +241,10 @@ async fn one_window(
                 }
             }
             Some(Look::NotListed | Look::Unanswered) => to_read.push(gi),
-            Some(Look::Unreachable) => handled[gi] = true,
+            Some(Look::Unreachable) => {
+                handled[gi] = true;
+                unreachable(report, &executions[gi].1);
+            }
             Some(Look::Throttled(why)) => {
                 report.stopped.get_or_insert_with(|| why.clone());
             }
@@ -251,6 +272,9 @@ async fn one_window(
         .collect()
         .await;
     for (&gi, done) in to_read.iter().zip(&results) {
+        if done.unreachable {
+            unreachable(report, &executions[gi].1);
+        }
         if let Some(why) = &done.stop {
             report.stopped.get_or_insert_with(|| why.clone());
             continue;

@@ -48,6 +48,8 @@ struct Found {
     /// Executions looked at (one listed in two places, the hub's own account under two
     /// names, is looked at once).
     looked_at: HashSet<ExecutionId>,
+    /// Places the hub could not assume into, to list what waits there.
+    unreachable: Vec<String>,
 }
 
 /// The scheduled invocation: first the finding (its share of the time), then the sweep
@@ -63,6 +65,15 @@ pub(super) async fn find_and_sweep(
     report.listing_calls = found.calls;
     report.found_unprompted = found.unprompted;
     report.found_prompted = found.prompted;
+    for place in found.unreachable {
+        if !report.unreachable.contains(&place) {
+            report.unreachable.push(place);
+        }
+    }
+    report.unreachable.sort();
+    if !report.unreachable.is_empty() {
+        report.complete = false;
+    }
     Ok(report)
 }
 
@@ -129,6 +140,7 @@ async fn find(app: &EventsApp, deadline: &Deadline) -> Found {
     found.places = tally.places;
     found.unprompted = tally.unprompted;
     found.prompted = tally.prompted;
+    found.unreachable = tally.unreachable;
     found.calls = budget.used.load(Ordering::Relaxed);
     found
 }
@@ -168,6 +180,11 @@ async fn one_place(
         Ok(ssm) => ssm,
         Err(e) => {
             tracing::warn!(%place, error = %e, "sweep: cannot list what waits there");
+            tally
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .unreachable
+                .push(place.to_string());
             return;
         }
     };

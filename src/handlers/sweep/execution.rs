@@ -25,6 +25,8 @@ pub(super) struct Done {
     pub last_calls: usize,
     /// SSM throttled (or failed): stop here, and come back to this execution.
     pub stop: Option<String>,
+    /// The hub cannot reach the execution's account (the spoke role refused it).
+    pub unreachable: bool,
 }
 
 /// One execution's waiting steps: one SSM read, then healing or reminders.
@@ -48,6 +50,7 @@ pub(super) async fn one_execution(
         Err(e) => {
             // An account this deployment cannot reach now: the others go on.
             tracing::warn!(execution_id = %id, %place, error = %e, "sweep: cannot call SSM there");
+            done.unreachable = true;
             return done;
         }
     };
