@@ -162,6 +162,11 @@ impl Permissions {
     }
 
     /// The rules in force, for a list that checks many steps with [`Self::may_see`].
+    /// The rules, as read for the requests.
+    pub fn rule_book(&self) -> &RuleBook {
+        &self.rules
+    }
+
     pub async fn rules(&self, deadline: &Deadline) -> Arc<Rules> {
         self.rules.rules(&self.home_ssm, deadline).await
     }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::config::{ConfigError, RulesSource};
 use crate::deadline::Deadline;
-use crate::domain::place::Place;
+use crate::domain::place::{AccountNames, Place};
 use crate::domain::rules::{AppliedRule, Fallback, Rules};
 use crate::ssm::Ssm;
 
@@ -127,6 +127,23 @@ impl RuleBook {
 
     pub fn fallback(&self) -> &Fallback {
         &self.fallback
+    }
+
+    /// The rules as last read, without reading them again (for drawing a message; every
+    /// request reads them when it needs a fresh answer).
+    pub fn current(&self) -> Arc<Rules> {
+        self.held().0
+    }
+
+    /// The name a prompt shows for `account`: the rules document's `account_names`,
+    /// else `settings` (`ACCOUNT_NAMES`).
+    pub fn account_name(&self, settings: &AccountNames, account: &str) -> Option<String> {
+        let rules = self.current();
+        rules
+            .account_names()
+            .name_of(account)
+            .or_else(|| settings.name_of(account))
+            .map(str::to_owned)
     }
 
     fn held(&self) -> (Arc<Rules>, Instant) {

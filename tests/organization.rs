@@ -593,3 +593,46 @@ async fn a_sweep_names_an_account_it_lists_but_cannot_assume_into() {
     );
     assert!(!report.complete, "{report:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rules_document_names_accounts_beyond_what_account_names_holds() {
+    // The document names staging (over ACCOUNT_NAMES' name for it) and an account
+    // ACCOUNT_NAMES does not hold: as many as the document holds, not 4 KB of variables.
+    let mut document: Value = serde_json::from_str(&rules()).unwrap();
+    document["account_names"] = json!({STAGING: "staging-eu", "333333333333": "sandbox"});
+    let options = Options {
+        parameters: vec![(RULES_PARAMETER, document.to_string())],
+        ..organization(vec![])
+    };
+    let h = Harness::with(options).await;
+    for account in [PAYMENTS, STAGING] {
+        h.sts.add_role(&spoke_role(account), &[FUNCTION_KEY], false);
+    }
+    let id = h
+        .ssm
+        .start_automation_in(STAGING, WEST, member_runbook(STAGING));
+    let paid = h
+        .ssm
+        .start_automation_in(PAYMENTS, WEST, member_runbook(PAYMENTS));
+    h.deliver_events().await;
+    let (channel, ts) = prompt_of(&h, &id);
+    let text = text_of(&h.slack.message(&channel, &ts).unwrap().blocks);
+    assert!(text.contains("staging-eu (`222222222222`)"), "{text}");
+    // ACCOUNT_NAMES still names what the document does not.
+    let (paid_channel, paid_ts) = prompt_of(&h, &paid);
+    let text = text_of(&h.slack.message(&paid_channel, &paid_ts).unwrap().blocks);
+    assert!(text.contains("payments-prod (`111111111111`)"), "{text}");
+    // The decided prompt, drawn by the interactions function, says the same.
+    h.click(&channel, &ts, &bob(), "ssm_approve").await;
+    let text = text_of(&h.slack.message(&channel, &ts).unwrap().blocks);
+    assert!(text.contains("staging-eu (`222222222222`)"), "{text}");
+    // A bad name stops the function at start-up, naming the document's field.
+    let mut bad: Value = serde_json::from_str(&rules()).unwrap();
+    bad["account_names"] = json!({"12345": "short"});
+    let options = Options {
+        parameters: vec![(RULES_PARAMETER, bad.to_string())],
+        ..organization(vec![])
+    };
+    let error = Harness::try_with(options).await.err().expect("refused");
+    assert!(error.contains("\"account_names\""), "{error}");
+}

@@ -91,6 +91,34 @@ impl AccountNames {
         Ok(Self(names))
     }
 
+    /// Names given as a map (the rules document's `"account_names"`), checked as
+    /// [`AccountNames::parse`] checks them.
+    pub fn from_map(map: BTreeMap<String, String>) -> Result<Self, AccountNamesError> {
+        let mut names = BTreeMap::new();
+        for (account, name) in map {
+            let (account, name) = (account.trim().to_owned(), name.trim().to_owned());
+            if !is_account_id(&account) {
+                return Err(AccountNamesError::NotAnAccount(
+                    account.chars().take(40).collect(),
+                ));
+            }
+            if name.is_empty() || name.chars().count() > 64 {
+                return Err(AccountNamesError::BadName(account));
+            }
+            if names.insert(account.clone(), name).is_some() {
+                return Err(AccountNamesError::Duplicate(account));
+            }
+        }
+        Ok(Self(names))
+    }
+
+    /// These names, with `more`'s added; where both name an account, `more`'s wins.
+    pub fn with(&self, more: &AccountNames) -> AccountNames {
+        let mut names = self.0.clone();
+        names.extend(more.0.iter().map(|(a, n)| (a.clone(), n.clone())));
+        Self(names)
+    }
+
     pub fn name_of(&self, account: &str) -> Option<&str> {
         self.0.get(account).map(String::as_str)
     }
@@ -105,7 +133,7 @@ impl AccountNames {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shown<'a> {
     pub place: &'a Place,
-    pub account_name: Option<&'a str>,
+    pub account_name: Option<String>,
     /// Who started the run, as matched to Slack; `None`: shown as SSM names them.
     pub started_by: Option<StartedBy<'a>>,
 }
@@ -114,7 +142,20 @@ impl<'a> Shown<'a> {
     pub fn new(place: &'a Place, names: &'a AccountNames) -> Self {
         Self {
             place,
-            account_name: place.account.as_deref().and_then(|a| names.name_of(a)),
+            account_name: place
+                .account
+                .as_deref()
+                .and_then(|a| names.name_of(a))
+                .map(str::to_owned),
+            started_by: None,
+        }
+    }
+
+    /// Shown with the name already looked up (see [`crate::rules::RuleBook::account_name`]).
+    pub fn named(place: &'a Place, account_name: Option<String>) -> Self {
+        Self {
+            place,
+            account_name,
             started_by: None,
         }
     }
@@ -137,6 +178,28 @@ impl<'a> Shown<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_from_a_map_are_checked_and_win_over_the_settings() {
+        let settings = AccountNames::parse("111122223333=payments, 444455556666=staging").unwrap();
+        let document = AccountNames::from_map(BTreeMap::from([
+            ("111122223333".to_owned(), "payments-prod".to_owned()),
+            ("777788889999".to_owned(), "sandbox".to_owned()),
+        ]))
+        .unwrap();
+        let names = settings.with(&document);
+        assert_eq!(names.name_of("111122223333"), Some("payments-prod"));
+        assert_eq!(names.name_of("444455556666"), Some("staging"));
+        assert_eq!(names.name_of("777788889999"), Some("sandbox"));
+        for (account, name) in [
+            ("1111", "x"),
+            ("111122223333", ""),
+            ("111122223333", &"n".repeat(65)),
+        ] {
+            let map = BTreeMap::from([(account.to_owned(), name.to_owned())]);
+            assert!(AccountNames::from_map(map).is_err(), "{account}={name}");
+        }
+    }
 
     #[test]
     fn account_names_are_read_and_checked() {

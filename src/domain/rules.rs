@@ -7,13 +7,15 @@
 //!    "runbooks": ["Payments-"], "channel": "C0PAYMENTS", "approvers": ["U0123ABCD", "S0456EFGH"]}
 //! ],
 //!  "default": {"approvers": ["none"]},
-//!  "identities": {"U0CAROL": ["arn:aws:iam::111122223333:user/carol"]}}
+//!  "identities": {"U0CAROL": ["arn:aws:iam::111122223333:user/carol"]},
+//!  "account_names": {"111122223333": "payments-prod"}}
 //! ```
 //!
 //! A rule may also ask for several different people (`"approvals": 2`) and say
 //! whether a run's starter may approve it (`"self_approval": "allowed"` or
 //! `"forbidden"`; by default `SLACK_SELF_APPROVAL`). `identities` maps Slack people to
-//! the AWS principals that are them (see [`super::starter`]).
+//! the AWS principals that are them (see [`super::starter`]); `account_names` names
+//! accounts for the prompts, beyond what `ACCOUNT_NAMES` can hold.
 //!
 //! Rules are tried in order and the first that matches wins; an omitted `accounts`,
 //! `regions` or `runbooks` (name prefixes) matches any. A step no rule matches falls
@@ -27,7 +29,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::approvers::ApproverPolicy;
-use super::place::{Place, is_account_id, is_region_name};
+use super::place::{AccountNames, Place, is_account_id, is_region_name};
 use super::routes::{Routes, is_channel_id};
 use super::starter::{Identities, SelfApproval};
 
@@ -79,6 +81,9 @@ pub struct Rules {
     /// Slack person → the AWS principals that are them (`identities`): who started a
     /// run, beyond sessions named after an e-mail address.
     identities: Identities,
+    /// Account ID → the name prompts show (`account_names`), beside `ACCOUNT_NAMES`:
+    /// as many as the document holds (`ACCOUNT_NAMES` fits about 100–125 accounts).
+    account_names: AccountNames,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +96,8 @@ pub enum RulesError {
     Default(String),
     #[error("the rules document's \"identities\": {0}")]
     Identities(String),
+    #[error("the rules document's \"account_names\": {0}")]
+    AccountNames(String),
     #[error("the rules document has {0} rules; at most {MAX_RULES} are allowed")]
     TooMany(usize),
 }
@@ -102,6 +109,8 @@ struct Document {
     default: Option<RawDefault>,
     #[serde(default)]
     identities: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    account_names: std::collections::BTreeMap<String, String>,
 }
 
 /// `"default": {"approvers": [...]}`: who may decide a step no rule matches.
@@ -237,16 +246,24 @@ impl Rules {
             }) => Some(approvers(&listed).map_err(RulesError::Default)?),
         };
         let identities = Identities::parse(document.identities).map_err(RulesError::Identities)?;
+        let account_names = AccountNames::from_map(document.account_names)
+            .map_err(|e| RulesError::AccountNames(e.to_string()))?;
         Ok(Self {
             rules,
             default_approvers,
             identities,
+            account_names,
         })
     }
 
     /// The document's identity map (empty without one).
     pub fn identities(&self) -> &Identities {
         &self.identities
+    }
+
+    /// The names the document gives accounts (empty without any).
+    pub fn account_names(&self) -> &AccountNames {
+        &self.account_names
     }
 
     /// The document's `default` approvers, if it has one.
@@ -261,7 +278,11 @@ impl Rules {
 
     /// The accounts and the Regions the rules name (the places the sweep lists).
     pub fn places_named(&self) -> (BTreeSet<String>, BTreeSet<String>) {
-        let accounts = self.rules.iter().flat_map(|r| r.accounts.iter().cloned());
+        let accounts = self
+            .rules
+            .iter()
+            .flat_map(|r| r.accounts.iter().cloned())
+            .chain(self.account_names.accounts().map(str::to_owned));
         let regions = self.rules.iter().flat_map(|r| r.regions.iter().cloned());
         (accounts.collect(), regions.collect())
     }

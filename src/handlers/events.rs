@@ -317,7 +317,7 @@ async fn post_under_claim(
         starter,
         policy: applied.self_approval,
     });
-    let shown = Shown::new(place, &app.account_names).started_by(started_by);
+    let shown = Shown::named(place, app.account_name(place)).started_by(started_by);
     let message = render_prompt(
         execution,
         step,

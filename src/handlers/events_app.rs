@@ -82,6 +82,13 @@ impl From<EventError> for lambda_runtime::Diagnostic {
     }
 }
 impl EventsApp {
+    /// The name prompts show for `place`'s account (the rules document's, else
+    /// `ACCOUNT_NAMES`).
+    pub(super) fn account_name(&self, place: &Place) -> Option<String> {
+        let account = place.account.as_deref()?;
+        self.rules.account_name(&self.account_names, account)
+    }
+
     /// A direct message to a run's starter: news, never worth failing a delivery for.
     pub(super) async fn tell_starter(
         &self,

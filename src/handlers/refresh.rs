@@ -24,7 +24,7 @@ pub(crate) async fn refresh(
     place: &Place,
     deadline: &Deadline,
 ) -> Result<Vec<(PromptRef, String)>, EventError> {
-    let shown_at = Shown::new(place, &app.account_names);
+    let shown_at = Shown::named(place, app.account_name(place));
     let mut updated = vec![];
     for mut record in app.store.steps_of(&execution.id, deadline).await? {
         let Some(step) = execution.step_by_key(&record.step_key) else {

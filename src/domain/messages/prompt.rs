@@ -257,7 +257,7 @@ fn started_by_text(started_by: StartedBy<'_>, waiting: bool) -> String {
 /// and the Region, as a prompt shows them.
 pub fn where_text(shown: &Shown<'_>) -> String {
     let region = code(&shown.place.region);
-    match (&shown.place.account, shown.account_name) {
+    match (&shown.place.account, shown.account_name.as_deref()) {
         (Some(account), Some(name)) => format!(
             "{} ({}) · {region}",
             escape(&one_line(&truncate(name, 64))),

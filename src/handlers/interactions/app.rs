@@ -118,7 +118,12 @@ impl InteractionsApp {
             .place_of(target.account.as_deref(), target.region.as_deref())
     }
 
-    pub(super) fn shown<'a>(&'a self, place: &'a Place) -> Shown<'a> {
-        Shown::new(place, &self.account_names)
+    pub(super) fn shown<'a>(&self, place: &'a Place) -> Shown<'a> {
+        let name = place.account.as_deref().and_then(|account| {
+            self.permissions
+                .rule_book()
+                .account_name(&self.account_names, account)
+        });
+        Shown::named(place, name)
     }
 }
