@@ -4,27 +4,13 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use support::logs::Captured;
 
 use approvals::domain::inbound::APPROVE_ACTION_ID;
 use approvals::handlers::events::EventOutcome;
 use serde_json::{Value, json};
 use stand_ins::slack::{VERIFICATION_TOKEN, edit_payload, resign_event};
 use support::*;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -279,7 +265,7 @@ async fn bad_input_table() {
     assert_eq!(h.signals_sent(), 0);
 
     // Nothing secret in any log line of the whole run.
-    let output = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let output = logs.text();
     assert!(output.contains("request refused"), "logs were not captured");
     let response_url_token = response_url_token(good["body"].as_str().unwrap());
     for secret in [

@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use support::logs::Captured;
 
 use approvals::deadline::Deadline;
 use approvals::domain::adoption::PROMPT_EVENT_TYPE;
@@ -155,19 +154,6 @@ async fn a_post_that_did_not_happen_is_posted_once_when_the_history_shows_it_mis
     one_prompt_recorded_indexed_and_kept_up_to_date(&h, &id).await;
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Everything this test binary logs, through the global subscriber (a scoped one
 /// misses callsites other tests' threads saw first).
 fn logs() -> &'static Captured {
@@ -198,7 +184,7 @@ async fn without_the_history_scope_the_prompt_is_posted_as_before_and_the_log_na
     assert_eq!(h.slack.count_calls("chat.postMessage"), 2);
     let recorded = h.prompt_ts(&id);
     assert!(h.slack.message(CHANNEL, &recorded).is_some());
-    let output = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let output = logs.text();
     let line = output
         .lines()
         .find(|l| l.contains("missing_scope") && l.contains(&id))

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod logs;
 pub mod skips;
 pub mod yaml;
 
