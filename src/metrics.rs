@@ -13,7 +13,7 @@
 //! | `Refusals` | Count | `Reason`: not_allowed, not_served, other_runbook, self_approval, no_session |
 //! | `SlackErrors` | Count | `Code`: Slack's error code, `http_<status>`, unreachable, ratelimited, out_of_time |
 //! | `AwsErrors` | Count | `Service` (SSM, STS) and `Account` |
-//! | `SweepHealed`, `SweepReminders`, `SweepLastCalls`, `SweepFoundUnprompted`, `SweepUnreachablePlaces`, `SweepIncomplete`, `FailedEventsRedriven`, `FailedEventsFailedAgain`, `FailedEventsNotOurs` | Count | — |
+//! | `SweepHealed`, `SweepReminders`, `SweepLastCalls`, `SweepFoundUnprompted`, `SweepUnreachablePlaces`, `SweepReachableAgain`, `SweepIncomplete`, `FailedEventsRedriven`, `FailedEventsFailedAgain`, `FailedEventsNotOurs` | Count | — |
 //! | `ClickLatency` | Milliseconds | — |
 
 use std::io::Write;

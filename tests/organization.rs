@@ -636,3 +636,70 @@ async fn the_rules_document_names_accounts_beyond_what_account_names_holds() {
     let error = Harness::try_with(options).await.err().expect("refused");
     assert!(error.contains("\"account_names\""), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_in_an_account_the_hub_cannot_reach_is_shown_without_buttons_until_it_can() {
+    let h = hub(vec![]).await;
+    // No spoke stack in staging trusts the hub.
+    h.sts.add_role(&spoke_role(STAGING), &[], false);
+    let id = h
+        .ssm
+        .start_automation_in(STAGING, WEST, member_runbook(STAGING));
+    let events = h.ssm.take_events();
+    // Both events (the step's and the execution's) are handled, not failed into the
+    // queue; they post one prompt between them.
+    for event in events.iter().chain(&events) {
+        h.deliver(event).await.expect("handled, not retried");
+    }
+    let in_staging = |h: &Harness| -> Vec<stand_ins::slack::StoredMessage> {
+        h.slack
+            .messages()
+            .into_iter()
+            .filter(|m| m.channel == "C0STAGING" && m.thread_ts.is_none())
+            .collect()
+    };
+    let placeholder = in_staging(&h);
+    assert_eq!(placeholder.len(), 1, "{placeholder:#?}");
+    let text = text_of(&placeholder[0].blocks);
+    for part in [
+        "staging (`222222222222`)",
+        "eu-west-1",
+        "Deploy-Payments",
+        "approveRollout",
+        "cannot be made from Slack",
+        "AccessDenied",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    assert!(!has_buttons(&placeholder[0].blocks));
+    // Indexed: the sweep shows it, and says the account cannot be read.
+    let report = h.sweep().await;
+    assert!(
+        report
+            .unreachable
+            .contains(&format!("account {STAGING}, {WEST}")),
+        "{report:?}"
+    );
+    assert_eq!(report.reachable_again, 0);
+    // The spoke stack is deployed: the next sweep posts the real prompt and points the
+    // first one at it.
+    h.sts.add_role(&spoke_role(STAGING), &[FUNCTION_KEY], false);
+    let report = h.sweep().await;
+    assert_eq!(report.reachable_again, 1, "{report:?}");
+    assert!(report.unreachable.is_empty(), "{report:?}");
+    let now = in_staging(&h);
+    assert_eq!(now.len(), 2, "{now:#?}");
+    let pointer = now.iter().find(|m| m.ts == placeholder[0].ts).unwrap();
+    assert!(text_of(&pointer.blocks).contains("posted below"));
+    let real = now.iter().find(|m| m.ts != placeholder[0].ts).unwrap();
+    assert!(has_buttons(&real.blocks));
+    // It decides as any prompt does; another sweep changes nothing more.
+    h.click("C0STAGING", &real.ts, &bob(), "ssm_approve").await;
+    assert_eq!(
+        h.ssm.step_status(&id, "approveRollout").as_deref(),
+        Some("Success")
+    );
+    let report = h.sweep().await;
+    assert_eq!(report.reachable_again, 0);
+    assert_eq!(in_staging(&h).len(), 2);
+}

@@ -22,6 +22,9 @@ pub struct AutomationEvent {
     pub region: Option<String>,
     /// The account the event came from (a forwarded event keeps its own).
     pub account: Option<String>,
+    /// The runbook, as the event names it (`detail.Definition`): what an account the
+    /// hub cannot read is known by.
+    pub runbook: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +94,14 @@ pub fn parse_automation_event(event: &Value) -> Result<AutomationEvent, EventRej
         // into endpoints and console links, the account into role ARNs.
         region: text(event, "region").filter(|r| is_region_name(r)),
         account: text(event, "account").filter(|a| is_account_id(a)),
+        // SSM document names are at most 128 characters of [A-Za-z0-9_.-] (and ':' or
+        // '/' in shared documents' ARNs); anything else is not shown.
+        runbook: text(detail, "Definition").filter(|d| {
+            !d.is_empty()
+                && d.len() <= 256
+                && d.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-:/".contains(&b))
+        }),
     })
 }
 

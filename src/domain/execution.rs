@@ -136,6 +136,30 @@ pub const APPROVE_ACTION: &str = "aws:approve";
 pub const PAUSE_ACTION: &str = "aws:pause";
 
 impl Execution {
+    /// What an event alone says of an execution whose step waits: its runbook, and the
+    /// step's name and action (nothing else is known when SSM there cannot be read).
+    pub fn as_an_event_names_it(id: ExecutionId, runbook: &str, step: &str, action: &str) -> Self {
+        Self {
+            id,
+            document_name: runbook.to_owned(),
+            document_version: None,
+            status: Status::Waiting,
+            executed_by: None,
+            parameters: BTreeMap::new(),
+            steps: vec![Step {
+                name: step.to_owned(),
+                action: action.to_owned(),
+                status: Status::Waiting,
+                step_execution_id: None,
+                inputs: BTreeMap::new(),
+                started_at_unix: None,
+                timeout_seconds: None,
+                failure_message: None,
+                outputs: BTreeMap::new(),
+            }],
+        }
+    }
+
     /// The step a prompt was posted for, by its step execution ID (or name, for
     /// executions where SSM gave no ID).
     pub fn step_by_key(&self, key: &str) -> Option<&Step> {

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 mod discover;
+mod unreachable;
 
 use super::adopt;
 pub use super::events_app::{EventError, EventsApp};
@@ -121,7 +122,16 @@ pub async fn handle_automation_event(
         }
         (plan, Ok(())) => {
             discover::note_place(app, &place, deadline).await;
-            handle_plan(app, &event.execution_id, plan, &place, deadline).await
+            match handle_plan(app, &event.execution_id, plan, &place, deadline).await {
+                // The hub cannot reach the step's account: say so in a prompt without
+                // buttons, rather than fail into the queue unseen.
+                Err(EventError::Place { source, .. })
+                    if unreachable::announceable(&event, &source) =>
+                {
+                    unreachable::announce(app, &event, &place, &source, deadline).await
+                }
+                other => other,
+            }
         }
     };
     match &outcome {

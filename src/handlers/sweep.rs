@@ -75,6 +75,9 @@ pub struct SweepReport {
     pub found_unprompted: usize,
     /// Of those, prompted by this sweep.
     pub found_prompted: usize,
+    /// Steps prompted without buttons because the hub could not reach their account,
+    /// given their real prompt now that it can.
+    pub reachable_again: usize,
     /// What it did with the failed-events queue, before the steps.
     pub failed_events: RedriveReport,
 }
@@ -90,6 +93,7 @@ impl SweepReport {
                 ("SweepLastCalls", self.last_calls),
                 ("SweepFoundUnprompted", self.found_unprompted),
                 ("SweepUnreachablePlaces", self.unreachable.len()),
+                ("SweepReachableAgain", self.reachable_again),
                 ("FailedEventsRedriven", queue.redriven),
                 ("FailedEventsFailedAgain", queue.failed_again),
                 ("FailedEventsNotOurs", queue.not_ours),

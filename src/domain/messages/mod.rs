@@ -11,6 +11,7 @@ pub mod reason_form;
 pub mod reminders;
 pub mod starter;
 pub mod text;
+pub mod unreachable;
 
 #[cfg(test)]
 mod fixtures;

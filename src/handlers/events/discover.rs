@@ -21,12 +21,14 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 
 use super::super::sweep::{SweepReport, sweep};
+use super::unreachable::{self, Converted, is_placeholder};
 use super::{EventError, EventOutcome, EventsApp, handle_plan};
 use crate::deadline::{CallFloor, Deadline, unix_now};
 use crate::domain::discovery::{KnownPlaces, in_turn, places_to_list, waits_for_a_prompt};
 use crate::domain::event::EventPlan;
 use crate::domain::execution::ExecutionId;
 use crate::domain::place::Place;
+use crate::domain::record::WaitingStep;
 use crate::domain::sweep::{ExecutionSummary, in_flight};
 
 /// The share of the invocation's time the finding may take: one part in this many.
@@ -50,6 +52,8 @@ struct Found {
     looked_at: HashSet<ExecutionId>,
     /// Places the hub could not assume into, to list what waits there.
     unreachable: Vec<String>,
+    /// Steps prompted without buttons for want of their account, prompted now.
+    reachable_again: usize,
 }
 
 /// The scheduled invocation: first the finding (its share of the time), then the sweep
@@ -65,6 +69,7 @@ pub(super) async fn find_and_sweep(
     report.listing_calls = found.calls;
     report.found_unprompted = found.unprompted;
     report.found_prompted = found.prompted;
+    report.reachable_again = found.reachable_again;
     for place in found.unreachable {
         if !report.unreachable.contains(&place) {
             report.unreachable.push(place);
@@ -122,7 +127,19 @@ async fn find(app: &EventsApp, deadline: &Deadline) -> Found {
         .into_iter()
         .filter(|p| app.places.serves(p).is_ok())
         .collect();
-    let indexed = Indexed(indexed(app, deadline).await);
+    let (held, placeholders) = indexed(app, deadline).await;
+    let indexed = Indexed(held);
+    // Steps posted without buttons because their account was out of reach: now?
+    for placeholder in &placeholders {
+        if !deadline.fits(Duration::ZERO, CallFloor::AWS, FLOOR) {
+            break;
+        }
+        match unreachable::convert(app, placeholder, deadline).await {
+            Converted::Done => found.reachable_again += 1,
+            Converted::Unreachable => found.unreachable.push(placeholder.place.to_string()),
+            Converted::NotYet => {}
+        }
+    }
     let turn = usize::try_from(unix_now() / 60).unwrap_or_default();
     let places = in_turn(places, turn);
     let budget = Budget {
@@ -140,7 +157,7 @@ async fn find(app: &EventsApp, deadline: &Deadline) -> Found {
     found.places = tally.places;
     found.unprompted = tally.unprompted;
     found.prompted = tally.prompted;
-    found.unreachable = tally.unreachable;
+    found.unreachable.extend(tally.unreachable);
     found.calls = budget.used.load(Ordering::Relaxed);
     found
 }
@@ -257,8 +274,12 @@ impl Indexed {
 
 /// The whole index of what waits, in large pages (a few for thousands of steps); what
 /// could not be read is looked up step by step instead.
-async fn indexed(app: &EventsApp, deadline: &Deadline) -> HashSet<(ExecutionId, String)> {
+async fn indexed(
+    app: &EventsApp,
+    deadline: &Deadline,
+) -> (HashSet<(ExecutionId, String)>, Vec<WaitingStep>) {
     let mut held = HashSet::new();
+    let mut placeholders = vec![];
     let mut after = None;
     loop {
         match app
@@ -267,16 +288,23 @@ async fn indexed(app: &EventsApp, deadline: &Deadline) -> HashSet<(ExecutionId, 
             .await
         {
             Ok(page) => {
-                let steps = page.steps.into_iter();
-                held.extend(steps.map(|s| (s.target.execution_id, s.target.step_name)));
+                for step in page.steps {
+                    held.insert((
+                        step.target.execution_id.clone(),
+                        step.target.step_name.clone(),
+                    ));
+                    if is_placeholder(&step) {
+                        placeholders.push(step);
+                    }
+                }
                 match page.next {
                     Some(next) => after = Some(next),
-                    None => return held,
+                    None => return (held, placeholders),
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "sweep: could not read the index of what waits");
-                return held;
+                return (held, placeholders);
             }
         }
     }
