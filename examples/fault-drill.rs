@@ -1,5 +1,6 @@
 //! Fault drill: many runbooks through the events handler while about 5 % of every
-//! dependency's calls fail (Slack's "maybe done" answers included), with Lambda's real
+//! dependency's calls fail (Slack, DynamoDB, SSM and the queue's SQS; STS is not used
+//! in one account) (Slack's "maybe done" answers included), with Lambda's real
 //! asynchronous retry spacing (a failed event is tried again after about 1 and then 2
 //! more minutes, then goes to the failed-events queue), then the scheduled sweep (which
 //! drains that queue and heals what ended). It counts, per runbook, what an operator
@@ -47,6 +48,8 @@ struct Drill {
     queue: String,
     events: EventsApp,
     percent: u64,
+    /// Faults set so far, by operation and kind.
+    set: std::sync::Mutex<BTreeMap<(String, &'static str), usize>>,
     _aws: AwsEndpoint,
 }
 
@@ -93,47 +96,78 @@ impl Drill {
             queue,
             events,
             percent,
+            set: Default::default(),
             _aws: aws,
         })
     }
 
-    fn chance(&self) -> bool {
-        random_u64() % 100 < self.percent
+    /// How many calls of `operation` the stand-in of `service` answered so far.
+    fn calls(&self, service: &str, operation: &str) -> usize {
+        match service {
+            "slack" => self.slack.count_calls(operation),
+            "dynamodb" => self.dynamodb.count_calls(operation),
+            "ssm" => self.ssm.count_calls(operation),
+            _ => self
+                .sqs
+                .calls()
+                .iter()
+                .filter(|(op, _)| op == operation)
+                .count(),
+        }
+    }
+
+    /// Whether to fail the next call of `operation` (of `service`, as `kind` of
+    /// failure): with the drill's chance, and only while fewer faults of it were set
+    /// than that share of the calls made. A fault waits for the next call, so without
+    /// the bound faults for calls seldom made would pile up and fail far more of them.
+    fn chance(&self, service: &str, operation: &str, kind: &'static str) -> bool {
+        if random_u64() % 100 >= self.percent {
+            return false;
+        }
+        let allowed = (self.calls(service, operation) as u64 * self.percent).div_ceil(100) + 1;
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        let count = set.entry((operation.to_owned(), kind)).or_default();
+        if (*count as u64) < allowed {
+            *count += 1;
+            true
+        } else {
+            false
+        }
     }
 
     /// Before a try: each dependency may fail its next call, as a real one sometimes
     /// does. Slack's failures include the documented "maybe done" answers.
     fn some_faults(&self) {
-        if self.chance() {
+        if self.chance("slack", "chat.postMessage", "internal_error") {
             // Posted, then answered as Slack answers an internal error.
             self.slack
                 .fail_next_after_doing("chat.postMessage", 200, "internal_error");
         }
-        if self.chance() {
+        if self.chance("slack", "chat.postMessage", "503") {
             self.slack.fail_next("chat.postMessage", 503);
         }
-        if self.chance() {
+        if self.chance("slack", "chat.update", "internal_error") {
             self.slack
                 .fail_next_after_doing("chat.update", 500, "internal_error");
         }
-        if self.chance() {
-            self.dynamodb
-                .fail_next("UpdateItem", 500, "InternalServerError");
+        for operation in ["UpdateItem", "Query", "GetItem"] {
+            if self.chance("dynamodb", operation, "500") {
+                self.dynamodb
+                    .fail_next(operation, 500, "InternalServerError");
+            }
         }
-        if self.chance() {
-            self.dynamodb.fail_next("Query", 500, "InternalServerError");
-        }
-        if self.chance() {
-            self.dynamodb
-                .fail_next("GetItem", 500, "InternalServerError");
-        }
-        if self.chance() {
+        if self.chance("ssm", "GetAutomationExecution", "throttled") {
             self.ssm
                 .fail_next("GetAutomationExecution", 400, "ThrottlingException");
         }
-        if self.chance() {
+        if self.chance("ssm", "GetAutomationExecution", "500") {
             self.ssm
                 .fail_next("GetAutomationExecution", 500, "InternalServerError");
+        }
+        for operation in ["ReceiveMessage", "DeleteMessage"] {
+            if self.chance("sqs", operation, "500") {
+                self.sqs.fail_next(operation, 500, "InternalError");
+            }
         }
     }
 
@@ -335,8 +369,9 @@ async fn main() -> Result<(), Error> {
     println!(
         "(Slack chat.postMessage and chat.update with internal_error after doing it, and 503;"
     );
-    println!("DynamoDB UpdateItem, Query and GetItem with 500; SSM throttled and 500), Lambda's");
-    println!("retries after 60 and 120 s, then the failed-events queue and the sweep.\n");
+    println!("DynamoDB UpdateItem, Query and GetItem with 500; SSM throttled and 500; SQS");
+    println!("ReceiveMessage and DeleteMessage with 500), Lambda's retries after 60 and 120 s,");
+    println!("then the failed-events queue and the sweep.\n");
     println!(
         "Deliveries: waiting events {} first try, {} on a retry, {} queued; ending events {} first try, {} on a retry, {} queued.\n",
         waiting.first, waiting.retried, waiting.queued, ending.first, ending.retried, ending.queued
